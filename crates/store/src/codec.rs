@@ -1,0 +1,140 @@
+//! Canonical binary encoding of stored values: big-endian integers, fixed widths,
+//! a leading format version byte.
+
+use crate::AccountingCursor;
+use claystack_accounting::Tally;
+use claystack_primitives::ExecutionLink;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CodecError {
+    #[error("unknown format version {0}")]
+    Version(u8),
+    #[error("value has {got} bytes, expected {expected}")]
+    Length { expected: usize, got: usize },
+}
+
+const V1: u8 = 1;
+const TALLY_BYTES: usize = 8 + 4 * 3;
+
+pub fn encode_tallies(tallies: &[Tally]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + tallies.len() * TALLY_BYTES);
+    out.push(V1);
+    for t in tallies {
+        out.extend_from_slice(&t.validator.to_be_bytes());
+        out.extend_from_slice(&t.duties.to_be_bytes());
+        out.extend_from_slice(&t.included.to_be_bytes());
+        out.extend_from_slice(&t.timely.to_be_bytes());
+    }
+    out
+}
+
+pub fn decode_tallies(bytes: &[u8]) -> Result<Vec<Tally>, CodecError> {
+    let body = versioned(bytes)?;
+    if body.len() % TALLY_BYTES != 0 {
+        return Err(CodecError::Length {
+            expected: body.len() / TALLY_BYTES * TALLY_BYTES + 1,
+            got: bytes.len(),
+        });
+    }
+    Ok(body
+        .chunks_exact(TALLY_BYTES)
+        .map(|c| Tally {
+            validator: u64::from_be_bytes(c[0..8].try_into().unwrap()),
+            duties: u32::from_be_bytes(c[8..12].try_into().unwrap()),
+            included: u32::from_be_bytes(c[12..16].try_into().unwrap()),
+            timely: u32::from_be_bytes(c[16..20].try_into().unwrap()),
+        })
+        .collect())
+}
+
+const CURSOR_BYTES: usize = 8 + 32 + 1 + 8 + 8 + 32 + 32;
+
+pub fn encode_cursor(c: &AccountingCursor) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + CURSOR_BYTES);
+    out.push(V1);
+    out.extend_from_slice(&c.next_epoch.to_be_bytes());
+    out.extend_from_slice(&c.tracked_hash);
+    match &c.anchor {
+        None => out.extend_from_slice(&[0u8; 1 + 8 + 8 + 32 + 32]),
+        Some((slot, link)) => {
+            out.push(1);
+            out.extend_from_slice(&slot.to_be_bytes());
+            out.extend_from_slice(&link.block_number.to_be_bytes());
+            out.extend_from_slice(&link.block_hash);
+            out.extend_from_slice(&link.parent_hash);
+        }
+    }
+    out
+}
+
+pub fn decode_cursor(bytes: &[u8]) -> Result<AccountingCursor, CodecError> {
+    let b = versioned(bytes)?;
+    if b.len() != CURSOR_BYTES {
+        return Err(CodecError::Length {
+            expected: CURSOR_BYTES + 1,
+            got: bytes.len(),
+        });
+    }
+    let u64_at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
+    let anchor = (b[40] == 1).then(|| {
+        (
+            u64_at(41),
+            ExecutionLink {
+                block_number: u64_at(49),
+                block_hash: b[57..89].try_into().unwrap(),
+                parent_hash: b[89..121].try_into().unwrap(),
+            },
+        )
+    });
+    Ok(AccountingCursor {
+        next_epoch: u64_at(0),
+        tracked_hash: b[8..40].try_into().unwrap(),
+        anchor,
+    })
+}
+
+fn versioned(bytes: &[u8]) -> Result<&[u8], CodecError> {
+    match bytes.split_first() {
+        Some((&V1, rest)) => Ok(rest),
+        Some((&v, _)) => Err(CodecError::Version(v)),
+        None => Err(CodecError::Length {
+            expected: 1,
+            got: 0,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn tallies_round_trip(v in proptest::collection::vec((any::<u64>(), any::<u32>(), any::<u32>(), any::<u32>()), 0..50)) {
+            let t: Vec<Tally> = v.into_iter().map(|(validator, duties, included, timely)| Tally { validator, duties, included, timely }).collect();
+            prop_assert_eq!(decode_tallies(&encode_tallies(&t)).unwrap(), t);
+        }
+
+        #[test]
+        fn cursor_round_trips(e in any::<u64>(), slot in any::<u64>(), n in any::<u64>(), h in any::<[u8; 32]>(), some in any::<bool>()) {
+            let c = AccountingCursor { next_epoch: e, tracked_hash: h, anchor: some.then_some((slot, ExecutionLink { block_number: n, block_hash: h, parent_hash: [7; 32] })) };
+            prop_assert_eq!(decode_cursor(&encode_cursor(&c)).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!(
+            decode_tallies(&[]),
+            Err(CodecError::Length {
+                expected: 1,
+                got: 0
+            })
+        );
+        assert_eq!(decode_tallies(&[9]), Err(CodecError::Version(9)));
+        assert!(decode_tallies(&[1, 0, 0]).is_err());
+        assert!(decode_cursor(&[1, 2, 3]).is_err());
+    }
+}

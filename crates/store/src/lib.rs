@@ -1,0 +1,153 @@
+//! The node's persistent state in RocksDB: one data directory, written only in
+//! atomic batches so a `kill -9` at any point leaves either the old or the new
+//! state, never a mix.
+//!
+//! Keys are namespaced byte strings (`acct/...`), values a small canonical binary
+//! encoding (see `codec`), so the on-disk bytes do not depend on serde or field
+//! order. Every value starts with a one-byte format version.
+
+mod codec;
+
+use claystack_accounting::{EpochTally, Tally};
+use claystack_primitives::{Epoch, ExecutionLink};
+use rocksdb::{Options, WriteBatch, DB};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub use codec::CodecError;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open the data directory {path}: {source} — is another claystack-oracle using it, or is it not writable?")]
+    Open {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("stored value under {key} is corrupt: {source}")]
+    Corrupt { key: String, source: CodecError },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where accounting stands: the next epoch to account, and the last verified
+/// block before that epoch, from which the next blocks must continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountingCursor {
+    pub next_epoch: Epoch,
+    /// Execution link of the last canonical block before `first_slot(next_epoch)`,
+    /// with its beacon slot.
+    pub anchor: Option<(u64, ExecutionLink)>,
+    /// Hash of the tracked validator set the tallies were made for.
+    pub tracked_hash: [u8; 32],
+}
+
+pub struct Store {
+    db: DB,
+}
+
+const CURSOR_KEY: &[u8] = b"acct/cursor";
+const TALLY_PREFIX: &[u8] = b"acct/tally/";
+
+fn tally_key(epoch: Epoch) -> Vec<u8> {
+    let mut k = TALLY_PREFIX.to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let db = DB::open(&opts, dir).map_err(|source| StoreError::Open {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(Store { db })
+    }
+
+    pub fn accounting_cursor(&self) -> Result<Option<AccountingCursor>> {
+        self.db
+            .get(CURSOR_KEY)?
+            .map(|v| {
+                codec::decode_cursor(&v).map_err(|source| StoreError::Corrupt {
+                    key: "acct/cursor".into(),
+                    source,
+                })
+            })
+            .transpose()
+    }
+
+    /// Stores an epoch's tallies and moves the cursor past it, atomically.
+    pub fn commit_epoch(&self, tally: &EpochTally, cursor: &AccountingCursor) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put(
+            tally_key(tally.epoch),
+            codec::encode_tallies(&tally.tallies),
+        );
+        batch.put(CURSOR_KEY, codec::encode_cursor(cursor));
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    pub fn epoch_tally(&self, epoch: Epoch) -> Result<Option<EpochTally>> {
+        let key = tally_key(epoch);
+        self.db
+            .get(&key)?
+            .map(|v| {
+                codec::decode_tallies(&v)
+                    .map(|tallies| EpochTally { epoch, tallies })
+                    .map_err(|source| StoreError::Corrupt {
+                        key: format!("acct/tally/{epoch}"),
+                        source,
+                    })
+            })
+            .transpose()
+    }
+
+    /// Every stored epoch tally in `from..=to`, ascending.
+    pub fn epoch_tallies(&self, from: Epoch, to: Epoch) -> Result<Vec<EpochTally>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator(rocksdb::IteratorMode::From(
+            &tally_key(from),
+            rocksdb::Direction::Forward,
+        ));
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(TALLY_PREFIX) {
+                break;
+            }
+            let epoch = Epoch::from_be_bytes(
+                k[TALLY_PREFIX.len()..]
+                    .try_into()
+                    .expect("tally keys hold 8 bytes"),
+            );
+            if epoch > to {
+                break;
+            }
+            let tallies = codec::decode_tallies(&v).map_err(|source| StoreError::Corrupt {
+                key: format!("acct/tally/{epoch}"),
+                source,
+            })?;
+            out.push(EpochTally { epoch, tallies });
+        }
+        Ok(out)
+    }
+
+    /// Per-validator sums over `from..=to`, sorted by validator.
+    pub fn sum_tallies(&self, from: Epoch, to: Epoch) -> Result<Vec<Tally>> {
+        let mut sums: BTreeMap<u64, Tally> = BTreeMap::new();
+        for e in self.epoch_tallies(from, to)? {
+            for t in e.tallies {
+                sums.entry(t.validator)
+                    .and_modify(|s| s.add(&t))
+                    .or_insert(t);
+            }
+        }
+        Ok(sums.into_values().collect())
+    }
+}
