@@ -71,11 +71,7 @@ pub fn solve_active_count(
     let unit = spec.slots_per_epoch * spec.target_committee_size;
     // committees_per_slot = clamp(n / unit, 1, max) bounds n.
     let mut lo = if per_slot == 1 { 1 } else { per_slot * unit };
-    let mut hi = if per_slot >= spec.max_committees_per_slot {
-        u64::MAX
-    } else {
-        (per_slot + 1) * unit - 1
-    };
+    let mut hi = if per_slot >= spec.max_committees_per_slot { u64::MAX } else { (per_slot + 1) * unit - 1 };
     // Every committee holds floor(n/C) or floor(n/C)+1 validators.
     let mut lengths: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     for d in duties {
@@ -103,11 +99,7 @@ pub fn solve_active_count(
             let q_lo = len.div_ceil(k).saturating_sub(1);
             lo = lo.max(total * q_lo);
             hi = hi.min(total * (q_hi + 1) - 1);
-            spans.push(AggregateSpan {
-                slot: att.slot,
-                committees,
-                bits: len,
-            });
+            spans.push(AggregateSpan { slot: att.slot, committees, bits: len });
         }
     }
     if lo > hi {
@@ -122,18 +114,9 @@ pub fn solve_active_count(
             continue;
         }
         let layout = CommitteeLayout::new(spec, n);
-        let fits_spans = spans.iter().all(|s| {
-            s.committees
-                .iter()
-                .map(|&i| layout.length(s.slot, i))
-                .sum::<u64>()
-                == s.bits
-        });
-        if fits_spans
-            && lengths
-                .iter()
-                .all(|(&(slot, i), &len)| layout.length(slot, i) == len)
-        {
+        let fits_spans =
+            spans.iter().all(|s| s.committees.iter().map(|&i| layout.length(s.slot, i)).sum::<u64>() == s.bits);
+        if fits_spans && lengths.iter().all(|(&(slot, i), &len)| layout.length(slot, i) == len) {
             if found.is_some() {
                 return ActiveCount::Ambiguous;
             }

@@ -1,9 +1,7 @@
 //! Turning one epoch's duties and blocks into per-validator tallies.
 
 use crate::layout::Layout;
-use claystack_primitives::{
-    Attestation, AttesterDuty, BlockSummary, ChainSpec, Epoch, ValidatorIndex,
-};
+use claystack_primitives::{Attestation, AttesterDuty, BlockSummary, ChainSpec, Epoch, ValidatorIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -41,51 +39,19 @@ pub struct EpochTally {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AccountingError {
     #[error("duty of validator {validator} is at slot {slot}, outside epoch {epoch}")]
-    DutyOutsideEpoch {
-        validator: u64,
-        slot: u64,
-        epoch: u64,
-    },
+    DutyOutsideEpoch { validator: u64, slot: u64, epoch: u64 },
     #[error("duty of validator {validator} at slot {slot} has position {position} in committee {committee} of length {length}, or committee index >= committees_at_slot {per_slot}")]
-    BadDuty {
-        validator: u64,
-        slot: u64,
-        committee: u64,
-        position: u64,
-        length: u64,
-        per_slot: u64,
-    },
+    BadDuty { validator: u64, slot: u64, committee: u64, position: u64, length: u64, per_slot: u64 },
     #[error("duties disagree on committee {committee} at slot {slot}: lengths {a} and {b}")]
-    DutiesDisagree {
-        slot: u64,
-        committee: u64,
-        a: u64,
-        b: u64,
-    },
+    DutiesDisagree { slot: u64, committee: u64, a: u64, b: u64 },
     #[error("block {block_slot} has an attestation for slot {att_slot} that a block at that slot could not include (inclusion delay below 1)")]
     AttestationFromFuture { block_slot: u64, att_slot: u64 },
     #[error("block {block_slot}: attestation for slot {att_slot} committee {committee} has {got} aggregation bits, the committee has {expected}")]
-    BitsLength {
-        block_slot: u64,
-        att_slot: u64,
-        committee: u64,
-        expected: u64,
-        got: u64,
-    },
+    BitsLength { block_slot: u64, att_slot: u64, committee: u64, expected: u64, got: u64 },
     #[error("block {block_slot} ({fork}): attestation for slot {att_slot} has data.index {index}, which must be 0 from Electra on")]
-    BadIndex {
-        block_slot: u64,
-        att_slot: u64,
-        index: u64,
-        fork: String,
-    },
+    BadIndex { block_slot: u64, att_slot: u64, index: u64, fork: String },
     #[error("block {block_slot}: attestation for slot {att_slot} has {got} aggregation bits, its committees hold {expected}")]
-    AggregateLength {
-        block_slot: u64,
-        att_slot: u64,
-        expected: u64,
-        got: u64,
-    },
+    AggregateLength { block_slot: u64, att_slot: u64, expected: u64, got: u64 },
     #[error("blocks are not in ascending slot order or outside epochs {epoch}..={next} (block at slot {slot})")]
     BlockOutOfRange { epoch: u64, next: u64, slot: u64 },
     #[error("committee layout of epoch {epoch} is needed but was not given")]
@@ -128,11 +94,7 @@ pub fn account_epoch(
     let mut prev_slot = 0;
     for block in blocks {
         if block.slot < first || block.slot > last || block.slot < prev_slot {
-            return Err(AccountingError::BlockOutOfRange {
-                epoch,
-                next: epoch + 1,
-                slot: block.slot,
-            });
+            return Err(AccountingError::BlockOutOfRange { epoch, next: epoch + 1, slot: block.slot });
         }
         prev_slot = block.slot;
         if committees.is_empty() {
@@ -143,10 +105,7 @@ pub fn account_epoch(
                 continue;
             }
             if att.slot >= block.slot {
-                return Err(AccountingError::AttestationFromFuture {
-                    block_slot: block.slot,
-                    att_slot: att.slot,
-                });
+                return Err(AccountingError::AttestationFromFuture { block_slot: block.slot, att_slot: att.slot });
             }
             apply_attestation(epoch, block, att, &mut committees, layout)?;
         }
@@ -167,29 +126,16 @@ pub fn account_epoch(
             }
         }
     }
-    Ok(EpochTally {
-        epoch,
-        tallies: by_validator.into_values().collect(),
-    })
+    Ok(EpochTally { epoch, tallies: by_validator.into_values().collect() })
 }
 
-fn seat_duties(
-    spec: &ChainSpec,
-    epoch: Epoch,
-    duties: &[AttesterDuty],
-) -> Result<Committees, AccountingError> {
+fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Result<Committees, AccountingError> {
     let mut committees: Committees = BTreeMap::new();
     for d in duties {
         if spec.epoch_of(d.slot) != epoch {
-            return Err(AccountingError::DutyOutsideEpoch {
-                validator: d.validator_index,
-                slot: d.slot,
-                epoch,
-            });
+            return Err(AccountingError::DutyOutsideEpoch { validator: d.validator_index, slot: d.slot, epoch });
         }
-        if d.validator_committee_index >= d.committee_length
-            || d.committee_index >= d.committees_at_slot
-        {
+        if d.validator_committee_index >= d.committee_length || d.committee_index >= d.committees_at_slot {
             return Err(AccountingError::BadDuty {
                 validator: d.validator_index,
                 slot: d.slot,
@@ -201,10 +147,7 @@ fn seat_duties(
         }
         let c = committees
             .entry((d.slot, d.committee_index))
-            .or_insert(Committee {
-                length: d.committee_length,
-                seats: Vec::new(),
-            });
+            .or_insert(Committee { length: d.committee_length, seats: Vec::new() });
         if c.length != d.committee_length {
             return Err(AccountingError::DutiesDisagree {
                 slot: d.slot,
@@ -213,11 +156,7 @@ fn seat_duties(
                 b: d.committee_length,
             });
         }
-        c.seats.push(Seat {
-            validator: d.validator_index,
-            position: d.validator_committee_index,
-            best_delay: None,
-        });
+        c.seats.push(Seat { validator: d.validator_index, position: d.validator_committee_index, best_delay: None });
     }
     Ok(committees)
 }
@@ -226,10 +165,7 @@ fn seat_duties(
 /// bits start inside the aggregation bits.
 fn mark(committee: &mut Committee, att: &Attestation, bits_offset: u64, delay: u64) {
     for seat in &mut committee.seats {
-        if att
-            .aggregation_bits
-            .get((bits_offset + seat.position) as usize)
-        {
+        if att.aggregation_bits.get((bits_offset + seat.position) as usize) {
             seat.best_delay = Some(seat.best_delay.map_or(delay, |d| d.min(delay)));
         }
     }
@@ -269,9 +205,7 @@ fn apply_attestation(
         });
     }
     // Electra: the bits of every committee set in committee_bits, concatenated in index order.
-    let touches_tracked = committee_bits
-        .ones()
-        .any(|i| committees.contains_key(&(att.slot, i as u64)));
+    let touches_tracked = committee_bits.ones().any(|i| committees.contains_key(&(att.slot, i as u64)));
     if !touches_tracked {
         return Ok(());
     }
@@ -303,9 +237,7 @@ fn apply_attestation(
                 mark(c, att, offset, delay);
                 c.length
             }
-            None => layout
-                .and_then(|l| l.length(att.slot, i))
-                .ok_or(AccountingError::LayoutMissing { epoch })?,
+            None => layout.and_then(|l| l.length(att.slot, i)).ok_or(AccountingError::LayoutMissing { epoch })?,
         };
         offset += length;
     }

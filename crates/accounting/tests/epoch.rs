@@ -3,9 +3,7 @@
 
 use claystack_accounting::{account_epoch, solve_active_count, ActiveCount, Layout, Tally};
 use claystack_primitives::committee::CommitteeLayout;
-use claystack_primitives::{
-    Attestation, AttesterDuty, Bitlist, Bitvector, BlockSummary, ChainSpec, ExecutionLink,
-};
+use claystack_primitives::{Attestation, AttesterDuty, Bitlist, Bitvector, BlockSummary, ChainSpec, ExecutionLink};
 use proptest::prelude::*;
 
 const EPOCH: u64 = 3;
@@ -62,12 +60,7 @@ fn electra_att(n: u64, slot: u64, voters: &[u64]) -> Attestation {
     for (pos, v) in all.iter().enumerate() {
         bits.set(pos, voters.contains(v));
     }
-    Attestation {
-        slot,
-        index: 0,
-        committee_bits: Some(cb),
-        aggregation_bits: bits,
-    }
+    Attestation { slot, index: 0, committee_bits: Some(cb), aggregation_bits: bits }
 }
 
 /// A Deneb attestation for one committee.
@@ -77,12 +70,7 @@ fn deneb_att(n: u64, slot: u64, index: u64, voters: &[u64]) -> Attestation {
     for (pos, v) in m.iter().enumerate() {
         bits.set(pos, voters.contains(v));
     }
-    Attestation {
-        slot,
-        index,
-        committee_bits: None,
-        aggregation_bits: bits,
-    }
+    Attestation { slot, index, committee_bits: None, aggregation_bits: bits }
 }
 
 fn block(slot: u64, attestations: Vec<Attestation>) -> BlockSummary {
@@ -91,22 +79,13 @@ fn block(slot: u64, attestations: Vec<Attestation>) -> BlockSummary {
         proposer_index: 0,
         parent_root: [0; 32],
         fork: "electra".into(),
-        execution: ExecutionLink {
-            block_number: slot,
-            block_hash: [0; 32],
-            parent_hash: [0; 32],
-        },
+        execution: ExecutionLink { block_number: slot, block_hash: [0; 32], parent_hash: [0; 32] },
         attestations,
     }
 }
 
 fn t(validator: u64, duties: u32, included: u32, timely: u32) -> Tally {
-    Tally {
-        validator,
-        duties,
-        included,
-        timely,
-    }
+    Tally { validator, duties, included, timely }
 }
 
 const N: u64 = 100;
@@ -131,24 +110,10 @@ fn electra_inclusion_late_and_missing() {
     let blocks: Vec<_> = by_slot.into_iter().map(|(s, a)| block(s, a)).collect();
     let layout = Layout::Active(CommitteeLayout::new(&spec, N));
     let got = account_epoch(&spec, EPOCH, &d, &blocks, Some(&layout)).unwrap();
-    assert_eq!(
-        got.tallies,
-        vec![
-            t(1, 1, 1, 1),
-            t(20, 1, 1, 1),
-            t(40, 1, 0, 0),
-            t(77, 1, 1, 0)
-        ]
-    );
+    assert_eq!(got.tallies, vec![t(1, 1, 1, 1), t(20, 1, 1, 1), t(40, 1, 0, 0), t(77, 1, 1, 0)]);
     // Without a layout, aggregates that span untracked committees cannot be read.
-    assert!(
-        account_epoch(&spec, EPOCH, &d, &blocks, None).is_err()
-            || CommitteeLayout::new(&spec, N).per_slot == 1
-    );
-    assert_eq!(
-        solve_active_count(&spec, EPOCH, &d, &blocks),
-        ActiveCount::Exact(N)
-    );
+    assert!(account_epoch(&spec, EPOCH, &d, &blocks, None).is_err() || CommitteeLayout::new(&spec, N).per_slot == 1);
+    assert_eq!(solve_active_count(&spec, EPOCH, &d, &blocks), ActiveCount::Exact(N));
 }
 
 #[test]
@@ -158,26 +123,18 @@ fn outside_window_and_duplicates() {
     let slot = d[0].slot;
     let layout = Layout::Active(CommitteeLayout::new(&spec, N));
     // Included in the last slot of the window: counted, not timely.
-    let last = vec![block(
-        spec.last_slot(EPOCH + 1),
-        vec![electra_att(N, slot, &[5])],
-    )];
+    let last = vec![block(spec.last_slot(EPOCH + 1), vec![electra_att(N, slot, &[5])])];
     let got = account_epoch(&spec, EPOCH, &d, &last, Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(5, 1, 1, 0)]);
     // A block past the window is not the caller's to give.
-    let past = vec![block(
-        spec.last_slot(EPOCH + 1) + 1,
-        vec![electra_att(N, slot, &[5])],
-    )];
+    let past = vec![block(spec.last_slot(EPOCH + 1) + 1, vec![electra_att(N, slot, &[5])])];
     assert!(account_epoch(&spec, EPOCH, &d, &past, Some(&layout)).is_err());
     // No block at all: the duty stands, uncounted.
     let got = account_epoch(&spec, EPOCH, &d, &[], Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(5, 1, 0, 0)]);
     // The same aggregate twice counts once, with the earlier delay.
-    let dup = vec![
-        block(slot + 1, vec![electra_att(N, slot, &[5])]),
-        block(slot + 4, vec![electra_att(N, slot, &[5])]),
-    ];
+    let dup =
+        vec![block(slot + 1, vec![electra_att(N, slot, &[5])]), block(slot + 4, vec![electra_att(N, slot, &[5])])];
     let got = account_epoch(&spec, EPOCH, &d, &dup, Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(5, 1, 1, 1)]);
 }

@@ -15,11 +15,7 @@ pub enum BitsError {
     #[error("bitlist is empty or its last byte is zero (no length sentinel)")]
     NoSentinel,
     #[error("bitvector of {bits} bits needs {expected} bytes, got {got}")]
-    VectorLength {
-        bits: usize,
-        expected: usize,
-        got: usize,
-    },
+    VectorLength { bits: usize, expected: usize, got: usize },
     #[error("bitvector of {0} bits has a bit set beyond its length")]
     VectorPadding(usize),
 }
@@ -53,10 +49,7 @@ impl Bitlist {
 
     /// A list of `len` zero bits.
     pub fn zeros(len: usize) -> Self {
-        Bitlist {
-            bytes: vec![0; len / 8 + 1],
-            len,
-        }
+        Bitlist { bytes: vec![0; len / 8 + 1], len }
     }
 
     /// A list of `len` one bits.
@@ -124,11 +117,7 @@ impl Bitvector {
         let bytes = hex::decode(s)?;
         let expected = len.div_ceil(8);
         if bytes.len() != expected {
-            return Err(BitsError::VectorLength {
-                bits: len,
-                expected,
-                got: bytes.len(),
-            });
+            return Err(BitsError::VectorLength { bits: len, expected, got: bytes.len() });
         }
         if len % 8 != 0 && bytes[expected - 1] >> (len % 8) != 0 {
             return Err(BitsError::VectorPadding(len));
@@ -137,10 +126,7 @@ impl Bitvector {
     }
 
     pub fn zeros(len: usize) -> Self {
-        Bitvector {
-            bytes: vec![0; len.div_ceil(8)],
-            len,
-        }
+        Bitvector { bytes: vec![0; len.div_ceil(8)], len }
     }
 
     pub fn len(&self) -> usize {
@@ -194,14 +180,8 @@ mod tests {
         assert_eq!(Bitlist::from_hex("0xff00"), Err(BitsError::NoSentinel));
         let v = Bitvector::from_hex("0x0500000000000000", 64).unwrap();
         assert_eq!(v.ones().collect::<Vec<_>>(), vec![0, 2]);
-        assert!(matches!(
-            Bitvector::from_hex("0x05", 64),
-            Err(BitsError::VectorLength { .. })
-        ));
-        assert_eq!(
-            Bitvector::from_hex("0x10", 4),
-            Err(BitsError::VectorPadding(4))
-        );
+        assert!(matches!(Bitvector::from_hex("0x05", 64), Err(BitsError::VectorLength { .. })));
+        assert_eq!(Bitvector::from_hex("0x10", 4), Err(BitsError::VectorPadding(4)));
     }
 
     proptest! {

@@ -9,8 +9,7 @@ use crate::ChainSpec;
 
 /// `get_committee_count_per_slot` for `active` validators.
 pub fn committees_per_slot(spec: &ChainSpec, active: u64) -> u64 {
-    (active / spec.slots_per_epoch / spec.target_committee_size)
-        .clamp(1, spec.max_committees_per_slot)
+    (active / spec.slots_per_epoch / spec.target_committee_size).clamp(1, spec.max_committees_per_slot)
 }
 
 /// Shape of one epoch's committees, fixed by the number of active validators.
@@ -23,11 +22,7 @@ pub struct CommitteeLayout {
 
 impl CommitteeLayout {
     pub fn new(spec: &ChainSpec, active: u64) -> Self {
-        CommitteeLayout {
-            active,
-            per_slot: committees_per_slot(spec, active),
-            slots_per_epoch: spec.slots_per_epoch,
-        }
+        CommitteeLayout { active, per_slot: committees_per_slot(spec, active), slots_per_epoch: spec.slots_per_epoch }
     }
 
     fn total(&self) -> u64 {
@@ -77,10 +72,7 @@ mod tests {
         assert_eq!(committees_per_slot(&spec, 100), 1);
         assert_eq!(committees_per_slot(&spec, 32 * 128 * 3 + 5), 3);
         let l = CommitteeLayout::new(&spec, 1_000_000);
-        let total: u64 = (0..32)
-            .flat_map(|s| (0..64).map(move |i| (s, i)))
-            .map(|(s, i)| l.length(s, i))
-            .sum();
+        let total: u64 = (0..32).flat_map(|s| (0..64).map(move |i| (s, i))).map(|(s, i)| l.length(s, i)).sum();
         assert_eq!(total, 1_000_000);
     }
 

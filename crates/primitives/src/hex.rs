@@ -25,10 +25,7 @@ fn nibble(c: u8) -> Option<u8> {
 
 /// Decodes `0x…` into bytes.
 pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
-    let digits = s
-        .strip_prefix("0x")
-        .ok_or(HexError::MissingPrefix)?
-        .as_bytes();
+    let digits = s.strip_prefix("0x").ok_or(HexError::MissingPrefix)?.as_bytes();
     if digits.len() % 2 != 0 {
         return Err(HexError::OddLength(digits.len()));
     }
@@ -44,10 +41,7 @@ pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
 /// Decodes `0x…` into exactly `N` bytes.
 pub fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
     let v = decode(s)?;
-    v.as_slice().try_into().map_err(|_| HexError::WrongLength {
-        expected: N,
-        got: v.len(),
-    })
+    v.as_slice().try_into().map_err(|_| HexError::WrongLength { expected: N, got: v.len() })
 }
 
 /// Encodes bytes as lower-case `0x…`.
@@ -80,12 +74,6 @@ mod tests {
         assert_eq!(decode("0x0"), Err(HexError::OddLength(1)));
         assert_eq!(decode("0x0g"), Err(HexError::BadDigit(3)));
         assert_eq!(decode_fixed::<2>("0x0102").unwrap(), [1, 2]);
-        assert_eq!(
-            decode_fixed::<3>("0x0102"),
-            Err(HexError::WrongLength {
-                expected: 3,
-                got: 2
-            })
-        );
+        assert_eq!(decode_fixed::<3>("0x0102"), Err(HexError::WrongLength { expected: 3, got: 2 }));
     }
 }

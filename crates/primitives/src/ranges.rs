@@ -15,10 +15,7 @@ pub fn parse_index_ranges<S: AsRef<str>>(items: &[S]) -> Result<Vec<u64>, RangeE
         let bad = || RangeError(item.to_string());
         match item.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (u64, u64) = (
-                    a.trim().parse().map_err(|_| bad())?,
-                    b.trim().parse().map_err(|_| bad())?,
-                );
+                let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
                 if a > b || b - a > 10_000_000 {
                     return Err(bad());
                 }
@@ -38,10 +35,7 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        assert_eq!(
-            parse_index_ranges(&["3-5", "1", "4"]).unwrap(),
-            vec![1, 3, 4, 5]
-        );
+        assert_eq!(parse_index_ranges(&["3-5", "1", "4"]).unwrap(), vec![1, 3, 4, 5]);
         assert_eq!(parse_index_ranges(&["5-3"]), Err(RangeError("5-3".into())));
         assert!(parse_index_ranges(&["x"]).is_err());
         assert!(parse_index_ranges(&["1-"]).is_err());

@@ -32,10 +32,7 @@ pub fn encode_tallies(tallies: &[Tally]) -> Vec<u8> {
 pub fn decode_tallies(bytes: &[u8]) -> Result<Vec<Tally>, CodecError> {
     let body = versioned(bytes)?;
     if body.len() % TALLY_BYTES != 0 {
-        return Err(CodecError::Length {
-            expected: body.len() / TALLY_BYTES * TALLY_BYTES + 1,
-            got: bytes.len(),
-        });
+        return Err(CodecError::Length { expected: body.len() / TALLY_BYTES * TALLY_BYTES + 1, got: bytes.len() });
     }
     Ok(body
         .chunks_exact(TALLY_BYTES)
@@ -71,10 +68,7 @@ pub fn encode_cursor(c: &AccountingCursor) -> Vec<u8> {
 pub fn decode_cursor(bytes: &[u8]) -> Result<AccountingCursor, CodecError> {
     let b = versioned(bytes)?;
     if b.len() != CURSOR_BYTES {
-        return Err(CodecError::Length {
-            expected: CURSOR_BYTES + 1,
-            got: bytes.len(),
-        });
+        return Err(CodecError::Length { expected: CURSOR_BYTES + 1, got: bytes.len() });
     }
     let u64_at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap());
     let anchor = (b[40] == 1).then(|| {
@@ -87,21 +81,14 @@ pub fn decode_cursor(bytes: &[u8]) -> Result<AccountingCursor, CodecError> {
             },
         )
     });
-    Ok(AccountingCursor {
-        next_epoch: u64_at(0),
-        tracked_hash: b[8..40].try_into().unwrap(),
-        anchor,
-    })
+    Ok(AccountingCursor { next_epoch: u64_at(0), tracked_hash: b[8..40].try_into().unwrap(), anchor })
 }
 
 fn versioned(bytes: &[u8]) -> Result<&[u8], CodecError> {
     match bytes.split_first() {
         Some((&V1, rest)) => Ok(rest),
         Some((&v, _)) => Err(CodecError::Version(v)),
-        None => Err(CodecError::Length {
-            expected: 1,
-            got: 0,
-        }),
+        None => Err(CodecError::Length { expected: 1, got: 0 }),
     }
 }
 
@@ -126,13 +113,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert_eq!(
-            decode_tallies(&[]),
-            Err(CodecError::Length {
-                expected: 1,
-                got: 0
-            })
-        );
+        assert_eq!(decode_tallies(&[]), Err(CodecError::Length { expected: 1, got: 0 }));
         assert_eq!(decode_tallies(&[9]), Err(CodecError::Version(9)));
         assert!(decode_tallies(&[1, 0, 0]).is_err());
         assert!(decode_cursor(&[1, 2, 3]).is_err());

@@ -20,10 +20,7 @@ pub use codec::CodecError;
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("cannot open the data directory {path}: {source} — is another claystack-oracle using it, or is it not writable?")]
-    Open {
-        path: PathBuf,
-        source: rocksdb::Error,
-    },
+    Open { path: PathBuf, source: rocksdb::Error },
     #[error("database error: {0}")]
     Db(#[from] rocksdb::Error),
     #[error("stored value under {key} is corrupt: {source}")]
@@ -63,10 +60,7 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let db = DB::open(&opts, dir).map_err(|source| StoreError::Open {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let db = DB::open(&opts, dir).map_err(|source| StoreError::Open { path: dir.to_path_buf(), source })?;
         Ok(Store { db })
     }
 
@@ -74,10 +68,7 @@ impl Store {
         self.db
             .get(CURSOR_KEY)?
             .map(|v| {
-                codec::decode_cursor(&v).map_err(|source| StoreError::Corrupt {
-                    key: "acct/cursor".into(),
-                    source,
-                })
+                codec::decode_cursor(&v).map_err(|source| StoreError::Corrupt { key: "acct/cursor".into(), source })
             })
             .transpose()
     }
@@ -85,10 +76,7 @@ impl Store {
     /// Stores an epoch's tallies and moves the cursor past it, atomically.
     pub fn commit_epoch(&self, tally: &EpochTally, cursor: &AccountingCursor) -> Result<()> {
         let mut batch = WriteBatch::default();
-        batch.put(
-            tally_key(tally.epoch),
-            codec::encode_tallies(&tally.tallies),
-        );
+        batch.put(tally_key(tally.epoch), codec::encode_tallies(&tally.tallies));
         batch.put(CURSOR_KEY, codec::encode_cursor(cursor));
         self.db.write(batch)?;
         Ok(())
@@ -101,10 +89,7 @@ impl Store {
             .map(|v| {
                 codec::decode_tallies(&v)
                     .map(|tallies| EpochTally { epoch, tallies })
-                    .map_err(|source| StoreError::Corrupt {
-                        key: format!("acct/tally/{epoch}"),
-                        source,
-                    })
+                    .map_err(|source| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), source })
             })
             .transpose()
     }
@@ -112,27 +97,18 @@ impl Store {
     /// Every stored epoch tally in `from..=to`, ascending.
     pub fn epoch_tallies(&self, from: Epoch, to: Epoch) -> Result<Vec<EpochTally>> {
         let mut out = Vec::new();
-        let iter = self.db.iterator(rocksdb::IteratorMode::From(
-            &tally_key(from),
-            rocksdb::Direction::Forward,
-        ));
+        let iter = self.db.iterator(rocksdb::IteratorMode::From(&tally_key(from), rocksdb::Direction::Forward));
         for item in iter {
             let (k, v) = item?;
             if !k.starts_with(TALLY_PREFIX) {
                 break;
             }
-            let epoch = Epoch::from_be_bytes(
-                k[TALLY_PREFIX.len()..]
-                    .try_into()
-                    .expect("tally keys hold 8 bytes"),
-            );
+            let epoch = Epoch::from_be_bytes(k[TALLY_PREFIX.len()..].try_into().expect("tally keys hold 8 bytes"));
             if epoch > to {
                 break;
             }
-            let tallies = codec::decode_tallies(&v).map_err(|source| StoreError::Corrupt {
-                key: format!("acct/tally/{epoch}"),
-                source,
-            })?;
+            let tallies = codec::decode_tallies(&v)
+                .map_err(|source| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), source })?;
             out.push(EpochTally { epoch, tallies });
         }
         Ok(out)
@@ -143,9 +119,7 @@ impl Store {
         let mut sums: BTreeMap<u64, Tally> = BTreeMap::new();
         for e in self.epoch_tallies(from, to)? {
             for t in e.tallies {
-                sums.entry(t.validator)
-                    .and_modify(|s| s.add(&t))
-                    .or_insert(t);
+                sums.entry(t.validator).and_modify(|s| s.add(&t)).or_insert(t);
             }
         }
         Ok(sums.into_values().collect())

@@ -3,12 +3,7 @@ use claystack_primitives::ExecutionLink;
 use claystack_store::{AccountingCursor, Store};
 
 fn t(validator: u64, duties: u32, included: u32) -> Tally {
-    Tally {
-        validator,
-        duties,
-        included,
-        timely: included,
-    }
+    Tally { validator, duties, included, timely: included }
 }
 
 #[test]
@@ -18,20 +13,13 @@ fn epochs_persist_across_reopen_and_sum() {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.accounting_cursor().unwrap(), None);
         for e in 0..5u64 {
-            let tally = EpochTally {
-                epoch: e,
-                tallies: vec![t(1, 1, (e % 2) as u32), t(9, 1, 1)],
-            };
+            let tally = EpochTally { epoch: e, tallies: vec![t(1, 1, (e % 2) as u32), t(9, 1, 1)] };
             let cursor = AccountingCursor {
                 next_epoch: e + 1,
                 tracked_hash: [3; 32],
                 anchor: Some((
                     e * 8 + 7,
-                    ExecutionLink {
-                        block_number: e,
-                        block_hash: [e as u8; 32],
-                        parent_hash: [0; 32],
-                    },
+                    ExecutionLink { block_number: e, block_hash: [e as u8; 32], parent_hash: [0; 32] },
                 )),
             };
             store.commit_epoch(&tally, &cursor).unwrap();
@@ -39,25 +27,16 @@ fn epochs_persist_across_reopen_and_sum() {
     }
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.accounting_cursor().unwrap().unwrap().next_epoch, 5);
-    assert_eq!(
-        store.epoch_tally(3).unwrap().unwrap().tallies,
-        vec![t(1, 1, 1), t(9, 1, 1)]
-    );
+    assert_eq!(store.epoch_tally(3).unwrap().unwrap().tallies, vec![t(1, 1, 1), t(9, 1, 1)]);
     assert_eq!(store.epoch_tally(7).unwrap(), None);
     assert_eq!(store.epoch_tallies(1, 3).unwrap().len(), 3);
-    assert_eq!(
-        store.sum_tallies(0, 4).unwrap(),
-        vec![t(1, 5, 2), t(9, 5, 5)]
-    );
+    assert_eq!(store.sum_tallies(0, 4).unwrap(), vec![t(1, 5, 2), t(9, 5, 5)]);
 }
 
 #[test]
 fn a_second_opener_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Store::open(dir.path()).unwrap();
-    let err = Store::open(dir.path())
-        .err()
-        .expect("the lock must refuse a second opener")
-        .to_string();
+    let err = Store::open(dir.path()).err().expect("the lock must refuse a second opener").to_string();
     assert!(err.contains("another claystack-oracle"), "{err}");
 }
