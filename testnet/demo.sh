@@ -21,13 +21,13 @@ echo "== beacon simulator on 127.0.0.1:$port (testnet/scenarios/demo.toml)"
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/eth/v1/node/health" >/dev/null && break; sleep 0.1; done
 
-echo "== oracle node: accounting finalized epochs 0..=9"
-"$bin" run --config testnet/node.toml --beacon-url "http://127.0.0.1:$port" --until-epoch 9 2>&1 | grep -E "epoch accounted|started|error" || true
+echo "== oracle node: accounting finalized epochs 0..=8"
+"$bin" run --config testnet/node.toml --beacon-url "http://127.0.0.1:$port" --until-epoch 8 2>&1 | grep -E "epoch accounted|started|error" || true
 
-echo "== tallies (sums over epochs 0..=9)"
-"$bin" tallies --data-dir "$work/node-0" --to 9
+echo "== tallies (sums over epochs 0..=8)"
+"$bin" tallies --data-dir "$work/node-0" --to 8
 
-"$bin" tallies --data-dir "$work/node-0" --to 9 --format json > "$work/tallies.json"
+"$bin" tallies --data-dir "$work/node-0" --to 8 --format json > "$work/tallies.json"
 python3 - "$work/truth.json" "$work/tallies.json" <<'PY'
 import json, sys
 truth = {e["epoch"]: e["tallies"] for e in json.load(open(sys.argv[1]))["epochs"]}

@@ -1,0 +1,35 @@
+//! A deterministic simulated beacon node that serves the standard Beacon API.
+//!
+//! A [`Scenario`] (one TOML file) fixes a chain completely: validators, who is
+//! offline, late, slashed or exiting, which slots are empty, which HTTP answers
+//! fail. [`Chain`] is that chain as a pure model (no I/O, no clock) and knows the
+//! [`Truth`]: for every tracked validator and epoch, whether its attestation was
+//! included and whether in time. [`serve`] answers Beacon API requests from the
+//! chain, so an oracle can be checked end to end against the truth.
+//!
+//! It scales to mainnet shape (a million validators): per-validator facts are
+//! computed, never stored, and an epoch's deviations are planned on demand.
+//!
+//! What it must never do: pretend to be a real chain. Committees use a cheap
+//! permutation instead of the spec's shuffle, keys are not BLS keys, signatures
+//! and roots are filler. Everything the oracle needs (duties, blocks, bits,
+//! statuses) is consistent; nothing cryptographic is.
+
+mod api;
+mod chain;
+mod derive;
+mod inclusion;
+mod scenario;
+mod server;
+
+pub use api::ApiError;
+pub use chain::{
+    Chain, Duty, EpochTruth, TallyTruth, Truth, ValidatorState, BALANCE_GWEI, EXIT_DELAY, SLASHING_PENALTY_GWEI,
+    WITHDRAWABILITY_DELAY,
+};
+pub use claystack_primitives::ChainSpec;
+pub use scenario::{
+    Faults, LateRule, MissRule, OfflineRule, Scenario, ScenarioError, ValidatorEpoch, ValidatorSet, ValidatorSpec,
+    MAX_HEAD_EPOCH, MAX_VALIDATORS,
+};
+pub use server::{router, serve};

@@ -1,0 +1,318 @@
+//! The loop: wait for finality, fetch, verify, account, commit.
+
+use crate::window::{BlockWindow, LinkError};
+use claystack_accounting::{account_epoch, solve_active_count, AccountingError, ActiveCount, Layout};
+use claystack_beacon::{BeaconClient, BeaconError};
+use claystack_primitives::{AttesterDuty, BlockSummary, ChainSpec, Epoch, Slot};
+use claystack_store::{AccountingCursor, Store, StoreError};
+use futures::{stream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Validator indices to account (any order; duplicates ignored).
+    pub tracked: Vec<u64>,
+    /// First epoch to account when the store is empty.
+    pub start_epoch: Epoch,
+    /// Stop once this epoch is accounted (`None`: follow forever).
+    pub until_epoch: Option<Epoch>,
+    /// Block requests in flight at once.
+    pub concurrency: usize,
+    /// How often to ask for a new finalized checkpoint when caught up.
+    pub poll_interval: Duration,
+    /// Rounds in a row that may fail without progress before giving up.
+    pub max_failed_rounds: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            tracked: Vec::new(),
+            start_epoch: 0,
+            until_epoch: None,
+            concurrency: 16,
+            poll_interval: Duration::from_secs(6),
+            max_failed_rounds: 8,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Beacon(#[from] BeaconError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "beacon data for epoch {epoch} is inconsistent: {source} — the node may be faulty; try another --beacon-url"
+    )]
+    Inconsistent { epoch: Epoch, source: AccountingError },
+    #[error("{0} — the node may be missing blocks (not synced, or pruned); try another --beacon-url")]
+    Link(#[from] LinkError),
+    #[error("no validators to track: set accounting.tracked_validators")]
+    NothingTracked,
+    #[error("gave up after {rounds} failed rounds at epoch {epoch}; last error: {last}")]
+    GaveUp { rounds: u32, epoch: Epoch, last: String },
+}
+
+/// SHA-256 of the sorted tracked indices, to notice when the set changes.
+pub fn tracked_hash(tracked: &[u64]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for v in tracked {
+        h.update(v.to_be_bytes());
+    }
+    h.finalize().into()
+}
+
+/// One epoch's worth of fetched data, in slot order.
+struct Chunk {
+    epoch: Epoch,
+    /// `None` for the partly final epoch at the bound.
+    duties: Option<Vec<AttesterDuty>>,
+    blocks: Vec<(Slot, Option<BlockSummary>)>,
+}
+
+pub struct Follower {
+    client: BeaconClient,
+    store: Arc<Store>,
+    spec: ChainSpec,
+    cfg: SyncConfig,
+    tracked: Arc<Vec<u64>>,
+    hash: [u8; 32],
+}
+
+impl Follower {
+    pub async fn new(client: BeaconClient, store: Arc<Store>, mut cfg: SyncConfig) -> Result<Self, SyncError> {
+        cfg.tracked.sort_unstable();
+        cfg.tracked.dedup();
+        if cfg.tracked.is_empty() {
+            return Err(SyncError::NothingTracked);
+        }
+        let spec = client.spec().await?;
+        let hash = tracked_hash(&cfg.tracked);
+        Ok(Follower { tracked: Arc::new(cfg.tracked.clone()), client, store, spec, cfg, hash })
+    }
+
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// Follows finality until `until_epoch` is accounted, or forever.
+    pub async fn run(&self) -> Result<(), SyncError> {
+        let mut failed = 0;
+        loop {
+            let cursor = self.cursor().await?;
+            if self.cfg.until_epoch.is_some_and(|u| cursor.next_epoch > u) {
+                return Ok(());
+            }
+            let finalized = match self.client.finality_checkpoints("head").await {
+                Ok(c) => c.finalized.epoch,
+                Err(e) => {
+                    failed += 1;
+                    warn!(error = %e, "cannot read finality");
+                    if failed >= self.cfg.max_failed_rounds {
+                        return Err(e.into());
+                    }
+                    tokio::time::sleep(self.cfg.poll_interval).await;
+                    continue;
+                }
+            };
+            // Epoch e needs e+1's blocks and one verified block after them, all final:
+            // slots up to first_slot(finalized) are.
+            if cursor.next_epoch + 2 > finalized {
+                debug!(next = cursor.next_epoch, finalized, "waiting for finality");
+                tokio::time::sleep(self.cfg.poll_interval).await;
+                continue;
+            }
+            match self.round(cursor, finalized).await {
+                Ok(done) if done > 0 => failed = 0,
+                Ok(_) => tokio::time::sleep(self.cfg.poll_interval).await,
+                Err(e) => {
+                    let now = self.cursor().await?.next_epoch;
+                    if now > cursor.next_epoch {
+                        failed = 0;
+                    }
+                    failed += 1;
+                    warn!(error = %e, epoch = now, attempt = failed, "round failed; retrying from the stored cursor");
+                    if failed >= self.cfg.max_failed_rounds {
+                        return Err(SyncError::GaveUp { rounds: failed, epoch: now, last: e.to_string() });
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(failed.min(10)))).await;
+                }
+            }
+        }
+    }
+
+    /// The stored cursor, or a fresh one anchored on the block at or before the start epoch.
+    async fn cursor(&self) -> Result<AccountingCursor, SyncError> {
+        if let Some(c) = self.store.accounting_cursor()? {
+            if c.tracked_hash != self.hash {
+                warn!(
+                    epoch = c.next_epoch,
+                    "the tracked validator set changed; tallies from this epoch on use the new set"
+                );
+            }
+            return Ok(AccountingCursor { tracked_hash: self.hash, ..c });
+        }
+        // Anchor on the last block before the start epoch's first slot, so the
+        // first block we account is already checked against its parent.
+        let mut slot = self.spec.first_slot(self.cfg.start_epoch);
+        let anchor = loop {
+            if slot == 0 {
+                break None;
+            }
+            slot -= 1;
+            if let Some(b) = self.client.block(slot).await? {
+                break Some((slot, b.execution));
+            }
+        };
+        Ok(AccountingCursor { next_epoch: self.cfg.start_epoch, anchor, tracked_hash: self.hash })
+    }
+
+    /// Accounts every epoch that `finalized` allows, from `cursor`. Returns how many.
+    async fn round(&self, cursor: AccountingCursor, finalized: Epoch) -> Result<u64, SyncError> {
+        let spec = self.spec;
+        let bound = spec.first_slot(finalized);
+        let first = spec.first_slot(cursor.next_epoch);
+        let mut window = BlockWindow::new(first, cursor.anchor);
+        let (tx, mut rx) = mpsc::channel::<Result<Chunk, SyncError>>(4);
+        let producer = tokio::spawn(produce(
+            self.client.clone(),
+            self.tracked.clone(),
+            spec,
+            first,
+            bound,
+            self.cfg.concurrency,
+            tx,
+        ));
+        let _abort = AbortOnDrop(producer);
+        let mut duties: BTreeMap<Epoch, Vec<AttesterDuty>> = BTreeMap::new();
+        let mut next = cursor.next_epoch;
+        let mut done = 0;
+        while let Some(chunk) = rx.recv().await {
+            let chunk = chunk?;
+            if let Some(d) = chunk.duties {
+                duties.insert(chunk.epoch, d);
+            }
+            for (slot, block) in chunk.blocks {
+                window.push(slot, block)?;
+            }
+            while window.settled_through(spec.last_slot(next + 1)) && duties.contains_key(&next) {
+                let epoch_duties = duties.remove(&next).unwrap_or_default();
+                self.account(next, &epoch_duties, &window).await?;
+                window.trim_before(spec.first_slot(next + 1));
+                next += 1;
+                done += 1;
+                if self.cfg.until_epoch.is_some_and(|u| next > u) {
+                    return Ok(done);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn account(&self, epoch: Epoch, duties: &[AttesterDuty], window: &BlockWindow) -> Result<(), SyncError> {
+        let spec = &self.spec;
+        let blocks = window.blocks(spec.first_slot(epoch) + 1, spec.last_slot(epoch + 1));
+        let needs_layout = blocks
+            .iter()
+            .flat_map(|b| &b.attestations)
+            .any(|a| a.committee_bits.is_some() && spec.epoch_of(a.slot) == epoch);
+        let layout =
+            if needs_layout && !duties.is_empty() { Some(self.layout(epoch, duties, &blocks).await?) } else { None };
+        let tally = account_epoch(spec, epoch, duties, &blocks, layout.as_ref())
+            .map_err(|source| SyncError::Inconsistent { epoch, source })?;
+        let anchor = window.last_block_before(spec.first_slot(epoch + 1));
+        self.store
+            .commit_epoch(&tally, &AccountingCursor { next_epoch: epoch + 1, anchor, tracked_hash: self.hash })?;
+        let included: u32 = tally.tallies.iter().map(|t| t.included).sum();
+        info!(epoch, duties = duties.len(), included, "epoch accounted");
+        Ok(())
+    }
+
+    /// Committee lengths of `epoch`: solved from the data when it pins them down,
+    /// else read from the node's committees.
+    async fn layout(
+        &self,
+        epoch: Epoch,
+        duties: &[AttesterDuty],
+        blocks: &[BlockSummary],
+    ) -> Result<Layout, SyncError> {
+        match solve_active_count(&self.spec, epoch, duties, blocks) {
+            ActiveCount::Exact(n) => {
+                Ok(Layout::Active(claystack_primitives::committee::CommitteeLayout::new(&self.spec, n)))
+            }
+            ActiveCount::NoFit => {
+                Err(SyncError::Inconsistent { epoch, source: AccountingError::LayoutMissing { epoch } })
+            }
+            ActiveCount::Ambiguous => {
+                debug!(epoch, "committee layout ambiguous from duties; fetching committees");
+                let state = self.spec.first_slot(epoch).to_string();
+                let committees = self.client.committees(&state, epoch, None).await?;
+                Ok(Layout::Lengths(
+                    committees.into_iter().map(|c| ((c.slot, c.index), c.validators.len() as u64)).collect(),
+                ))
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Fetches slots `first..=bound` an epoch at a time (several epochs and many blocks
+/// in flight) and sends them in order, with each epoch's duties.
+async fn produce(
+    client: BeaconClient,
+    tracked: Arc<Vec<u64>>,
+    spec: ChainSpec,
+    first: Slot,
+    bound: Slot,
+    concurrency: usize,
+    tx: mpsc::Sender<Result<Chunk, SyncError>>,
+) {
+    let epochs = spec.epoch_of(first)..=spec.epoch_of(bound);
+    let chunks = stream::iter(epochs).map(|epoch| {
+        let client = client.clone();
+        let tracked = tracked.clone();
+        async move {
+            let from = spec.first_slot(epoch).max(first);
+            let to = spec.last_slot(epoch).min(bound);
+            let duties = async {
+                // The bound epoch is only partly final; its duties are fetched next round.
+                if spec.first_slot(epoch) >= bound {
+                    Ok(None)
+                } else {
+                    client.attester_duties(epoch, &tracked).await.map(|d| Some(d.duties))
+                }
+            };
+            let blocks = stream::iter(from..=to)
+                .map(|slot| {
+                    let client = client.clone();
+                    async move { client.block(slot).await.map(|b| (slot, b)) }
+                })
+                .buffered(concurrency)
+                .try_collect::<Vec<_>>();
+            let (duties, blocks) = tokio::try_join!(duties, blocks)?;
+            Ok::<_, SyncError>(Chunk { epoch, duties, blocks })
+        }
+    });
+    let mut chunks = chunks.buffered(2);
+    while let Some(chunk) = chunks.next().await {
+        let failed = chunk.is_err();
+        if tx.send(chunk).await.is_err() || failed {
+            return;
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The command line. Every `run` setting can come from the config file, an
+//! environment variable or a flag; the flag wins, then the variable, then the file.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "claystack-oracle",
+    version,
+    about = "ClayStack oracle committee node: counts operators' attestations from the Beacon API and keeps the tallies"
+)]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax; RUST_LOG overrides it).
+    #[arg(long, global = true, env = "CLAYSTACK_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run an oracle node: follow finalized epochs and account the tracked validators.
+    Run(RunArgs),
+    /// Print the stored attestation tallies.
+    Tallies(TalliesArgs),
+    /// Simulators for local testing.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Args, Clone, Default)]
+pub struct NodeOverrides {
+    /// Node config file (TOML); see docs/configuration.md.
+    #[arg(long, env = "CLAYSTACK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (RocksDB).
+    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Beacon node URLs, comma separated; later ones are fallbacks.
+    #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    pub beacon_urls: Vec<String>,
+    /// Validators to account, comma separated indices or ranges ("0-63,100").
+    #[arg(long, env = "CLAYSTACK_TRACKED", value_delimiter = ',')]
+    pub tracked: Vec<String>,
+    /// First epoch to account when the data directory is empty.
+    #[arg(long, env = "CLAYSTACK_START_EPOCH")]
+    pub start_epoch: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub node: NodeOverrides,
+    /// Exit once this epoch is accounted (for scripts and tests).
+    #[arg(long, env = "CLAYSTACK_UNTIL_EPOCH")]
+    pub until_epoch: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct TalliesArgs {
+    /// Data directory (RocksDB) of a node.
+    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// First epoch to print (default: the first stored).
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Last epoch to print (default: the last accounted).
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// `table` (sums per validator), or `json` (every epoch, the simulator's truth format).
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Serve a deterministic simulated chain over the standard Beacon API.
+    Beacon(SimBeaconArgs),
+}
+
+#[derive(Args)]
+pub struct SimBeaconArgs {
+    /// Scenario file (TOML); see crates/beacon-sim/README.md.
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5052")]
+    pub listen: SocketAddr,
+    /// Write the ground truth of the tracked validators' tallies to this file and continue serving.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Last epoch of the ground truth (default: the last one whose inclusion window is complete).
+    #[arg(long)]
+    pub truth_through: Option<u64>,
+}

@@ -1,0 +1,109 @@
+//! The accounting of a real `run` process against a real simulator process
+//! equals the simulator's ground truth, on a chain with offline validators,
+//! misses, missed slots, late and too-late inclusion, duplicates, a slashing,
+//! an exit, a late activation and the Deneb→Electra format change.
+
+mod common;
+
+use common::*;
+
+const SCENARIO: &str = r#"
+seed = 7
+preset = "minimal"
+validators = 300
+tracked = ["0-40", "250-260"]
+electra_fork_epoch = 3
+head_epoch = 14
+finality_lag = 2
+missed_slots = [9, 10, 31, 32, 33, 47, 80]
+duplicate_every = 3
+untracked_miss_rate_bps = 1000
+
+[[offline]]
+validators = ["3-5"]
+from_epoch = 2
+to_epoch = 6
+
+[[miss]]
+validators = ["7", "255"]
+rate_bps = 5000
+
+[[late]]
+validators = ["8"]
+delay = 3
+from_epoch = 0
+to_epoch = 100
+
+[[late]]
+validators = ["12"]
+delay = 20
+from_epoch = 4
+to_epoch = 5
+
+[[slashing]]
+validator = 9
+epoch = 3
+
+[[exit]]
+validator = 10
+epoch = 4
+
+[[activation]]
+validator = 11
+epoch = 5
+"#;
+
+#[test]
+fn tallies_equal_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let truth = dir.path().join("truth.json");
+    let (_sim, url) = start_sim(&scenario, Some(&truth));
+    let data = dir.path().join("node");
+    let until = 10;
+    let (ok, log) = run_to_end(&run_args(&data, &url, "0-40,250-260", until), &[]);
+    assert!(ok, "oracle failed: {log}");
+    let ours = tallies_json(&data, until);
+    let expected = truth_json(&truth, until);
+    assert_eq!(ours["epochs"].as_array().unwrap().len(), (until + 1) as usize);
+    assert_eq!(ours, expected);
+    // The scenario's trouble is really in there (the comparison is not of two empty lists).
+    let flat: Vec<(u64, u64, u64, u64)> = ours["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| {
+            let epoch = e["epoch"].as_u64().unwrap();
+            e["tallies"].as_array().unwrap().iter().map(move |t| {
+                (
+                    epoch,
+                    t["validator"].as_u64().unwrap(),
+                    t["included"].as_u64().unwrap(),
+                    t["timely"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    let has = |epoch: u64, v: u64| flat.iter().find(|t| t.0 == epoch && t.1 == v).copied();
+    assert_eq!(has(3, 4).map(|t| t.2), Some(0), "offline validator counted");
+    assert_eq!(has(1, 4).map(|t| t.2), Some(1), "online validator not counted");
+    assert_eq!(has(2, 8).map(|t| (t.2, t.3)), Some((1, 0)), "late validator should be included, not timely");
+    assert_eq!(has(4, 12).map(|t| t.2), Some(0), "too-late inclusion counted");
+    assert_eq!(has(2, 11), None, "not-yet-active validator has a duty");
+    assert_eq!(has(10, 10), None, "exited validator has a duty");
+}
+
+#[test]
+fn unreachable_beacon_node_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let mut args = run_args(&dir.path().join("node"), &url, "0-3", 1);
+    args.push("--log".into());
+    args.push("off".into());
+    let out = std::process::Command::new(bin()).args(&args).env_remove("CLAYSTACK_LOG").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains("unreachable"), "{err}");
+}
