@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/claystack-target}"
-cargo build --release --locked -p claystack-oracle
-bin="$CARGO_TARGET_DIR/release/claystack-oracle"
+cargo build --locked -p claystack-oracle
+bin="$CARGO_TARGET_DIR/debug/claystack-oracle"
 
 work=testnet/.data
 rm -rf "$work" && mkdir -p "$work"

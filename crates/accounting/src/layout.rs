@@ -46,10 +46,19 @@ pub enum ActiveCount {
 /// Most candidate counts examined before answering `Ambiguous`.
 const MAX_CANDIDATES: u64 = 1 << 16;
 
+/// An Electra aggregate's committees as runs of consecutive global committee
+/// numbers `[begin, end)`, and its total bit count.
 struct AggregateSpan {
-    slot: u64,
-    committees: Vec<u64>,
+    runs: Vec<(u64, u64)>,
     bits: u64,
+}
+
+impl AggregateSpan {
+    /// Whether the committees' lengths under `layout` add up to the bit count.
+    /// A run's total is `start(end) - start(begin)`, so this is O(runs), not O(committees).
+    fn fits(&self, layout: &CommitteeLayout) -> bool {
+        self.runs.iter().map(|&(b, e)| layout.start(e) - layout.start(b)).sum::<u64>() == self.bits
+    }
 }
 
 /// Finds the active validator count of `epoch` from its duties and the Electra
@@ -72,35 +81,47 @@ pub fn solve_active_count(
     // committees_per_slot = clamp(n / unit, 1, max) bounds n.
     let mut lo = if per_slot == 1 { 1 } else { per_slot * unit };
     let mut hi = if per_slot >= spec.max_committees_per_slot { u64::MAX } else { (per_slot + 1) * unit - 1 };
-    // Every committee holds floor(n/C) or floor(n/C)+1 validators.
-    let mut lengths: BTreeMap<(u64, u64), u64> = BTreeMap::new();
-    for d in duties {
-        lengths.insert((d.slot, d.committee_index), d.committee_length);
-        lo = lo.max(total * d.committee_length.saturating_sub(1));
-        hi = hi.min(total * (d.committee_length + 1) - 1);
-    }
+    let global = |slot: u64, index: u64| (slot % spec.slots_per_epoch) * per_slot + index;
     let mut spans = Vec::new();
+    // A duty's committee is a span of one committee.
+    let mut seen = std::collections::BTreeSet::new();
+    for d in duties {
+        if seen.insert((d.slot, d.committee_index)) {
+            let k = global(d.slot, d.committee_index);
+            spans.push(AggregateSpan { runs: vec![(k, k + 1)], bits: d.committee_length });
+        }
+    }
     for block in blocks {
         for att in &block.attestations {
-            let Some(bits) = &att.committee_bits else {
-                continue;
-            };
+            let Some(bits) = &att.committee_bits else { continue };
             if spec.epoch_of(att.slot) != epoch {
                 continue;
             }
-            let committees: Vec<u64> = bits.ones().map(|i| i as u64).collect();
-            let k = committees.len() as u64;
-            if k == 0 || committees.iter().any(|&i| i >= per_slot) {
+            let mut runs: Vec<(u64, u64)> = Vec::new();
+            for i in bits.ones().map(|i| i as u64) {
+                if i >= per_slot {
+                    return ActiveCount::NoFit;
+                }
+                let k = global(att.slot, i);
+                match runs.last_mut() {
+                    Some(run) if run.1 == k => run.1 = k + 1,
+                    _ => runs.push((k, k + 1)),
+                }
+            }
+            if runs.is_empty() {
                 return ActiveCount::NoFit;
             }
-            let len = att.aggregation_bits.len() as u64;
-            // k*q <= len <= k*(q+1)
-            let q_hi = len / k;
-            let q_lo = len.div_ceil(k).saturating_sub(1);
-            lo = lo.max(total * q_lo);
-            hi = hi.min(total * (q_hi + 1) - 1);
-            spans.push(AggregateSpan { slot: att.slot, committees, bits: len });
+            spans.push(AggregateSpan { runs, bits: att.aggregation_bits.len() as u64 });
         }
+    }
+    // A run of m committees holds n*m/C validators give or take less than one, so
+    // a span of m committees in r runs with L bits has n*m/C in (L - r, L + r).
+    for span in &spans {
+        let m: u64 = span.runs.iter().map(|(b, e)| e - b).sum();
+        let r = span.runs.len() as u64;
+        let scaled = |x: u64| (x as u128 * total as u128 / m as u128).min(u64::MAX as u128) as u64;
+        lo = lo.max(scaled(span.bits.saturating_sub(r)));
+        hi = hi.min(scaled(span.bits + r).saturating_add(1));
     }
     if lo > hi {
         return ActiveCount::NoFit;
@@ -110,13 +131,11 @@ pub fn solve_active_count(
     }
     let mut found = None;
     for n in lo..=hi {
-        if committees_per_slot(spec, n) != per_slot {
+        if n == 0 || committees_per_slot(spec, n) != per_slot {
             continue;
         }
         let layout = CommitteeLayout::new(spec, n);
-        let fits_spans =
-            spans.iter().all(|s| s.committees.iter().map(|&i| layout.length(s.slot, i)).sum::<u64>() == s.bits);
-        if fits_spans && lengths.iter().all(|(&(slot, i), &len)| layout.length(slot, i) == len) {
+        if spans.iter().all(|s| s.fits(&layout)) {
             if found.is_some() {
                 return ActiveCount::Ambiguous;
             }

@@ -25,17 +25,17 @@ impl CommitteeLayout {
         CommitteeLayout { active, per_slot: committees_per_slot(spec, active), slots_per_epoch: spec.slots_per_epoch }
     }
 
-    fn total(&self) -> u64 {
+    pub fn total(&self) -> u64 {
         self.per_slot * self.slots_per_epoch
     }
 
     /// Global committee number of `(slot, index)` within the epoch.
-    fn global(&self, slot: u64, index: u64) -> u64 {
+    pub fn global(&self, slot: u64, index: u64) -> u64 {
         (slot % self.slots_per_epoch) * self.per_slot + index
     }
 
     /// First shuffled position of global committee `k`.
-    fn start(&self, k: u64) -> u64 {
+    pub fn start(&self, k: u64) -> u64 {
         (self.active as u128 * k as u128 / self.total() as u128) as u64
     }
 
