@@ -67,7 +67,7 @@ pub fn solve_active_count(
     spec: &ChainSpec,
     epoch: Epoch,
     duties: &[AttesterDuty],
-    blocks: &[BlockSummary],
+    blocks: &[&BlockSummary],
 ) -> ActiveCount {
     let Some(first) = duties.first() else {
         return ActiveCount::Ambiguous;

@@ -85,7 +85,7 @@ pub fn account_epoch(
     spec: &ChainSpec,
     epoch: Epoch,
     duties: &[AttesterDuty],
-    blocks: &[BlockSummary],
+    blocks: &[&BlockSummary],
     layout: Option<&Layout>,
 ) -> Result<EpochTally, AccountingError> {
     let mut committees = seat_duties(spec, epoch, duties)?;

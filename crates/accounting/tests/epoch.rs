@@ -84,6 +84,10 @@ fn block(slot: u64, attestations: Vec<Attestation>) -> BlockSummary {
     }
 }
 
+fn refs(blocks: &[BlockSummary]) -> Vec<&BlockSummary> {
+    blocks.iter().collect()
+}
+
 fn t(validator: u64, duties: u32, included: u32, timely: u32) -> Tally {
     Tally { validator, duties, included, timely }
 }
@@ -109,11 +113,13 @@ fn electra_inclusion_late_and_missing() {
     }
     let blocks: Vec<_> = by_slot.into_iter().map(|(s, a)| block(s, a)).collect();
     let layout = Layout::Active(CommitteeLayout::new(&spec, N));
-    let got = account_epoch(&spec, EPOCH, &d, &blocks, Some(&layout)).unwrap();
+    let got = account_epoch(&spec, EPOCH, &d, &refs(&blocks), Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(1, 1, 1, 1), t(20, 1, 1, 1), t(40, 1, 0, 0), t(77, 1, 1, 0)]);
     // Without a layout, aggregates that span untracked committees cannot be read.
-    assert!(account_epoch(&spec, EPOCH, &d, &blocks, None).is_err() || CommitteeLayout::new(&spec, N).per_slot == 1);
-    assert_eq!(solve_active_count(&spec, EPOCH, &d, &blocks), ActiveCount::Exact(N));
+    assert!(
+        account_epoch(&spec, EPOCH, &d, &refs(&blocks), None).is_err() || CommitteeLayout::new(&spec, N).per_slot == 1
+    );
+    assert_eq!(solve_active_count(&spec, EPOCH, &d, &refs(&blocks)), ActiveCount::Exact(N));
 }
 
 #[test]
@@ -124,18 +130,18 @@ fn outside_window_and_duplicates() {
     let layout = Layout::Active(CommitteeLayout::new(&spec, N));
     // Included in the last slot of the window: counted, not timely.
     let last = vec![block(spec.last_slot(EPOCH + 1), vec![electra_att(N, slot, &[5])])];
-    let got = account_epoch(&spec, EPOCH, &d, &last, Some(&layout)).unwrap();
+    let got = account_epoch(&spec, EPOCH, &d, &refs(&last), Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(5, 1, 1, 0)]);
     // A block past the window is not the caller's to give.
     let past = vec![block(spec.last_slot(EPOCH + 1) + 1, vec![electra_att(N, slot, &[5])])];
-    assert!(account_epoch(&spec, EPOCH, &d, &past, Some(&layout)).is_err());
+    assert!(account_epoch(&spec, EPOCH, &d, &refs(&past), Some(&layout)).is_err());
     // No block at all: the duty stands, uncounted.
     let got = account_epoch(&spec, EPOCH, &d, &[], Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(5, 1, 0, 0)]);
     // The same aggregate twice counts once, with the earlier delay.
     let dup =
         vec![block(slot + 1, vec![electra_att(N, slot, &[5])]), block(slot + 4, vec![electra_att(N, slot, &[5])])];
-    let got = account_epoch(&spec, EPOCH, &d, &dup, Some(&layout)).unwrap();
+    let got = account_epoch(&spec, EPOCH, &d, &refs(&dup), Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(5, 1, 1, 1)]);
 }
 
@@ -153,7 +159,7 @@ fn deneb_format() {
         }
     }
     let blocks: Vec<_> = by_slot.into_iter().map(|(s, a)| block(s, a)).collect();
-    let got = account_epoch(&spec, EPOCH, &d, &blocks, None).unwrap();
+    let got = account_epoch(&spec, EPOCH, &d, &refs(&blocks), None).unwrap();
     assert_eq!(got.tallies, vec![t(2, 1, 1, 1), t(3, 1, 0, 0)]);
 }
 
@@ -164,10 +170,10 @@ fn contradictions_are_errors() {
     let slot = d[0].slot;
     let mut att = deneb_att(N, slot, d[0].committee_index, &[2]);
     att.aggregation_bits = Bitlist::zeros(att.aggregation_bits.len() + 1);
-    assert!(account_epoch(&spec, EPOCH, &d, &[block(slot + 1, vec![att])], None).is_err());
+    assert!(account_epoch(&spec, EPOCH, &d, &[&block(slot + 1, vec![att])], None).is_err());
     // An attestation cannot be included at its own slot.
     let att = deneb_att(N, slot, d[0].committee_index, &[2]);
-    assert!(account_epoch(&spec, EPOCH, &d, &[block(slot, vec![att])], None).is_err());
+    assert!(account_epoch(&spec, EPOCH, &d, &[&block(slot, vec![att])], None).is_err());
     // A duty outside the epoch.
     let mut bad = d.clone();
     bad[0].slot = spec.first_slot(EPOCH + 1);
@@ -189,10 +195,10 @@ proptest! {
             .map(|s| block(s + 1, vec![electra_att(n, s, &voters), electra_att(n, s, &tracked)]))
             .collect();
         let layout = Layout::Active(CommitteeLayout::new(&spec, n));
-        let a = account_epoch(&spec, EPOCH, &d, &blocks, Some(&layout)).unwrap();
+        let a = account_epoch(&spec, EPOCH, &d, &refs(&blocks), Some(&layout)).unwrap();
         d.reverse();
         for b in &mut blocks { b.attestations.reverse(); }
-        let b = account_epoch(&spec, EPOCH, &d, &blocks, Some(&layout)).unwrap();
+        let b = account_epoch(&spec, EPOCH, &d, &refs(&blocks), Some(&layout)).unwrap();
         prop_assert_eq!(&a, &b);
         prop_assert!(a.tallies.iter().all(|t| t.included == 1 && t.timely == 1));
     }
@@ -225,7 +231,7 @@ proptest! {
             }
             block(slot + 1, vec![Attestation { slot, index: 0, committee_bits: Some(cb), aggregation_bits: Bitlist::zeros(len as usize) }])
         }).collect();
-        match solve_active_count(&spec, EPOCH, &d, &blocks) {
+        match solve_active_count(&spec, EPOCH, &d, &refs(&blocks)) {
             ActiveCount::Exact(m) => prop_assert_eq!(m, n),
             ActiveCount::Ambiguous => {}
             ActiveCount::NoFit => prop_assert!(false, "true count {} was rejected", n),
@@ -276,7 +282,7 @@ fn solver_pins_mainnet_count() {
                 )
             })
             .collect();
-        assert_eq!(solve_active_count(&spec, EPOCH, &d, &blocks), ActiveCount::Exact(n), "n={n}");
+        assert_eq!(solve_active_count(&spec, EPOCH, &d, &refs(&blocks)), ActiveCount::Exact(n), "n={n}");
         assert_ne!(solve_active_count(&spec, EPOCH, &d, &[]), ActiveCount::NoFit, "n={n}");
     }
 }

@@ -242,7 +242,7 @@ impl Follower {
         &self,
         epoch: Epoch,
         duties: &[AttesterDuty],
-        blocks: &[BlockSummary],
+        blocks: &[&BlockSummary],
     ) -> Result<Layout, SyncError> {
         match solve_active_count(&self.spec, epoch, duties, blocks) {
             ActiveCount::Exact(n) => {

@@ -79,10 +79,10 @@ impl BlockWindow {
     }
 
     /// The blocks with slots in `from..=to` (both inside the window), ascending.
-    pub fn blocks(&self, from: Slot, to: Slot) -> Vec<BlockSummary> {
+    pub fn blocks(&self, from: Slot, to: Slot) -> Vec<&BlockSummary> {
         let lo = from.saturating_sub(self.start) as usize;
         let hi = ((to + 1).saturating_sub(self.start) as usize).min(self.slots.len());
-        self.slots.range(lo.min(hi)..hi).flatten().cloned().collect()
+        self.slots.range(lo.min(hi)..hi).flatten().collect()
     }
 
     /// The last block before `slot` (which must be within or just past the window).
