@@ -72,8 +72,51 @@ struct Committee {
     seats: Vec<Seat>,
 }
 
-/// Committees with tracked validators, by `(slot, committee index)`.
-type Committees = BTreeMap<(u64, u64), Committee>;
+/// Committees with tracked validators, by `(slot, committee index)`, in a flat
+/// table: every slot of the epoch has `MAX_COMMITTEES_PER_SLOT` places, so a
+/// lookup on the hot path is an index, not a search.
+struct Committees {
+    first_slot: u64,
+    slots: u64,
+    width: u64,
+    table: Vec<Option<Committee>>,
+    occupied: usize,
+}
+
+impl Committees {
+    fn new(spec: &ChainSpec, epoch: Epoch) -> Self {
+        let (slots, width) = (spec.slots_per_epoch, spec.max_committees_per_slot);
+        Committees {
+            first_slot: spec.first_slot(epoch),
+            slots,
+            width,
+            table: (0..slots * width).map(|_| None).collect(),
+            occupied: 0,
+        }
+    }
+
+    fn place(&self, slot: u64, index: u64) -> Option<usize> {
+        let offset = slot.checked_sub(self.first_slot)?;
+        (offset < self.slots && index < self.width).then(|| (offset * self.width + index) as usize)
+    }
+
+    fn get_mut(&mut self, slot: u64, index: u64) -> Option<&mut Committee> {
+        let i = self.place(slot, index)?;
+        self.table[i].as_mut()
+    }
+
+    fn contains(&self, slot: u64, index: u64) -> bool {
+        self.place(slot, index).is_some_and(|i| self.table[i].is_some())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.occupied == 0
+    }
+
+    fn seats(&self) -> impl Iterator<Item = &Seat> {
+        self.table.iter().flatten().flat_map(|c| &c.seats)
+    }
+}
 
 /// Accounts one epoch.
 ///
@@ -110,8 +153,9 @@ pub fn account_epoch(
             apply_attestation(epoch, block, att, &mut committees, layout)?;
         }
     }
+    let timely_delay = spec.timely_delay();
     let mut by_validator: BTreeMap<ValidatorIndex, Tally> = BTreeMap::new();
-    for seat in committees.values().flat_map(|c| &c.seats) {
+    for seat in committees.seats() {
         let t = by_validator.entry(seat.validator).or_insert(Tally {
             validator: seat.validator,
             duties: 0,
@@ -121,7 +165,7 @@ pub fn account_epoch(
         t.duties += 1;
         if let Some(d) = seat.best_delay {
             t.included += 1;
-            if d <= spec.timely_delay() {
+            if d <= timely_delay {
                 t.timely += 1;
             }
         }
@@ -130,7 +174,7 @@ pub fn account_epoch(
 }
 
 fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Result<Committees, AccountingError> {
-    let mut committees: Committees = BTreeMap::new();
+    let mut committees = Committees::new(spec, epoch);
     for d in duties {
         if spec.epoch_of(d.slot) != epoch {
             return Err(AccountingError::DutyOutsideEpoch { validator: d.validator_index, slot: d.slot, epoch });
@@ -145,9 +189,20 @@ fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Resul
                 per_slot: d.committees_at_slot,
             });
         }
-        let c = committees
-            .entry((d.slot, d.committee_index))
-            .or_insert(Committee { length: d.committee_length, seats: Vec::new() });
+        let Some(place) = committees.place(d.slot, d.committee_index) else {
+            return Err(AccountingError::BadDuty {
+                validator: d.validator_index,
+                slot: d.slot,
+                committee: d.committee_index,
+                position: d.validator_committee_index,
+                length: d.committee_length,
+                per_slot: d.committees_at_slot,
+            });
+        };
+        if committees.table[place].is_none() {
+            committees.occupied += 1;
+        }
+        let c = committees.table[place].get_or_insert(Committee { length: d.committee_length, seats: Vec::new() });
         if c.length != d.committee_length {
             return Err(AccountingError::DutiesDisagree {
                 slot: d.slot,
@@ -182,7 +237,7 @@ fn apply_attestation(
     let bits_len = att.aggregation_bits.len() as u64;
     let Some(committee_bits) = &att.committee_bits else {
         // Before Electra: one committee per attestation, named by data.index.
-        if let Some(c) = committees.get_mut(&(att.slot, att.index)) {
+        if let Some(c) = committees.get_mut(att.slot, att.index) {
             if bits_len != c.length {
                 return Err(AccountingError::BitsLength {
                     block_slot: block.slot,
@@ -205,14 +260,14 @@ fn apply_attestation(
         });
     }
     // Electra: the bits of every committee set in committee_bits, concatenated in index order.
-    let touches_tracked = committee_bits.ones().any(|i| committees.contains_key(&(att.slot, i as u64)));
+    let touches_tracked = committee_bits.ones().any(|i| committees.contains(att.slot, i as u64));
     if !touches_tracked {
         return Ok(());
     }
     let mut offset = 0u64;
     for i in committee_bits.ones() {
         let i = i as u64;
-        let length = match committees.get_mut(&(att.slot, i)) {
+        let length = match committees.get_mut(att.slot, i) {
             Some(c) => {
                 if let Some(expected) = layout.and_then(|l| l.length(att.slot, i)) {
                     if expected != c.length {

@@ -308,7 +308,7 @@ async fn produce(
             Ok::<_, SyncError>(Chunk { epoch, duties, blocks })
         }
     });
-    let mut chunks = chunks.buffered(2);
+    let mut chunks = chunks.buffered(4);
     while let Some(chunk) = chunks.next().await {
         let failed = chunk.is_err();
         if tx.send(chunk).await.is_err() || failed {
