@@ -179,26 +179,18 @@ fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Resul
         if spec.epoch_of(d.slot) != epoch {
             return Err(AccountingError::DutyOutsideEpoch { validator: d.validator_index, slot: d.slot, epoch });
         }
-        if d.validator_committee_index >= d.committee_length || d.committee_index >= d.committees_at_slot {
-            return Err(AccountingError::BadDuty {
-                validator: d.validator_index,
-                slot: d.slot,
-                committee: d.committee_index,
-                position: d.validator_committee_index,
-                length: d.committee_length,
-                per_slot: d.committees_at_slot,
-            });
-        }
-        let Some(place) = committees.place(d.slot, d.committee_index) else {
-            return Err(AccountingError::BadDuty {
-                validator: d.validator_index,
-                slot: d.slot,
-                committee: d.committee_index,
-                position: d.validator_committee_index,
-                length: d.committee_length,
-                per_slot: d.committees_at_slot,
-            });
+        let bad = || AccountingError::BadDuty {
+            validator: d.validator_index,
+            slot: d.slot,
+            committee: d.committee_index,
+            position: d.validator_committee_index,
+            length: d.committee_length,
+            per_slot: d.committees_at_slot,
         };
+        if d.validator_committee_index >= d.committee_length || d.committee_index >= d.committees_at_slot {
+            return Err(bad());
+        }
+        let place = committees.place(d.slot, d.committee_index).ok_or_else(bad)?;
         if committees.table[place].is_none() {
             committees.occupied += 1;
         }
