@@ -85,6 +85,7 @@ pub struct Follower {
     cfg: SyncConfig,
     tracked: Arc<Vec<u64>>,
     hash: [u8; 32],
+    warned_tracked: std::sync::atomic::AtomicBool,
 }
 
 impl Follower {
@@ -96,7 +97,15 @@ impl Follower {
         }
         let spec = client.spec().await?;
         let hash = tracked_hash(&cfg.tracked);
-        Ok(Follower { tracked: Arc::new(cfg.tracked.clone()), client, store, spec, cfg, hash })
+        Ok(Follower {
+            tracked: Arc::new(cfg.tracked.clone()),
+            client,
+            store,
+            spec,
+            cfg,
+            hash,
+            warned_tracked: Default::default(),
+        })
     }
 
     pub fn spec(&self) -> &ChainSpec {
@@ -152,7 +161,8 @@ impl Follower {
     /// The stored cursor, or a fresh one anchored on the block at or before the start epoch.
     async fn cursor(&self) -> Result<AccountingCursor, SyncError> {
         if let Some(c) = self.store.accounting_cursor()? {
-            if c.tracked_hash != self.hash {
+            // Warn once per process, not on every poll until the next commit.
+            if c.tracked_hash != self.hash && !self.warned_tracked.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 warn!(
                     epoch = c.next_epoch,
                     "the tracked validator set changed; tallies from this epoch on use the new set"
