@@ -107,3 +107,21 @@ fn unreachable_beacon_node_is_one_clear_line() {
     assert_eq!(lines.len(), 1, "expected one line, got: {err}");
     assert!(lines[0].starts_with("error: ") && lines[0].contains("unreachable"), "{err}");
 }
+
+#[test]
+fn starting_mid_chain_matches_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let truth = dir.path().join("truth.json");
+    let (_sim, url) = start_sim(&scenario, Some(&truth));
+    let data = dir.path().join("node");
+    let mut args = run_args(&data, &url, "0-40,250-260", 10);
+    args.extend(["--start-epoch".into(), "4".into()]);
+    let (ok, log) = run_to_end(&args, &[]);
+    assert!(ok, "oracle failed: {log}");
+    let ours = tallies_json(&data, 10);
+    let mut expected = truth_json(&truth, 10);
+    expected["epochs"].as_array_mut().unwrap().retain(|e| e["epoch"].as_u64().unwrap() >= 4);
+    assert_eq!(ours["epochs"].as_array().unwrap().first().unwrap()["epoch"], 4);
+    assert_eq!(ours, expected);
+}

@@ -172,16 +172,23 @@ impl Follower {
         }
         // Anchor on the last block before the start epoch's first slot, so the
         // first block we account is already checked against its parent.
-        let mut slot = self.spec.first_slot(self.cfg.start_epoch);
-        let anchor = loop {
-            if slot == 0 {
-                break None;
-            }
-            slot -= 1;
+        // Look back at most two epochs: a node without history (checkpoint sync)
+        // answers 404 all the way down, and an unanchored first epoch is only a
+        // weaker check, not a wrong one.
+        let first = self.spec.first_slot(self.cfg.start_epoch);
+        let mut anchor = None;
+        for slot in (first.saturating_sub(2 * self.spec.slots_per_epoch)..first).rev() {
             if let Some(b) = self.client.block(slot).await? {
-                break Some((slot, b.execution));
+                anchor = Some((slot, b.execution));
+                break;
             }
-        };
+        }
+        if anchor.is_none() && first > 0 {
+            warn!(
+                epoch = self.cfg.start_epoch,
+                "no block in the two epochs before the start epoch; its first block is not checked against a parent"
+            );
+        }
         Ok(AccountingCursor { next_epoch: self.cfg.start_epoch, anchor, tracked_hash: self.hash })
     }
 
