@@ -25,6 +25,11 @@ pub enum Command {
     Run(RunArgs),
     /// Print the stored attestation tallies.
     Tallies(TalliesArgs),
+    /// Rewards reports: compute one offline, or verify one against a root.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Print what an operator needs to claim: cumulative amount and Merkle proof.
+    Proof(ProofArgs),
     /// Simulators for local testing.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -94,4 +99,53 @@ pub struct SimBeaconArgs {
     /// Last epoch of the ground truth (default: the last one whose inclusion window is complete).
     #[arg(long)]
     pub truth_through: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// Compute rewards epoch K from stored tallies; write report.json and tree.json, print the root.
+    Compute(ReportArgs),
+    /// Recompute rewards epoch K and compare its root with --root.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Rewards epoch (report number) K.
+    #[arg(long)]
+    pub epoch: u64,
+    /// Economics file (JSON of the rewards rules; part of genesis once the genesis file lands).
+    #[arg(long, env = "CLAYSTACK_ECONOMICS")]
+    pub economics: PathBuf,
+    /// Frame inputs file: registry, facts, rewards source, SSV price, adjustments, previous carry.
+    #[arg(long)]
+    pub inputs: PathBuf,
+    /// Data directory whose accounted tallies cover the frame.
+    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Beacon epoch where rewards epoch 0 starts.
+    #[arg(long, env = "CLAYSTACK_FIRST_EPOCH", default_value_t = 0)]
+    pub first_epoch: u64,
+    /// Directory for report.json and tree.json (compute only).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// The root to compare with (0x-hex, 32 bytes).
+    #[arg(long)]
+    pub root: String,
+}
+
+#[derive(Args)]
+pub struct ProofArgs {
+    /// Operator address (0x-hex).
+    #[arg(long)]
+    pub operator: String,
+    /// Tree dump written by `report compute` (OpenZeppelin standard-v1 JSON).
+    #[arg(long, default_value = "tree.json")]
+    pub tree: PathBuf,
 }

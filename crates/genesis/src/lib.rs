@@ -1,1 +1,328 @@
-//! stub
+//! The genesis file: one versioned JSON document, identified by its content hash, that
+//! fixes everything every oracle node must agree on — chain id, contract addresses, the
+//! committee (BLS keys with proofs of possession, peer ids, submitter addresses) and its
+//! threshold, the SSV price source and the protocol's [`Economics`].
+//!
+//! [`Genesis::load`] parses a file and returns its [`Genesis::hash`]; [`Genesis::verify`]
+//! lists every problem, one line each; [`generate_local`] writes a valid genesis for a local
+//! committee from a seed. The canonical encoding behind the hash is in `README.md`.
+
+pub mod bls;
+mod hexbytes;
+
+use claystack_rewards::wei;
+pub use claystack_rewards::{Address, Economics};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+use thiserror::Error;
+
+/// The only genesis format version this crate reads.
+pub const VERSION: u32 = 1;
+
+/// Prefix of the hashed bytes: binds the hash to this format.
+pub const HASH_DOMAIN: &[u8] = b"claystack-genesis-v1\0";
+
+/// The one value `ssv_price_source.observed` may take in version 1.
+pub const OBSERVED_ORACLE_INPUT: &str = "oracle-input";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub version: u32,
+    pub chain_id: u64,
+    pub contracts: Contracts,
+    pub committee: Committee,
+    pub economics: Economics,
+    pub ssv_price_source: SsvPriceSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contracts {
+    pub node_manager: Address,
+    pub operator_registry: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Committee {
+    /// Signatures needed for a report; must be a strict majority of `members`.
+    pub threshold: u32,
+    /// Member `i` is bit `i` of a report's signer bitmap.
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// Compressed G1 public key (48 bytes, `0x` hex).
+    #[serde(with = "hexbytes")]
+    pub bls_pubkey: [u8; 48],
+    /// Proof of possession of `bls_pubkey` (96-byte G2 signature, `0x` hex).
+    #[serde(with = "hexbytes")]
+    pub pop: [u8; 96],
+    /// The member's libp2p peer id.
+    pub peer_id: String,
+    /// The execution-layer address that submits the member's reports.
+    pub submitter: Address,
+}
+
+/// Where the SSV prices of the `O` settlement come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsvPriceSource {
+    /// The price the protocol agreed in advance, in wei per SSV (decimal string).
+    #[serde(with = "wei::unsigned")]
+    pub agreed_wei_per_ssv: u128,
+    /// Where the observed price comes from; version 1 knows only `"oracle-input"`: it is a
+    /// per-frame input of the report, from a source the I/O layer pins.
+    pub observed: String,
+}
+
+/// One thing wrong with a genesis; `Display` is one line naming the field and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Problem {
+    #[error("version: {0} is not supported; this build reads version {VERSION}")]
+    UnsupportedVersion(u32),
+    #[error("chain_id: is 0; set the chain id of the execution chain the contracts live on")]
+    ZeroChainId,
+    #[error("contracts.{0}: is the zero address; set the deployed contract's address")]
+    ZeroContract(&'static str),
+    #[error("committee.members: is empty; add at least one member")]
+    EmptyCommittee,
+    #[error("committee.threshold: is 0; set it to a strict majority of the {members} members (at least {min})")]
+    ThresholdZero { members: usize, min: usize },
+    #[error("committee.threshold: {threshold} is more than the {members} members; no report could ever be signed")]
+    ThresholdAboveMembers { threshold: u32, members: usize },
+    #[error("committee.threshold: {threshold} of {members} is not a strict majority; set it to at least {min}, or two disjoint quorums could sign two different roots")]
+    ThresholdNotMajority { threshold: u32, members: usize, min: usize },
+    #[error("committee.members[{member}].bls_pubkey: invalid public key ({reason}); replace it with the member's key")]
+    InvalidPubkey { member: usize, reason: String },
+    #[error("committee.members[{member}].pop: not a valid proof of possession of its bls_pubkey; regenerate it with the member's secret key")]
+    BadPop { member: usize },
+    #[error("committee.members[{second}].bls_pubkey: same key as member {first}; each member needs its own key")]
+    DuplicatePubkey { first: usize, second: usize },
+    #[error("committee.members[{member}].peer_id: is empty; set the member's libp2p peer id")]
+    EmptyPeerId { member: usize },
+    #[error(
+        "committee.members[{second}].peer_id: `{peer_id}` is also member {first}'s; each member needs its own peer id"
+    )]
+    DuplicatePeerId { first: usize, second: usize, peer_id: String },
+    #[error("committee.members[{member}].submitter: is the zero address; set the member's submitting address")]
+    ZeroSubmitter { member: usize },
+    #[error("committee.members[{second}].submitter: {address} is also member {first}'s; each member needs its own submitter")]
+    DuplicateSubmitter { first: usize, second: usize, address: Address },
+    #[error("ssv_price_source.agreed_wei_per_ssv: is 0; set the agreed price (the SSV settlement divides by it)")]
+    ZeroAgreedSsvPrice,
+    #[error("ssv_price_source.observed: `{0}` is unknown; version 1 supports only `{OBSERVED_ORACLE_INPUT}`")]
+    UnknownObservedSource(String),
+    /// `Economics::validate` failed; its message names the field.
+    #[error("{0}")]
+    Economics(claystack_rewards::RewardsError),
+}
+
+#[derive(Debug, Error)]
+pub enum GenesisError {
+    #[error("genesis {path}: cannot read: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("genesis {path}: not a valid genesis file: {message}")]
+    Parse { path: String, message: String },
+    #[error("genesis {path}: cannot write: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+impl Genesis {
+    /// The content hash: SHA-256 of [`HASH_DOMAIN`] followed by the compact JSON encoding of
+    /// this value (see README.md). Independent of whitespace, key order and hex case in the file.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(HASH_DOMAIN);
+        h.update(self.canonical_json());
+        h.finalize().into()
+    }
+
+    /// The bytes the hash covers (after the domain tag).
+    pub fn canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("genesis serializes")
+    }
+
+    /// The file form: pretty JSON with a trailing newline, fields in declaration order.
+    pub fn to_pretty_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("genesis serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Parses a genesis from JSON text (no semantic checks; see [`Genesis::verify`]).
+    pub fn from_json(text: &str) -> Result<Genesis, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Reads and parses `path`, returning the genesis and its content hash. Does not
+    /// [`verify`](Genesis::verify) it.
+    pub fn load(path: &Path) -> Result<(Genesis, [u8; 32]), GenesisError> {
+        let shown = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| GenesisError::Read { path: shown.clone(), source })?;
+        let g = Genesis::from_json(&text).map_err(|e| GenesisError::Parse { path: shown, message: e.to_string() })?;
+        let hash = g.hash();
+        Ok((g, hash))
+    }
+
+    /// Writes the pretty form to `path` (via a temporary file in the same directory, then rename).
+    pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
+        let err = |source| GenesisError::Write { path: path.display().to_string(), source };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, self.to_pretty_json()).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+
+    /// Every problem found, in field order; empty means valid.
+    pub fn verify(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        if self.version != VERSION {
+            p.push(Problem::UnsupportedVersion(self.version));
+        }
+        if self.chain_id == 0 {
+            p.push(Problem::ZeroChainId);
+        }
+        if self.contracts.node_manager == Address::default() {
+            p.push(Problem::ZeroContract("node_manager"));
+        }
+        if self.contracts.operator_registry == Address::default() {
+            p.push(Problem::ZeroContract("operator_registry"));
+        }
+        self.verify_committee(&mut p);
+        if let Err(e) = self.economics.validate() {
+            p.push(Problem::Economics(e));
+        }
+        if self.ssv_price_source.agreed_wei_per_ssv == 0 {
+            p.push(Problem::ZeroAgreedSsvPrice);
+        }
+        if self.ssv_price_source.observed != OBSERVED_ORACLE_INPUT {
+            p.push(Problem::UnknownObservedSource(self.ssv_price_source.observed.clone()));
+        }
+        p
+    }
+
+    fn verify_committee(&self, p: &mut Vec<Problem>) {
+        let c = &self.committee;
+        let n = c.members.len();
+        let min = n / 2 + 1;
+        if n == 0 {
+            p.push(Problem::EmptyCommittee);
+        } else if c.threshold == 0 {
+            p.push(Problem::ThresholdZero { members: n, min });
+        } else if c.threshold as usize > n {
+            p.push(Problem::ThresholdAboveMembers { threshold: c.threshold, members: n });
+        } else if (c.threshold as usize) < min {
+            p.push(Problem::ThresholdNotMajority { threshold: c.threshold, members: n, min });
+        }
+        let mut keys = BTreeMap::new();
+        let mut peers = BTreeMap::new();
+        let mut submitters = BTreeMap::new();
+        for (i, m) in c.members.iter().enumerate() {
+            match bls::pubkey_check(&m.bls_pubkey) {
+                Err(reason) => p.push(Problem::InvalidPubkey { member: i, reason }),
+                Ok(()) if !bls::pop_verify(&m.bls_pubkey, &m.pop) => p.push(Problem::BadPop { member: i }),
+                Ok(()) => {}
+            }
+            if let Some(&first) = keys.get(&m.bls_pubkey) {
+                p.push(Problem::DuplicatePubkey { first, second: i });
+            } else {
+                keys.insert(m.bls_pubkey, i);
+            }
+            if m.peer_id.is_empty() {
+                p.push(Problem::EmptyPeerId { member: i });
+            } else if let Some(&first) = peers.get(m.peer_id.as_str()) {
+                p.push(Problem::DuplicatePeerId { first, second: i, peer_id: m.peer_id.clone() });
+            } else {
+                peers.insert(m.peer_id.as_str(), i);
+            }
+            if m.submitter == Address::default() {
+                p.push(Problem::ZeroSubmitter { member: i });
+            } else if let Some(&first) = submitters.get(&m.submitter) {
+                p.push(Problem::DuplicateSubmitter { first, second: i, address: m.submitter });
+            } else {
+                submitters.insert(m.submitter, i);
+            }
+        }
+    }
+}
+
+/// Frame length of a local testnet genesis, in beacon epochs.
+pub const LOCAL_FRAME_EPOCHS: u64 = 4;
+
+/// Agreed SSV price of a local genesis (0.003 ETH per SSV), a placeholder.
+pub const LOCAL_AGREED_WEI_PER_SSV: u128 = 3_000_000_000_000_000;
+
+fn derive(label: &[u8], seed: &[u8; 32], index: Option<u32>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"claystack-genesis-local\0");
+    h.update(label);
+    h.update([0]);
+    h.update(seed);
+    if let Some(i) = index {
+        h.update(i.to_be_bytes());
+    }
+    h.finalize().into()
+}
+
+fn derive_address(label: &[u8], seed: &[u8; 32], index: Option<u32>) -> Address {
+    let d = derive(label, seed, index);
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&d[12..]);
+    Address(a)
+}
+
+/// A genesis for a local committee of `members`, deterministic from `seed`, and the
+/// members' 32-byte secret keys (member `i`'s at index `i`). The caller owns the secrets:
+/// nothing here writes or logs them.
+///
+/// Member `i`'s key is blst `key_gen` (EIP-2333 KeyGen) of
+/// `SHA-256("claystack-genesis-local\0" || "ikm\0" || seed || i as u32 big-endian)`.
+/// Economics are [`Economics::mainnet_default`] with `frame_epochs` = [`LOCAL_FRAME_EPOCHS`].
+///
+/// Placeholders until the committee, keys and contract work replaces them: peer ids are
+/// `"local-<i>"` (not libp2p ids), submitter and contract addresses are the last 20 bytes of
+/// seed-derived SHA-256 values (nobody holds their keys), and the agreed SSV price is
+/// [`LOCAL_AGREED_WEI_PER_SSV`]. `threshold` is taken as given; [`Genesis::verify`] judges it.
+pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: u64) -> (Genesis, Vec<[u8; 32]>) {
+    let mut secrets = Vec::with_capacity(members);
+    let mut list = Vec::with_capacity(members);
+    for i in 0..members {
+        let i32_ = u32::try_from(i).expect("fewer than 2^32 members");
+        let ikm = derive(b"ikm", &seed, Some(i32_));
+        let sk = blst::min_pk::SecretKey::key_gen(&ikm, &[]).expect("ikm is 32 bytes");
+        list.push(Member {
+            bls_pubkey: bls::public_key(&sk),
+            pop: bls::pop_sign(&sk),
+            peer_id: format!("local-{i}"),
+            submitter: derive_address(b"submitter", &seed, Some(i32_)),
+        });
+        secrets.push(sk.to_bytes());
+    }
+    let mut economics = Economics::mainnet_default();
+    economics.frame_epochs = LOCAL_FRAME_EPOCHS;
+    let genesis = Genesis {
+        version: VERSION,
+        chain_id,
+        contracts: Contracts {
+            node_manager: derive_address(b"node_manager", &seed, None),
+            operator_registry: derive_address(b"operator_registry", &seed, None),
+        },
+        committee: Committee { threshold, members: list },
+        economics,
+        ssv_price_source: SsvPriceSource {
+            agreed_wei_per_ssv: LOCAL_AGREED_WEI_PER_SSV,
+            observed: OBSERVED_ORACLE_INPUT.into(),
+        },
+    };
+    (genesis, secrets)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,19 @@
 //! One module per subcommand.
 
+mod report;
 mod run;
 mod sim;
 mod tallies;
 
-use crate::cli::{Command, SimCommand};
+use crate::cli::{Command, ReportCommand, SimCommand};
 
 pub async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => run::run(args).await,
         Command::Tallies(args) => tallies::tallies(args),
+        Command::Report(ReportCommand::Compute(args)) => report::compute(args),
+        Command::Report(ReportCommand::Verify(args)) => report::verify(args),
+        Command::Proof(args) => report::proof(args),
         Command::Sim(SimCommand::Beacon(args)) => sim::beacon(args).await,
     }
 }

@@ -1,0 +1,95 @@
+//! A rewards report end to end: frame inputs + tallies -> `Report` + Merkle tree.
+//!
+//! Pure glue between `claystack-rewards` (the money) and `claystack-merkle` (the
+//! tree operators claim against). It reads nothing and writes nothing; the
+//! binary fetches tallies from the store and writes the files. What it produces
+//! is canonical: the same inputs give the same bytes on any machine.
+
+use claystack_accounting::Tally;
+use claystack_merkle::{StandardMerkleTree, Value, REWARDS_LEAF_ENCODING};
+use claystack_primitives::Epoch;
+use claystack_rewards::{
+    compute_report, Adjustment, Carry, Economics, Facts, FrameInputs, Registry, Report, RewardsSource, SsvPrice,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use thiserror::Error;
+
+/// Everything a frame needs besides the tallies, which come from the node's own
+/// accounting. Until the contracts issue, the registry and the facts are read
+/// from this file; the chain becomes their source behind the same struct.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameFile {
+    pub registry: Registry,
+    #[serde(default)]
+    pub facts: Facts,
+    pub source: RewardsSource,
+    pub ssv_price: SsvPrice,
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+    #[serde(default)]
+    pub previous: Option<Carry>,
+}
+
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Rewards(#[from] claystack_rewards::RewardsError),
+    #[error("merkle tree: {0}")]
+    Merkle(#[from] claystack_merkle::MerkleError),
+    #[error("report has no operator to put in the tree — is the registry empty?")]
+    NoOperators,
+}
+
+/// Beacon epochs of rewards epoch `number`: `first_epoch + number * frame_epochs`, `frame_epochs` long.
+pub fn frame_of(economics: &Economics, first_epoch: Epoch, number: u64) -> (Epoch, Epoch) {
+    let start = first_epoch + number * economics.frame_epochs;
+    (start, start + economics.frame_epochs - 1)
+}
+
+/// Computes report `number` over `frame` from the file's inputs and the accounted
+/// tallies. Tallies of validators outside the registry are left out (a node may
+/// track more validators than the protocol registered).
+pub fn build(
+    economics: &Economics,
+    file: FrameFile,
+    number: u64,
+    frame: (Epoch, Epoch),
+    tallies: Vec<Tally>,
+) -> Result<(Report, StandardMerkleTree), ReportError> {
+    let registered: BTreeSet<u64> = file.registry.validators.iter().map(|v| v.index).collect();
+    let tallies = tallies.into_iter().filter(|t| registered.contains(&t.validator)).collect();
+    let inputs = FrameInputs {
+        number,
+        frame,
+        registry: file.registry,
+        tallies,
+        facts: file.facts,
+        source: file.source,
+        ssv_price: file.ssv_price,
+        adjustments: file.adjustments,
+        previous: file.previous,
+    };
+    let report = compute_report(economics, &inputs)?;
+    let tree = tree_of(&report)?;
+    Ok((report, tree))
+}
+
+/// The claim tree: one `["address", "uint256"]` leaf per operator, its cumulative wei.
+pub fn tree_of(report: &Report) -> Result<StandardMerkleTree, ReportError> {
+    let leaves: Vec<Vec<Value>> =
+        report.operator_leaves().into_iter().map(|(addr, wei)| vec![Value::Address(addr), Value::uint(wei)]).collect();
+    if leaves.is_empty() {
+        return Err(ReportError::NoOperators);
+    }
+    Ok(StandardMerkleTree::of(leaves, &REWARDS_LEAF_ENCODING)?)
+}
+
+/// Canonical bytes of a report: pretty-printed JSON of the typed struct (field order is
+/// the type's, every list sorted by the engine) and a final newline.
+pub fn report_bytes(report: &Report) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(report).expect("a report always serializes");
+    out.push(b'\n');
+    out
+}
