@@ -25,6 +25,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the stored attestation tallies.
     Tallies(TalliesArgs),
+    /// The committee and economics genesis file: write a local one, or check one.
+    #[command(subcommand)]
+    Genesis(GenesisCommand),
     /// Rewards reports: compute one offline, or verify one against a root.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -114,9 +117,9 @@ pub struct ReportArgs {
     /// Rewards epoch (report number) K.
     #[arg(long)]
     pub epoch: u64,
-    /// Economics file (JSON of the rewards rules; part of genesis once the genesis file lands).
-    #[arg(long, env = "CLAYSTACK_ECONOMICS")]
-    pub economics: PathBuf,
+    /// Genesis file (its economics fix the rewards rules and the frame length).
+    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    pub genesis: PathBuf,
     /// Frame inputs file: registry, facts, rewards source, SSV price, adjustments, previous carry.
     #[arg(long)]
     pub inputs: PathBuf,
@@ -148,4 +151,38 @@ pub struct ProofArgs {
     /// Tree dump written by `report compute` (OpenZeppelin standard-v1 JSON).
     #[arg(long, default_value = "tree.json")]
     pub tree: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum GenesisCommand {
+    /// Write a valid genesis for a local committee, with its members' BLS secret keys.
+    New(GenesisNewArgs),
+    /// Check a genesis file; print its hash, or every problem on its own line.
+    Verify(GenesisVerifyArgs),
+}
+
+#[derive(Args)]
+pub struct GenesisNewArgs {
+    /// Committee size.
+    #[arg(long, default_value_t = 4)]
+    pub members: usize,
+    /// Signatures needed for a quorum (more than half the members).
+    #[arg(long, default_value_t = 3)]
+    pub threshold: u32,
+    /// EVM chain id (31337 is anvil's).
+    #[arg(long, default_value_t = 31337)]
+    pub chain_id: u64,
+    /// 32-byte hex seed for reproducible keys (local testnets only); random if absent.
+    #[arg(long)]
+    pub seed: Option<String>,
+    /// Output directory: genesis.json and keys/member-<i>.secret.
+    #[arg(long, default_value = "genesis/local")]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct GenesisVerifyArgs {
+    /// The genesis file.
+    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    pub genesis: PathBuf,
 }

@@ -59,12 +59,13 @@ const FRAME: &str = r#"{
   "ssv_price": {"agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000"}
 }"#;
 
-fn economics_file(dir: &Path) -> std::path::PathBuf {
-    let mut e = claystack_rewards::Economics::mainnet_default();
-    e.frame_epochs = 4;
-    let p = dir.join("economics.json");
-    std::fs::write(&p, serde_json::to_vec_pretty(&e).unwrap()).unwrap();
-    p
+/// A local genesis from `claystack-oracle genesis new` (its economics: 4-epoch frames).
+fn genesis_file(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("genesis");
+    let seed = format!("0x{}", "42".repeat(32));
+    let (ok, _, err) = report(&["genesis", "new", "--seed", &seed, "--out", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    out.join("genesis.json")
 }
 
 fn report(args: &[&str]) -> (bool, String, String) {
@@ -81,7 +82,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
     let (_sim, url) = start_sim(&scenario, None);
-    let economics = economics_file(dir.path());
+    let genesis = genesis_file(dir.path());
     let inputs = scenario_file(dir.path(), "frame.json", FRAME);
 
     // Node A: defaults. Node B: one request at a time, killed once mid-way, restarted.
@@ -104,8 +105,8 @@ fn reports_are_reproducible_verifiable_and_claimable() {
             "compute",
             "--epoch",
             epoch,
-            "--economics",
-            economics.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
             "--inputs",
             inputs.to_str().unwrap(),
             "--data-dir",
@@ -136,8 +137,8 @@ fn reports_are_reproducible_verifiable_and_claimable() {
             "verify",
             "--epoch",
             "1",
-            "--economics",
-            economics.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
             "--inputs",
             inputs.to_str().unwrap(),
             "--data-dir",

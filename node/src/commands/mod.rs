@@ -1,16 +1,19 @@
 //! One module per subcommand.
 
+mod genesis;
 mod report;
 mod run;
 mod sim;
 mod tallies;
 
-use crate::cli::{Command, ReportCommand, SimCommand};
+use crate::cli::{Command, GenesisCommand, ReportCommand, SimCommand};
 
 pub async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => run::run(args).await,
         Command::Tallies(args) => tallies::tallies(args),
+        Command::Genesis(GenesisCommand::New(args)) => genesis::new(args),
+        Command::Genesis(GenesisCommand::Verify(args)) => genesis::verify(args),
         Command::Report(ReportCommand::Compute(args)) => report::compute(args),
         Command::Report(ReportCommand::Verify(args)) => report::verify(args),
         Command::Proof(args) => report::proof(args),

@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::hex;
 use claystack_report::{build, frame_of, report_bytes, FrameFile};
-use claystack_rewards::{Economics, Report};
+use claystack_rewards::Report;
 use claystack_store::Store;
 use std::path::Path;
 
@@ -16,8 +16,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
 
 /// Computes the report and its tree from the files and the store.
 fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerkleTree)> {
-    let economics: Economics = read_json(&args.economics, "economics file")?;
-    economics.validate().map_err(|e| anyhow::anyhow!("economics file {}: {e}", args.economics.display()))?;
+    let economics = super::genesis::load_verified(&args.genesis)?.economics;
     let file: FrameFile = read_json(&args.inputs, "frame inputs file")?;
     let frame = frame_of(&economics, args.first_epoch, args.epoch);
     if !args.data_dir.exists() {

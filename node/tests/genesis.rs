@@ -1,0 +1,66 @@
+//! `genesis new` writes a valid local genesis; `genesis verify` names each problem.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn oracle(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn new_then_verify_and_corruptions_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    let seed = format!("0x{}", "07".repeat(32));
+    let (ok, stdout, err) = oracle(&[
+        "genesis",
+        "new",
+        "--members",
+        "4",
+        "--threshold",
+        "3",
+        "--seed",
+        &seed,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let path = out.join("genesis.json");
+    let secret = std::fs::read_to_string(out.join("keys/member-0.secret")).unwrap();
+    assert!(!stdout.contains(secret.trim()), "a secret key was printed");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(out.join("keys/member-0.secret")).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let (ok, stdout, err) = oracle(&["genesis", "verify", "--genesis", path.to_str().unwrap()]);
+    assert!(ok && stdout.contains("is valid; hash 0x"), "{stdout}{err}");
+    // The same seed gives the same file.
+    let again = dir.path().join("g2");
+    assert!(oracle(&["genesis", "new", "--seed", &seed, "--out", again.to_str().unwrap()]).0);
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(again.join("genesis.json")).unwrap());
+
+    // Member 1's proof of possession corrupted, and a threshold that is no majority.
+    let mut g: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let pop = g["committee"]["members"][1]["pop"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", &pop[..pop.len() - 1], if pop.ends_with('0') { '1' } else { '0' });
+    g["committee"]["members"][1]["pop"] = flipped.into();
+    g["committee"]["threshold"] = 2.into();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec_pretty(&g).unwrap()).unwrap();
+    let (ok, _, err) = oracle(&["genesis", "verify", "--genesis", bad.to_str().unwrap()]);
+    assert!(!ok);
+    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with(bad.to_str().unwrap())).collect();
+    assert_eq!(problems.len(), 2, "{err}");
+    assert!(err.contains("member 1") || err.contains("members[1]"), "{err}");
+
+    // Malformed JSON: one line.
+    std::fs::write(&bad, "{ not json").unwrap();
+    let (ok, _, err) = oracle(&["genesis", "verify", "--genesis", bad.to_str().unwrap()]);
+    assert!(!ok && err.trim().lines().count() == 1, "{err}");
+}
