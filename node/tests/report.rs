@@ -5,8 +5,9 @@
 
 mod common;
 
-use claystack_merkle::{verify, LeafEncoding, Value, REWARDS_LEAF_ENCODING};
+use claystack_merkle::{verify, LeafEncoding, Value};
 use claystack_primitives::hex;
+use claystack_report::REWARDS_LEAF_ENCODING;
 use common::*;
 use std::path::Path;
 use std::process::Command;
@@ -170,10 +171,15 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         .find(|o| o["address"].as_str().unwrap().eq_ignore_ascii_case("0x2222222222222222222222222222222222222222"))
         .unwrap();
     assert_eq!(expected["cumulative_wei"].as_str().unwrap(), amount.to_string());
+    let penalty: u128 = proof["cumulative_bond_penalty_wei"].as_str().unwrap().parse().unwrap();
+    let bond: u128 = proof["bond_requirement_wei"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expected["cumulative_bond_penalty_wei"].as_str().unwrap(), penalty.to_string());
+    assert_eq!(expected["bond_requirement_wei"].as_str().unwrap(), bond.to_string());
+    assert!(bond > 0, "every operator with nodes keeps a bond");
     assert!(amount > 0, "{}", serde_json::to_string_pretty(&report_json).unwrap());
     let leaf = LeafEncoding::new(&REWARDS_LEAF_ENCODING)
         .unwrap()
-        .leaf_hash(&[Value::Address([0x22; 20]), Value::uint(amount)])
+        .leaf_hash(&[Value::Address([0x22; 20]), Value::uint(amount), Value::uint(penalty), Value::uint(bond)])
         .unwrap();
     let steps: Vec<[u8; 32]> = proof["proof"]
         .as_array()
@@ -185,7 +191,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
     assert!(verify(&root_bytes, &leaf, &steps));
     let tampered = LeafEncoding::new(&REWARDS_LEAF_ENCODING)
         .unwrap()
-        .leaf_hash(&[Value::Address([0x22; 20]), Value::uint(amount + 1)])
+        .leaf_hash(&[Value::Address([0x22; 20]), Value::uint(amount + 1), Value::uint(penalty), Value::uint(bond)])
         .unwrap();
     assert!(!verify(&root_bytes, &tampered, &steps));
 

@@ -1,6 +1,6 @@
 //! Building the rewards tree for 100,000 operators and every operator's proof.
 
-use claystack_merkle::{StandardMerkleTree, Value, REWARDS_LEAF_ENCODING};
+use claystack_merkle::{StandardMerkleTree, Value, ADDRESS_AMOUNT_ENCODING};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 const LEAVES: usize = 100_000;
@@ -22,12 +22,12 @@ fn build_and_prove_all(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("of_and_all_proofs_100k", |b| {
         b.iter(|| {
-            let tree = StandardMerkleTree::of(black_box(input.clone()), &REWARDS_LEAF_ENCODING).unwrap();
+            let tree = StandardMerkleTree::of(black_box(input.clone()), &ADDRESS_AMOUNT_ENCODING).unwrap();
             let proofs: usize = (0..tree.len()).map(|i| tree.proof(i).unwrap().len()).sum();
             black_box((tree.root(), proofs))
         })
     });
-    let tree = StandardMerkleTree::of(input.clone(), &REWARDS_LEAF_ENCODING).unwrap();
+    let tree = StandardMerkleTree::of(input.clone(), &ADDRESS_AMOUNT_ENCODING).unwrap();
     group.bench_function("dump_100k", |b| b.iter(|| black_box(tree.dump())));
     let dump = tree.dump();
     group.bench_function("load_100k", |b| b.iter(|| black_box(StandardMerkleTree::load(&dump).unwrap())));

@@ -9,14 +9,14 @@
 //! Pure: no I/O, no clock, no randomness. Callers read and write dumps themselves.
 //!
 //! ```
-//! use claystack_merkle::{verify, StandardMerkleTree, Value, REWARDS_LEAF_ENCODING};
+//! use claystack_merkle::{verify, StandardMerkleTree, Value, ADDRESS_AMOUNT_ENCODING};
 //!
 //! let values = vec![
 //!     vec![Value::Address([0x11; 20]), Value::uint(5_000_000_000_000_000_000)],
 //!     vec![Value::Address([0x22; 20]), Value::uint(2_500_000_000_000_000_000)],
 //!     vec![Value::Address([0x33; 20]), Value::uint(1)],
 //! ];
-//! let tree = StandardMerkleTree::of(values, &REWARDS_LEAF_ENCODING)?;
+//! let tree = StandardMerkleTree::of(values, &ADDRESS_AMOUNT_ENCODING)?;
 //! let proof = tree.proof(1)?; // for the second value given
 //! assert!(verify(&tree.root(), &tree.leaf(1)?, &proof));
 //!
@@ -38,7 +38,6 @@ pub use tree::{
     process_multi_proof, verify_multi_proof, Dump, DumpValue, IndexedValue, MultiProof, StandardMerkleTree, FORMAT,
 };
 
-/// The leaf encoding of the rewards tree: operator address, cumulative rewards in wei.
-/// Cumulative, so a claim pays the difference to what the operator already claimed and an
-/// operator that skips reports loses nothing.
-pub const REWARDS_LEAF_ENCODING: [&str; 2] = ["address", "uint256"];
+/// The common airdrop-style leaf encoding (an address and an amount in wei); the crate's
+/// examples and tests use it. The rewards report's own encoding lives in `claystack-report`.
+pub const ADDRESS_AMOUNT_ENCODING: [&str; 2] = ["address", "uint256"];

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use claystack_merkle::{hash::to_hex, Dump, StandardMerkleTree, Value, REWARDS_LEAF_ENCODING};
+use claystack_merkle::{hash::to_hex, Dump, StandardMerkleTree, Value, ADDRESS_AMOUNT_ENCODING};
 use serde_json::{json, Value as Json};
 
 const SIZES: [usize; 7] = [1, 2, 3, 5, 7, 100, 1000];
@@ -112,7 +112,7 @@ fn json_values(values: &[Vec<Value>]) -> Json {
 #[test]
 fn rust_dump_loads_in_openzeppelin_with_same_root_and_proofs() {
     for n in SIZES {
-        let tree = StandardMerkleTree::of(rewards_values(n, n as u64), &REWARDS_LEAF_ENCODING).unwrap();
+        let tree = StandardMerkleTree::of(rewards_values(n, n as u64), &ADDRESS_AMOUNT_ENCODING).unwrap();
         let js = run_js("load", &serde_json::to_value(tree.dump()).unwrap());
         assert_eq!(js.root, to_hex(&tree.root()), "{n} leaves: root");
         assert_eq!(js.proofs, proofs_hex(&tree), "{n} leaves: proofs");
@@ -123,9 +123,9 @@ fn rust_dump_loads_in_openzeppelin_with_same_root_and_proofs() {
 fn openzeppelin_tree_is_byte_for_byte_ours_and_loads_here() {
     for n in SIZES {
         let values = rewards_values(n, 1000 + n as u64);
-        let js = run_js("of", &json!({ "leafEncoding": REWARDS_LEAF_ENCODING, "values": json_values(&values) }));
+        let js = run_js("of", &json!({ "leafEncoding": ADDRESS_AMOUNT_ENCODING, "values": json_values(&values) }));
 
-        let ours = StandardMerkleTree::of(values, &REWARDS_LEAF_ENCODING).unwrap();
+        let ours = StandardMerkleTree::of(values, &ADDRESS_AMOUNT_ENCODING).unwrap();
         assert_eq!(serde_json::to_value(ours.dump()).unwrap(), js.dump, "{n} leaves: dump");
 
         let dump: Dump = serde_json::from_value(js.dump).unwrap();
@@ -166,7 +166,7 @@ fn loose_value_forms_agree_with_openzeppelin() {
         ["0x1111111111111111111111111111111111111111", "0x10"],
         ["0x2222222222222222222222222222222222222222", "340282366920938463463374607431768211456"],
     ]);
-    let js = run_js("of", &json!({ "leafEncoding": REWARDS_LEAF_ENCODING, "values": values }));
+    let js = run_js("of", &json!({ "leafEncoding": ADDRESS_AMOUNT_ENCODING, "values": values }));
     let dump: Dump = serde_json::from_value(js.dump).unwrap();
     let loaded = StandardMerkleTree::load(&dump).unwrap();
     assert_eq!(to_hex(&loaded.root()), js.root);
@@ -176,7 +176,7 @@ fn loose_value_forms_agree_with_openzeppelin() {
 #[test]
 fn multi_proofs_match_openzeppelin() {
     let values = rewards_values(100, 42);
-    let tree = StandardMerkleTree::of(values, &REWARDS_LEAF_ENCODING).unwrap();
+    let tree = StandardMerkleTree::of(values, &ADDRESS_AMOUNT_ENCODING).unwrap();
     let mut rng = Rng(9);
     let mut sets: Vec<Vec<usize>> = vec![vec![], vec![0], vec![99, 0], (0..100).collect()];
     for k in [2, 3, 10, 40] {

@@ -1,6 +1,6 @@
 //! Invariants of the tree, for arbitrary rewards leaves (duplicates included).
 
-use claystack_merkle::{verify, verify_multi_proof, Hash, StandardMerkleTree, Value, REWARDS_LEAF_ENCODING};
+use claystack_merkle::{verify, verify_multi_proof, Hash, StandardMerkleTree, Value, ADDRESS_AMOUNT_ENCODING};
 use proptest::prelude::*;
 
 fn leaf() -> impl Strategy<Value = Vec<Value>> {
@@ -16,7 +16,7 @@ fn leaves() -> impl Strategy<Value = Vec<Vec<Value>>> {
 }
 
 fn build(values: Vec<Vec<Value>>) -> StandardMerkleTree {
-    StandardMerkleTree::of(values, &REWARDS_LEAF_ENCODING).unwrap()
+    StandardMerkleTree::of(values, &ADDRESS_AMOUNT_ENCODING).unwrap()
 }
 
 proptest! {

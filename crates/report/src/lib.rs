@@ -6,10 +6,11 @@
 //! is canonical: the same inputs give the same bytes on any machine.
 
 use claystack_accounting::Tally;
-use claystack_merkle::{StandardMerkleTree, Value, REWARDS_LEAF_ENCODING};
+use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::Epoch;
 use claystack_rewards::{
-    compute_report, Adjustment, Carry, Economics, Facts, FrameInputs, Registry, Report, RewardsSource, SsvPrice,
+    compute_report, Adjustment, Carry, ClaimLeaf, Economics, Facts, FrameInputs, Registry, Report, RewardsSource,
+    SsvPrice,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -76,10 +77,24 @@ pub fn build(
     Ok((report, tree))
 }
 
-/// The claim tree: one `["address", "uint256"]` leaf per operator, its cumulative wei.
+/// Leaf encoding of the rewards tree, in the contract's order: operator, cumulative rewards,
+/// cumulative bond penalty and bond requirement, all in wei (`NodeManager.claim` takes the
+/// same four values).
+pub const REWARDS_LEAF_ENCODING: [&str; 4] = ["address", "uint256", "uint256", "uint256"];
+
+/// The leaf values of one operator, in [`REWARDS_LEAF_ENCODING`] order.
+pub fn leaf_values(leaf: &ClaimLeaf) -> Vec<Value> {
+    vec![
+        Value::Address(leaf.operator),
+        Value::uint(leaf.cumulative_wei),
+        Value::uint(leaf.cumulative_bond_penalty_wei),
+        Value::uint(leaf.bond_requirement_wei),
+    ]
+}
+
+/// The claim tree: one [`REWARDS_LEAF_ENCODING`] leaf per operator.
 pub fn tree_of(report: &Report) -> Result<StandardMerkleTree, ReportError> {
-    let leaves: Vec<Vec<Value>> =
-        report.operator_leaves().into_iter().map(|(addr, wei)| vec![Value::Address(addr), Value::uint(wei)]).collect();
+    let leaves: Vec<Vec<Value>> = report.operator_leaves().iter().map(leaf_values).collect();
     if leaves.is_empty() {
         return Err(ReportError::NoOperators);
     }

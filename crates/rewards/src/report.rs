@@ -165,10 +165,30 @@ pub struct ScoreReport {
     pub score_bps: u32,
 }
 
+/// What the contract needs of one operator: its claim, the bond penalties to apply and the
+/// bond it must keep. Cumulative amounts, so an operator that skips reports loses nothing and
+/// the contract applies each wei once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClaimLeaf {
+    pub operator: [u8; 20],
+    pub cumulative_wei: u128,
+    pub cumulative_bond_penalty_wei: u128,
+    pub bond_requirement_wei: u128,
+}
+
 impl Report {
-    /// `(address, cumulative wei)` per operator, sorted by address: the Merkle leaves.
-    pub fn operator_leaves(&self) -> Vec<([u8; 20], u128)> {
-        let mut leaves: Vec<_> = self.operators.iter().map(|o| (o.address.0, o.cumulative_wei)).collect();
+    /// One claim leaf per operator, sorted by address: the Merkle leaves.
+    pub fn operator_leaves(&self) -> Vec<ClaimLeaf> {
+        let mut leaves: Vec<_> = self
+            .operators
+            .iter()
+            .map(|o| ClaimLeaf {
+                operator: o.address.0,
+                cumulative_wei: o.cumulative_wei,
+                cumulative_bond_penalty_wei: o.cumulative_bond_penalty_wei,
+                bond_requirement_wei: o.bond_requirement_wei,
+            })
+            .collect();
         leaves.sort();
         leaves
     }

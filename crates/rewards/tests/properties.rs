@@ -269,7 +269,7 @@ proptest! {
         let input = build(&r);
         let report = compute_report(&e, &input).unwrap();
         let leaves = report.operator_leaves();
-        prop_assert!(leaves.windows(2).all(|w| w[0].0 < w[1].0));
+        prop_assert!(leaves.windows(2).all(|w| w[0].operator < w[1].operator));
         prop_assert!(report.operators.windows(2).all(|w| w[0].address < w[1].address));
         for o in &report.operators {
             prop_assert!(o.nodes.windows(2).all(|w| w[0].id < w[1].id));
@@ -284,7 +284,7 @@ proptest! {
         // Every previous operator keeps its leaf.
         if let Some(p) = &input.previous {
             for po in &p.operators {
-                prop_assert!(leaves.iter().any(|l| l.0 == po.address.0));
+                prop_assert!(leaves.iter().any(|l| l.operator == po.address.0));
             }
         }
     }

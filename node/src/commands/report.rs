@@ -4,7 +4,7 @@ use crate::cli::{ProofArgs, ReportArgs, VerifyArgs};
 use anyhow::{bail, Context};
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::hex;
-use claystack_report::{build, frame_of, report_bytes, FrameFile};
+use claystack_report::{build, frame_of, report_bytes, FrameFile, REWARDS_LEAF_ENCODING};
 use claystack_rewards::Report;
 use claystack_store::Store;
 use std::path::Path;
@@ -90,15 +90,25 @@ pub fn proof(args: ProofArgs) -> anyhow::Result<()> {
     };
     let proof = tree.proof(i)?;
     let value = &tree.values()[i].value;
-    let amount = match value.get(1) {
+    let encoding = tree.leaf_encoding();
+    let wei = |k: usize| match value.get(k) {
         Some(Value::Uint256(word)) if word[..16] == [0; 16] => {
-            u128::from_be_bytes(word[16..].try_into().expect("16 bytes"))
+            Ok(u128::from_be_bytes(word[16..].try_into().expect("16 bytes")).to_string())
         }
-        _ => bail!("tree dump {} does not have the rewards leaf encoding [address, uint256]", args.tree.display()),
+        _ => Err(anyhow::anyhow!(
+            "tree dump {} does not have the rewards leaf encoding {:?}",
+            args.tree.display(),
+            REWARDS_LEAF_ENCODING
+        )),
     };
+    if encoding.names() != REWARDS_LEAF_ENCODING {
+        bail!("tree dump {} does not have the rewards leaf encoding {:?}", args.tree.display(), REWARDS_LEAF_ENCODING);
+    }
     let out = serde_json::json!({
         "operator": hex::encode(&address),
-        "cumulative_wei": amount.to_string(),
+        "cumulative_wei": wei(1)?,
+        "cumulative_bond_penalty_wei": wei(2)?,
+        "bond_requirement_wei": wei(3)?,
         "proof": proof.iter().map(|h| hex::encode(h)).collect::<Vec<_>>(),
         "root": hex::encode(&tree.root()),
     });
