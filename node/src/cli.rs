@@ -114,7 +114,7 @@ pub enum ReportCommand {
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Rewards epoch (report number) K.
+    /// Rewards epoch (report number) K, counted from 1; its frame is fixed by the genesis.
     #[arg(long)]
     pub epoch: u64,
     /// Genesis file (its economics fix the rewards rules and the frame length).
@@ -126,9 +126,6 @@ pub struct ReportArgs {
     /// Data directory whose accounted tallies cover the frame.
     #[arg(long, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// Beacon epoch where rewards epoch 0 starts.
-    #[arg(long, env = "CLAYSTACK_FIRST_EPOCH", default_value_t = 0)]
-    pub first_epoch: u64,
     /// Directory for report.json and tree.json (compute only).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
@@ -172,6 +169,9 @@ pub struct GenesisNewArgs {
     /// EVM chain id (31337 is anvil's).
     #[arg(long, default_value_t = 31337)]
     pub chain_id: u64,
+    /// Beacon epoch where rewards epoch 1 starts.
+    #[arg(long, default_value_t = 0)]
+    pub first_epoch: u64,
     /// 32-byte hex seed for reproducible keys (local testnets only); random if absent.
     #[arg(long)]
     pub seed: Option<String>,

@@ -117,9 +117,9 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         ])
     };
     let (out_a, out_b) = (dir.path().join("out-a"), dir.path().join("out-b"));
-    let (ok, stdout_a, err) = compute(&a, &out_a, "1");
+    let (ok, stdout_a, err) = compute(&a, &out_a, "2");
     assert!(ok, "{err}");
-    let (ok, stdout_b, err) = compute(&b, &out_b, "1");
+    let (ok, stdout_b, err) = compute(&b, &out_b, "2");
     assert!(ok, "{err}");
     assert_eq!(stdout_a.replace("out-a", "out-b"), stdout_b);
     for f in ["report.json", "tree.json"] {
@@ -137,7 +137,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
             "report",
             "verify",
             "--epoch",
-            "1",
+            "2",
             "--genesis",
             genesis.to_str().unwrap(),
             "--inputs",
@@ -195,7 +195,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         .unwrap();
     assert!(!verify(&root_bytes, &tampered, &steps));
 
-    // Rewards epoch 2 (beacon 8..=11) is not accounted yet: a clear refusal.
-    let (ok, _, err) = compute(&a, &dir.path().join("out-c"), "2");
+    // Rewards epoch 3 (beacon 8..=11) is not accounted yet: a clear refusal.
+    let (ok, _, err) = compute(&a, &dir.path().join("out-c"), "3");
     assert!(!ok && err.contains("wait for the node"), "{err}");
 }

@@ -34,6 +34,9 @@ pub struct Genesis {
     pub chain_id: u64,
     pub contracts: Contracts,
     pub committee: Committee,
+    /// Beacon epoch where rewards epoch (report) 1 starts; report `n` covers
+    /// `first_epoch + (n - 1) * economics.frame_epochs` for `frame_epochs` epochs.
+    pub first_epoch: u64,
     pub economics: Economics,
     pub ssv_price_source: SsvPriceSource,
 }
@@ -315,6 +318,7 @@ pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: 
             operator_registry: derive_address(b"operator_registry", &seed, None),
         },
         committee: Committee { threshold, members: list },
+        first_epoch: 0,
         economics,
         ssv_price_source: SsvPriceSource {
             agreed_wei_per_ssv: LOCAL_AGREED_WEI_PER_SSV,

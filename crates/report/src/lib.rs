@@ -41,12 +41,23 @@ pub enum ReportError {
     Merkle(#[from] claystack_merkle::MerkleError),
     #[error("report has no operator to put in the tree — is the registry empty?")]
     NoOperators,
+    #[error("report numbers start at 1; rewards epoch 0 does not exist")]
+    NumberZero,
 }
 
-/// Beacon epochs of rewards epoch `number`: `first_epoch + number * frame_epochs`, `frame_epochs` long.
-pub fn frame_of(economics: &Economics, first_epoch: Epoch, number: u64) -> (Epoch, Epoch) {
-    let start = first_epoch + number * economics.frame_epochs;
-    (start, start + economics.frame_epochs - 1)
+/// Beacon epochs of rewards epoch (report) `number`, counted from 1: it starts at
+/// `first_epoch + (number - 1) * frame_epochs` and is `frame_epochs` long.
+pub fn frame_of(economics: &Economics, first_epoch: Epoch, number: u64) -> Result<(Epoch, Epoch), ReportError> {
+    if number == 0 {
+        return Err(ReportError::NumberZero);
+    }
+    let start = first_epoch + (number - 1) * economics.frame_epochs;
+    Ok((start, start + economics.frame_epochs - 1))
+}
+
+/// The report whose frame holds beacon epoch `epoch`, if the epoch is not before the first frame.
+pub fn number_of(economics: &Economics, first_epoch: Epoch, epoch: Epoch) -> Option<u64> {
+    epoch.checked_sub(first_epoch).map(|d| d / economics.frame_epochs + 1)
 }
 
 /// Computes report `number` over `frame` from the file's inputs and the accounted

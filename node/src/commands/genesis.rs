@@ -29,7 +29,8 @@ pub fn new(args: GenesisNewArgs) -> anyhow::Result<()> {
             seed
         }
     };
-    let (genesis, secrets) = generate_local(args.members, args.threshold, seed, args.chain_id);
+    let (mut genesis, secrets) = generate_local(args.members, args.threshold, seed, args.chain_id);
+    genesis.first_epoch = args.first_epoch;
     let problems = genesis.verify();
     if !problems.is_empty() {
         bail!(

@@ -16,9 +16,10 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
 
 /// Computes the report and its tree from the files and the store.
 fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerkleTree)> {
-    let economics = super::genesis::load_verified(&args.genesis)?.economics;
+    let genesis = super::genesis::load_verified(&args.genesis)?;
+    let economics = genesis.economics;
     let file: FrameFile = read_json(&args.inputs, "frame inputs file")?;
-    let frame = frame_of(&economics, args.first_epoch, args.epoch);
+    let frame = frame_of(&economics, genesis.first_epoch, args.epoch)?;
     if !args.data_dir.exists() {
         bail!("data directory {} does not exist — run `claystack-oracle run` first", args.data_dir.display());
     }
