@@ -12,6 +12,8 @@ pub enum CodecError {
     Version(u8),
     #[error("value has {got} bytes, expected {expected}")]
     Length { expected: usize, got: usize },
+    #[error("{0}")]
+    Malformed(String),
 }
 
 const V1: u8 = 1;
