@@ -38,7 +38,11 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 apt_install "${need_apt[@]}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ ! -d "$repo_root/tools/js/node_modules/@openzeppelin/merkle-tree" ]; then
+# tools/js: OpenZeppelin's merkle-tree (cross-checks), forge/anvil/cast and solc-js (contracts).
+# Reinstalled whenever package-lock.json changed since the last install.
+js="$repo_root/tools/js"
+if ! cmp -s "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock" 2>/dev/null; then
   echo "setup: installing tools/js (npm ci)" >&2
-  npm ci --prefix "$repo_root/tools/js" --no-audit --no-fund >/dev/null
+  npm ci --prefix "$js" --no-audit --no-fund >/dev/null
+  cp "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock"
 fi

@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/claystack-target}"
 cargo fmt --all -- --check
+bash scripts/contracts.sh
+bash scripts/contracts.sh check-artifacts
 cargo build --workspace --all-targets --locked
 cargo test --workspace --all-targets --locked

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Fixtures} from "./utils/Fixtures.sol";
+import {NodeManager} from "../src/NodeManager.sol";
+import {OperatorRegistry} from "../src/OperatorRegistry.sol";
+
+/// Gas of submitReport for committees of 4, 16 and 64 members (test/vectors/committees.json),
+/// with everyone signing and with non-signers. Each figure (the call's gas, as forge measures
+/// it) is written to snapshots/GasTest.json (forge's gas snapshots) and printed with the estimated cost of the
+/// whole transaction (execution + 21000 + calldata). `steady` runs measure a report after the
+/// first (the report counter's slot already non-zero), which is what every week costs.
+contract GasTest is Fixtures {
+    string json;
+
+    function setUp() public {
+        json = vm.readFile(COMMITTEES);
+    }
+
+    function test_gas_submitReport_4() public {
+        _measureAll(4);
+    }
+
+    function test_gas_submitReport_16() public {
+        _measureAll(16);
+    }
+
+    function test_gas_submitReport_64() public {
+        _measureAll(64);
+    }
+
+    function test_gas_deploy_64() public {
+        string memory at = ".committees.64";
+        Committee memory c = loadCommittee(json, at);
+        uint256 before = gasleft();
+        new NodeManager(OperatorRegistry(address(1)), c.pubkeys, c.compressed, c.pops, c.threshold);
+        uint256 used = before - gasleft();
+        vm.snapshotValue("deploy_NodeManager_64_members", used);
+        log("deploy NodeManager, 64 members (64 proofs of possession):", used);
+    }
+
+    function _measureAll(uint256 n) internal {
+        string memory at = string.concat(".committees.", vm.toString(n));
+        Committee memory c = loadCommittee(json, at);
+        uint256 reports = count(json, string.concat(at, ".reports"));
+        for (uint256 i = 0; i < reports; i++) {
+            for (uint256 steady = 0; steady < 2; steady++) {
+                _measure(c, at, i, steady == 1);
+            }
+        }
+    }
+
+    function _measure(Committee memory c, string memory at, uint256 i, bool steady) internal {
+        // A fresh deployment at the vectors' address for every measurement.
+        uint256 state = vm.snapshotState();
+        deploy(c, vm.parseJsonAddress(json, ".nodeManager"));
+        if (steady) {
+            // Make the counter's slot non-zero without changing lastReportNumber(0) (it reads the
+            // low 64 bits): the SSTORE then costs what it costs from the second report on.
+            bytes32 slot = keccak256(abi.encode(uint256(0), uint256(0)));
+            vm.store(address(nm), slot, bytes32(uint256(1) << 128));
+        }
+        string memory r = string.concat(at, ".reports[", vm.toString(i), "]");
+        uint256 nonSigners = vm.parseJsonUint(json, string.concat(r, ".nonSigners"));
+        uint256 bitmap = vm.parseJsonUint(json, string.concat(r, ".signerBitmap"));
+        bytes memory sig = vm.parseJsonBytes(json, string.concat(r, ".signature"));
+        bytes32 root = vm.parseJsonBytes32(json, string.concat(at, ".root"));
+        bytes32 reportHash = vm.parseJsonBytes32(json, string.concat(at, ".reportHash"));
+
+        string memory name = string.concat(
+            "submitReport_",
+            vm.toString(c.pubkeys.length),
+            "_members_",
+            vm.toString(nonSigners),
+            "_nonsigners",
+            steady ? "_steady" : "_first"
+        );
+        nm.submitReport(0, 1, root, reportHash, bitmap, sig);
+        uint256 used = vm.lastCallGas().gasTotalUsed;
+        vm.snapshotValue(name, used);
+        assertEq(nm.lastReportNumber(0), 1, "accepted");
+
+        bytes memory data = abi.encodeCall(NodeManager.submitReport, (0, 1, root, reportHash, bitmap, sig));
+        uint256 calldataGas;
+        for (uint256 b = 0; b < data.length; b++) {
+            calldataGas += data[b] == 0 ? 4 : 16;
+        }
+        log(string.concat(name, " execution:"), used);
+        log(string.concat(name, " transaction (+21000 +calldata):"), used + 21000 + calldataGas);
+        vm.revertToState(state);
+    }
+}

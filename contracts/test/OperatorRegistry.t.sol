@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Fixtures} from "./utils/Fixtures.sol";
+import {OperatorRegistry} from "../src/OperatorRegistry.sol";
+import {MockCsETH} from "../src/MockCsETH.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+
+/// The registry on its own; a plain address plays the NodeManager.
+contract OperatorRegistryTest is Fixtures {
+    address constant MANAGER = address(0x3A3A);
+    address constant ALICE = address(0xA11CE);
+    address constant BOB = address(0xB0B);
+    uint256 constant ETH = 1 ether;
+
+    function setUp() public {
+        token = new MockCsETH();
+        registry = new OperatorRegistry(OWNER, token, TREASURY, registryConfig());
+        vm.prank(OWNER);
+        registry.setNodeManager(MANAGER);
+        vm.warp(BEACON_GENESIS + 1000 * SECONDS_PER_EPOCH + 5);
+    }
+
+    function _operator(address who, string memory name) internal returns (uint256 id) {
+        vm.prank(who);
+        id = registry.registerOperator(name, "eu-west");
+    }
+
+    function _node(address who, OperatorRegistry.NodeType t) internal returns (uint256 id) {
+        vm.prank(who);
+        id = registry.addNode(t, "");
+    }
+
+    function _pubkey(uint256 i) internal pure returns (bytes memory) {
+        return bytes.concat(keccak256(abi.encode("validator", i)), bytes16(0));
+    }
+
+    function _fundBond(address who, uint256 amount) internal {
+        token.mint(who, amount);
+        vm.startPrank(who);
+        token.approve(address(registry), amount);
+        registry.depositBond(amount);
+        vm.stopPrank();
+    }
+
+    // ---- operators and nodes ------------------------------------------------------------------
+
+    function test_registerOperator() public {
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.OperatorRegistered(1, ALICE, "Alice", "eu-west");
+        assertEq(_operator(ALICE, "Alice"), 1, "first id");
+        assertEq(_operator(BOB, "Bob"), 2, "second id");
+        assertEq(registry.operatorCount(), 2, "count");
+        assertEq(registry.operatorIdOf(BOB), 2, "id of");
+        OperatorRegistry.Operator memory o = registry.getOperator(1);
+        assertEq(o.account, ALICE, "account");
+        assertEq(o.registeredEpoch, 1000, "registered epoch");
+
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.AlreadyRegistered.selector, ALICE, 1));
+        _operator(ALICE, "Again");
+        vm.expectRevert(OperatorRegistry.EmptyName.selector);
+        _operator(address(0xCAFE), "");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownOperator.selector, 3));
+        registry.getOperator(3);
+    }
+
+    function test_addNode() public {
+        _operator(ALICE, "Alice");
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.NodeAdded(1, 1, OperatorRegistry.NodeType.SSV, 1000, "");
+        _node(ALICE, OperatorRegistry.NodeType.SSV);
+        _node(ALICE, OperatorRegistry.NodeType.Direct);
+        assertEq(registry.nodeCount(), 2, "nodes");
+        uint256[] memory ids = registry.nodesOf(1);
+        assertEq(ids.length, 2, "nodes of alice");
+        assertEq(ids[1], 2, "second node");
+        assertTrue(registry.getNode(2).nodeType == OperatorRegistry.NodeType.Direct, "type");
+
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotOperator.selector, BOB));
+        _node(BOB, OperatorRegistry.NodeType.Obol);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownNode.selector, 9));
+        registry.getNode(9);
+    }
+
+    // ---- validators -----------------------------------------------------------------------------
+
+    function _ssvCluster() internal returns (uint256[] memory ids) {
+        _operator(ALICE, "Alice");
+        _operator(BOB, "Bob");
+        ids = new uint256[](5);
+        for (uint256 i = 0; i < 5; i++) {
+            ids[i] = _node(i % 2 == 0 ? ALICE : BOB, OperatorRegistry.NodeType.SSV);
+        }
+    }
+
+    function test_addValidator_clusters() public {
+        uint256[] memory ssv = _ssvCluster();
+        vm.prank(OWNER);
+        assertEq(registry.addValidator(_pubkey(0), ssv), 1, "ssv validator");
+        assertEq(registry.validatorsOf(ssv[3]).length, 1, "on every node of the cluster");
+        assertEq(registry.validatorIdOf(keccak256(_pubkey(0))), 1, "by pubkey hash");
+
+        uint256[] memory obol = new uint256[](4);
+        for (uint256 i = 0; i < 4; i++) {
+            obol[i] = _node(ALICE, OperatorRegistry.NodeType.Obol);
+        }
+        vm.prank(OWNER);
+        registry.addValidator(_pubkey(1), obol);
+
+        uint256[] memory direct = new uint256[](1);
+        direct[0] = _node(BOB, OperatorRegistry.NodeType.Direct);
+        vm.prank(OWNER);
+        registry.addValidator(_pubkey(2), direct);
+
+        assertEq(registry.validatorCount(), 3, "validators");
+        OperatorRegistry.Validator memory v = registry.getValidator(2);
+        assertEq(v.pubkey, _pubkey(1), "pubkey");
+        assertEq(v.nodeIds.length, 4, "obol cluster");
+        assertTrue(v.status == OperatorRegistry.ValidatorStatus.Active, "active");
+    }
+
+    function test_addValidator_rejects() public {
+        uint256[] memory ssv = _ssvCluster();
+        vm.startPrank(OWNER);
+        registry.addValidator(_pubkey(0), ssv);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.ValidatorExists.selector, keccak256(_pubkey(0)), 1));
+        registry.addValidator(_pubkey(0), ssv);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.InvalidPubkeyLength.selector, 47));
+        registry.addValidator(new bytes(47), ssv);
+
+        uint256[] memory four = new uint256[](4);
+        for (uint256 i = 0; i < 4; i++) {
+            four[i] = ssv[i];
+        }
+        vm.expectRevert(
+            abi.encodeWithSelector(OperatorRegistry.WrongClusterSize.selector, OperatorRegistry.NodeType.SSV, 5, 4)
+        );
+        registry.addValidator(_pubkey(1), four);
+
+        uint256[] memory unsorted = new uint256[](5);
+        (unsorted[0], unsorted[1], unsorted[2], unsorted[3], unsorted[4]) = (ssv[0], ssv[2], ssv[1], ssv[3], ssv[4]);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.ClusterNotCanonical.selector, 2));
+        registry.addValidator(_pubkey(1), unsorted);
+        vm.stopPrank();
+
+        uint256 direct = _node(ALICE, OperatorRegistry.NodeType.Direct);
+        uint256[] memory mixed = new uint256[](5);
+        (mixed[0], mixed[1], mixed[2], mixed[3], mixed[4]) = (ssv[0], ssv[1], ssv[2], ssv[3], direct);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                OperatorRegistry.MixedNodeTypes.selector,
+                direct,
+                OperatorRegistry.NodeType.SSV,
+                OperatorRegistry.NodeType.Direct
+            )
+        );
+        vm.prank(OWNER);
+        registry.addValidator(_pubkey(1), mixed);
+
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.prank(ALICE);
+        registry.addValidator(_pubkey(1), ssv);
+    }
+
+    // ---- bonds ----------------------------------------------------------------------------------
+
+    function test_bond_depositAndWithdrawAboveRequirement() public {
+        _operator(ALICE, "Alice");
+        _fundBond(ALICE, 3 * ETH);
+        assertEq(registry.bondOf(ALICE), 3 * ETH, "bond");
+        assertEq(token.balanceOf(address(registry)), 3 * ETH, "held by the registry");
+
+        vm.prank(MANAGER);
+        registry.setBondRequirement(ALICE, 2 * ETH);
+        assertEq(registry.withdrawableBond(ALICE), ETH, "withdrawable");
+
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.BondWithdrawn(ALICE, ETH / 2, 5 * ETH / 2);
+        vm.prank(ALICE);
+        registry.withdrawBond(ETH / 2);
+        vm.prank(ALICE);
+        registry.withdrawBond(ETH / 2); // down to exactly the requirement
+        assertEq(token.balanceOf(ALICE), ETH, "paid out");
+        assertEq(registry.bondOf(ALICE), 2 * ETH, "at requirement");
+    }
+
+    function test_bond_withdrawBelowRequirementRejected() public {
+        _operator(ALICE, "Alice");
+        _fundBond(ALICE, 3 * ETH);
+        vm.prank(MANAGER);
+        registry.setBondRequirement(ALICE, 2 * ETH);
+        vm.expectRevert(
+            abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 3 * ETH, ETH + 1, 2 * ETH)
+        );
+        vm.prank(ALICE);
+        registry.withdrawBond(ETH + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 3 * ETH, 4 * ETH, 2 * ETH)
+        );
+        vm.prank(ALICE);
+        registry.withdrawBond(4 * ETH);
+        vm.expectRevert(OperatorRegistry.ZeroAmount.selector);
+        vm.prank(ALICE);
+        registry.withdrawBond(0);
+    }
+
+    function test_bond_depositNeedsOperatorAndApproval() public {
+        token.mint(BOB, ETH);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotOperator.selector, BOB));
+        vm.prank(BOB);
+        registry.depositBond(ETH);
+        _operator(BOB, "Bob");
+        vm.expectRevert(); // ERC20InsufficientAllowance
+        vm.prank(BOB);
+        registry.depositBond(ETH);
+    }
+
+    function test_bond_slashTakesAtMostTheBond() public {
+        _operator(ALICE, "Alice");
+        _fundBond(ALICE, ETH);
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.BondSlashed(ALICE, ETH / 4, ETH / 4, 3 * ETH / 4);
+        vm.prank(MANAGER);
+        assertEq(registry.slashBond(ALICE, ETH / 4), ETH / 4, "slashed");
+        vm.prank(MANAGER);
+        assertEq(registry.slashBond(ALICE, 5 * ETH), 3 * ETH / 4, "only what is left");
+        assertEq(registry.bondOf(ALICE), 0, "empty");
+        assertEq(token.balanceOf(TREASURY), ETH, "to the treasury");
+    }
+
+    function test_onlyNodeManager() public {
+        bytes memory err = abi.encodeWithSelector(OperatorRegistry.NotNodeManager.selector, ALICE);
+        vm.startPrank(ALICE);
+        vm.expectRevert(err);
+        registry.setBondRequirement(ALICE, 0);
+        vm.expectRevert(err);
+        registry.slashBond(BOB, 1);
+        vm.expectRevert(err);
+        registry.markExitRequested(ALICE, 1, bytes32(0), 1, 1);
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.prank(ALICE);
+        registry.setNodeManager(ALICE);
+    }
+
+    // ---- exits ----------------------------------------------------------------------------------
+
+    function test_voluntaryExit() public {
+        uint256[] memory ssv = _ssvCluster();
+        vm.prank(OWNER);
+        registry.addValidator(_pubkey(0), ssv);
+        vm.prank(OWNER);
+        registry.addValidator(_pubkey(1), ssv);
+
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.VoluntaryExitRequested(1, keccak256(_pubkey(0)), BOB, false, 1000 + 225);
+        vm.prank(BOB); // Bob runs nodes 2 and 4 of the cluster
+        assertEq(registry.requestVoluntaryExit(_pubkey(0), false), 1225, "standard delay");
+        vm.prank(ALICE);
+        assertEq(registry.requestVoluntaryExit(_pubkey(1), true), 1001, "fast track");
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                OperatorRegistry.WrongValidatorStatus.selector,
+                1,
+                OperatorRegistry.ValidatorStatus.VoluntaryExitRequested
+            )
+        );
+        vm.prank(ALICE);
+        registry.requestVoluntaryExit(_pubkey(0), true);
+
+        address carol = address(0xCA401);
+        _operator(carol, "Carol");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotValidatorOperator.selector, carol, 1));
+        vm.prank(carol);
+        registry.requestVoluntaryExit(_pubkey(0), false);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownValidator.selector, keccak256(_pubkey(9))));
+        vm.prank(ALICE);
+        registry.requestVoluntaryExit(_pubkey(9), false);
+
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.ExitConfirmed(1, keccak256(_pubkey(0)), 1220);
+        vm.prank(OWNER);
+        registry.confirmExit(keccak256(_pubkey(0)), 1220);
+        assertTrue(registry.getValidator(1).status == OperatorRegistry.ValidatorStatus.Exited, "exited");
+    }
+
+    function test_requestedExit() public {
+        uint256[] memory ssv = _ssvCluster();
+        vm.prank(OWNER);
+        registry.addValidator(_pubkey(0), ssv);
+        vm.prank(ALICE);
+        registry.requestVoluntaryExit(_pubkey(0), false);
+
+        // A requested exit supersedes the voluntary one.
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.ExitRequested(1, keccak256(_pubkey(0)), ALICE, 77, 1100, 3);
+        vm.prank(MANAGER);
+        registry.markExitRequested(ALICE, 77, keccak256(_pubkey(0)), 1100, 3);
+        OperatorRegistry.Validator memory v = registry.getValidator(1);
+        assertTrue(v.status == OperatorRegistry.ValidatorStatus.ExitRequested, "requested");
+        assertEq(v.exitEpoch, 1100, "exit by");
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                OperatorRegistry.WrongValidatorStatus.selector, 1, OperatorRegistry.ValidatorStatus.ExitRequested
+            )
+        );
+        vm.prank(MANAGER);
+        registry.markExitRequested(ALICE, 77, keccak256(_pubkey(0)), 1100, 4);
+
+        address carol = address(0xCA401);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotValidatorOperator.selector, carol, 1));
+        vm.prank(MANAGER);
+        registry.markExitRequested(carol, 77, keccak256(_pubkey(0)), 1100, 4);
+    }
+
+    function test_currentEpoch() public {
+        assertEq(registry.currentEpoch(), 1000, "from genesis time");
+        vm.warp(BEACON_GENESIS - 1);
+        assertEq(registry.currentEpoch(), 0, "before genesis");
+        assertEq(registry.clusterSize(OperatorRegistry.NodeType.SSV), 5, "ssv");
+        assertEq(registry.clusterSize(OperatorRegistry.NodeType.Obol), 4, "obol");
+        assertEq(registry.clusterSize(OperatorRegistry.NodeType.Direct), 1, "direct");
+    }
+
+    /// Whatever the deposits, requirement and withdrawal, the bond never goes below the
+    /// requirement through a withdrawal, and the registry holds exactly the sum of bonds.
+    function testFuzz_bond_neverBelowRequirement(uint96 deposit, uint96 requirement, uint96 amount) public {
+        vm.assume(deposit > 0 && amount > 0);
+        _operator(ALICE, "Alice");
+        _fundBond(ALICE, deposit);
+        vm.prank(MANAGER);
+        registry.setBondRequirement(ALICE, requirement);
+        bool allowed = amount <= deposit && deposit - amount >= requirement;
+        if (!allowed) {
+            vm.expectRevert(
+                abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, deposit, amount, requirement)
+            );
+        }
+        vm.prank(ALICE);
+        registry.withdrawBond(amount);
+        assertTrue(registry.bondOf(ALICE) >= requirement || !allowed, "bond covers the requirement");
+        assertEq(token.balanceOf(address(registry)), registry.bondOf(ALICE), "held == bonds");
+    }
+}
