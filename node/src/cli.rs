@@ -25,6 +25,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the stored attestation tallies.
     Tallies(TalliesArgs),
+    /// Committee member keys: EIP-2335 BLS keystore with proof of possession, and libp2p identity.
+    Keys(crate::commands::keys::KeysArgs),
     /// The committee and economics genesis file: write a local one, or check one.
     #[command(subcommand)]
     Genesis(GenesisCommand),
@@ -55,6 +57,30 @@ pub struct NodeOverrides {
     /// First epoch to account when the data directory is empty.
     #[arg(long, env = "CLAYSTACK_START_EPOCH")]
     pub start_epoch: Option<u64>,
+    /// Genesis file; with it (and frame inputs) the node closes rewards reports.
+    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    pub genesis: Option<PathBuf>,
+    /// Directory of frame inputs (`frame-<n>.json`, or `frames.json` for every frame).
+    #[arg(long, env = "CLAYSTACK_INPUTS_DIR")]
+    pub inputs_dir: Option<PathBuf>,
+    /// Committee member key directory (`claystack-oracle keys new`); makes the node sign and gossip.
+    #[arg(long, env = "CLAYSTACK_KEYS_DIR")]
+    pub keys_dir: Option<PathBuf>,
+    /// File holding the keystore password (else the CLAYSTACK_KEYSTORE_PASSWORD env var).
+    #[arg(long, env = "CLAYSTACK_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/9000.
+    #[arg(long, env = "CLAYSTACK_P2P_LISTEN")]
+    pub p2p_listen: Option<String>,
+    /// Other committee members, comma separated multiaddrs ending in /p2p/<peer id>.
+    #[arg(long = "peer", env = "CLAYSTACK_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Execution-chain JSON-RPC URL of the NodeManager (a member then submits certificates).
+    #[arg(long, env = "CLAYSTACK_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// File holding the submitter account's hex private key.
+    #[arg(long, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
+    pub submitter_key_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -175,9 +201,16 @@ pub struct GenesisNewArgs {
     /// 32-byte hex seed for reproducible keys (local testnets only); random if absent.
     #[arg(long)]
     pub seed: Option<String>,
-    /// Output directory: genesis.json and keys/member-<i>.secret.
+    /// Output directory: genesis.json, member-<i>/ key directories and (unless
+    /// --password-file is given) the keystores' password in `password`.
     #[arg(long, default_value = "genesis/local")]
     pub out: PathBuf,
+    /// Encrypt the members' keystores with this password instead of a fresh one.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Production-cost scrypt for the keystores (default: the fast local-testnet cost).
+    #[arg(long)]
+    pub production_kdf: bool,
 }
 
 #[derive(Args)]

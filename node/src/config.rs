@@ -10,10 +10,42 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data_dir: Option<PathBuf>,
+    /// Genesis file: with it the node closes rewards reports; without it it only accounts.
+    genesis: Option<PathBuf>,
     #[serde(default)]
     beacon: BeaconSection,
     #[serde(default)]
     accounting: AccountingSection,
+    #[serde(default)]
+    reports: ReportsSection,
+    committee: Option<CommitteeSection>,
+    #[serde(default)]
+    chain: ChainSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainSection {
+    rpc_url: Option<String>,
+    submitter_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportsSection {
+    inputs_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitteeSection {
+    keys_dir: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    listen: Option<String>,
+    #[serde(default)]
+    peers: Vec<String>,
+    rebroadcast_ms: Option<u64>,
+    fallback_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,7 +78,42 @@ pub struct NodeConfig {
     pub start_epoch: u64,
     pub concurrency: usize,
     pub poll_interval: Duration,
+    /// Set when the node closes reports.
+    pub reports: Option<ReportsConfig>,
 }
+
+#[derive(Debug)]
+pub struct ReportsConfig {
+    pub genesis: PathBuf,
+    /// Frame inputs (`frame-<n>.json` or `frames.json`) until the registry is read from chain.
+    pub inputs_dir: PathBuf,
+    /// Set when the node is a committee member.
+    pub committee: Option<CommitteeConfig>,
+}
+
+#[derive(Debug)]
+pub struct CommitteeConfig {
+    pub keys_dir: PathBuf,
+    /// Keystore password: this file, else the env var [`PASSWORD_ENV`].
+    pub password_file: Option<PathBuf>,
+    pub listen: String,
+    /// Other members' multiaddrs, each ending in `/p2p/<peer id>`.
+    pub peers: Vec<String>,
+    pub rebroadcast: Duration,
+    pub fallback: Duration,
+    /// Set when the member submits certificates to the NodeManager.
+    pub chain: Option<ChainConfig>,
+}
+
+#[derive(Debug)]
+pub struct ChainConfig {
+    pub rpc_url: String,
+    /// File holding the submitter's hex private key (never logged).
+    pub submitter_key_file: PathBuf,
+}
+
+/// Environment variable holding the keystore password when no password file is set.
+pub const PASSWORD_ENV: &str = "CLAYSTACK_KEYSTORE_PASSWORD";
 
 impl NodeConfig {
     pub fn resolve(o: &NodeOverrides) -> anyhow::Result<NodeConfig> {
@@ -66,7 +133,42 @@ impl NodeConfig {
         if tracked.is_empty() {
             bail!("no validators to track: set accounting.tracked_validators in the config file, CLAYSTACK_TRACKED, or --tracked");
         }
+        let genesis = o.genesis.clone().or(file.genesis);
+        let chain = match (o.rpc_url.clone().or(file.chain.rpc_url), o.submitter_key_file.clone().or(file.chain.submitter_key_file)) {
+            (Some(rpc_url), Some(submitter_key_file)) => Some(ChainConfig { rpc_url, submitter_key_file }),
+            (None, None) => None,
+            (Some(_), None) => bail!("chain: rpc_url is set but submitter_key_file is not; set chain.submitter_key_file, CLAYSTACK_SUBMITTER_KEY_FILE or --submitter-key-file"),
+            (None, Some(_)) => bail!("chain: submitter_key_file is set but rpc_url is not; set chain.rpc_url, CLAYSTACK_RPC_URL or --rpc-url"),
+        };
+        let committee = match (file.committee, o.keys_dir.clone()) {
+            (None, None) => None,
+            (section, keys_dir) => {
+                let c = section.unwrap_or_default();
+                let keys_dir = keys_dir.or(c.keys_dir).context(
+                    "committee: no keys_dir; set committee.keys_dir, CLAYSTACK_KEYS_DIR or --keys-dir (see `claystack-oracle keys new`)",
+                )?;
+                Some(CommitteeConfig {
+                    keys_dir,
+                    password_file: o.password_file.clone().or(c.password_file),
+                    listen: o.p2p_listen.clone().or(c.listen).unwrap_or_else(|| "/ip4/127.0.0.1/tcp/9000".into()),
+                    peers: if o.peers.is_empty() { c.peers } else { o.peers.clone() },
+                    rebroadcast: Duration::from_millis(c.rebroadcast_ms.unwrap_or(15_000).max(1)),
+                    fallback: Duration::from_millis(c.fallback_ms.unwrap_or(60_000).max(1)),
+                    chain,
+                })
+            }
+        };
+        let inputs_dir = o.inputs_dir.clone().or(file.reports.inputs_dir);
+        let reports = match (genesis, inputs_dir) {
+            (Some(genesis), Some(inputs_dir)) => Some(ReportsConfig { genesis, inputs_dir, committee }),
+            (None, None) if committee.is_none() => None,
+            (None, _) => bail!("reports need a genesis file: set genesis in the config file, CLAYSTACK_GENESIS or --genesis"),
+            (Some(_), None) => bail!(
+                "reports need frame inputs: set reports.inputs_dir in the config file, CLAYSTACK_INPUTS_DIR or --inputs-dir"
+            ),
+        };
         Ok(NodeConfig {
+            reports,
             data_dir: o.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
             beacon_urls,
             beacon_timeout: Duration::from_millis(file.beacon.timeout_ms.unwrap_or(10_000)),

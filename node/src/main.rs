@@ -30,7 +30,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging(level: &str) {
+    use std::io::IsTerminal;
+    // gossipsub warns at every refused duplicate publication (our timed rebroadcasts); that
+    // is expected here, so only its errors are shown unless the filter names it.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},libp2p_gossipsub=error")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }

@@ -33,20 +33,43 @@ fn new_then_verify_and_corruptions_are_named() {
     ]);
     assert!(ok, "{err}");
     let path = out.join("genesis.json");
-    let secret = std::fs::read_to_string(out.join("keys/member-0.secret")).unwrap();
-    assert!(!stdout.contains(secret.trim()), "a secret key was printed");
+    let password = std::fs::read_to_string(out.join("password")).unwrap();
+    assert!(!stdout.contains(password.trim()), "the password was printed");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(out.join("keys/member-0.secret")).unwrap().permissions().mode() & 0o777, 0o600);
+    for f in ["password", "member-0/bls.keystore.json", "member-0/p2p.key"] {
+        assert_eq!(std::fs::metadata(out.join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+    }
+    // The member key dirs open with the password and are the genesis members.
+    let g: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for i in 0..4 {
+        let keys = claystack_keys::KeyDir::unlock(
+            &out.join(format!("member-{i}")),
+            &claystack_keys::Password::new(password.trim()),
+        )
+        .unwrap();
+        assert_eq!(g["committee"]["members"][i]["peer_id"], keys.member.peer_id.as_str());
+        assert_eq!(
+            g["committee"]["members"][i]["bls_pubkey"],
+            claystack_primitives::hex::encode(&keys.member.bls_pubkey)
+        );
+    }
 
     let (ok, stdout, err) = oracle(&["genesis", "verify", "--genesis", path.to_str().unwrap()]);
     assert!(ok && stdout.contains("is valid; hash 0x"), "{stdout}{err}");
-    // The same seed gives the same file.
+    // The same seed gives the same BLS keys and addresses (libp2p identities are fresh).
     let again = dir.path().join("g2");
     assert!(oracle(&["genesis", "new", "--seed", &seed, "--out", again.to_str().unwrap()]).0);
-    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(again.join("genesis.json")).unwrap());
+    let mut a = g.clone();
+    let mut b: serde_json::Value = serde_json::from_slice(&std::fs::read(again.join("genesis.json")).unwrap()).unwrap();
+    for v in [&mut a, &mut b] {
+        for m in v["committee"]["members"].as_array_mut().unwrap() {
+            m["peer_id"] = "".into();
+        }
+    }
+    assert_eq!(a, b);
 
     // Member 1's proof of possession corrupted, and a threshold that is no majority.
-    let mut g: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut g = g;
     let pop = g["committee"]["members"][1]["pop"].as_str().unwrap().to_string();
     let flipped = format!("{}{}", &pop[..pop.len() - 1], if pop.ends_with('0') { '1' } else { '0' });
     g["committee"]["members"][1]["pop"] = flipped.into();

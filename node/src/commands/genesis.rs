@@ -3,6 +3,7 @@
 use crate::cli::{GenesisNewArgs, GenesisVerifyArgs};
 use anyhow::{bail, Context};
 use claystack_genesis::{generate_local, Genesis};
+use claystack_keys::{Kdf, KeyDir, Password, PasswordSource};
 use claystack_primitives::hex;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -38,34 +39,55 @@ pub fn new(args: GenesisNewArgs) -> anyhow::Result<()> {
             problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
         );
     }
-    let keys = args.out.join("keys");
-    std::fs::create_dir_all(&keys).with_context(|| format!("cannot create {}", keys.display()))?;
+    let password = match &args.password_file {
+        Some(path) => PasswordSource::File(path.clone()).read()?,
+        None => {
+            // A local testnet's password, beside the keys it opens (owner-only).
+            let mut bytes = [0u8; 18];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut bytes))
+                .context("cannot read /dev/urandom for a password; pass --password-file")?;
+            let text = hex::encode(&bytes)[2..].to_string();
+            std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+            write_private(&args.out.join("password"), &text)?;
+            Password::new(text)
+        }
+    };
+    let kdf = if args.production_kdf { Kdf::PRODUCTION } else { Kdf::FAST };
     for (i, secret) in secrets.iter().enumerate() {
-        write_secret(&keys.join(format!("member-{i}.secret")), secret)?;
+        let dir = args.out.join(format!("member-{i}"));
+        let keys = KeyDir::create(&dir, Some(*secret), &password, kdf)?;
+        // The key dir made the member's libp2p identity; genesis names it.
+        genesis.committee.members[i].peer_id = keys.peer_id;
     }
     let path = args.out.join("genesis.json");
     genesis.save(&path)?;
     println!(
-        "wrote {} (hash {}) and {} secret keys in {} — local use only: keys are plain hex until EIP-2335 keystores land",
+        "wrote {} (hash {}) and {} member key directories {}/member-<i> ({} keystores){}",
         path.display(),
         hex::encode(&genesis.hash()),
         secrets.len(),
-        keys.display()
+        args.out.display(),
+        if args.production_kdf { "production-cost" } else { "fast-KDF, local use only," },
+        if args.password_file.is_none() {
+            format!("; their password is in {}", args.out.join("password").display())
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
 
-/// Writes a secret readable by its owner only; its value is never printed.
-fn write_secret(path: &Path, secret: &[u8; 32]) -> anyhow::Result<()> {
+/// Writes a file readable by its owner only; its content is never printed.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(f, "{}", hex::encode(secret)).with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    writeln!(f, "{text}").with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod genesis;
+pub mod keys;
 mod report;
 mod run;
 mod sim;
@@ -12,6 +13,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Run(args) => run::run(args).await,
         Command::Tallies(args) => tallies::tallies(args),
+        Command::Keys(args) => keys::run(args),
         Command::Genesis(GenesisCommand::New(args)) => genesis::new(args),
         Command::Genesis(GenesisCommand::Verify(args)) => genesis::verify(args),
         Command::Report(ReportCommand::Compute(args)) => report::compute(args),

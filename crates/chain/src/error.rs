@@ -1,0 +1,57 @@
+//! What can go wrong talking to the execution chain. Every message is one line that says
+//! what failed, with the value that was wrong, and what to do about it. No message ever
+//! carries a private key: signers are only ever named by their address.
+
+use crate::bindings::ContractError;
+use alloy::primitives::{Address, B256};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChainError {
+    #[error("execution RPC {url}: {what} failed: {message}; check that the node is up, synced and reachable")]
+    Rpc { url: String, what: String, message: String },
+
+    #[error(
+        "execution RPC {url} is chain {got}, but genesis chain_id is {expected}; point the RPC URL at chain {expected}"
+    )]
+    WrongChain { url: String, got: u64, expected: u64 },
+
+    #[error("no {contract} code at {address} (block {block}); check genesis contracts.{field} and that the contracts are deployed by then")]
+    NoCode { contract: &'static str, field: &'static str, address: Address, block: String },
+
+    #[error("{what}: the contract rejects it: {error}")]
+    Rejected { what: String, error: ContractError },
+
+    #[error("{what}: transaction {tx} reverted in block {block}; the chain changed under it, check the contract's state and retry")]
+    Reverted { what: String, tx: B256, block: u64 },
+
+    #[error("{what}: nonce {nonce} of {from} was used by a transaction this process did not send; give each process its own key")]
+    NonceTaken { what: String, from: Address, nonce: u64 },
+
+    #[error("{what}: nonce {nonce} not mined after {attempts} attempts (last {tx}, max fee {max_fee_per_gas} wei/gas); raise max_replacements or the fee cap, or check the node's mempool")]
+    Stuck { what: String, nonce: u64, attempts: u32, tx: B256, max_fee_per_gas: u128 },
+
+    #[error("{what}: replacing the stuck transaction needs a max fee of {needed} wei/gas, above the cap of {cap}; raise max_fee_per_gas_cap or wait for lower fees")]
+    FeeCap { what: String, needed: u128, cap: u128 },
+
+    #[error("{what}: {message}")]
+    Invalid { what: String, message: String },
+
+    #[error("genesis contracts.{field} is {genesis}, but deploying from {deployer} at nonce {nonce} puts it at {predicted}; write the predicted addresses into genesis (predict_addresses) before deploying")]
+    GenesisMismatch { field: &'static str, genesis: Address, predicted: Address, deployer: Address, nonce: u64 },
+}
+
+impl ChainError {
+    pub(crate) fn rpc(url: &str, what: impl Into<String>, err: impl std::fmt::Display) -> ChainError {
+        ChainError::Rpc { url: url.to_string(), what: what.into(), message: one_line(&err.to_string()) }
+    }
+}
+
+/// RPC error texts sometimes span lines (a node's HTML error page); keep the first.
+fn one_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line.to_string(),
+    }
+}

@@ -1,0 +1,474 @@
+//! Sending one transaction until it is mined: the rules every write of this crate follows
+//! (deployments, reports, claims).
+//!
+//! 1. Simulate it (`eth_call` from the sender at the latest block): a call the contract
+//!    rejects is never sent, and its revert is decoded by name.
+//! 2. Gas limit: the node's estimate plus a margin. Fees: EIP-1559, from the node's fee
+//!    history (`max_fee`, `max_priority_fee`). Nonce: explicit, the sender's count of
+//!    *mined* transactions, so a transaction of this key left pending by an earlier run is
+//!    replaced rather than queued behind.
+//! 3. Sign locally and send the raw transaction; poll for a receipt of any of the hashes
+//!    sent for this nonce until a timeout.
+//! 4. Not mined in time (dropped, or stuck under-priced): ask the caller whether it is
+//!    still wanted, then replace it — same nonce, both fees raised by at least 12.5%
+//!    (nodes refuse replacements below +10%) and never below the node's current estimate.
+//!    After `max_replacements` replacements, give up with [`ChainError::Stuck`].
+//!
+//! The private key stays inside the [`EthereumWallet`]; nothing here formats it.
+
+use crate::bindings::{decode_revert, ContractError};
+use crate::error::ChainError;
+use alloy::eips::eip1559::Eip1559Estimation;
+use alloy::eips::{BlockId, Encodable2718};
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::types::{Log, TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use std::future::Future;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// The smallest fee increase of a replacement, in basis points: 12.5%.
+pub const MIN_FEE_BUMP_BPS: u32 = 1250;
+
+/// How transactions are sent and replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxConfig {
+    /// How long to wait for a receipt before replacing the transaction.
+    pub receipt_timeout: Duration,
+    /// How often to ask for a receipt.
+    pub poll_interval: Duration,
+    /// Replacements (same nonce, higher fees) before giving up.
+    pub max_replacements: u32,
+    /// Fee increase of each replacement, in basis points; at least [`MIN_FEE_BUMP_BPS`].
+    pub fee_bump_bps: u32,
+    /// Never offer a max fee per gas above this (wei); `None` for no cap.
+    pub max_fee_per_gas_cap: Option<u128>,
+    /// Added to the node's gas estimate, in basis points.
+    pub gas_margin_bps: u32,
+}
+
+impl Default for TxConfig {
+    fn default() -> TxConfig {
+        TxConfig {
+            receipt_timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            max_replacements: 5,
+            fee_bump_bps: MIN_FEE_BUMP_BPS,
+            max_fee_per_gas_cap: None,
+            gas_margin_bps: 2000,
+        }
+    }
+}
+
+/// A mined transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mined {
+    pub tx: B256,
+    pub block: u64,
+    pub gas_used: u64,
+    /// False if it reverted.
+    pub success: bool,
+    pub contract_address: Option<Address>,
+    pub logs: Vec<Log>,
+    /// Replacements sent before one of the transactions was mined.
+    pub replacements: u32,
+}
+
+/// What became of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sent {
+    Mined(Mined),
+    /// The caller no longer wanted it before a replacement; these hashes may still be pending.
+    Abandoned {
+        pending: Vec<B256>,
+    },
+}
+
+/// EIP-1559 fees of one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+}
+
+impl From<Eip1559Estimation> for Fees {
+    fn from(e: Eip1559Estimation) -> Fees {
+        Fees { max_fee_per_gas: e.max_fee_per_gas, max_priority_fee_per_gas: e.max_priority_fee_per_gas }
+    }
+}
+
+fn raise(value: u128, bump_bps: u32) -> u128 {
+    let bps = u128::from(bump_bps.max(MIN_FEE_BUMP_BPS));
+    // ceil(value * (1 + bps/10000)), and at least one more, so a tiny fee still grows.
+    let raised = value.saturating_mul(10_000 + bps).div_ceil(10_000);
+    raised.max(value.saturating_add(1))
+}
+
+/// The fees of a replacement: both raised by at least `bump_bps` (at least 12.5%) over the
+/// previous attempt, and never below what the node estimates now.
+pub fn bump_fees(previous: Fees, estimate: Fees, bump_bps: u32) -> Fees {
+    let priority = raise(previous.max_priority_fee_per_gas, bump_bps).max(estimate.max_priority_fee_per_gas);
+    let max_fee = raise(previous.max_fee_per_gas, bump_bps).max(estimate.max_fee_per_gas).max(priority);
+    Fees { max_fee_per_gas: max_fee, max_priority_fee_per_gas: priority }
+}
+
+/// A provider, its URL (for error messages) and the chain id.
+#[derive(Debug, Clone)]
+pub struct Rpc {
+    pub(crate) provider: RootProvider,
+    pub(crate) url: String,
+    pub(crate) chain_id: u64,
+}
+
+impl Rpc {
+    /// Connects to `url` over HTTP and checks that it serves chain `expected_chain_id`.
+    pub async fn connect(url: &str, expected_chain_id: u64) -> Result<Rpc, ChainError> {
+        let parsed = url.parse().map_err(|e| ChainError::Invalid {
+            what: format!("execution RPC URL `{url}`"),
+            message: format!("not a URL ({e}); use e.g. http://127.0.0.1:8545"),
+        })?;
+        let provider = RootProvider::new_http(parsed);
+        let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::rpc(url, "eth_chainId", e))?;
+        if chain_id != expected_chain_id {
+            return Err(ChainError::WrongChain { url: url.to_string(), got: chain_id, expected: expected_chain_id });
+        }
+        Ok(Rpc { provider, url: url.to_string(), chain_id })
+    }
+
+    pub fn provider(&self) -> &RootProvider {
+        &self.provider
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    pub(crate) fn err(&self, what: impl Into<String>, e: impl std::fmt::Display) -> ChainError {
+        ChainError::rpc(&self.url, what, e)
+    }
+
+    /// Fails with [`ChainError::NoCode`] unless `address` holds code at `block`.
+    pub(crate) async fn require_code(
+        &self,
+        contract: &'static str,
+        field: &'static str,
+        address: Address,
+        block: BlockId,
+    ) -> Result<(), ChainError> {
+        let code = self
+            .provider
+            .get_code_at(address)
+            .block_id(block)
+            .await
+            .map_err(|e| self.err(format!("eth_getCode of {contract} {address}"), e))?;
+        if code.is_empty() {
+            let block = match block {
+                BlockId::Number(n) => n.to_string(),
+                BlockId::Hash(h) => h.block_hash.to_string(),
+            };
+            return Err(ChainError::NoCode { contract, field, address, block });
+        }
+        Ok(())
+    }
+
+    /// `eth_call` of `input` to `to` from `from` at `block`: `Ok(Err(..))` is the contract's
+    /// decoded rejection, `Err` an RPC failure.
+    pub(crate) async fn simulate(
+        &self,
+        what: &str,
+        from: Address,
+        to: TxKind,
+        input: &Bytes,
+        value: U256,
+        block: BlockId,
+    ) -> Result<Result<Bytes, ContractError>, ChainError> {
+        let req =
+            TransactionRequest::default().with_from(from).with_kind(to).with_input(input.clone()).with_value(value);
+        match self.provider.call(req).block(block).await {
+            Ok(out) => Ok(Ok(out)),
+            Err(e) => match e.as_error_resp().and_then(|p| p.as_revert_data()) {
+                Some(data) => Ok(Err(decode_revert(&data))),
+                // Some nodes answer a revert without data as a plain "execution reverted".
+                None if e.to_string().contains("revert") => Ok(Err(decode_revert(&[]))),
+                None => Err(self.err(format!("{what}: eth_call"), e)),
+            },
+        }
+    }
+}
+
+/// A local key that sends transactions by the rules of this module.
+#[derive(Clone)]
+pub struct Transactor {
+    rpc: Rpc,
+    wallet: EthereumWallet,
+    from: Address,
+    config: TxConfig,
+}
+
+impl std::fmt::Debug for Transactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transactor").field("from", &self.from).field("rpc", &self.rpc.url).finish_non_exhaustive()
+    }
+}
+
+/// One transaction to send.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    /// What it is, for logs and errors ("submitReport rewards 3").
+    pub what: String,
+    pub to: TxKind,
+    pub input: Bytes,
+    pub value: U256,
+}
+
+impl Transactor {
+    pub fn new(rpc: Rpc, signer: PrivateKeySigner, config: TxConfig) -> Transactor {
+        let from = signer.address();
+        Transactor { rpc, wallet: EthereumWallet::from(signer), from, config }
+    }
+
+    pub fn address(&self) -> Address {
+        self.from
+    }
+
+    pub fn rpc(&self) -> &Rpc {
+        &self.rpc
+    }
+
+    pub fn config(&self) -> &TxConfig {
+        &self.config
+    }
+
+    /// Simulates `call`, then sends it and waits until it is mined. Before each replacement
+    /// `still_wanted` is asked; `Ok(false)` abandons the transaction.
+    pub(crate) async fn send<W, F>(&self, call: &Call, mut still_wanted: W) -> Result<Sent, ChainError>
+    where
+        W: FnMut() -> F,
+        F: Future<Output = Result<bool, ChainError>>,
+    {
+        let what = call.what.as_str();
+        if let Err(error) =
+            self.rpc.simulate(what, self.from, call.to, &call.input, call.value, BlockId::latest()).await?
+        {
+            return Err(ChainError::Rejected { what: what.to_string(), error });
+        }
+        let request = TransactionRequest::default()
+            .with_from(self.from)
+            .with_kind(call.to)
+            .with_input(call.input.clone())
+            .with_value(call.value);
+        let estimate = self
+            .rpc
+            .provider
+            .estimate_gas(request.clone())
+            .await
+            .map_err(|e| self.rpc.err(format!("{what}: eth_estimateGas"), e))?;
+        let gas_limit =
+            estimate.saturating_add(estimate.saturating_mul(u64::from(self.config.gas_margin_bps)) / 10_000);
+        let nonce = self
+            .rpc
+            .provider
+            .get_transaction_count(self.from)
+            .latest()
+            .await
+            .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionCount of {}", self.from), e))?;
+        let mut fees = self.estimate_fees(what).await?;
+        self.check_cap(what, fees.max_fee_per_gas)?;
+
+        let mut sent: Vec<B256> = Vec::new();
+        let mut attempt = 0u32;
+        loop {
+            let tx = request
+                .clone()
+                .with_chain_id(self.rpc.chain_id)
+                .with_nonce(nonce)
+                .with_gas_limit(gas_limit)
+                .with_max_fee_per_gas(fees.max_fee_per_gas)
+                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+            let envelope = tx.build(&self.wallet).await.map_err(|e| ChainError::Invalid {
+                what: what.to_string(),
+                message: format!("cannot sign the transaction: {e}"),
+            })?;
+            let hash = *envelope.tx_hash();
+            let raw = envelope.encoded_2718();
+            match self.rpc.provider.send_raw_transaction(&raw).await {
+                Ok(_) => {}
+                Err(e) => {
+                    let text = e.to_string().to_lowercase();
+                    if text.contains("already known") || text.contains("already imported") {
+                        // The node has exactly this transaction: nothing to do.
+                    } else if text.contains("nonce too low") {
+                        // Mined meanwhile: one of ours, or someone else's with our key.
+                        if let Some(m) = self.find_mined(what, &sent, attempt).await? {
+                            return Ok(Sent::Mined(m));
+                        }
+                        return Err(ChainError::NonceTaken { what: what.to_string(), from: self.from, nonce });
+                    } else if text.contains("underpriced") && attempt < self.config.max_replacements {
+                        // A pending transaction with this nonce pays more: outbid it.
+                        attempt += 1;
+                        fees = self.next_fees(what, fees).await?;
+                        warn!(
+                            what,
+                            nonce,
+                            attempt,
+                            max_fee = fees.max_fee_per_gas,
+                            "replacement underpriced; raising fees"
+                        );
+                        continue;
+                    } else {
+                        return Err(self.rpc.err(format!("{what}: eth_sendRawTransaction"), e));
+                    }
+                }
+            }
+            if !sent.contains(&hash) {
+                sent.push(hash);
+            }
+            info!(what, %hash, nonce, attempt, max_fee = fees.max_fee_per_gas, priority_fee = fees.max_priority_fee_per_gas, "transaction sent");
+
+            if let Some(m) = self.wait(what, &sent, attempt).await? {
+                return Ok(Sent::Mined(m));
+            }
+            // Not mined in time. Mined by someone else's transaction with our nonce?
+            let mined_count = self
+                .rpc
+                .provider
+                .get_transaction_count(self.from)
+                .latest()
+                .await
+                .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionCount"), e))?;
+            if mined_count > nonce {
+                if let Some(m) = self.find_mined(what, &sent, attempt).await? {
+                    return Ok(Sent::Mined(m));
+                }
+                return Err(ChainError::NonceTaken { what: what.to_string(), from: self.from, nonce });
+            }
+            if attempt >= self.config.max_replacements {
+                return Err(ChainError::Stuck {
+                    what: what.to_string(),
+                    nonce,
+                    attempts: attempt + 1,
+                    tx: hash,
+                    max_fee_per_gas: fees.max_fee_per_gas,
+                });
+            }
+            if !still_wanted().await? {
+                info!(what, nonce, "transaction no longer needed; not replacing it");
+                return Ok(Sent::Abandoned { pending: sent });
+            }
+            attempt += 1;
+            fees = self.next_fees(what, fees).await?;
+            warn!(what, nonce, attempt, %hash, "not mined in time; replacing with higher fees");
+        }
+    }
+
+    async fn estimate_fees(&self, what: &str) -> Result<Fees, ChainError> {
+        let e = self
+            .rpc
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| self.rpc.err(format!("{what}: fee estimate (eth_feeHistory)"), e))?;
+        Ok(e.into())
+    }
+
+    async fn next_fees(&self, what: &str, previous: Fees) -> Result<Fees, ChainError> {
+        let estimate = self.estimate_fees(what).await?;
+        let next = bump_fees(previous, estimate, self.config.fee_bump_bps);
+        self.check_cap(what, next.max_fee_per_gas)?;
+        Ok(next)
+    }
+
+    fn check_cap(&self, what: &str, needed: u128) -> Result<(), ChainError> {
+        match self.config.max_fee_per_gas_cap {
+            Some(cap) if needed > cap => Err(ChainError::FeeCap { what: what.to_string(), needed, cap }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Polls for a receipt of any hash in `sent` until the receipt timeout.
+    async fn wait(&self, what: &str, sent: &[B256], replacements: u32) -> Result<Option<Mined>, ChainError> {
+        let deadline = tokio::time::Instant::now() + self.config.receipt_timeout;
+        loop {
+            if let Some(m) = self.find_mined(what, sent, replacements).await? {
+                return Ok(Some(m));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
+
+    async fn find_mined(&self, what: &str, sent: &[B256], replacements: u32) -> Result<Option<Mined>, ChainError> {
+        for hash in sent {
+            let receipt = self
+                .rpc
+                .provider
+                .get_transaction_receipt(*hash)
+                .await
+                .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionReceipt {hash}"), e))?;
+            if let Some(r) = receipt {
+                let m = mined(r, replacements);
+                debug!(what, tx = %m.tx, block = m.block, gas_used = m.gas_used, success = m.success, "mined");
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn mined(r: TransactionReceipt, replacements: u32) -> Mined {
+    Mined {
+        tx: r.transaction_hash,
+        block: r.block_number.unwrap_or_default(),
+        gas_used: r.gas_used,
+        success: r.status(),
+        contract_address: r.contract_address,
+        logs: r.inner.logs().to_vec(),
+        replacements,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_fees_rise_at_least_an_eighth() {
+        let prev = Fees { max_fee_per_gas: 2_000_000_000, max_priority_fee_per_gas: 1_000_000_000 };
+        let low = Fees { max_fee_per_gas: 1, max_priority_fee_per_gas: 1 };
+        let next = bump_fees(prev, low, MIN_FEE_BUMP_BPS);
+        assert_eq!(next, Fees { max_fee_per_gas: 2_250_000_000, max_priority_fee_per_gas: 1_125_000_000 });
+        // A smaller configured bump is raised to 12.5%.
+        assert_eq!(bump_fees(prev, low, 100), next);
+        // The node's estimate wins when it is higher.
+        let high = Fees { max_fee_per_gas: 9_000_000_000, max_priority_fee_per_gas: 3_000_000_000 };
+        assert_eq!(bump_fees(prev, high, MIN_FEE_BUMP_BPS), high);
+    }
+
+    #[test]
+    fn tiny_fees_still_grow_and_rounding_goes_up() {
+        let prev = Fees { max_fee_per_gas: 1, max_priority_fee_per_gas: 0 };
+        let zero = Fees { max_fee_per_gas: 0, max_priority_fee_per_gas: 0 };
+        let next = bump_fees(prev, zero, MIN_FEE_BUMP_BPS);
+        assert_eq!(next, Fees { max_fee_per_gas: 2, max_priority_fee_per_gas: 1 });
+        // 9 * 1.125 = 10.125 -> 11.
+        assert_eq!(raise(9, MIN_FEE_BUMP_BPS), 11);
+        assert_eq!(raise(u128::MAX, MIN_FEE_BUMP_BPS), u128::MAX);
+    }
+
+    #[test]
+    fn max_fee_never_below_priority_fee() {
+        let prev = Fees { max_fee_per_gas: 10, max_priority_fee_per_gas: 10 };
+        let est = Fees { max_fee_per_gas: 0, max_priority_fee_per_gas: 100 };
+        let next = bump_fees(prev, est, MIN_FEE_BUMP_BPS);
+        assert!(next.max_fee_per_gas >= next.max_priority_fee_per_gas);
+        assert_eq!(next.max_priority_fee_per_gas, 100);
+    }
+}

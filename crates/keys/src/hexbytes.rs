@@ -1,0 +1,13 @@
+//! Serde for fixed-size byte arrays as `0x` hex, the way the genesis file writes them.
+
+use claystack_primitives::hex;
+use serde::{de, Deserialize, Deserializer, Serializer};
+
+pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+
+pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    let s = String::deserialize(d)?;
+    hex::decode_fixed::<N>(&s).map_err(|e| de::Error::custom(format!("`{s}`: {e}")))
+}

@@ -1,0 +1,95 @@
+//! A committee member's keys on disk.
+//!
+//! A member holds two keys: a BLS12-381 secret key that signs reports, kept in an
+//! [EIP-2335](https://eips.ethereum.org/EIPS/eip-2335) keystore ([`keystore`]), and an
+//! ed25519 libp2p identity that names the node on the gossip network ([`p2p`]). A
+//! [`KeyDir`] keeps both side by side with the public half a genesis needs
+//! (`member.json`: public key, proof of possession, peer id). [`password`] reads the
+//! keystore password from a file or an environment variable.
+//!
+//! This crate must never print, log or put into an error message a secret key, a
+//! password or anything derived from them; files holding secrets are written with mode
+//! 0600 and atomically (temporary file, then rename). See `docs/keys.md`.
+
+pub mod keydir;
+pub mod keystore;
+pub mod p2p;
+pub mod password;
+
+mod fsutil;
+mod hexbytes;
+
+pub use keydir::{KeyDir, MemberKeys, Unlocked};
+pub use keystore::{Kdf, Keystore};
+pub use password::{Password, PasswordSource};
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// What is wrong with a keystore's content (the caller knows which file it came from).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum KeystoreError {
+    #[error("not an EIP-2335 keystore: {0}")]
+    Json(String),
+    #[error("version {0} is not supported; EIP-2335 keystores are version {v}", v = keystore::VERSION)]
+    Version(u32),
+    #[error("crypto.kdf.function `{0}` is not supported; use scrypt or pbkdf2")]
+    Kdf(String),
+    #[error("crypto.checksum.function `{0}` is not supported; use sha256")]
+    Checksum(String),
+    #[error("crypto.cipher.function `{0}` is not supported; use aes-128-ctr")]
+    Cipher(String),
+    /// A field has a value this implementation refuses (malformed, or a cost too high to run).
+    #[error("{field}: {reason}")]
+    Field { field: &'static str, reason: String },
+    /// The checksum does not match: the password is wrong (or the file was altered).
+    #[error("wrong password (checksum mismatch)")]
+    WrongPassword,
+    #[error("cannot get random bytes from the operating system: {0}")]
+    Random(String),
+}
+
+/// Errors of key files and key directories; each names the file or directory concerned.
+#[derive(Debug, Error)]
+pub enum KeysError {
+    // The causes are fields named `error`, not `source`: the message already includes
+    // them, and a `source` would make `anyhow`'s one-line form repeat them.
+    #[error("cannot {action} {path}: {error}")]
+    Io { action: &'static str, path: PathBuf, error: std::io::Error },
+    #[error("keystore {path}: {error}")]
+    Keystore { path: PathBuf, error: KeystoreError },
+    #[error("wrong password for keystore {path} (checksum mismatch); give the password it was encrypted with")]
+    WrongPassword { path: PathBuf },
+    #[error("keystore {path}: the decrypted secret is not a BLS12-381 secret key (32 bytes, non-zero, below the group order)")]
+    NotBlsSecret { path: PathBuf },
+    #[error("keystore {path}: its pubkey {stored} is not the public key of its secret ({derived}); the file is damaged or was edited")]
+    PubkeyMismatch { path: PathBuf, stored: String, derived: String },
+    #[error("the given secret is not a BLS12-381 secret key (it is zero or not below the group order)")]
+    InvalidSecret,
+    #[error("{dir} already holds keys ({file} exists); choose another directory, keys are never overwritten")]
+    AlreadyExists { dir: PathBuf, file: PathBuf },
+    #[error("{dir} is not a key directory ({file} is missing); create one with `keys new` or `keys import`")]
+    NotKeyDir { dir: PathBuf, file: PathBuf },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("key directory {dir} is inconsistent: {reason}")]
+    Inconsistent { dir: PathBuf, reason: String },
+    #[error("p2p key {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`")]
+    OpenPermissions { path: PathBuf, mode: u32 },
+    #[error("{0}")]
+    Password(String),
+    #[error("cannot get random bytes from the operating system: {0}")]
+    Random(String),
+}
+
+impl KeysError {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> KeysError {
+        let path = path.to_path_buf();
+        move |error| KeysError::Io { action, path, error }
+    }
+}
+
+/// Fills `buf` from the operating system's random source.
+pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), KeystoreError> {
+    getrandom::fill(buf).map_err(|e| KeystoreError::Random(e.to_string()))
+}

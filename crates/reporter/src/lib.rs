@@ -1,0 +1,189 @@
+//! Closes rewards epochs. Once accounting has passed the last epoch of report `n`'s
+//! frame, the reporter computes report `n` from the stored tallies, the frame's inputs
+//! and the stored report `n - 1`, and stores it (report, tree dump, root, hash).
+//!
+//! Reports are closed strictly in order, each from the previous one's carry, so a node
+//! that starts late computes every report from 1 and reaches the same bytes as a node
+//! that ran all along. The pure work is `claystack_report::build`; this crate is the
+//! I/O around it: the store and the source of the frame inputs.
+
+use claystack_genesis::Genesis;
+use claystack_primitives::Epoch;
+use claystack_report::{build, frame_of, report_bytes, report_hash, FrameFile};
+use claystack_rewards::Report;
+use claystack_store::{Store, StoredReport};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Report kind of rewards reports (the signing root's `kind`).
+pub const REWARDS_KIND: u8 = 0;
+
+#[derive(Debug, Error)]
+pub enum ReporterError {
+    #[error(transparent)]
+    Store(#[from] claystack_store::StoreError),
+    #[error("report {number}: {source}")]
+    Build { number: u64, source: claystack_report::ReportError },
+    #[error("frame inputs {path}: {message}")]
+    Inputs { path: PathBuf, message: String },
+    #[error("stored report {number} cannot be read back: {message}")]
+    StoredReport { number: u64, message: String },
+    #[error(
+        "report {number} covers beacon epochs {from}..={to}, but this node's tallies start at epoch {first_tally}: \
+         account from the genesis first_epoch ({first_epoch}) — start with an empty data directory and \
+         accounting.start_epoch <= {from}"
+    )]
+    MissingTallies { number: u64, from: Epoch, to: Epoch, first_tally: Epoch, first_epoch: Epoch },
+}
+
+/// Where a frame's inputs (registry, facts, rewards source, SSV price, adjustments) come
+/// from. The one seam between the report and the outside world besides the tallies.
+pub trait InputsSource: Send + Sync {
+    /// The inputs of report `number`, or `None` if they are not available yet.
+    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Option<FrameFile>, ReporterError>;
+}
+
+/// Frame inputs from files: `<dir>/frame-<n>.json` when it exists, else `<dir>/frames.json`
+/// (one file for every frame, convenient for a local testnet: its slashings and forced
+/// exits are each applied in the frame that holds their epoch). The files' `previous` is
+/// ignored: the reporter takes the carry from its own stored report `n - 1`.
+pub struct FileInputs {
+    dir: PathBuf,
+}
+
+impl FileInputs {
+    pub fn new(dir: &Path) -> FileInputs {
+        FileInputs { dir: dir.to_path_buf() }
+    }
+}
+
+impl InputsSource for FileInputs {
+    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Option<FrameFile>, ReporterError> {
+        for (path, shared) in
+            [(self.dir.join(format!("frame-{number}.json")), false), (self.dir.join("frames.json"), true)]
+        {
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(ReporterError::Inputs { path, message: e.to_string() }),
+            };
+            let mut file: FrameFile =
+                serde_json::from_slice(&bytes).map_err(|e| ReporterError::Inputs { path, message: e.to_string() })?;
+            if shared {
+                let in_frame = |epoch: Epoch| (frame.0..=frame.1).contains(&epoch);
+                file.facts.slashings.retain(|s| in_frame(s.epoch));
+                file.facts.forced_exits.retain(|f| in_frame(f.epoch));
+            }
+            return Ok(Some(file));
+        }
+        Ok(None)
+    }
+}
+
+/// A report the reporter just stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedReport {
+    pub number: u64,
+    pub frame: (Epoch, Epoch),
+    pub merkle_root: [u8; 32],
+    pub report_hash: [u8; 32],
+    pub operators: usize,
+    pub t_wei: u128,
+}
+
+/// What stops the next report from closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    /// Accounting has not passed the frame's last epoch yet.
+    Accounting { number: u64, last_epoch: Epoch, next_epoch: Epoch },
+    /// The frame's inputs are not available.
+    Inputs { number: u64 },
+}
+
+pub struct Reporter {
+    genesis: Genesis,
+    store: Arc<Store>,
+    inputs: Box<dyn InputsSource>,
+}
+
+impl Reporter {
+    pub fn new(genesis: Genesis, store: Arc<Store>, inputs: Box<dyn InputsSource>) -> Reporter {
+        Reporter { genesis, store, inputs }
+    }
+
+    /// The number of the next report to close.
+    pub fn next_number(&self) -> Result<u64, ReporterError> {
+        Ok(self.store.latest_report(REWARDS_KIND)?.map_or(1, |(n, _)| n + 1))
+    }
+
+    /// Closes every report that is ready, in order; returns them and what the next one waits for.
+    pub fn close_ready(&self) -> Result<(Vec<ClosedReport>, Waiting), ReporterError> {
+        let mut closed = Vec::new();
+        loop {
+            match self.close_next()? {
+                Ok(report) => closed.push(report),
+                Err(waiting) => return Ok((closed, waiting)),
+            }
+        }
+    }
+
+    /// Closes the next report if it is ready.
+    pub fn close_next(&self) -> Result<Result<ClosedReport, Waiting>, ReporterError> {
+        let economics = &self.genesis.economics;
+        let number = self.next_number()?;
+        let frame = frame_of(economics, self.genesis.first_epoch, number)
+            .map_err(|source| ReporterError::Build { number, source })?;
+        let next_epoch = self.store.accounting_cursor()?.map_or(0, |c| c.next_epoch);
+        if next_epoch <= frame.1 {
+            return Ok(Err(Waiting::Accounting { number, last_epoch: frame.1, next_epoch }));
+        }
+        let first_tally = self.store.epoch_tallies(0, frame.1)?.first().map(|e| e.epoch);
+        match first_tally {
+            Some(e) if e <= frame.0 => {}
+            other => {
+                return Err(ReporterError::MissingTallies {
+                    number,
+                    from: frame.0,
+                    to: frame.1,
+                    first_tally: other.unwrap_or(next_epoch),
+                    first_epoch: self.genesis.first_epoch,
+                })
+            }
+        }
+        let Some(mut file) = self.inputs.frame_inputs(number, frame)? else {
+            return Ok(Err(Waiting::Inputs { number }));
+        };
+        file.previous = match number {
+            1 => None,
+            n => Some(self.stored_report(n - 1)?.carry()),
+        };
+        let tallies = self.store.sum_tallies(frame.0, frame.1)?;
+        let (report, tree) =
+            build(economics, file, number, frame, tallies).map_err(|source| ReporterError::Build { number, source })?;
+        let bytes = report_bytes(&report);
+        let mut dump = serde_json::to_vec_pretty(&tree.dump()).expect("a tree dump always serializes");
+        dump.push(b'\n');
+        let stored =
+            StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump };
+        self.store.put_report(REWARDS_KIND, number, &stored)?;
+        Ok(Ok(ClosedReport {
+            number,
+            frame,
+            merkle_root: stored.merkle_root,
+            report_hash: stored.report_hash,
+            operators: report.operators.len(),
+            t_wei: report.totals.t_wei,
+        }))
+    }
+
+    /// A stored report, parsed.
+    pub fn stored_report(&self, number: u64) -> Result<Report, ReporterError> {
+        let stored = self
+            .store
+            .report(REWARDS_KIND, number)?
+            .ok_or_else(|| ReporterError::StoredReport { number, message: "it is not in the store".into() })?;
+        serde_json::from_slice(&stored.report)
+            .map_err(|e| ReporterError::StoredReport { number, message: e.to_string() })
+    }
+}

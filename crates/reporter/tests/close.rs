@@ -1,0 +1,97 @@
+//! Reports close in order once accounting passes their frame, chain to each other,
+//! and come out byte-identical from two stores with the same tallies.
+
+use claystack_accounting::{EpochTally, Tally};
+use claystack_genesis::generate_local;
+use claystack_reporter::{FileInputs, Reporter, ReporterError, Waiting, REWARDS_KIND};
+use claystack_store::{AccountingCursor, Store};
+use std::path::Path;
+use std::sync::Arc;
+
+fn inputs_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
+}
+
+/// Accounts epochs `from..to` with tallies that vary by epoch and validator.
+fn account(store: &Store, from: u64, to: u64) {
+    for epoch in from..to {
+        let tallies = (0..25u64)
+            .map(|v| {
+                let included = u32::from((v + epoch) % 7 != 0);
+                Tally { validator: v, duties: 1, included, timely: included }
+            })
+            .collect();
+        let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [0; 32] };
+        store.commit_epoch(&EpochTally { epoch, tallies }, &cursor).unwrap();
+    }
+}
+
+fn reporter(dir: &Path, from: u64, to: u64) -> (Reporter, Arc<Store>) {
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    assert_eq!(genesis.economics.frame_epochs, 4);
+    let store = Arc::new(Store::open(dir).unwrap());
+    account(&store, from, to);
+    (Reporter::new(genesis, store.clone(), Box::new(FileInputs::new(inputs_dir()))), store)
+}
+
+#[test]
+fn reports_close_in_order_and_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, store) = reporter(dir.path(), 0, 10);
+    let (closed, waiting) = r.close_ready().unwrap();
+    assert_eq!(closed.iter().map(|c| (c.number, c.frame)).collect::<Vec<_>>(), vec![(1, (0, 3)), (2, (4, 7))]);
+    assert_eq!(waiting, Waiting::Accounting { number: 3, last_epoch: 11, next_epoch: 10 });
+    assert_ne!(closed[0].merkle_root, closed[1].merkle_root);
+
+    // Report 2 carries report 1's cumulative amounts forward.
+    let (one, two) = (r.stored_report(1).unwrap(), r.stored_report(2).unwrap());
+    for o in &two.operators {
+        let prev = one.operators.iter().find(|p| p.address == o.address).map_or(0, |p| p.cumulative_wei);
+        assert_eq!(o.cumulative_wei, prev + o.epoch_amount_wei);
+    }
+    assert!(two.operators.iter().any(|o| o.cumulative_wei > o.epoch_amount_wei));
+
+    // Nothing more until accounting moves; then report 3 closes.
+    assert!(r.close_ready().unwrap().0.is_empty());
+    account(&store, 10, 12);
+    let (closed, _) = r.close_ready().unwrap();
+    assert_eq!(closed.iter().map(|c| c.number).collect::<Vec<_>>(), vec![3]);
+}
+
+#[test]
+fn two_stores_give_the_same_bytes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, sa) = reporter(a.path(), 0, 12);
+    ra.close_ready().unwrap();
+    // The second node closes report by report, reopening its store in between.
+    {
+        let (rb, _) = reporter(b.path(), 0, 12);
+        assert!(rb.close_next().unwrap().is_ok());
+    }
+    let sb = Arc::new(Store::open(b.path()).unwrap());
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let rb = Reporter::new(genesis, sb.clone(), Box::new(FileInputs::new(inputs_dir())));
+    rb.close_ready().unwrap();
+    for n in 1..=3 {
+        assert_eq!(sa.report(REWARDS_KIND, n).unwrap(), sb.report(REWARDS_KIND, n).unwrap(), "report {n}");
+    }
+}
+
+#[test]
+fn missing_inputs_wait_and_late_tallies_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    account(&store, 0, 5);
+    let empty = tempfile::tempdir().unwrap();
+    let r = Reporter::new(genesis.clone(), store, Box::new(FileInputs::new(empty.path())));
+    assert_eq!(r.close_ready().unwrap().1, Waiting::Inputs { number: 1 });
+
+    let late = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(late.path()).unwrap());
+    account(&store, 2, 5);
+    let r = Reporter::new(genesis, store, Box::new(FileInputs::new(inputs_dir())));
+    let err = r.close_ready().unwrap_err();
+    assert!(matches!(err, ReporterError::MissingTallies { number: 1, first_tally: 2, .. }), "{err}");
+    assert!(err.to_string().contains("start_epoch"), "{err}");
+}

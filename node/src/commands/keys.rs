@@ -1,0 +1,164 @@
+//! `keys new|import|list`: a committee member's key directory (layout and formats in
+//! docs/keys.md). Passwords come from a file or an environment variable, never from the
+//! command line; nothing secret is printed.
+
+use anyhow::bail;
+use clap::{Args, Subcommand, ValueEnum};
+use claystack_keys::{Kdf, KeyDir, MemberKeys, PasswordSource};
+use claystack_primitives::hex;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key directory: a new BLS key in an EIP-2335 keystore, a libp2p identity and member.json.
+    New(NewArgs),
+    /// Create a key directory around an existing EIP-2335 keystore (the password must open it).
+    Import(ImportArgs),
+    /// Print the public key, proof of possession and peer id of a key directory, or of each one under a directory.
+    List(ListArgs),
+}
+
+/// Exactly one of the two must be given.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct PasswordArgs {
+    /// File holding the keystore password (one trailing newline is not part of it).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Name of an environment variable holding the keystore password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+impl PasswordArgs {
+    fn source(&self) -> PasswordSource {
+        match (&self.password_file, &self.password_env) {
+            (Some(file), _) => PasswordSource::File(file.clone()),
+            (None, Some(var)) => PasswordSource::Env(var.clone()),
+            (None, None) => unreachable!("clap requires one password source"),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct NewArgs {
+    /// Key directory to create; it must not hold keys already.
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Cheap scrypt (n=2^14 instead of 2^18) for tests and local testnets only: 16 times faster to brute-force.
+    #[arg(long)]
+    pub fast_kdf: bool,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The EIP-2335 keystore (version 4) holding the member's BLS secret key.
+    #[arg(long)]
+    pub keystore: PathBuf,
+    /// Key directory to create; it must not hold keys already.
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// A key directory, or a directory whose subdirectories are key directories.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// `table` for people; `json`, an array of genesis member entries (without `submitter`) and their directories.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+pub fn run(args: KeysArgs) -> anyhow::Result<()> {
+    match args.command {
+        KeysCommand::New(args) => new(args),
+        KeysCommand::Import(args) => import(args),
+        KeysCommand::List(args) => list(args),
+    }
+}
+
+fn new(args: NewArgs) -> anyhow::Result<()> {
+    let password = args.password.source().read()?;
+    let kdf = if args.fast_kdf { Kdf::FAST } else { Kdf::PRODUCTION };
+    let member = KeyDir::create(&args.dir, None, &password, kdf)?;
+    let note = if args.fast_kdf { " (fast KDF: tests and local testnets only)" } else { "" };
+    println!("created key directory {}{note}", args.dir.display());
+    print_created(&args.dir, &member);
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let password = args.password.source().read()?;
+    let member = KeyDir::import(&args.dir, &args.keystore, &password)?;
+    println!("imported {} into key directory {}", args.keystore.display(), args.dir.display());
+    print_created(&args.dir, &member);
+    Ok(())
+}
+
+fn print_created(dir: &Path, member: &MemberKeys) {
+    print_table_entry(member);
+    println!(
+        "genesis entry: {} plus the member's \"submitter\" address (see docs/keys.md)",
+        KeyDir::member_path(dir).display()
+    );
+}
+
+fn print_table_entry(member: &MemberKeys) {
+    println!("  bls_pubkey  {}", hex::encode(&member.bls_pubkey));
+    println!("  pop         {}", hex::encode(&member.pop));
+    println!("  peer_id     {}", member.peer_id);
+}
+
+fn list(args: ListArgs) -> anyhow::Result<()> {
+    let dirs = KeyDir::discover(&args.dir)?;
+    if dirs.is_empty() {
+        bail!(
+            "{} holds no key directories; create one with `claystack-oracle keys new --dir {}/<name>`",
+            args.dir.display(),
+            args.dir.display()
+        );
+    }
+    // Every directory is checked before anything is printed: a listing is all good or an error.
+    let members = dirs.iter().map(|d| KeyDir::load_public(d)).collect::<Result<Vec<_>, _>>()?;
+    match args.format {
+        Format::Table => {
+            for (dir, member) in dirs.iter().zip(&members) {
+                println!("{}", dir.display());
+                print_table_entry(member);
+            }
+        }
+        Format::Json => {
+            let entries: Vec<serde_json::Value> = dirs
+                .iter()
+                .zip(&members)
+                .map(|(dir, m)| {
+                    serde_json::json!({
+                        "dir": dir.display().to_string(),
+                        "bls_pubkey": hex::encode(&m.bls_pubkey),
+                        "pop": hex::encode(&m.pop),
+                        "peer_id": m.peer_id,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&entries)?);
+        }
+    }
+    Ok(())
+}
