@@ -91,8 +91,8 @@ pub enum Published {
     Sent(MessageId),
     /// No member is subscribed yet: it waits and is sent when one is.
     Queued(MessageId),
-    /// The same bytes were seen within the duplicate window (published by us
-    /// or by another member): nothing was sent.
+    /// gossipsub already holds a message with this id (ids are per publication, so
+    /// this is rare: a sequence-number collision): nothing was sent.
     Duplicate(MessageId),
 }
 
