@@ -8,7 +8,7 @@
 //! committee from a seed. The canonical encoding behind the hash is in `README.md`.
 
 pub mod bls;
-mod hexbytes;
+pub mod hexbytes;
 
 use claystack_rewards::wei;
 pub use claystack_rewards::{Address, Economics};

@@ -15,8 +15,9 @@
 use crate::fsutil::{self, PUBLIC_MODE, SECRET_MODE};
 use crate::keystore::{Kdf, Keystore};
 use crate::password::Password;
-use crate::{hexbytes, p2p, KeysError, KeystoreError};
+use crate::{p2p, KeysError, KeystoreError};
 use blst::min_pk::SecretKey;
+use claystack_genesis::hexbytes;
 use claystack_genesis::{bls, Address, Member};
 use claystack_primitives::hex;
 use libp2p_identity::Keypair;

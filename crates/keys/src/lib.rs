@@ -17,7 +17,6 @@ pub mod p2p;
 pub mod password;
 
 mod fsutil;
-mod hexbytes;
 
 pub use keydir::{KeyDir, MemberKeys, Unlocked};
 pub use keystore::{Kdf, Keystore};

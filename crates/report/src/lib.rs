@@ -114,12 +114,7 @@ pub fn tree_of(report: &Report) -> Result<StandardMerkleTree, ReportError> {
 
 /// The report hash the committee signs besides the root: keccak256 of [`report_bytes`].
 pub fn report_hash(report_bytes: &[u8]) -> [u8; 32] {
-    use tiny_keccak::Hasher;
-    let mut k = tiny_keccak::Keccak::v256();
-    k.update(report_bytes);
-    let mut out = [0u8; 32];
-    k.finalize(&mut out);
-    out
+    claystack_merkle::keccak256(report_bytes)
 }
 
 /// Canonical bytes of a report: pretty-printed JSON of the typed struct (field order is
