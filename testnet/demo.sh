@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/claystack-target}"
-cargo build --locked -p claystack-oracle
+cargo build --workspace --all-targets --locked
 bin="$CARGO_TARGET_DIR/debug/claystack-oracle"
 
 work=testnet/.data

@@ -38,6 +38,25 @@ pub enum Command {
     /// Simulators for local testing.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// A local committee end to end: beacon simulator, anvil with the contracts, one node
+    /// process per member, until a rewards root is accepted on chain and an operator claimed.
+    Devnet(DevnetArgs),
+}
+
+#[derive(Args)]
+pub struct DevnetArgs {
+    /// Working directory (genesis, keys, configs, logs, data); replaced on each run.
+    #[arg(long, default_value = "devnet")]
+    pub dir: PathBuf,
+    /// Committee members (1 to 5); the threshold is more than two thirds.
+    #[arg(long, default_value_t = 4)]
+    pub members: usize,
+    /// Give up if report 1 is not accepted on chain within this many seconds.
+    #[arg(long, default_value_t = 180)]
+    pub timeout_secs: u64,
+    /// Also write what happened (roots, transactions, claim) as JSON to this file.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Args, Clone, Default)]

@@ -85,8 +85,12 @@ pub struct NodeConfig {
 #[derive(Debug)]
 pub struct ReportsConfig {
     pub genesis: PathBuf,
-    /// Frame inputs (`frame-<n>.json` or `frames.json`) until the registry is read from chain.
+    /// Frame inputs (`frame-<n>.json` or `frames.json`): facts, rewards source, SSV price, and
+    /// the registry unless `rpc_url` is set.
     pub inputs_dir: PathBuf,
+    /// Execution RPC: when set, the registry is read from the OperatorRegistry at each
+    /// frame's reference block, and a member with a submitter key submits there.
+    pub rpc_url: Option<String>,
     /// Set when the node is a committee member.
     pub committee: Option<CommitteeConfig>,
 }
@@ -101,15 +105,9 @@ pub struct CommitteeConfig {
     pub peers: Vec<String>,
     pub rebroadcast: Duration,
     pub fallback: Duration,
-    /// Set when the member submits certificates to the NodeManager.
-    pub chain: Option<ChainConfig>,
-}
-
-#[derive(Debug)]
-pub struct ChainConfig {
-    pub rpc_url: String,
-    /// File holding the submitter's hex private key (never logged).
-    pub submitter_key_file: PathBuf,
+    /// File holding the hex private key this member submits certificates with (never
+    /// logged); without it the member signs and gossips but leaves submitting to others.
+    pub submitter_key_file: Option<PathBuf>,
 }
 
 /// Environment variable holding the keystore password when no password file is set.
@@ -134,12 +132,11 @@ impl NodeConfig {
             bail!("no validators to track: set accounting.tracked_validators in the config file, CLAYSTACK_TRACKED, or --tracked");
         }
         let genesis = o.genesis.clone().or(file.genesis);
-        let chain = match (o.rpc_url.clone().or(file.chain.rpc_url), o.submitter_key_file.clone().or(file.chain.submitter_key_file)) {
-            (Some(rpc_url), Some(submitter_key_file)) => Some(ChainConfig { rpc_url, submitter_key_file }),
-            (None, None) => None,
-            (Some(_), None) => bail!("chain: rpc_url is set but submitter_key_file is not; set chain.submitter_key_file, CLAYSTACK_SUBMITTER_KEY_FILE or --submitter-key-file"),
-            (None, Some(_)) => bail!("chain: submitter_key_file is set but rpc_url is not; set chain.rpc_url, CLAYSTACK_RPC_URL or --rpc-url"),
-        };
+        let rpc_url = o.rpc_url.clone().or(file.chain.rpc_url);
+        let submitter_key_file = o.submitter_key_file.clone().or(file.chain.submitter_key_file);
+        if submitter_key_file.is_some() && rpc_url.is_none() {
+            bail!("chain: submitter_key_file is set but rpc_url is not; set chain.rpc_url, CLAYSTACK_RPC_URL or --rpc-url");
+        }
         let committee = match (file.committee, o.keys_dir.clone()) {
             (None, None) => None,
             (section, keys_dir) => {
@@ -154,14 +151,17 @@ impl NodeConfig {
                     peers: if o.peers.is_empty() { c.peers } else { o.peers.clone() },
                     rebroadcast: Duration::from_millis(c.rebroadcast_ms.unwrap_or(15_000).max(1)),
                     fallback: Duration::from_millis(c.fallback_ms.unwrap_or(60_000).max(1)),
-                    chain,
+                    submitter_key_file: submitter_key_file.clone(),
                 })
             }
         };
         let inputs_dir = o.inputs_dir.clone().or(file.reports.inputs_dir);
+        if submitter_key_file.is_some() && committee.is_none() {
+            bail!("chain: submitter_key_file is set but this node has no committee keys; set committee.keys_dir, or drop the submitter key (observers do not submit)");
+        }
         let reports = match (genesis, inputs_dir) {
-            (Some(genesis), Some(inputs_dir)) => Some(ReportsConfig { genesis, inputs_dir, committee }),
-            (None, None) if committee.is_none() => None,
+            (Some(genesis), Some(inputs_dir)) => Some(ReportsConfig { genesis, inputs_dir, rpc_url, committee }),
+            (None, None) if committee.is_none() && rpc_url.is_none() => None,
             (None, _) => bail!("reports need a genesis file: set genesis in the config file, CLAYSTACK_GENESIS or --genesis"),
             (Some(_), None) => bail!(
                 "reports need frame inputs: set reports.inputs_dir in the config file, CLAYSTACK_INPUTS_DIR or --inputs-dir"
@@ -226,5 +226,35 @@ mod tests {
         assert!(err.contains("9-1"), "{err}");
         let err = NodeConfig::resolve(&NodeOverrides::default()).unwrap_err().to_string();
         assert!(err.contains("no beacon node configured"), "{err}");
+    }
+
+    #[test]
+    fn chain_settings_by_mode() {
+        let base = || NodeOverrides {
+            beacon_urls: vec!["http://x".into()],
+            tracked: vec!["0-3".into()],
+            genesis: Some("g.json".into()),
+            inputs_dir: Some("in".into()),
+            ..Default::default()
+        };
+        // An observer with an RPC reads the registry from the chain and submits nothing.
+        let o = NodeOverrides { rpc_url: Some("http://rpc".into()), ..base() };
+        let reports = NodeConfig::resolve(&o).unwrap().reports.unwrap();
+        assert_eq!((reports.rpc_url.as_deref(), reports.committee.is_none()), (Some("http://rpc"), true));
+        // A submitter key needs an RPC, and committee keys.
+        let o = NodeOverrides { submitter_key_file: Some("k".into()), keys_dir: Some("keys".into()), ..base() };
+        let err = NodeConfig::resolve(&o).unwrap_err().to_string();
+        assert!(err.contains("rpc_url is not"), "{err}");
+        let o = NodeOverrides { submitter_key_file: Some("k".into()), rpc_url: Some("http://rpc".into()), ..base() };
+        let err = NodeConfig::resolve(&o).unwrap_err().to_string();
+        assert!(err.contains("no committee keys"), "{err}");
+        let o = NodeOverrides {
+            submitter_key_file: Some("k".into()),
+            rpc_url: Some("http://rpc".into()),
+            keys_dir: Some("keys".into()),
+            ..base()
+        };
+        let committee = NodeConfig::resolve(&o).unwrap().reports.unwrap().committee.unwrap();
+        assert_eq!(committee.submitter_key_file, Some(PathBuf::from("k")));
     }
 }

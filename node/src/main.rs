@@ -11,7 +11,9 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(&cli.log);
+    // devnet narrates on stdout; its own transactions' logs would drown that out.
+    let quiet = matches!(cli.command, cli::Command::Devnet(_)) && std::env::var_os("CLAYSTACK_LOG").is_none();
+    init_logging(if quiet { "warn" } else { &cli.log });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -10,7 +10,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{BeaconError, DecodeError};
 use crate::parse;
 use crate::types::{AttesterDuties, BlockHeader, Committee, FinalityCheckpoints, Genesis, SyncStatus};
-use claystack_primitives::{BlockSummary, ChainSpec, ValidatorInfo};
+use claystack_primitives::{hex, BlockSummary, ChainSpec, ValidatorInfo};
 use reqwest::{Method, StatusCode};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,6 +22,8 @@ use tokio::sync::OnceCell;
 pub const MAX_IDS_PER_POST: usize = 10_000;
 /// Most validator indices in one `GET ...?id=` query, to keep URLs short for proxies.
 pub const MAX_IDS_PER_GET: usize = 256;
+/// Public keys (0x + 96 hex digits) per `GET .../validators?id=...` request.
+pub const MAX_PUBKEYS_PER_GET: usize = 64;
 /// Longest wait between two attempts, however many retries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -255,6 +257,27 @@ impl BeaconClient {
     /// this and every later call. An empty `ids` returns nothing without asking
     /// (the API would return every validator of the state).
     pub async fn validators(&self, state_id: &str, ids: &[u64]) -> Result<Vec<ValidatorInfo>, BeaconError> {
+        self.validators_by(state_id, ids, MAX_IDS_PER_GET).await
+    }
+
+    /// The records of the validators with these public keys at `state_id`, in the node's
+    /// order; a key the state does not hold (not deposited yet) is simply absent.
+    pub async fn validators_by_pubkey(
+        &self,
+        state_id: &str,
+        pubkeys: &[[u8; 48]],
+    ) -> Result<Vec<ValidatorInfo>, BeaconError> {
+        let ids: Vec<String> = pubkeys.iter().map(|k| hex::encode(k)).collect();
+        // 98 characters a key: keep a GET's URL under about 8 KB.
+        self.validators_by(state_id, &ids, MAX_PUBKEYS_PER_GET).await
+    }
+
+    async fn validators_by<T: std::fmt::Display>(
+        &self,
+        state_id: &str,
+        ids: &[T],
+        per_get: usize,
+    ) -> Result<Vec<ValidatorInfo>, BeaconError> {
         check_id("state id", state_id)?;
         let path = format!("/eth/v1/beacon/states/{state_id}/validators");
         let mut out = Vec::with_capacity(ids.len());
@@ -276,7 +299,7 @@ impl BeaconClient {
                     Err(e) => return Err(e),
                 }
             }
-            let (chunk, tail) = rest.split_at(rest.len().min(MAX_IDS_PER_GET));
+            let (chunk, tail) = rest.split_at(rest.len().min(per_get));
             let mut query = String::with_capacity(chunk.len() * 8);
             for (i, id) in chunk.iter().enumerate() {
                 let _ = write!(query, "{}{id}", if i == 0 { "?id=" } else { "," });
@@ -409,7 +432,7 @@ impl BeaconClient {
 }
 
 /// `prefix["1","2"]suffix`: the API's JSON list of quoted indices.
-fn json_ids(ids: &[u64], prefix: &str, suffix: &str) -> Vec<u8> {
+fn json_ids<T: std::fmt::Display>(ids: &[T], prefix: &str, suffix: &str) -> Vec<u8> {
     let mut s = String::with_capacity(prefix.len() + ids.len() * 10 + suffix.len() + 2);
     s.push_str(prefix);
     s.push('[');
@@ -478,7 +501,7 @@ mod tests {
     #[test]
     fn ids() {
         assert_eq!(json_ids(&[1, 22], "{\"ids\":", "}"), br#"{"ids":["1","22"]}"#);
-        assert_eq!(json_ids(&[], "", ""), b"[]");
+        assert_eq!(json_ids::<u64>(&[], "", ""), b"[]");
         for ok in ["head", "finalized", "123", &format!("0x{}", "ab".repeat(32))] {
             assert!(check_id("state id", ok).is_ok(), "{ok}");
         }

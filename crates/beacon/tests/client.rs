@@ -460,3 +460,22 @@ async fn construction_errors() {
     let c = BeaconClient::new(&["http://u:p@a:1/x".into(), "https://b".into()], ClientConfig::default()).unwrap();
     assert_eq!(c.endpoints(), ["http://***@a:1/***", "https://b"]);
 }
+
+#[tokio::test]
+async fn validators_by_pubkey_send_0x_keys() {
+    let s = Server::start(|hit, _| {
+        if hit.method == Method::POST {
+            status(405, "Method Not Allowed")
+        } else {
+            json(fixture("validators.json"))
+        }
+    })
+    .await;
+    let c = client(&[&s.url], cfg(3, 1));
+    let keys = [[0xaa; 48], [0x01; 48]];
+    assert_eq!(c.validators_by_pubkey("1234", &keys).await.unwrap().len(), 2);
+    let hits = s.hits();
+    let (a, b) = (format!("0x{}", "aa".repeat(48)), format!("0x{}", "01".repeat(48)));
+    assert_eq!(hits[0].body, format!(r#"{{"ids":["{a}","{b}"]}}"#));
+    assert_eq!(hits[1].uri, format!("/eth/v1/beacon/states/1234/validators?id={a},{b}"));
+}

@@ -6,6 +6,8 @@
 //!   tells where they will land, so a genesis can name them first;
 //! - [`registry`]: [`RegistryReader`] reads the operator registry pinned at a block number
 //!   into a [`RegistrySnapshot`]; [`to_rewards_registry`] turns it into the engine's input;
+//! - [`registration`]: [`Registrar`] registers operators, nodes, bonds and validators as
+//!   their owners do (the local testnet sets up its chain with it);
 //! - [`reports`]: [`ReportReader`] (accepted reports, roots, events) and [`Submitter`]
 //!   (submit a quorum certificate once, claim rewards);
 //! - [`tx`]: how every transaction is sent: simulated first, explicit nonce, EIP-1559 fees
@@ -19,6 +21,7 @@ pub mod anvil;
 pub mod bindings;
 pub mod deploy;
 pub mod error;
+pub mod registration;
 pub mod registry;
 pub mod reports;
 pub mod tx;
@@ -26,6 +29,7 @@ pub mod tx;
 pub use bindings::{decode_revert, ContractError};
 pub use deploy::{predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment};
 pub use error::ChainError;
+pub use registration::Registrar;
 pub use registry::{
     to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
     ValidatorEntry, ValidatorStatus,

@@ -177,6 +177,10 @@ impl RegistryReader {
         self.registry
     }
 
+    pub fn rpc(&self) -> &Rpc {
+        &self.rpc
+    }
+
     /// Every operator, node and validator as of block `block`.
     pub async fn snapshot(&self, block: u64) -> Result<RegistrySnapshot, ChainError> {
         let at = BlockId::number(block);

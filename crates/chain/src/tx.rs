@@ -149,6 +149,11 @@ impl Rpc {
         self.chain_id
     }
 
+    /// The number of the node's latest block.
+    pub async fn block_number(&self) -> Result<u64, ChainError> {
+        self.provider.get_block_number().await.map_err(|e| self.err("eth_blockNumber", e))
+    }
+
     pub(crate) fn err(&self, what: impl Into<String>, e: impl std::fmt::Display) -> ChainError {
         ChainError::rpc(&self.url, what, e)
     }

@@ -4,15 +4,15 @@
 //! rejections and the stuck-transaction replacement.
 
 use claystack_chain::alloy::network::TransactionBuilder;
-use claystack_chain::alloy::primitives::{Address, Bytes, B256, U256};
+use claystack_chain::alloy::primitives::{Address, B256, U256};
 use claystack_chain::alloy::providers::{Provider, ProviderBuilder};
 use claystack_chain::alloy::rpc::types::TransactionRequest;
 use claystack_chain::alloy::signers::local::PrivateKeySigner;
 use claystack_chain::anvil::{Anvil, AnvilError};
-use claystack_chain::bindings::{MockCsETH, NodeManager, OperatorRegistry};
+use claystack_chain::bindings::{NodeManager, OperatorRegistry};
 use claystack_chain::{
-    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, NodeType, RegistryReader,
-    RewardsLeaf, Rpc, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus,
+    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, NodeType, Registrar,
+    RegistryReader, RewardsLeaf, Rpc, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus,
 };
 use claystack_committee::bls::{aggregate_signatures, parse_signature};
 use claystack_committee::{Certificate, ReportId, ReportKind, Roster, SecretKeySigner, Signer, SignerBitmap};
@@ -73,6 +73,13 @@ impl Net {
             .with_events_from(self.deployment.node_manager_block)
     }
 
+    fn registrar(&self, key: usize) -> Registrar {
+        Registrar::new(
+            Transactor::new(self.rpc.clone(), self.keys[key].clone(), TxConfig::default()),
+            &self.deployment.addresses,
+        )
+    }
+
     fn roster(&self) -> Roster {
         Roster::from_genesis(&self.genesis).unwrap()
     }
@@ -114,39 +121,23 @@ impl Net {
     }
 }
 
-macro_rules! mine {
-    ($call:expr) => {{
-        let receipt = $call.send().await.expect("send").get_receipt().await.expect("receipt");
-        assert!(receipt.status(), "transaction reverted");
-        receipt
-    }};
-}
-
 /// Registers dev key `key` as an operator with `nodes`, bonded with `bond` csETH.
 async fn register_operator(net: &Net, key: usize, name: &str, nodes: &[NodeType], bond: u128) -> Vec<u64> {
-    let p = net.wallet(key);
-    let registry = OperatorRegistry::new(net.registry(), &p);
-    let cs_eth = MockCsETH::new(net.deployment.addresses.cs_eth, &p);
-    mine!(registry.registerOperator(name.into(), "{\"location\":\"test\"}".into()));
+    let r = net.registrar(key);
+    r.register_operator(name, "{\"location\":\"test\"}").await.unwrap();
     let mut ids = Vec::new();
     for t in nodes {
-        let receipt = mine!(registry.addNode(t.to_u8(), format!("{name} node")));
-        let added = receipt.decoded_log::<OperatorRegistry::NodeAdded>().unwrap();
-        ids.push(u64::try_from(added.nodeId).unwrap());
+        ids.push(r.add_node(*t, &format!("{name} node")).await.unwrap());
     }
     if bond > 0 {
-        mine!(cs_eth.mint(net.keys[key].address(), U256::from(bond)));
-        mine!(cs_eth.approve(net.registry(), U256::from(bond)));
-        mine!(registry.depositBond(U256::from(bond)));
+        r.bond_with_mock_cs_eth(U256::from(bond)).await.unwrap();
     }
     ids
 }
 
 /// The protocol (dev key 0, the owner) delegates a validator to a cluster.
 async fn add_validator(net: &Net, pubkey: [u8; 48], nodes: &[u64]) {
-    let p = net.wallet(0);
-    let registry = OperatorRegistry::new(net.registry(), &p);
-    mine!(registry.addValidator(Bytes::copy_from_slice(&pubkey), nodes.iter().map(|&n| U256::from(n)).collect()));
+    net.registrar(0).add_validator(&pubkey, nodes).await.unwrap();
 }
 
 fn leaf(operator: Address, cumulative: u128, penalty: u128, requirement: u128) -> Vec<Value> {

@@ -17,11 +17,13 @@ use std::collections::BTreeSet;
 use thiserror::Error;
 
 /// Everything a frame needs besides the tallies, which come from the node's own
-/// accounting. Until the contracts issue, the registry and the facts are read
-/// from this file; the chain becomes their source behind the same struct.
+/// accounting. A node reads the facts, the rewards source and the SSV price from a
+/// file; the registry too, unless it reads it from the OperatorRegistry (then the
+/// file leaves `registry` out and the node fills it in before building).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrameFile {
+    #[serde(default)]
     pub registry: Registry,
     #[serde(default)]
     pub facts: Facts,

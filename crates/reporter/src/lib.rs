@@ -12,9 +12,14 @@ use claystack_primitives::Epoch;
 use claystack_report::{build, frame_of, report_bytes, report_hash, FrameFile};
 use claystack_rewards::Report;
 use claystack_store::{Store, StoredReport};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use thiserror::Error;
+
+mod chain;
+pub use chain::ChainInputs;
 
 /// Report kind of rewards reports (the signing root's `kind`).
 pub const REWARDS_KIND: u8 = 0;
@@ -27,6 +32,8 @@ pub enum ReporterError {
     Build { number: u64, source: claystack_report::ReportError },
     #[error("frame inputs {path}: {message}")]
     Inputs { path: PathBuf, message: String },
+    #[error("inputs of report {number}: {message}")]
+    Source { number: u64, message: String },
     #[error("stored report {number} cannot be read back: {message}")]
     StoredReport { number: u64, message: String },
     #[error(
@@ -40,8 +47,18 @@ pub enum ReporterError {
 /// Where a frame's inputs (registry, facts, rewards source, SSV price, adjustments) come
 /// from. The one seam between the report and the outside world besides the tallies.
 pub trait InputsSource: Send + Sync {
-    /// The inputs of report `number`, or `None` if they are not available yet.
-    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Option<FrameFile>, ReporterError>;
+    /// The inputs of report `number`, or why they are not available yet.
+    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> BoxFuture<'_, Result<Inputs, ReporterError>>;
+}
+
+/// A boxed, sendable future: what [`InputsSource`] returns, so sources can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A frame's inputs, or what they wait for (in words a node operator can act on).
+#[derive(Debug, Clone)]
+pub enum Inputs {
+    Ready(FrameFile),
+    Waiting(String),
 }
 
 /// Frame inputs from files: `<dir>/frame-<n>.json` when it exists, else `<dir>/frames.json`
@@ -59,7 +76,24 @@ impl FileInputs {
 }
 
 impl InputsSource for FileInputs {
-    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Option<FrameFile>, ReporterError> {
+    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> BoxFuture<'_, Result<Inputs, ReporterError>> {
+        Box::pin(std::future::ready(self.read(number, frame).and_then(|file| match file {
+            Some(file) if file.registry.operators.is_empty() => Err(ReporterError::Inputs {
+                path: self.dir.clone(),
+                message: format!(
+                    "report {number}'s frame inputs have no registry; add \"registry\" to the file, or set \
+                     chain.rpc_url to read it from the OperatorRegistry"
+                ),
+            }),
+            Some(file) => Ok(Inputs::Ready(file)),
+            None => Ok(Inputs::Waiting(self.missing(number))),
+        })))
+    }
+}
+
+impl FileInputs {
+    /// The file for report `number`, as written (its registry may be empty).
+    pub fn read(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Option<FrameFile>, ReporterError> {
         for (path, shared) in
             [(self.dir.join(format!("frame-{number}.json")), false), (self.dir.join("frames.json"), true)]
         {
@@ -79,6 +113,11 @@ impl InputsSource for FileInputs {
         }
         Ok(None)
     }
+
+    /// What to do when report `number` has no file.
+    pub fn missing(&self, number: u64) -> String {
+        format!("frame inputs missing: add {}/frame-{number}.json or frames.json", self.dir.display())
+    }
 }
 
 /// A report the reporter just stored.
@@ -97,19 +136,53 @@ pub struct ClosedReport {
 pub enum Waiting {
     /// Accounting has not passed the frame's last epoch yet.
     Accounting { number: u64, last_epoch: Epoch, next_epoch: Epoch },
-    /// The frame's inputs are not available.
-    Inputs { number: u64 },
+    /// The frame's inputs are not available; `reason` says what they wait for.
+    Inputs { number: u64, reason: String },
 }
 
 pub struct Reporter {
     genesis: Genesis,
     store: Arc<Store>,
     inputs: Box<dyn InputsSource>,
+    export: Option<PathBuf>,
 }
 
 impl Reporter {
     pub fn new(genesis: Genesis, store: Arc<Store>, inputs: Box<dyn InputsSource>) -> Reporter {
-        Reporter { genesis, store, inputs }
+        Reporter { genesis, store, inputs, export: None }
+    }
+
+    /// Also write each closed report as files, `<dir>/rewards-<n>/{report.json,tree.json,root}`,
+    /// for operators and tools that cannot open the store while the node runs (the tree
+    /// dump is what `claystack-oracle proof` and claim front-ends read).
+    pub fn with_export_dir(mut self, dir: PathBuf) -> Reporter {
+        self.export = Some(dir);
+        self
+    }
+
+    /// Writes stored report `number`'s files into the export dir, if one is set; atomic per
+    /// file (written aside, then renamed), so a reader never sees half a file.
+    pub fn export(&self, number: u64) -> Result<(), ReporterError> {
+        let Some(dir) = &self.export else { return Ok(()) };
+        let stored = self
+            .store
+            .report(REWARDS_KIND, number)?
+            .ok_or_else(|| ReporterError::StoredReport { number, message: "it is not in the store".into() })?;
+        let dir = dir.join(format!("rewards-{number}"));
+        let io = |path: &Path, e: std::io::Error| ReporterError::Inputs {
+            path: path.to_path_buf(),
+            message: format!("cannot write the exported report: {e}"),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
+        for (name, bytes) in
+            [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
+        {
+            let path = dir.join(name);
+            let aside = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&aside, bytes).and_then(|_| std::fs::rename(&aside, &path)).map_err(|e| io(&path, e))?;
+        }
+        Ok(())
     }
 
     /// The number of the next report to close.
@@ -118,10 +191,10 @@ impl Reporter {
     }
 
     /// Closes every report that is ready, in order; returns them and what the next one waits for.
-    pub fn close_ready(&self) -> Result<(Vec<ClosedReport>, Waiting), ReporterError> {
+    pub async fn close_ready(&self) -> Result<(Vec<ClosedReport>, Waiting), ReporterError> {
         let mut closed = Vec::new();
         loop {
-            match self.close_next()? {
+            match self.close_next().await? {
                 Ok(report) => closed.push(report),
                 Err(waiting) => return Ok((closed, waiting)),
             }
@@ -129,7 +202,7 @@ impl Reporter {
     }
 
     /// Closes the next report if it is ready.
-    pub fn close_next(&self) -> Result<Result<ClosedReport, Waiting>, ReporterError> {
+    pub async fn close_next(&self) -> Result<Result<ClosedReport, Waiting>, ReporterError> {
         let economics = &self.genesis.economics;
         let number = self.next_number()?;
         let frame = frame_of(economics, self.genesis.first_epoch, number)
@@ -151,8 +224,9 @@ impl Reporter {
                 })
             }
         }
-        let Some(mut file) = self.inputs.frame_inputs(number, frame)? else {
-            return Ok(Err(Waiting::Inputs { number }));
+        let mut file = match self.inputs.frame_inputs(number, frame).await? {
+            Inputs::Ready(file) => file,
+            Inputs::Waiting(reason) => return Ok(Err(Waiting::Inputs { number, reason })),
         };
         file.previous = match number {
             1 => None,
@@ -167,6 +241,7 @@ impl Reporter {
         let stored =
             StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump };
         self.store.put_report(REWARDS_KIND, number, &stored)?;
+        self.export(number)?;
         Ok(Ok(ClosedReport {
             number,
             frame,

@@ -34,11 +34,11 @@ fn reporter(dir: &Path, from: u64, to: u64) -> (Reporter, Arc<Store>) {
     (Reporter::new(genesis, store.clone(), Box::new(FileInputs::new(inputs_dir()))), store)
 }
 
-#[test]
-fn reports_close_in_order_and_chain() {
+#[tokio::test]
+async fn reports_close_in_order_and_chain() {
     let dir = tempfile::tempdir().unwrap();
     let (r, store) = reporter(dir.path(), 0, 10);
-    let (closed, waiting) = r.close_ready().unwrap();
+    let (closed, waiting) = r.close_ready().await.unwrap();
     assert_eq!(closed.iter().map(|c| (c.number, c.frame)).collect::<Vec<_>>(), vec![(1, (0, 3)), (2, (4, 7))]);
     assert_eq!(waiting, Waiting::Accounting { number: 3, last_epoch: 11, next_epoch: 10 });
     assert_ne!(closed[0].merkle_root, closed[1].merkle_root);
@@ -52,46 +52,76 @@ fn reports_close_in_order_and_chain() {
     assert!(two.operators.iter().any(|o| o.cumulative_wei > o.epoch_amount_wei));
 
     // Nothing more until accounting moves; then report 3 closes.
-    assert!(r.close_ready().unwrap().0.is_empty());
+    assert!(r.close_ready().await.unwrap().0.is_empty());
     account(&store, 10, 12);
-    let (closed, _) = r.close_ready().unwrap();
+    let (closed, _) = r.close_ready().await.unwrap();
     assert_eq!(closed.iter().map(|c| c.number).collect::<Vec<_>>(), vec![3]);
 }
 
-#[test]
-fn two_stores_give_the_same_bytes() {
+#[tokio::test]
+async fn two_stores_give_the_same_bytes() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (ra, sa) = reporter(a.path(), 0, 12);
-    ra.close_ready().unwrap();
+    ra.close_ready().await.unwrap();
     // The second node closes report by report, reopening its store in between.
     {
         let (rb, _) = reporter(b.path(), 0, 12);
-        assert!(rb.close_next().unwrap().is_ok());
+        assert!(rb.close_next().await.unwrap().is_ok());
     }
     let sb = Arc::new(Store::open(b.path()).unwrap());
     let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
     let rb = Reporter::new(genesis, sb.clone(), Box::new(FileInputs::new(inputs_dir())));
-    rb.close_ready().unwrap();
+    rb.close_ready().await.unwrap();
     for n in 1..=3 {
         assert_eq!(sa.report(REWARDS_KIND, n).unwrap(), sb.report(REWARDS_KIND, n).unwrap(), "report {n}");
     }
 }
 
-#[test]
-fn missing_inputs_wait_and_late_tallies_are_refused() {
+#[tokio::test]
+async fn missing_inputs_wait_and_late_tallies_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
     let store = Arc::new(Store::open(dir.path()).unwrap());
     account(&store, 0, 5);
     let empty = tempfile::tempdir().unwrap();
     let r = Reporter::new(genesis.clone(), store, Box::new(FileInputs::new(empty.path())));
-    assert_eq!(r.close_ready().unwrap().1, Waiting::Inputs { number: 1 });
+    let waiting = r.close_ready().await.unwrap().1;
+    let Waiting::Inputs { number: 1, reason } = waiting else { panic!("{waiting:?}") };
+    assert!(reason.contains("frame-1.json or frames.json"), "{reason}");
+
+    // A file without a registry, with no chain to read it from, is refused in words.
+    let frames: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(inputs_dir().join("frames.json")).unwrap()).unwrap();
+    let mut no_registry = frames.clone();
+    no_registry.as_object_mut().unwrap().remove("registry");
+    std::fs::write(empty.path().join("frames.json"), serde_json::to_vec(&no_registry).unwrap()).unwrap();
+    let err = r.close_ready().await.unwrap_err();
+    assert!(err.to_string().contains("no registry") && err.to_string().contains("chain.rpc_url"), "{err}");
 
     let late = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(late.path()).unwrap());
     account(&store, 2, 5);
     let r = Reporter::new(genesis, store, Box::new(FileInputs::new(inputs_dir())));
-    let err = r.close_ready().unwrap_err();
+    let err = r.close_ready().await.unwrap_err();
     assert!(matches!(err, ReporterError::MissingTallies { number: 1, first_tally: 2, .. }), "{err}");
     assert!(err.to_string().contains("start_epoch"), "{err}");
+}
+
+#[tokio::test]
+async fn closed_reports_are_exported_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (r, store) = reporter(dir.path(), 0, 5);
+    let r = r.with_export_dir(out.path().to_path_buf());
+    assert_eq!(r.close_ready().await.unwrap().0.len(), 1);
+    let stored = store.report(REWARDS_KIND, 1).unwrap().unwrap();
+    let files = out.path().join("rewards-1");
+    assert_eq!(std::fs::read(files.join("report.json")).unwrap(), stored.report);
+    // The tree file is a standard-v1 dump of the stored root.
+    let dump = std::fs::read(files.join("tree.json")).unwrap();
+    let tree = claystack_merkle::StandardMerkleTree::load(&serde_json::from_slice(&dump).unwrap()).unwrap();
+    assert_eq!(tree.root(), stored.merkle_root);
+    let root = std::fs::read_to_string(files.join("root")).unwrap();
+    assert_eq!(root.trim(), claystack_primitives::hex::encode(&stored.merkle_root));
+    assert!(!out.path().join("rewards-2").exists());
 }

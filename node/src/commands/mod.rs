@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod devnet;
 mod genesis;
 pub mod keys;
 mod report;
@@ -20,5 +21,6 @@ pub async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Report(ReportCommand::Verify(args)) => report::verify(args),
         Command::Proof(args) => report::proof(args),
         Command::Sim(SimCommand::Beacon(args)) => sim::beacon(args).await,
+        Command::Devnet(args) => devnet::devnet(args).await,
     }
 }

@@ -2,21 +2,22 @@
 //! rewards reports; with committee keys, sign them, gossip and collect a quorum.
 
 use crate::cli::RunArgs;
-use crate::config::{ChainConfig, CommitteeConfig, NodeConfig, ReportsConfig, PASSWORD_ENV};
+use crate::config::{CommitteeConfig, NodeConfig, PASSWORD_ENV};
 use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_chain::alloy::primitives::Address;
 use claystack_chain::alloy::signers::local::PrivateKeySigner;
-use claystack_chain::{ReportReader, Rpc, SubmitOutcome, Submitter, TxConfig};
+use claystack_chain::{RegistryReader, ReportReader, Rpc, SubmitOutcome, Submitter, TxConfig};
 use claystack_committee::{Config as CollectorConfig, ReportId, ReportKind, Roster, SecretKeySigner};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
 use claystack_quorum::{Driver, OwnReport, QuorumEvent};
-use claystack_reporter::{FileInputs, Reporter, Waiting, REWARDS_KIND};
+use claystack_reporter::{ChainInputs, FileInputs, InputsSource, Reporter, Waiting, REWARDS_KIND};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -43,7 +44,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         poll_interval: cfg.poll_interval,
         ..SyncConfig::default()
     };
-    let follower = Follower::new(client, store.clone(), sync).await?;
+    let follower = Follower::new(client.clone(), store.clone(), sync).await?;
     info!(tracked = cfg.tracked.len(), data_dir = %cfg.data_dir.display(), slots_per_epoch = follower.spec().slots_per_epoch, "oracle node started");
 
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
@@ -59,11 +60,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let follower_ends_node = args.until_epoch.is_some() && reports.committee.is_none();
     tasks.spawn(async move { follower.run().await.map_err(anyhow::Error::from) });
 
-    let own_reports = match &reports.committee {
-        Some(committee) => Some(start_committee(committee, &genesis, store.clone(), &mut tasks).await?),
+    let rpc = match &reports.rpc_url {
+        Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
         None => None,
     };
-    tasks.spawn(close_reports(reports, genesis, store, own_reports, cfg.poll_interval));
+    let own_reports = match &reports.committee {
+        Some(committee) => Some(start_committee(committee, &genesis, rpc.clone(), store.clone(), &mut tasks).await?),
+        None => None,
+    };
+    let file = FileInputs::new(&reports.inputs_dir);
+    let inputs: Box<dyn InputsSource> = match rpc {
+        Some(rpc) => {
+            let registry = Address::from(genesis.contracts.operator_registry.0);
+            info!(rpc = %rpc.url(), %registry, "reading the registry from the OperatorRegistry at each frame's reference block");
+            Box::new(ChainInputs::new(file, client, RegistryReader::new(rpc, registry)))
+        }
+        None => Box::new(file),
+    };
+    let reporter = Reporter::new(genesis, store.clone(), inputs).with_export_dir(cfg.data_dir.join("reports"));
+    tasks.spawn(close_reports(reporter, store, own_reports, cfg.poll_interval));
 
     loop {
         tokio::select! {
@@ -84,17 +99,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Closes reports as accounting passes their frames, and hands each to the committee driver.
 fn close_reports(
-    cfg: &ReportsConfig,
-    genesis: Genesis,
+    reporter: Reporter,
     store: Arc<Store>,
     own: Option<mpsc::Sender<OwnReport>>,
     poll: Duration,
 ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-    let reporter = Reporter::new(genesis, store.clone(), Box::new(FileInputs::new(&cfg.inputs_dir)));
-    let inputs_dir = cfg.inputs_dir.clone();
     async move {
         // After a restart, the newest stored report is offered again: the collector signs it
         // if the crash came before its signature was stored, and does nothing otherwise.
+        if let Some((number, _)) = store.latest_report(REWARDS_KIND)? {
+            // A crash between storing and exporting leaves the files one report behind.
+            if let Err(e) = reporter.export(number) {
+                warn!(report = number, "cannot export the report's files: {e}");
+            }
+        }
         if let (Some(tx), Some((number, stored))) = (&own, store.latest_report(REWARDS_KIND)?) {
             let id = ReportId { kind: ReportKind::Rewards, number };
             let report = OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash };
@@ -102,7 +120,7 @@ fn close_reports(
         }
         let mut last_wait = None;
         loop {
-            let (closed, waiting) = match reporter.close_ready() {
+            let (closed, waiting) = match reporter.close_ready().await {
                 Ok(r) => r,
                 Err(e) => {
                     warn!("cannot close the next report: {e}");
@@ -126,8 +144,8 @@ fn close_reports(
                 }
             }
             if last_wait.as_ref() != Some(&waiting) {
-                if let Waiting::Inputs { number } = waiting {
-                    warn!(report = number, dir = %inputs_dir.display(), "frame inputs missing: add frame-{number}.json or frames.json");
+                if let Waiting::Inputs { number, reason } = &waiting {
+                    warn!(report = number, "{reason}");
                 }
                 last_wait = Some(waiting);
             }
@@ -140,6 +158,7 @@ fn close_reports(
 async fn start_committee(
     cfg: &CommitteeConfig,
     genesis: &Genesis,
+    rpc: Option<Rpc>,
     store: Arc<Store>,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<mpsc::Sender<OwnReport>> {
@@ -185,19 +204,24 @@ async fn start_committee(
     let (own_tx, own_rx) = mpsc::channel(16);
     let (settled_tx, settled_rx) = mpsc::channel(16);
     tasks.spawn(async move { driver.run(own_rx, events, settled_rx, TICK).await.map_err(anyhow::Error::from) });
-    match &cfg.chain {
-        Some(chain) => {
-            let submitter = connect_submitter(chain, genesis).await?;
-            info!(submitter = %submitter.address(), rpc = %chain.rpc_url, "submitting certificates to the NodeManager");
+    match (rpc, &cfg.submitter_key_file) {
+        (Some(rpc), Some(key_file)) => {
+            let submitter = connect_submitter(rpc, key_file, genesis).await?;
+            info!(submitter = %submitter.address(), rpc = %submitter.reader().rpc().url(), "submitting certificates to the NodeManager");
             tasks.spawn(watch_chain(submitter.reader().clone(), settled_tx.clone()));
             tasks.spawn(submit_certificates(submitter, quorum_rx, settled_tx));
         }
-        None => {
+        (rpc, _) => {
+            if let Some(rpc) = rpc {
+                // Accepted reports still settle, so this member stops rebroadcasting them.
+                let reader = ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0));
+                tasks.spawn(watch_chain(reader, settled_tx.clone()));
+            }
             tasks.spawn(async move {
-                // Without a chain, a certificate is stored (by the driver) and logged.
+                // Without a submitter key, a certificate is stored (by the driver) and logged.
                 while let Some(event) = quorum_rx.recv().await {
                     if let QuorumEvent::Submit { certificate, attempt } = event {
-                        info!(kind = %certificate.id.kind, report = certificate.id.number, attempt, "no chain configured; the certificate stays stored");
+                        info!(kind = %certificate.id.kind, report = certificate.id.number, attempt, "no submitter key configured; the certificate stays stored");
                     }
                 }
                 Ok(())
@@ -207,15 +231,11 @@ async fn start_committee(
     Ok(own_tx)
 }
 
-async fn connect_submitter(chain: &ChainConfig, genesis: &Genesis) -> anyhow::Result<Submitter> {
-    let rpc = Rpc::connect(&chain.rpc_url, genesis.chain_id).await?;
-    let text = std::fs::read_to_string(&chain.submitter_key_file)
-        .with_context(|| format!("cannot read the submitter key file {}", chain.submitter_key_file.display()))?;
+async fn connect_submitter(rpc: Rpc, key_file: &Path, genesis: &Genesis) -> anyhow::Result<Submitter> {
+    let text = std::fs::read_to_string(key_file)
+        .with_context(|| format!("cannot read the submitter key file {}", key_file.display()))?;
     let signer: PrivateKeySigner = text.trim().parse().map_err(|_| {
-        anyhow::anyhow!(
-            "submitter key file {} does not hold a 32-byte hex private key",
-            chain.submitter_key_file.display()
-        )
+        anyhow::anyhow!("submitter key file {} does not hold a 32-byte hex private key", key_file.display())
     })?;
     let node_manager = Address::from(genesis.contracts.node_manager.0);
     let submitter = Submitter::new(rpc, node_manager, signer, TxConfig::default());

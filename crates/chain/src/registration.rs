@@ -1,0 +1,106 @@
+//! Writing to the OperatorRegistry as its users do: an operator registers, adds nodes and
+//! bonds csETH; the protocol (the registry's owner) delegates validators to node clusters
+//! and funds the NodeManager's rewards. The local testnet uses these to set up a chain the
+//! committee then reports on; production operators would use their own wallets and UIs.
+
+use crate::bindings::{MockCsETH, OperatorRegistry};
+use crate::error::ChainError;
+use crate::registry::NodeType;
+use crate::tx::{Call, Mined, Sent, Transactor};
+use crate::ContractAddresses;
+use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::sol_types::{SolCall, SolEvent};
+
+/// Sends registry transactions from one key.
+#[derive(Clone)]
+pub struct Registrar {
+    tx: Transactor,
+    registry: Address,
+    cs_eth: Address,
+}
+
+impl Registrar {
+    pub fn new(tx: Transactor, addresses: &ContractAddresses) -> Registrar {
+        Registrar { tx, registry: addresses.operator_registry, cs_eth: addresses.cs_eth }
+    }
+
+    /// The account this registrar sends from.
+    pub fn address(&self) -> Address {
+        self.tx.address()
+    }
+
+    /// Registers the sender as an operator; returns its id.
+    pub async fn register_operator(&self, name: &str, metadata: &str) -> Result<u64, ChainError> {
+        let input = OperatorRegistry::registerOperatorCall { name: name.into(), metadata: metadata.into() };
+        let m = self.call(format!("registerOperator({name})"), self.registry, input.abi_encode()).await?;
+        let ev = self.event::<OperatorRegistry::OperatorRegistered>(&m, "OperatorRegistered")?;
+        u64::try_from(ev.operatorId).map_err(|_| self.invalid("OperatorRegistered", "operator id above 64 bits"))
+    }
+
+    /// Adds a node of `node_type` to the sender's operator; returns its id.
+    pub async fn add_node(&self, node_type: NodeType, metadata: &str) -> Result<u64, ChainError> {
+        let input = OperatorRegistry::addNodeCall { nodeType: node_type.to_u8(), metadata: metadata.into() };
+        let m = self.call(format!("addNode({})", node_type.name()), self.registry, input.abi_encode()).await?;
+        let ev = self.event::<OperatorRegistry::NodeAdded>(&m, "NodeAdded")?;
+        u64::try_from(ev.nodeId).map_err(|_| self.invalid("NodeAdded", "node id above 64 bits"))
+    }
+
+    /// Mints `amount` of the csETH stand-in to the sender (anyone may, on the mock), lets the
+    /// registry take it and deposits it as the sender's bond.
+    pub async fn bond_with_mock_cs_eth(&self, amount: U256) -> Result<(), ChainError> {
+        let mint = MockCsETH::mintCall { to: self.address(), amount };
+        self.call("csETH.mint".into(), self.cs_eth, mint.abi_encode()).await?;
+        let approve = MockCsETH::approveCall { spender: self.registry, value: amount };
+        self.call("csETH.approve".into(), self.cs_eth, approve.abi_encode()).await?;
+        let deposit = OperatorRegistry::depositBondCall { amount };
+        self.call("depositBond".into(), self.registry, deposit.abi_encode()).await?;
+        Ok(())
+    }
+
+    /// Delegates the validator `pubkey` to the cluster `nodes` (ascending ids); owner only.
+    pub async fn add_validator(&self, pubkey: &[u8; 48], nodes: &[u64]) -> Result<u64, ChainError> {
+        let input = OperatorRegistry::addValidatorCall {
+            pubkey: Bytes::copy_from_slice(pubkey),
+            nodeIds: nodes.iter().map(|&n| U256::from(n)).collect(),
+        };
+        let m = self.call(format!("addValidator(nodes {nodes:?})"), self.registry, input.abi_encode()).await?;
+        let ev = self.event::<OperatorRegistry::ValidatorAdded>(&m, "ValidatorAdded")?;
+        u64::try_from(ev.validatorId).map_err(|_| self.invalid("ValidatorAdded", "validator id above 64 bits"))
+    }
+
+    /// Sends `amount` wei to `to` (e.g. the NodeManager, which pays claims from its balance).
+    pub async fn transfer(&self, to: Address, amount: U256) -> Result<u64, ChainError> {
+        let call = Call { what: format!("transfer to {to}"), to: TxKind::Call(to), input: Bytes::new(), value: amount };
+        Ok(self.mined(&call).await?.block)
+    }
+
+    async fn call(&self, what: String, to: Address, input: Vec<u8>) -> Result<Mined, ChainError> {
+        self.mined(&Call { what, to: TxKind::Call(to), input: input.into(), value: U256::ZERO }).await
+    }
+
+    async fn mined(&self, call: &Call) -> Result<Mined, ChainError> {
+        let m = match self.tx.send(call, || async { Ok(true) }).await? {
+            Sent::Mined(m) => m,
+            Sent::Abandoned { .. } => unreachable!("registration transactions are always still wanted"),
+        };
+        if !m.success {
+            return Err(ChainError::Reverted { what: call.what.clone(), tx: m.tx, block: m.block });
+        }
+        Ok(m)
+    }
+
+    fn event<E: SolEvent>(&self, m: &Mined, name: &str) -> Result<E, ChainError> {
+        m.logs
+            .iter()
+            .filter(|l| l.address() == self.registry)
+            .find_map(|l| l.log_decode::<E>().ok().map(|l| l.inner.data))
+            .ok_or_else(|| self.invalid(name, &format!("transaction {} has no {name} event", m.tx)))
+    }
+
+    fn invalid(&self, what: &str, message: &str) -> ChainError {
+        ChainError::Invalid {
+            what: what.to_string(),
+            message: format!("{message}; is {} the OperatorRegistry?", self.registry),
+        }
+    }
+}

@@ -1,0 +1,564 @@
+//! `claystack-oracle devnet`: a whole local committee end to end, as processes on this
+//! machine, until a rewards root is accepted on chain and an operator has claimed.
+//!
+//! 1. anvil (prague, chain 31337) and the beacon simulator (`sim beacon`, a child process);
+//! 2. a genesis with fresh member keys and the contract addresses predicted for the deployer;
+//! 3. the contracts deployed; four operators registered with nodes of every type and bonds,
+//!    the simulator's validators delegated to their clusters, the NodeManager funded;
+//! 4. one `claystack-oracle run` process per member (accounting, report, BLS signing,
+//!    gossip, quorum, submission by rotation), reading the registry from the chain;
+//! 5. waits for the NodeManager to accept report 1, checks every member computed that root,
+//!    and claims the largest operator's rewards with a proof from a member's tree dump;
+//! 6. stops every process it started, on success, failure or Ctrl-C.
+//!
+//! Everything is written under `--dir` (default `devnet/`): genesis, keys, configs,
+//! each process's log and data directory. The directory is replaced on the next run.
+
+use crate::cli::DevnetArgs;
+use anyhow::{bail, ensure, Context};
+use claystack_beacon::{BeaconClient, ClientConfig};
+use claystack_chain::alloy::primitives::U256;
+use claystack_chain::alloy::providers::Provider;
+use claystack_chain::alloy::signers::local::PrivateKeySigner;
+use claystack_chain::anvil::Anvil;
+use claystack_chain::{
+    predict_addresses, DeployConfig, Deployer, NodeType, Registrar, ReportReader, RewardsLeaf, Rpc, Submitter,
+    Transactor, TxConfig,
+};
+use claystack_committee::{ReportId, ReportKind};
+use claystack_genesis::{generate_local, Genesis};
+use claystack_keys::{Kdf, KeyDir, Password};
+use claystack_merkle::StandardMerkleTree;
+use claystack_primitives::hex;
+use claystack_reporter::ChainInputs;
+use serde_json::json;
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The simulated beacon chain (64 tracked validators with a few faults); `genesis_time` is
+/// prepended at run time so the registry's epochs and the simulator's agree.
+const SCENARIO: &str = include_str!("../../../testnet/scenarios/committee.toml");
+/// Validators the operators run (the scenario's tracked set).
+const VALIDATORS: u64 = 64;
+/// Rewards epoch 1 starts here: late enough that registration (about 100 blocks) is done
+/// before the frame's reference block (about block 156 on this scenario).
+const FIRST_EPOCH: u64 = 16;
+const ETH: u128 = 1_000_000_000_000_000_000;
+/// Marks a directory this command made, so it never deletes anything else.
+const MARKER: &str = ".claystack-devnet";
+
+/// anvil mines each transaction at once: poll for receipts often.
+fn local_tx() -> TxConfig {
+    TxConfig { poll_interval: Duration::from_millis(50), ..TxConfig::default() }
+}
+
+pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
+    ensure!(
+        (1..=5).contains(&args.members),
+        "--members must be 1 to 5 (anvil has 10 funded keys: one owner, four operators, one submitter per member)"
+    );
+    let threshold = args.members as u32 * 2 / 3 + 1;
+    prepare_dir(&args.dir)?;
+    let started = Instant::now();
+    let mut procs = Procs::default();
+    let outcome = tokio::select! {
+        r = run(&args, threshold, &mut procs) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    say(&format!("stopping {} processes", procs.children.len() + 1));
+    procs.stop();
+    match outcome {
+        Ok(summary) => {
+            if let Some(path) = &args.summary {
+                std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            say(&format!("done in {:.0} s; everything is in {}", started.elapsed().as_secs_f64(), args.dir.display()));
+            Ok(())
+        }
+        Err(e) => {
+            for (name, _, log) in &procs.children {
+                eprintln!("--- last lines of {name} ({}) ---\n{}", log.display(), tail(log, 12));
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Result<serde_json::Value> {
+    let dir = &args.dir;
+    let exe = std::env::current_exe().context("cannot find this executable to start the nodes")?;
+
+    // 1. The chains.
+    let anvil = Anvil::builder().start()?;
+    let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
+    let keys = anvil.dev_keys()?;
+    say(&format!("anvil on {} (chain {}, prague)", anvil.endpoint(), anvil.chain_id()));
+    let now = rpc.provider().get_block(0.into()).await?.map(|b| b.header.timestamp).context("anvil has no block 0")?;
+    let (seconds_per_slot, slots_per_epoch) = (6, 8); // the scenario's minimal preset
+    let seconds_per_epoch = seconds_per_slot * slots_per_epoch;
+    // Registration happens in beacon epoch 2 of the registry's clock, well before epoch 16.
+    let beacon_genesis_time = now - 2 * seconds_per_epoch;
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, format!("genesis_time = {beacon_genesis_time}\n{SCENARIO}"))?;
+    let beacon_port = free_ports(1)?[0];
+    let beacon_url = format!("http://127.0.0.1:{beacon_port}");
+    let mut sim = Command::new(&exe);
+    sim.args(["sim", "beacon", "--scenario"]).arg(&scenario).args(["--listen", &format!("127.0.0.1:{beacon_port}")]);
+    procs.spawn("beacon simulator", sim, &dir.join("sim.log"))?;
+    let beacon = BeaconClient::new(std::slice::from_ref(&beacon_url), ClientConfig::default())?;
+    wait_until(procs, Duration::from_secs(30), "the beacon simulator to answer", || async {
+        beacon.node_version().await.is_ok()
+    })
+    .await?;
+    let spec = beacon.spec().await?;
+    ensure!(
+        (spec.seconds_per_slot, spec.slots_per_epoch) == (seconds_per_slot, slots_per_epoch),
+        "testnet/scenarios/committee.toml must use the minimal preset"
+    );
+    say(&format!("beacon simulator on {beacon_url} (log {})", dir.join("sim.log").display()));
+
+    // 2. Genesis and member keys; the contracts' addresses are predicted for the deployer.
+    let owner = keys[0].clone();
+    let mut random = [0u8; 48];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random))?;
+    let seed: [u8; 32] = random[..32].try_into().expect("32 bytes");
+    let (mut genesis, secrets) = generate_local(args.members, threshold, seed, anvil.chain_id());
+    genesis.first_epoch = FIRST_EPOCH;
+    let nonce = rpc.provider().get_transaction_count(owner.address()).await?;
+    predict_addresses(owner.address(), nonce).apply_to(&mut genesis);
+    let password_text = hex::encode(&random[32..])[2..].to_string();
+    write_private(&dir.join("password"), &password_text)?;
+    let password = Password::new(password_text);
+    for (i, secret) in secrets.iter().enumerate() {
+        let keys = KeyDir::create(&dir.join(format!("member-{i}/keys")), Some(*secret), &password, Kdf::FAST)?;
+        genesis.committee.members[i].peer_id = keys.peer_id;
+    }
+    let genesis_path = dir.join("genesis.json");
+    genesis.save(&genesis_path)?;
+    say(&format!(
+        "genesis {}: {} members, threshold {}, rewards epoch 1 = beacon epochs {}..={}",
+        genesis_path.display(),
+        args.members,
+        threshold,
+        FIRST_EPOCH,
+        FIRST_EPOCH + genesis.economics.frame_epochs - 1
+    ));
+
+    // 3. Contracts, operators, validators.
+    let deployer = Deployer::new(Transactor::new(rpc.clone(), owner.clone(), local_tx()));
+    let config = DeployConfig::for_genesis(&genesis, beacon_genesis_time, seconds_per_epoch)?;
+    let deployment = deployer.deploy(&genesis, &config).await?;
+    let a = &deployment.addresses;
+    say(&format!(
+        "contracts deployed: NodeManager {}, OperatorRegistry {}, csETH {}",
+        a.node_manager, a.operator_registry, a.cs_eth
+    ));
+    let operators = register(&rpc, &keys, &genesis, &deployment.addresses, &beacon).await?;
+    let registered_at = rpc.block_number().await?;
+    let reader = ReportReader::new(rpc.clone(), a.node_manager);
+
+    // The registry is read at report 1's reference block: it must come after registration.
+    let frame = claystack_report::frame_of(&genesis.economics, genesis.first_epoch, 1)?;
+    let inputs_dir = dir.join("inputs");
+    let probe = ChainInputs::new(
+        claystack_reporter::FileInputs::new(&inputs_dir),
+        beacon.clone(),
+        claystack_chain::RegistryReader::new(rpc.clone(), a.operator_registry),
+    );
+    let (slot, reference) = probe.reference(1, frame).await?;
+    ensure!(
+        registered_at < reference,
+        "registration ended at block {registered_at}, after report 1's reference block {reference} (slot {slot}); \
+         raise FIRST_EPOCH in node/src/commands/devnet.rs"
+    );
+    mine(&rpc, reference + 8 - registered_at).await?;
+    say(&format!("report 1 reads the registry at block {reference} (beacon slot {slot}); anvil mined up to it"));
+
+    // 4. The members.
+    std::fs::create_dir_all(&inputs_dir)?;
+    std::fs::write(inputs_dir.join("frames.json"), FRAMES)?;
+    let ports = free_ports(args.members)?;
+    let peers: Vec<String> = (0..args.members)
+        .map(|i| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], genesis.committee.members[i].peer_id))
+        .collect();
+    let mut submitters = Vec::new();
+    for i in 0..args.members {
+        let member = dir.join(format!("member-{i}"));
+        let key = &keys[5 + i];
+        submitters.push(key.address());
+        write_private(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
+        let config = node_config(i, &ports, &peers, &beacon_url, &anvil.endpoint(), &member);
+        std::fs::write(member.join("node.toml"), config)?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("run").arg("--config").arg(member.join("node.toml"));
+        procs.spawn(&format!("member {i}"), cmd, &member.join("node.log"))?;
+    }
+    say(&format!("{} oracle nodes started (logs {}/member-<i>/node.log)", args.members, dir.display()));
+
+    // 5. Report 1 accepted on chain; every member computed its root.
+    wait_until(procs, Duration::from_secs(args.timeout_secs), "report 1 to be accepted on chain", || async {
+        matches!(reader.last_report_number(ReportKind::Rewards).await, Ok(n) if n >= 1)
+    })
+    .await?;
+    let id = ReportId { kind: ReportKind::Rewards, number: 1 };
+    let accepted = reader
+        .find_accepted(id, deployment.node_manager_block)
+        .await?
+        .context("no ReportAccepted event for report 1")?;
+    let receipt = rpc.provider().get_transaction_receipt(accepted.tx).await?.context("no receipt")?;
+    let signers: Vec<u16> = accepted.signers.members().collect();
+    let by = submitters.iter().position(|s| *s == accepted.submitter);
+    say(&format!(
+        "report 1 accepted in block {} (tx {}, {} gas): root {}, signed by members {:?}, submitted by {}",
+        accepted.block,
+        accepted.tx,
+        receipt.gas_used,
+        accepted.merkle_root,
+        signers,
+        by.map_or(accepted.submitter.to_string(), |m| format!("member {m}"))
+    ));
+    let root_files: Vec<PathBuf> =
+        (0..args.members).map(|i| dir.join(format!("member-{i}/data/reports/rewards-1/root"))).collect();
+    wait_until(procs, Duration::from_secs(30), "every member to close report 1", || async {
+        root_files.iter().all(|p| p.exists())
+    })
+    .await?;
+    let roots: Vec<String> = root_files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).map(|s| s.trim().to_string()))
+        .collect::<Result<_, _>>()?;
+    let chain_root = hex::encode(&accepted.merkle_root.0);
+    for (i, r) in roots.iter().enumerate() {
+        ensure!(*r == chain_root, "member {i} computed root {r}, but the chain accepted {chain_root}");
+    }
+    say(&format!("all {} members computed the accepted root", args.members));
+    print_report(&dir.join("member-0/data/reports/rewards-1/report.json"), &operators)?;
+
+    // 6. The operator with the most rewards claims them with a proof from the tree dump.
+    let tree_path = dir.join("member-0/data/reports/rewards-1/tree.json");
+    let dump = std::fs::read(&tree_path).with_context(|| format!("cannot read {}", tree_path.display()))?;
+    let tree = StandardMerkleTree::load(&serde_json::from_slice(&dump)?)?;
+    let leaves: Vec<RewardsLeaf> =
+        tree.values().iter().map(|v| RewardsLeaf::from_values(&v.value)).collect::<Result<_, _>>()?;
+    let best = (0..leaves.len()).max_by_key(|&i| leaves[i].cumulative_rewards).context("the tree is empty")?;
+    let leaf = &leaves[best];
+    let (name, key) = operators
+        .iter()
+        .find(|(_, k)| k.address() == leaf.operator)
+        .context("the largest leaf is not one of the registered operators")?;
+    let balance = rpc.provider().get_balance(leaf.operator).await?;
+    let claimer = Submitter::new(rpc.clone(), a.node_manager, key.clone(), local_tx());
+    let claimed = claimer.claim(leaf, &tree.proof(best)?).await?;
+    let after = rpc.provider().get_balance(leaf.operator).await?;
+    ensure!(
+        claimed.amount == leaf.cumulative_rewards,
+        "claimed {} but the leaf says {}",
+        claimed.amount,
+        leaf.cumulative_rewards
+    );
+    let fee = U256::from(receipt_fee(&rpc, claimed.tx).await?);
+    ensure!(after + fee == balance + claimed.amount, "operator balance moved by the wrong amount");
+    say(&format!(
+        "operator {name} ({}) claimed {} wei ({} ETH) in tx {}; bond penalty {} wei",
+        leaf.operator,
+        claimed.amount,
+        eth(claimed.amount),
+        claimed.tx,
+        claimed.bond_penalty
+    ));
+    Ok(json!({
+        "report": 1,
+        "merkle_root": chain_root,
+        "member_roots": roots,
+        "tx": accepted.tx.to_string(),
+        "block": accepted.block,
+        "gas_used": receipt.gas_used,
+        "signers": signers,
+        "submitter": accepted.submitter.to_string(),
+        "submitter_member": by,
+        "threshold": threshold,
+        "claim": {
+            "operator": leaf.operator.to_string(),
+            "amount_wei": claimed.amount.to_string(),
+            "tx": claimed.tx.to_string(),
+        },
+        "pids": procs.children.iter().map(|(_, c, _)| c.id()).chain([anvil.pid()]).collect::<Vec<_>>(),
+    }))
+}
+
+/// One line per operator of the report: what it earned and why.
+fn print_report(path: &Path, operators: &[(String, PrivateKeySigner)]) -> anyhow::Result<()> {
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?)?;
+    let wei = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<U256>().ok()).unwrap_or_default();
+    for o in report["operators"].as_array().context("report.json has no operators")? {
+        let address = o["address"].as_str().unwrap_or_default();
+        let name = operators
+            .iter()
+            .find(|(_, k)| k.address().to_string().eq_ignore_ascii_case(address))
+            .map_or("?", |(n, _)| n.as_str());
+        let nodes = o["nodes"].as_array().map_or(&[][..], |n| n.as_slice());
+        let (duties, included) = nodes
+            .iter()
+            .fold((0, 0), |(d, i), n| (d + n["duties"].as_u64().unwrap_or(0), i + n["included"].as_u64().unwrap_or(0)));
+        say(&format!(
+            "  {name:<5} {} nodes, {included}/{duties} attestations included, earned {} ETH, score {}/10000, bond requirement {} ETH",
+            nodes.len(),
+            eth(wei(&o["epoch_amount_wei"])),
+            o["score"]["score_bps"],
+            eth(wei(&o["bond_requirement_wei"])),
+        ));
+    }
+    Ok(())
+}
+
+/// Frame inputs besides the registry: 3.5 ETH of operator rewards a frame, SSV prices.
+const FRAMES: &str = r#"{
+  "source": { "validator_rewards_wei": "3000000000000000000", "execution_fees_wei": "500000000000000000" },
+  "ssv_price": { "agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000" }
+}
+"#;
+
+/// Four operators (dev keys 1-4) with direct, SSV and Obol nodes and csETH bonds; the
+/// owner delegates the simulator's validators 0-63 to their clusters and funds the
+/// NodeManager. Returns each operator's name and key.
+async fn register(
+    rpc: &Rpc,
+    keys: &[PrivateKeySigner],
+    genesis: &Genesis,
+    addresses: &claystack_chain::ContractAddresses,
+    beacon: &BeaconClient,
+) -> anyhow::Result<Vec<(String, PrivateKeySigner)>> {
+    let registrar =
+        |k: &PrivateKeySigner| Registrar::new(Transactor::new(rpc.clone(), k.clone(), local_tx()), addresses);
+    let obol = genesis.economics.node_type("obol").map_or(4, |t| t.cluster_size as usize);
+    // (name, key, nodes, bond in milli-ETH)
+    let plan: [(&str, usize, Vec<NodeType>, u128); 4] = [
+        ("alpha", 1, vec![NodeType::Direct; 2], 2_000),
+        ("beta", 2, vec![NodeType::Ssv; 3], 1_000),
+        ("gamma", 3, [vec![NodeType::Ssv; 2], vec![NodeType::Direct]].concat(), 1_500),
+        ("delta", 4, vec![NodeType::Obol; obol], 1_000),
+    ];
+    let mut nodes: Vec<Vec<(NodeType, u64)>> = Vec::new();
+    let mut operators = Vec::new();
+    for (name, key, types, bond) in &plan {
+        let r = registrar(&keys[*key]);
+        r.register_operator(name, &format!("{{\"location\":\"devnet-{name}\"}}")).await?;
+        let mut ids = Vec::new();
+        for (j, t) in types.iter().enumerate() {
+            ids.push((*t, r.add_node(*t, &format!("{name} node {j}")).await?));
+        }
+        r.bond_with_mock_cs_eth(U256::from(bond * ETH / 1000)).await?;
+        nodes.push(ids);
+        operators.push((name.to_string(), keys[*key].clone()));
+    }
+    let of = |op: usize, t: NodeType| -> Vec<u64> {
+        nodes[op].iter().filter(|(nt, _)| *nt == t).map(|(_, id)| *id).collect()
+    };
+    let alpha = of(0, NodeType::Direct);
+    let mut ssv = [of(1, NodeType::Ssv), of(2, NodeType::Ssv)].concat();
+    ssv.sort();
+    let gamma_direct = of(2, NodeType::Direct);
+    let obol_cluster = of(3, NodeType::Obol);
+
+    let records = beacon.validators("head", &(0..VALIDATORS).collect::<Vec<_>>()).await?;
+    ensure!(records.len() as u64 == VALIDATORS, "the simulator has {} of validators 0-63", records.len());
+    let owner = registrar(&keys[0]);
+    for r in &records {
+        let pubkey: [u8; 48] =
+            hex::decode_fixed(&r.pubkey).map_err(|e| anyhow::anyhow!("validator {}: {e}", r.index))?;
+        let cluster = match r.index {
+            0..=23 => vec![alpha[r.index as usize % alpha.len()]],
+            24..=39 => ssv.clone(),
+            40..=47 => gamma_direct.clone(),
+            _ => obol_cluster.clone(),
+        };
+        owner.add_validator(&pubkey, &cluster).await?;
+    }
+    owner.transfer(addresses.node_manager, U256::from(100 * ETH)).await?;
+    let node_count: usize = nodes.iter().map(Vec::len).sum();
+    say(&format!(
+        "registered 4 operators, {node_count} nodes (direct, SSV cluster of 5, Obol cluster of {obol}), {VALIDATORS} validators; NodeManager funded with 100 ETH"
+    ));
+    Ok(operators)
+}
+
+fn node_config(i: usize, ports: &[u16], peers: &[String], beacon: &str, rpc: &str, member: &Path) -> String {
+    let others: Vec<String> =
+        peers.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| format!("\"{p}\"")).collect();
+    let dir = member.parent().expect("member dirs are inside the devnet dir");
+    format!(
+        r#"# member {i} of the local committee (written by `claystack-oracle devnet`)
+data_dir = "{data}"
+genesis = "{genesis}"
+
+[beacon]
+urls = ["{beacon}"]
+
+[accounting]
+tracked_validators = ["0-{last}"]
+start_epoch = {FIRST_EPOCH}
+poll_interval_ms = 500
+
+[reports]
+inputs_dir = "{inputs}"
+
+[committee]
+keys_dir = "{keys}"
+password_file = "{password}"
+listen = "/ip4/127.0.0.1/tcp/{port}"
+peers = [{others}]
+rebroadcast_ms = 2000
+fallback_ms = 8000
+
+[chain]
+rpc_url = "{rpc}"
+submitter_key_file = "{submitter}"
+"#,
+        data = member.join("data").display(),
+        genesis = dir.join("genesis.json").display(),
+        last = VALIDATORS - 1,
+        inputs = dir.join("inputs").display(),
+        keys = member.join("keys").display(),
+        password = dir.join("password").display(),
+        port = ports[i],
+        others = others.join(", "),
+        submitter = member.join("submitter.key").display(),
+    )
+}
+
+/// Child processes, stopped (SIGINT, then SIGKILL) when dropped.
+#[derive(Default)]
+struct Procs {
+    children: Vec<(String, Child, PathBuf)>,
+}
+
+impl Procs {
+    fn spawn(&mut self, name: &str, mut cmd: Command, log: &Path) -> anyhow::Result<()> {
+        let out = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        cmd.stdout(out.try_clone()?).stderr(out).stdin(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child with
+        // this process, so nothing outlives a devnet killed with kill -9.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().with_context(|| format!("cannot start {name}"))?;
+        self.children.push((name.to_string(), child, log.to_path_buf()));
+        Ok(())
+    }
+
+    /// Fails naming the first child that exited.
+    fn check(&mut self) -> anyhow::Result<()> {
+        for (name, child, log) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                bail!("{name} exited ({status}); see {}", log.display());
+            }
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        for (_, child, _) in &self.children {
+            // SAFETY: plain kill(2) on a child we started and have not reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for (_, child, _) in &mut self.children {
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn wait_until<F, Fut>(procs: &mut Procs, timeout: Duration, what: &str, mut done: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done().await {
+            return Ok(());
+        }
+        procs.check()?;
+        if Instant::now() > deadline {
+            bail!("gave up waiting {} s for {what}; see the logs below", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Mines `n` empty blocks on anvil.
+async fn mine(rpc: &Rpc, n: u64) -> anyhow::Result<()> {
+    rpc.provider()
+        .raw_request::<_, serde_json::Value>("anvil_mine".into(), (format!("{n:#x}"),))
+        .await
+        .context("anvil_mine")?;
+    Ok(())
+}
+
+async fn receipt_fee(rpc: &Rpc, tx: claystack_chain::alloy::primitives::B256) -> anyhow::Result<u128> {
+    let r = rpc.provider().get_transaction_receipt(tx).await?.context("no receipt for the claim")?;
+    Ok(r.gas_used as u128 * r.effective_gas_price)
+}
+
+fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        ensure!(
+            dir.join(MARKER).exists(),
+            "{} exists and was not made by `claystack-oracle devnet`; choose another --dir",
+            dir.display()
+        );
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "made by claystack-oracle devnet; replaced on its next run\n")?;
+    Ok(())
+}
+
+/// `n` distinct free loopback ports (all held open while choosing, so none repeats).
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    writeln!(f, "{text}")?;
+    Ok(())
+}
+
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn eth(wei: U256) -> String {
+    let milli = wei / U256::from(ETH / 1000);
+    format!("{}.{:03}", milli / U256::from(1000), milli % U256::from(1000))
+}
+
+fn say(line: &str) {
+    println!("devnet: {line}");
+}

@@ -1,0 +1,64 @@
+//! `claystack-oracle devnet` end to end: the beacon simulator, anvil with the contracts, and
+//! four `claystack-oracle run` processes that read the registry from the chain, sign, gossip,
+//! reach a quorum and submit; the NodeManager accepts report 1 and an operator claims.
+//! Checked here from the files the run leaves behind, not from its own word.
+
+mod common;
+
+use claystack_merkle::{StandardMerkleTree, Value};
+use claystack_primitives::hex;
+use common::bin;
+use std::process::Command;
+
+#[test]
+fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let summary_path = tmp.path().join("summary.json");
+    let out =
+        Command::new(bin()).args(["devnet", "--dir"]).arg(&dir).arg("--summary").arg(&summary_path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "devnet failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+
+    // Every member computed the root the chain accepted, with a quorum of signers.
+    let root = summary["merkle_root"].as_str().unwrap();
+    for i in 0..4 {
+        let file = std::fs::read_to_string(dir.join(format!("member-{i}/data/reports/rewards-1/root"))).unwrap();
+        assert_eq!(file.trim(), root, "member {i}");
+    }
+    let signers: Vec<u64> = summary["signers"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
+    assert!(signers.len() >= 3 && signers.iter().all(|&s| s < 4), "{signers:?}");
+    assert!(stdout.contains("report 1 accepted in block"), "{stdout}");
+
+    // The tree dump loads as standard-v1 with that root, and the claim paid the claimer's leaf.
+    let dump = std::fs::read(dir.join("member-2/data/reports/rewards-1/tree.json")).unwrap();
+    let tree = StandardMerkleTree::load(&serde_json::from_slice(&dump).unwrap()).unwrap();
+    assert_eq!(hex::encode(&tree.root()), root);
+    let operator = summary["claim"]["operator"].as_str().unwrap().to_lowercase();
+    let leaf = tree
+        .values()
+        .iter()
+        .find(|v| matches!(&v.value[0], Value::Address(a) if hex::encode(a) == operator))
+        .expect("the claimer has a leaf");
+    let Value::Uint256(cumulative) = leaf.value[1] else { panic!("{:?}", leaf.value) };
+    let amount: u128 = summary["claim"]["amount_wei"].as_str().unwrap().parse().unwrap();
+    assert!(amount > 0);
+    assert_eq!(u128::from_be_bytes(cumulative[16..].try_into().unwrap()), amount);
+    assert!(cumulative[..16].iter().all(|&b| b == 0));
+
+    // Each member logged the registry read from the chain at the reference block.
+    for i in 0..4 {
+        let log = std::fs::read_to_string(dir.join(format!("member-{i}/node.log"))).unwrap();
+        assert!(log.contains("registry read from the OperatorRegistry") && log.contains("block=156"), "member {i}");
+        let key = std::fs::read_to_string(dir.join(format!("member-{i}/submitter.key"))).unwrap();
+        assert!(!log.contains(key.trim().trim_start_matches("0x")), "member {i} logged its submitter key");
+    }
+
+    // Nothing is left running.
+    for pid in summary["pids"].as_array().unwrap() {
+        let alive = unsafe { libc::kill(pid.as_u64().unwrap() as libc::pid_t, 0) } == 0;
+        assert!(!alive, "process {pid} still runs after devnet exited");
+    }
+}
