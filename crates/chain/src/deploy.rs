@@ -10,7 +10,7 @@
 
 use crate::bindings::{MockCsETH, NodeManager, OperatorRegistry};
 use crate::error::ChainError;
-use crate::tx::{Call, Sent, Transactor};
+use crate::tx::{Call, Mined, Transactor};
 use alloy::primitives::{Address, Bytes, TxKind, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::{SolCall, SolConstructor};
@@ -258,15 +258,8 @@ impl Deployer {
         }
     }
 
-    async fn mined(&self, call: &Call) -> Result<crate::tx::Mined, ChainError> {
-        let m = match self.tx.send(call, || async { Ok(true) }).await? {
-            Sent::Mined(m) => m,
-            Sent::Abandoned { .. } => unreachable!("deployment transactions are always still wanted"),
-        };
-        if !m.success {
-            return Err(ChainError::Reverted { what: call.what.clone(), tx: m.tx, block: m.block });
-        }
-        Ok(m)
+    async fn mined(&self, call: &Call) -> Result<Mined, ChainError> {
+        self.tx.mined(call).await
     }
 }
 

@@ -6,7 +6,7 @@
 use crate::bindings::{MockCsETH, OperatorRegistry};
 use crate::error::ChainError;
 use crate::registry::NodeType;
-use crate::tx::{Call, Mined, Sent, Transactor};
+use crate::tx::{Call, Mined, Transactor};
 use crate::ContractAddresses;
 use alloy::primitives::{Address, Bytes, TxKind, U256};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -79,14 +79,7 @@ impl Registrar {
     }
 
     async fn mined(&self, call: &Call) -> Result<Mined, ChainError> {
-        let m = match self.tx.send(call, || async { Ok(true) }).await? {
-            Sent::Mined(m) => m,
-            Sent::Abandoned { .. } => unreachable!("registration transactions are always still wanted"),
-        };
-        if !m.success {
-            return Err(ChainError::Reverted { what: call.what.clone(), tx: m.tx, block: m.block });
-        }
-        Ok(m)
+        self.tx.mined(call).await
     }
 
     fn event<E: SolEvent>(&self, m: &Mined, name: &str) -> Result<E, ChainError> {

@@ -250,6 +250,18 @@ impl Transactor {
         &self.config
     }
 
+    /// Sends `call` (never abandoned) and fails unless it was mined and succeeded.
+    pub(crate) async fn mined(&self, call: &Call) -> Result<Mined, ChainError> {
+        let m = match self.send(call, || async { Ok(true) }).await? {
+            Sent::Mined(m) => m,
+            Sent::Abandoned { .. } => unreachable!("a transaction that is always still wanted is never abandoned"),
+        };
+        if !m.success {
+            return Err(ChainError::Reverted { what: call.what.clone(), tx: m.tx, block: m.block });
+        }
+        Ok(m)
+    }
+
     /// Simulates `call`, then sends it and waits until it is mined. Before each replacement
     /// `still_wanted` is asked; `Ok(false)` abandons the transaction.
     pub(crate) async fn send<W, F>(&self, call: &Call, mut still_wanted: W) -> Result<Sent, ChainError>

@@ -14,6 +14,7 @@
 //! Everything is written under `--dir` (default `devnet/`): genesis, keys, configs,
 //! each process's log and data directory. The directory is replaced on the next run.
 
+use super::genesis::write_private;
 use crate::cli::DevnetArgs;
 use anyhow::{bail, ensure, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
@@ -538,14 +539,6 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
     let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
     listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    writeln!(f, "{text}")?;
-    Ok(())
 }
 
 fn tail(path: &Path, n: usize) -> String {

@@ -79,7 +79,7 @@ pub fn new(args: GenesisNewArgs) -> anyhow::Result<()> {
 }
 
 /// Writes a file readable by its owner only; its content is never printed.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
