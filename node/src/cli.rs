@@ -174,15 +174,23 @@ pub struct ReportArgs {
     /// Directory for report.json and tree.json (compute only).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
+    /// Execution RPC of the genesis chain: read the registry from the OperatorRegistry at the
+    /// frame's reference block (the inputs file then holds no registry); `verify` without
+    /// --root compares with the root the NodeManager accepted.
+    #[arg(long, env = "CLAYSTACK_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Beacon node(s), with --rpc-url: the frame's reference block and the validators' indices.
+    #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    pub beacon_urls: Vec<String>,
 }
 
 #[derive(Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub report: ReportArgs,
-    /// The root to compare with (0x-hex, 32 bytes).
+    /// The root to compare with (0x-hex, 32 bytes); default with --rpc-url: the one accepted on chain.
     #[arg(long)]
-    pub root: String,
+    pub root: Option<String>,
 }
 
 #[derive(Args)]

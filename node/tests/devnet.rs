@@ -31,6 +31,8 @@ fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
     let signers: Vec<u64> = summary["signers"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
     assert!(signers.len() >= 3 && signers.iter().all(|&s| s < 4), "{signers:?}");
     assert!(stdout.contains("report 1 accepted in block"), "{stdout}");
+    // An operator's recomputation from member 0's tallies, registry read from the chain.
+    assert!(stdout.contains(&format!("root {root} recomputed and equal to the NodeManager")), "{stdout}");
 
     // The tree dump loads as standard-v1 with that root, and the claim paid the claimer's leaf.
     let dump = std::fs::read(dir.join("member-2/data/reports/rewards-1/tree.json")).unwrap();

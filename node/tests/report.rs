@@ -33,6 +33,7 @@ epoch = 5
 "#;
 
 /// Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by 1 and 2.
+/// Report 2 chains to report 1, which (as far as this file says) paid nobody.
 const FRAME: &str = r#"{
   "registry": {
     "operators": [
@@ -57,7 +58,8 @@ const FRAME: &str = r#"{
   },
   "facts": {"slashings": [{"validator": 9, "epoch": 5}]},
   "source": {"validator_rewards_wei": "3000000000000000000", "execution_fees_wei": "500000000000000000"},
-  "ssv_price": {"agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000"}
+  "ssv_price": {"agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000"},
+  "previous": {"number": 1, "last_epoch": 3, "operators": []}
 }"#;
 
 /// A local genesis from `claystack-oracle genesis new` (its economics: 4-epoch frames).

@@ -11,18 +11,46 @@ use crate::{BoxFuture, FileInputs, Inputs, InputsSource, ReporterError};
 use claystack_beacon::BeaconClient;
 use claystack_chain::{to_rewards_registry, RegistryReader};
 use claystack_primitives::{hex, Epoch};
+use claystack_report::FrameFile;
+use claystack_rewards::Registry;
 use std::collections::BTreeMap;
 
 /// Registry from the chain at the reference block, everything else from files.
 pub struct ChainInputs {
     file: FileInputs,
+    chain: ChainRegistry,
+}
+
+impl ChainInputs {
+    pub fn new(file: FileInputs, chain: ChainRegistry) -> ChainInputs {
+        ChainInputs { file, chain }
+    }
+
+    async fn inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Inputs, ReporterError> {
+        let Some(mut file) = self.file.read(number, frame)? else {
+            return Ok(Inputs::Waiting(self.file.missing(number)));
+        };
+        check_no_registry(number, &file)?;
+        match self.chain.registry(number, frame).await? {
+            Ok(registry) => {
+                file.registry = registry;
+                Ok(Inputs::Ready(file))
+            }
+            Err(waiting) => Ok(Inputs::Waiting(waiting)),
+        }
+    }
+}
+
+/// Reads a frame's registry: the OperatorRegistry at the reference block, beacon indices at
+/// the reference slot.
+pub struct ChainRegistry {
     beacon: BeaconClient,
     registry: RegistryReader,
 }
 
-impl ChainInputs {
-    pub fn new(file: FileInputs, beacon: BeaconClient, registry: RegistryReader) -> ChainInputs {
-        ChainInputs { file, beacon, registry }
+impl ChainRegistry {
+    pub fn new(beacon: BeaconClient, registry: RegistryReader) -> ChainRegistry {
+        ChainRegistry { beacon, registry }
     }
 
     /// The last non-empty slot of `frame` and its execution block number.
@@ -46,22 +74,17 @@ impl ChainInputs {
         }
     }
 
-    async fn inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Inputs, ReporterError> {
-        let Some(mut file) = self.file.read(number, frame)? else {
-            return Ok(Inputs::Waiting(self.file.missing(number)));
-        };
-        if !file.registry.operators.is_empty() || !file.registry.validators.is_empty() {
-            return Err(source(
-                number,
-                "the frame-inputs file holds a registry, but this node reads the registry from the \
-                 OperatorRegistry (chain.rpc_url is set); remove \"registry\" from the file"
-                    .into(),
-            ));
-        }
+    /// The registry at report `number`'s reference block, or why it cannot be read yet
+    /// (the execution node has not reached the block).
+    pub async fn registry(
+        &self,
+        number: u64,
+        frame: (Epoch, Epoch),
+    ) -> Result<Result<Registry, String>, ReporterError> {
         let (slot, block) = self.reference(number, frame).await?;
         let latest = self.registry.rpc().block_number().await.map_err(|e| source(number, e.to_string()))?;
         if latest < block {
-            return Ok(Inputs::Waiting(format!(
+            return Ok(Err(format!(
                 "the execution chain is at block {latest}; report {number} reads the registry at block {block} \
                  (beacon slot {slot}); waiting for it"
             )));
@@ -91,9 +114,21 @@ impl ChainInputs {
             unindexed = registry.unindexed.len(),
             "registry read from the OperatorRegistry"
         );
-        file.registry = registry.registry;
-        Ok(Inputs::Ready(file))
+        Ok(Ok(registry.registry))
     }
+}
+
+/// With the registry read from the chain, a registry in the file would be a second source.
+pub fn check_no_registry(number: u64, file: &FrameFile) -> Result<(), ReporterError> {
+    if !file.registry.operators.is_empty() || !file.registry.validators.is_empty() {
+        return Err(source(
+            number,
+            "the frame-inputs file holds a registry, but the registry is read from the OperatorRegistry \
+             (chain.rpc_url or --rpc-url is set); remove \"registry\" from the file"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl InputsSource for ChainInputs {

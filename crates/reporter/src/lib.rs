@@ -19,7 +19,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 mod chain;
-pub use chain::ChainInputs;
+pub use chain::{check_no_registry, ChainInputs, ChainRegistry};
 
 /// Report kind of rewards reports (the signing root's `kind`).
 pub const REWARDS_KIND: u8 = 0;

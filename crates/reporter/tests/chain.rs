@@ -12,7 +12,7 @@ use claystack_chain::{
     predict_addresses, DeployConfig, Deployer, NodeType, Registrar, RegistryReader, Rpc, Transactor, TxConfig,
 };
 use claystack_genesis::generate_local;
-use claystack_reporter::{ChainInputs, FileInputs, Inputs, InputsSource};
+use claystack_reporter::{ChainInputs, ChainRegistry, FileInputs, Inputs, InputsSource};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,13 +65,10 @@ async fn registry_is_read_at_the_reference_block() {
     owner.add_validator(&[0x77; 48], &[b]).await.unwrap(); // never deposited: no beacon index
 
     let dir = tempfile::tempdir().unwrap();
-    let inputs = ChainInputs::new(
-        FileInputs::new(dir.path()),
-        beacon,
-        RegistryReader::new(rpc.clone(), addresses.operator_registry),
-    );
+    let chain_registry = ChainRegistry::new(beacon, RegistryReader::new(rpc.clone(), addresses.operator_registry));
     let frame = (0, 3);
-    assert_eq!(inputs.reference(1, frame).await.unwrap(), (30, 30));
+    assert_eq!(chain_registry.reference(1, frame).await.unwrap(), (30, 30));
+    let inputs = ChainInputs::new(FileInputs::new(dir.path()), chain_registry);
 
     // No file yet: waiting for it. Then the chain is behind the reference block: waiting.
     let Inputs::Waiting(reason) = inputs.frame_inputs(1, frame).await.unwrap() else { panic!("ready without a file") };

@@ -31,7 +31,7 @@ use claystack_genesis::{generate_local, Genesis};
 use claystack_keys::{Kdf, KeyDir, Password};
 use claystack_merkle::StandardMerkleTree;
 use claystack_primitives::hex;
-use claystack_reporter::ChainInputs;
+use claystack_reporter::ChainRegistry;
 use serde_json::json;
 use std::io::Read;
 use std::net::TcpListener;
@@ -70,24 +70,20 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         r = run(&args, threshold, &mut procs) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    say(&format!("stopping {} processes", procs.children.len() + 1));
-    procs.stop();
-    match outcome {
-        Ok(summary) => {
-            if let Some(path) = &args.summary {
-                std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
-            say(&format!("done in {:.0} s; everything is in {}", started.elapsed().as_secs_f64(), args.dir.display()));
-            Ok(())
-        }
-        Err(e) => {
-            for (name, _, log) in &procs.children {
-                eprintln!("--- last lines of {name} ({}) ---\n{}", log.display(), tail(log, 12));
-            }
-            Err(e)
+    if outcome.is_err() {
+        for (name, _, log) in &procs.children {
+            eprintln!("--- last lines of {name} ({}) ---\n{}", log.display(), tail(log, 12));
         }
     }
+    say(&format!("stopping its {} child processes (anvil already stopped with the run)", procs.children.len()));
+    procs.stop();
+    let summary = outcome?;
+    if let Some(path) = &args.summary {
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    say(&format!("done in {:.0} s; everything is in {}", started.elapsed().as_secs_f64(), args.dir.display()));
+    Ok(())
 }
 
 async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Result<serde_json::Value> {
@@ -166,11 +162,8 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     // The registry is read at report 1's reference block: it must come after registration.
     let frame = claystack_report::frame_of(&genesis.economics, genesis.first_epoch, 1)?;
     let inputs_dir = dir.join("inputs");
-    let probe = ChainInputs::new(
-        claystack_reporter::FileInputs::new(&inputs_dir),
-        beacon.clone(),
-        claystack_chain::RegistryReader::new(rpc.clone(), a.operator_registry),
-    );
+    let probe =
+        ChainRegistry::new(beacon.clone(), claystack_chain::RegistryReader::new(rpc.clone(), a.operator_registry));
     let (slot, reference) = probe.reference(1, frame).await?;
     ensure!(
         registered_at < reference,
@@ -272,6 +265,24 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         claimed.tx,
         claimed.bond_penalty
     ));
+
+    let pids: Vec<u32> = procs.children.iter().map(|(_, c, _)| c.id()).chain([anvil.pid()]).collect();
+
+    // 7. What any operator can do: recompute report 1 from tallies and the public chains.
+    procs.stop_one("member 0"); // its store is locked while it runs
+    let out = Command::new(&exe)
+        .args(["report", "verify", "--epoch", "1", "--genesis"])
+        .arg(&genesis_path)
+        .arg("--inputs")
+        .arg(inputs_dir.join("frames.json"))
+        .arg("--data-dir")
+        .arg(dir.join("member-0/data"))
+        .args(["--rpc-url", &anvil.endpoint(), "--beacon-url", &beacon_url])
+        .env("CLAYSTACK_LOG", "warn")
+        .output()?;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    ensure!(out.status.success(), "report verify failed: {}", stderr.trim());
+    say(&format!("`report verify --epoch 1` on member 0's data, registry from the chain: {}", stdout.trim()));
     Ok(json!({
         "report": 1,
         "merkle_root": chain_root,
@@ -288,7 +299,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
             "amount_wei": claimed.amount.to_string(),
             "tx": claimed.tx.to_string(),
         },
-        "pids": procs.children.iter().map(|(_, c, _)| c.id()).chain([anvil.pid()]).collect::<Vec<_>>(),
+        "pids": pids,
     }))
 }
 
@@ -457,6 +468,14 @@ impl Procs {
         Ok(())
     }
 
+    /// Stops one child (SIGINT, then SIGKILL after 5 s) and forgets it.
+    fn stop_one(&mut self, name: &str) {
+        if let Some(i) = self.children.iter().position(|(n, _, _)| n == name) {
+            let mut one = Procs { children: vec![self.children.remove(i)] };
+            one.stop();
+        }
+    }
+
     /// Fails naming the first child that exited.
     fn check(&mut self) -> anyhow::Result<()> {
         for (name, child, log) in &mut self.children {
@@ -468,12 +487,13 @@ impl Procs {
     }
 
     fn stop(&mut self) {
-        for (_, child, _) in &self.children {
+        let mut children = std::mem::take(&mut self.children);
+        for (_, child, _) in &children {
             // SAFETY: plain kill(2) on a child we started and have not reaped.
             unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        for (_, child, _) in &mut self.children {
+        for (_, child, _) in &mut children {
             while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
                 std::thread::sleep(Duration::from_millis(50));
             }

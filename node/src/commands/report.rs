@@ -2,9 +2,15 @@
 
 use crate::cli::{ProofArgs, ReportArgs, VerifyArgs};
 use anyhow::{bail, Context};
+use claystack_beacon::{BeaconClient, ClientConfig};
+use claystack_chain::alloy::primitives::Address;
+use claystack_chain::{RegistryReader, ReportReader, Rpc};
+use claystack_committee::ReportKind;
+use claystack_genesis::Genesis;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::hex;
 use claystack_report::{build, frame_of, report_bytes, FrameFile, REWARDS_LEAF_ENCODING};
+use claystack_reporter::{check_no_registry, ChainRegistry, REWARDS_KIND};
 use claystack_rewards::Report;
 use claystack_store::Store;
 use std::path::Path;
@@ -14,11 +20,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
     serde_json::from_slice(&text).map_err(|e| anyhow::anyhow!("{what} {} is invalid: {e}", path.display()))
 }
 
-/// Computes the report and its tree from the files and the store.
-fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerkleTree)> {
+/// Computes the report and its tree from the files, the store and (with --rpc-url) the
+/// registry on chain; returns the RPC connection too, for `verify`.
+async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerkleTree, Option<(Rpc, Genesis)>)> {
     let genesis = super::genesis::load_verified(&args.genesis)?;
-    let economics = genesis.economics;
-    let file: FrameFile = read_json(&args.inputs, "frame inputs file")?;
+    let economics = genesis.economics.clone();
+    let mut file: FrameFile = read_json(&args.inputs, "frame inputs file")?;
     let frame = frame_of(&economics, genesis.first_epoch, args.epoch)?;
     if !args.data_dir.exists() {
         bail!("data directory {} does not exist — run `claystack-oracle run` first", args.data_dir.display());
@@ -37,12 +44,41 @@ fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerkleTree
             accounted
         );
     }
+    if file.previous.is_none() && args.epoch > 1 {
+        // Report K chains to report K-1; a node's data dir holds it.
+        let Some(stored) = store.report(REWARDS_KIND, args.epoch - 1)? else {
+            bail!(
+                "rewards epoch {} chains to rewards epoch {}: put its carry in the inputs file's \"previous\", or use the data dir of a node that closed it",
+                args.epoch,
+                args.epoch - 1
+            );
+        };
+        let previous: Report = serde_json::from_slice(&stored.report)
+            .with_context(|| format!("stored report {} in {}", args.epoch - 1, args.data_dir.display()))?;
+        file.previous = Some(previous.carry());
+    }
+    let chain = match &args.rpc_url {
+        None => None,
+        Some(url) => {
+            if args.beacon_urls.is_empty() {
+                bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator indices");
+            }
+            check_no_registry(args.epoch, &file)?;
+            let rpc = Rpc::connect(url, genesis.chain_id).await?;
+            let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default())?;
+            let registry = Address::from(genesis.contracts.operator_registry.0);
+            let chain = ChainRegistry::new(beacon, RegistryReader::new(rpc.clone(), registry));
+            file.registry = chain.registry(args.epoch, frame).await?.map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
+            Some((rpc, genesis))
+        }
+    };
     let tallies = store.sum_tallies(frame.0, frame.1)?;
-    Ok(build(&economics, file, args.epoch, frame, tallies)?)
+    let (report, tree) = build(&economics, file, args.epoch, frame, tallies)?;
+    Ok((report, tree, chain))
 }
 
-pub fn compute(args: ReportArgs) -> anyhow::Result<()> {
-    let (report, tree) = compute_from(&args)?;
+pub async fn compute(args: ReportArgs) -> anyhow::Result<()> {
+    let (report, tree, _) = compute_from(&args).await?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let report_path = args.out.join("report.json");
     let tree_path = args.out.join("tree.json");
@@ -65,18 +101,35 @@ pub fn compute(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
-    let expected = hex::decode_fixed::<32>(&args.root).map_err(|e| anyhow::anyhow!("--root {}: {e}", args.root))?;
-    let (report, tree) = compute_from(&args.report)?;
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let given = match &args.root {
+        Some(root) => Some(hex::decode_fixed::<32>(root).map_err(|e| anyhow::anyhow!("--root {root}: {e}"))?),
+        None if args.report.rpc_url.is_none() => {
+            bail!("give --root, or --rpc-url (and --beacon-url) to compare with the root accepted on chain")
+        }
+        None => None,
+    };
+    let (report, tree, chain) = compute_from(&args.report).await?;
+    let (expected, against) = match (given, chain) {
+        (Some(root), _) => (root, "--root".to_string()),
+        (None, Some((rpc, genesis))) => {
+            let reader = ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0));
+            let Some(root) = reader.report_root(ReportKind::Rewards, args.report.epoch).await? else {
+                bail!("rewards epoch {} is not accepted on chain yet; nothing to compare with", args.report.epoch);
+            };
+            (root.0, format!("the NodeManager at {}", reader.node_manager()))
+        }
+        (None, None) => unreachable!("checked above"),
+    };
     if tree.root() != expected {
         bail!(
-            "rewards epoch {}: recomputed root {} differs from {} — the inputs, the tallies or the report differ",
+            "rewards epoch {}: recomputed root {} differs from {} ({against}) — the inputs, the tallies or the report differ",
             report.number,
             hex::encode(&tree.root()),
-            args.root
+            hex::encode(&expected),
         );
     }
-    println!("rewards epoch {}: root {} verified", report.number, args.root);
+    println!("rewards epoch {}: root {} recomputed and equal to {against}", report.number, hex::encode(&expected));
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use claystack_keys::{KeyDir, PasswordSource};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
 use claystack_quorum::{Driver, OwnReport, QuorumEvent};
-use claystack_reporter::{ChainInputs, FileInputs, InputsSource, Reporter, Waiting, REWARDS_KIND};
+use claystack_reporter::{ChainInputs, ChainRegistry, FileInputs, InputsSource, Reporter, Waiting, REWARDS_KIND};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig};
 use std::path::Path;
@@ -73,7 +73,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(rpc) => {
             let registry = Address::from(genesis.contracts.operator_registry.0);
             info!(rpc = %rpc.url(), %registry, "reading the registry from the OperatorRegistry at each frame's reference block");
-            Box::new(ChainInputs::new(file, client, RegistryReader::new(rpc, registry)))
+            Box::new(ChainInputs::new(file, ChainRegistry::new(client, RegistryReader::new(rpc, registry))))
         }
         None => Box::new(file),
     };
