@@ -87,3 +87,14 @@ fn new_then_verify_and_corruptions_are_named() {
     let (ok, _, err) = oracle(&["genesis", "verify", "--genesis", bad.to_str().unwrap()]);
     assert!(!ok && err.trim().lines().count() == 1, "{err}");
 }
+
+#[test]
+fn a_missing_genesis_is_one_line_naming_the_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.json");
+    let (ok, _, err) = oracle(&["genesis", "verify", "--genesis", path.to_str().unwrap()]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("nope.json") && err.contains("cannot read"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

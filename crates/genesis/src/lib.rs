@@ -128,12 +128,13 @@ pub enum Problem {
 
 #[derive(Debug, Error)]
 pub enum GenesisError {
-    #[error("genesis {path}: cannot read: {source}")]
-    Read { path: String, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: anyhow's `{:#}` would print it twice.
+    #[error("genesis {path}: cannot read: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("genesis {path}: not a valid genesis file: {message}")]
     Parse { path: String, message: String },
-    #[error("genesis {path}: cannot write: {source}")]
-    Write { path: String, source: std::io::Error },
+    #[error("genesis {path}: cannot write: {error}")]
+    Write { path: String, error: std::io::Error },
 }
 
 impl Genesis {
@@ -167,8 +168,8 @@ impl Genesis {
     /// [`verify`](Genesis::verify) it.
     pub fn load(path: &Path) -> Result<(Genesis, [u8; 32]), GenesisError> {
         let shown = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| GenesisError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GenesisError::Read { path: shown.clone(), error: source })?;
         let g = Genesis::from_json(&text).map_err(|e| GenesisError::Parse { path: shown, message: e.to_string() })?;
         let hash = g.hash();
         Ok((g, hash))
@@ -176,7 +177,7 @@ impl Genesis {
 
     /// Writes the pretty form to `path` (via a temporary file in the same directory, then rename).
     pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
-        let err = |source| GenesisError::Write { path: path.display().to_string(), source };
+        let err = |source| GenesisError::Write { path: path.display().to_string(), error: source };
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         std::fs::write(&tmp, self.to_pretty_json()).map_err(err)?;
