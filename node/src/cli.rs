@@ -57,6 +57,10 @@ pub struct DevnetArgs {
     /// Also write what happened (roots, transactions, claim) as JSON to this file.
     #[arg(long)]
     pub summary: Option<PathBuf>,
+    /// Leave this member's node off (a crashed member): the others must still reach the
+    /// quorum, and if it is the member whose turn it is, the next one submits after fallback.
+    #[arg(long)]
+    pub offline_member: Option<usize>,
 }
 
 #[derive(Args, Clone, Default)]

@@ -8,19 +8,39 @@ mod common;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::hex;
 use common::bin;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Runs `devnet` with `extra` flags; returns its directory (kept in `tmp`), summary and stdout.
+fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
+    let dir = tmp.join("devnet");
+    let summary_path = tmp.join("summary.json");
+    let out = Command::new(bin())
+        .args(["devnet", "--dir"])
+        .arg(&dir)
+        .arg("--summary")
+        .arg(&summary_path)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "devnet failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let summary = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    (dir, summary, stdout)
+}
+
+fn assert_all_stopped(summary: &serde_json::Value) {
+    for pid in summary["pids"].as_array().unwrap() {
+        let alive = unsafe { libc::kill(pid.as_u64().unwrap() as libc::pid_t, 0) } == 0;
+        assert!(!alive, "process {pid} still runs after devnet exited");
+    }
+}
 
 #[test]
 fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("devnet");
-    let summary_path = tmp.path().join("summary.json");
-    let out =
-        Command::new(bin()).args(["devnet", "--dir"]).arg(&dir).arg("--summary").arg(&summary_path).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "devnet failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    let (dir, summary, stdout) = devnet(tmp.path(), &[]);
 
     // Every member computed the root the chain accepted, with a quorum of signers.
     let root = summary["merkle_root"].as_str().unwrap();
@@ -59,8 +79,22 @@ fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
     }
 
     // Nothing is left running.
-    for pid in summary["pids"].as_array().unwrap() {
-        let alive = unsafe { libc::kill(pid.as_u64().unwrap() as libc::pid_t, 0) } == 0;
-        assert!(!alive, "process {pid} still runs after devnet exited");
+    assert_all_stopped(&summary);
+}
+
+/// Report 1 is member 1's to submit. With member 1 down, the other three sign, and member 2
+/// submits once member 1's turn (fallback_ms) has passed.
+#[test]
+fn the_next_member_submits_when_the_one_whose_turn_it_is_is_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, summary, stdout) = devnet(tmp.path(), &["--offline-member", "1"]);
+    assert_eq!(summary["signers"], serde_json::json!([0, 2, 3]), "{stdout}");
+    assert_eq!(summary["submitter_member"], 2, "{stdout}");
+    assert!(!dir.join("member-1/data").exists(), "member 1 never ran");
+    let root = summary["merkle_root"].as_str().unwrap();
+    for i in [0, 2, 3] {
+        let file = std::fs::read_to_string(dir.join(format!("member-{i}/data/reports/rewards-1/root"))).unwrap();
+        assert_eq!(file.trim(), root, "member {i}");
     }
+    assert_all_stopped(&summary);
 }

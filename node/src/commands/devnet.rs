@@ -63,6 +63,14 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         "--members must be 1 to 5 (anvil has 10 funded keys: one owner, four operators, one submitter per member)"
     );
     let threshold = args.members as u32 * 2 / 3 + 1;
+    if let Some(m) = args.offline_member {
+        ensure!(m < args.members, "--offline-member {m}: the members are 0 to {}", args.members - 1);
+        ensure!(
+            args.members as u32 > threshold,
+            "--offline-member: {} running members cannot reach the threshold of {threshold}",
+            args.members - 1
+        );
+    }
     prepare_dir(&args.dir)?;
     let started = Instant::now();
     let mut procs = Procs::default();
@@ -188,11 +196,21 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         write_private(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
         let config = node_config(i, &ports, &peers, &beacon_url, &anvil.endpoint(), &member);
         std::fs::write(member.join("node.toml"), config)?;
+        if args.offline_member == Some(i) {
+            continue;
+        }
         let mut cmd = Command::new(&exe);
         cmd.arg("run").arg("--config").arg(member.join("node.toml"));
         procs.spawn(&format!("member {i}"), cmd, &member.join("node.log"))?;
     }
-    say(&format!("{} oracle nodes started (logs {}/member-<i>/node.log)", args.members, dir.display()));
+    let online: Vec<usize> = (0..args.members).filter(|&i| args.offline_member != Some(i)).collect();
+    say(&format!("{} oracle nodes started (logs {}/member-<i>/node.log)", online.len(), dir.display()));
+    if let Some(m) = args.offline_member {
+        say(&format!(
+            "member {m} stays offline: it cannot sign, and when its turn to submit comes the next member takes over after fallback_ms"
+        ));
+    }
+    let first = online[0];
 
     // 5. Report 1 accepted on chain; every member computed its root.
     wait_until(procs, Duration::from_secs(args.timeout_secs), "report 1 to be accepted on chain", || async {
@@ -217,7 +235,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         by.map_or(accepted.submitter.to_string(), |m| format!("member {m}"))
     ));
     let root_files: Vec<PathBuf> =
-        (0..args.members).map(|i| dir.join(format!("member-{i}/data/reports/rewards-1/root"))).collect();
+        online.iter().map(|i| dir.join(format!("member-{i}/data/reports/rewards-1/root"))).collect();
     wait_until(procs, Duration::from_secs(30), "every member to close report 1", || async {
         root_files.iter().all(|p| p.exists())
     })
@@ -227,14 +245,15 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         .map(|p| std::fs::read_to_string(p).map(|s| s.trim().to_string()))
         .collect::<Result<_, _>>()?;
     let chain_root = hex::encode(&accepted.merkle_root.0);
-    for (i, r) in roots.iter().enumerate() {
+    for (i, r) in online.iter().zip(&roots) {
         ensure!(*r == chain_root, "member {i} computed root {r}, but the chain accepted {chain_root}");
     }
-    say(&format!("all {} members computed the accepted root", args.members));
-    print_report(&dir.join("member-0/data/reports/rewards-1/report.json"), &operators)?;
+    say(&format!("all {} running members computed the accepted root", online.len()));
+    let exported = dir.join(format!("member-{first}/data/reports/rewards-1"));
+    print_report(&exported.join("report.json"), &operators)?;
 
     // 6. The operator with the most rewards claims them with a proof from the tree dump.
-    let tree_path = dir.join("member-0/data/reports/rewards-1/tree.json");
+    let tree_path = exported.join("tree.json");
     let dump = std::fs::read(&tree_path).with_context(|| format!("cannot read {}", tree_path.display()))?;
     let tree = StandardMerkleTree::load(&serde_json::from_slice(&dump)?)?;
     let leaves: Vec<RewardsLeaf> =
@@ -269,20 +288,20 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let pids: Vec<u32> = procs.children.iter().map(|(_, c, _)| c.id()).chain([anvil.pid()]).collect();
 
     // 7. What any operator can do: recompute report 1 from tallies and the public chains.
-    procs.stop_one("member 0"); // its store is locked while it runs
+    procs.stop_one(&format!("member {first}")); // its store is locked while it runs
     let out = Command::new(&exe)
         .args(["report", "verify", "--epoch", "1", "--genesis"])
         .arg(&genesis_path)
         .arg("--inputs")
         .arg(inputs_dir.join("frames.json"))
         .arg("--data-dir")
-        .arg(dir.join("member-0/data"))
+        .arg(dir.join(format!("member-{first}/data")))
         .args(["--rpc-url", &anvil.endpoint(), "--beacon-url", &beacon_url])
         .env("CLAYSTACK_LOG", "warn")
         .output()?;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     ensure!(out.status.success(), "report verify failed: {}", stderr.trim());
-    say(&format!("`report verify --epoch 1` on member 0's data, registry from the chain: {}", stdout.trim()));
+    say(&format!("`report verify --epoch 1` on member {first}'s data, registry from the chain: {}", stdout.trim()));
     Ok(json!({
         "report": 1,
         "merkle_root": chain_root,
@@ -293,6 +312,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "signers": signers,
         "submitter": accepted.submitter.to_string(),
         "submitter_member": by,
+        "online": online,
         "threshold": threshold,
         "claim": {
             "operator": leaf.operator.to_string(),
