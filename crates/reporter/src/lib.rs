@@ -34,6 +34,12 @@ pub enum ReporterError {
     Inputs { path: PathBuf, message: String },
     #[error("inputs of report {number}: {message}")]
     Source { number: u64, message: String },
+    #[error(
+        "report {number}: registry validator(s) {shown} ({count} in all) were not tracked by this node's accounting \
+         from epoch {from}, so their duties were not counted; add them to accounting.tracked_validators and account \
+         the frame again: an empty data directory with accounting.start_epoch <= {first_epoch}"
+    )]
+    Untracked { number: u64, shown: String, count: usize, from: Epoch, first_epoch: Epoch },
     #[error("stored report {number} cannot be read back: {message}")]
     StoredReport { number: u64, message: String },
     #[error(
@@ -228,6 +234,7 @@ impl Reporter {
             Inputs::Ready(file) => file,
             Inputs::Waiting(reason) => return Ok(Err(Waiting::Inputs { number, reason })),
         };
+        self.check_tracked(number, frame, &file)?;
         file.previous = match number {
             1 => None,
             n => Some(self.stored_report(n - 1)?.carry()),
@@ -250,6 +257,30 @@ impl Reporter {
             operators: report.operators.len(),
             t_wei: report.totals.t_wei,
         }))
+    }
+
+    /// Every registry validator must have been tracked over the whole frame: a validator the
+    /// accounting skipped would silently earn nothing, and members tracking different sets
+    /// would never agree. (Stores from before the tracked-set record skip this check.)
+    fn check_tracked(&self, number: u64, frame: (Epoch, Epoch), file: &FrameFile) -> Result<(), ReporterError> {
+        for (from, set) in self.store.tracked_sets(frame.0, frame.1)? {
+            let missing: Vec<u64> =
+                file.registry.validators.iter().map(|v| v.index).filter(|i| set.binary_search(i).is_err()).collect();
+            if !missing.is_empty() {
+                let mut shown: Vec<String> = missing.iter().take(5).map(u64::to_string).collect();
+                if missing.len() > 5 {
+                    shown.push("...".into());
+                }
+                return Err(ReporterError::Untracked {
+                    number,
+                    shown: shown.join(", "),
+                    count: missing.len(),
+                    from: from.max(frame.0),
+                    first_epoch: frame.0,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A stored report, parsed.

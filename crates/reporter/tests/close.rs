@@ -125,3 +125,23 @@ async fn closed_reports_are_exported_as_files() {
     assert_eq!(root.trim(), claystack_primitives::hex::encode(&stored.merkle_root));
     assert!(!out.path().join("rewards-2").exists());
 }
+
+#[tokio::test]
+async fn a_registry_validator_the_accounting_skipped_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    // The frames.json registry delegates validators 0-3 and 9-14; this node tracked 0-12 only.
+    let tracked: Vec<u64> = (0..=12).collect();
+    for epoch in 0..5 {
+        let tallies = tracked.iter().map(|&v| Tally { validator: v, duties: 1, included: 1, timely: 1 }).collect();
+        let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [5; 32] };
+        store.commit_epoch_tracked(&EpochTally { epoch, tallies }, &cursor, &tracked).unwrap();
+    }
+    let r = Reporter::new(genesis, store.clone(), Box::new(FileInputs::new(inputs_dir())));
+    let err = r.close_ready().await.unwrap_err();
+    assert!(matches!(err, ReporterError::Untracked { number: 1, count: 2, from: 0, .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("13, 14") && text.contains("accounting.tracked_validators"), "{text}");
+    assert!(store.latest_report(REWARDS_KIND).unwrap().is_none(), "nothing stored");
+}

@@ -47,6 +47,24 @@ pub fn decode_tallies(bytes: &[u8]) -> Result<Vec<Tally>, CodecError> {
         .collect())
 }
 
+/// A sorted validator index set: version byte, then 8 bytes an index.
+pub fn encode_indices(indices: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + indices.len() * 8);
+    out.push(V1);
+    for i in indices {
+        out.extend_from_slice(&i.to_be_bytes());
+    }
+    out
+}
+
+pub fn decode_indices(bytes: &[u8]) -> Result<Vec<u64>, CodecError> {
+    let body = versioned(bytes)?;
+    if body.len() % 8 != 0 {
+        return Err(CodecError::Length { expected: body.len() / 8 * 8 + 1, got: bytes.len() });
+    }
+    Ok(body.chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().unwrap())).collect())
+}
+
 const CURSOR_BYTES: usize = 8 + 32 + 1 + 8 + 8 + 32 + 32;
 
 pub fn encode_cursor(c: &AccountingCursor) -> Vec<u8> {

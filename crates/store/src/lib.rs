@@ -49,6 +49,13 @@ pub struct Store {
 
 const CURSOR_KEY: &[u8] = b"acct/cursor";
 const TALLY_PREFIX: &[u8] = b"acct/tally/";
+const TRACKED_PREFIX: &[u8] = b"acct/tracked/";
+
+fn tracked_key(epoch: Epoch) -> Vec<u8> {
+    let mut k = TRACKED_PREFIX.to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
 
 fn tally_key(epoch: Epoch) -> Vec<u8> {
     let mut k = TALLY_PREFIX.to_vec();
@@ -82,6 +89,43 @@ impl Store {
         batch.put(CURSOR_KEY, codec::encode_cursor(cursor));
         self.db.write(batch)?;
         Ok(())
+    }
+
+    /// Like [`commit_epoch`](Store::commit_epoch), and records `tracked` (sorted) as the set
+    /// the tallies are made for from this epoch on, when it is not the stored cursor's set.
+    pub fn commit_epoch_tracked(&self, tally: &EpochTally, cursor: &AccountingCursor, tracked: &[u64]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        if self.accounting_cursor()?.is_none_or(|c| c.tracked_hash != cursor.tracked_hash) {
+            batch.put(tracked_key(tally.epoch), codec::encode_indices(tracked));
+        }
+        batch.put(tally_key(tally.epoch), codec::encode_tallies(&tally.tallies));
+        batch.put(CURSOR_KEY, codec::encode_cursor(cursor));
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// The tracked sets in effect over `from..=to`: `(first epoch, sorted indices)` for the
+    /// set in effect at `from` and each one recorded after it up to `to`. Empty if the
+    /// store predates this record (or nothing was accounted).
+    pub fn tracked_sets(&self, from: Epoch, to: Epoch) -> Result<Vec<(Epoch, Vec<u64>)>> {
+        let mut out: Vec<(Epoch, Vec<u64>)> = Vec::new();
+        for item in self.db.prefix_iterator(TRACKED_PREFIX) {
+            let (k, v) = item?;
+            if !k.starts_with(TRACKED_PREFIX) {
+                break;
+            }
+            let epoch = Epoch::from_be_bytes(k[TRACKED_PREFIX.len()..].try_into().expect("tracked keys hold 8 bytes"));
+            if epoch > to {
+                break;
+            }
+            let set = codec::decode_indices(&v)
+                .map_err(|source| StoreError::Corrupt { key: format!("acct/tracked/{epoch}"), source })?;
+            if epoch <= from {
+                out.clear(); // an earlier set, replaced by this one before `from`
+            }
+            out.push((epoch, set));
+        }
+        Ok(out)
     }
 
     pub fn epoch_tally(&self, epoch: Epoch) -> Result<Option<EpochTally>> {

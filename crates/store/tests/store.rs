@@ -40,3 +40,26 @@ fn a_second_opener_gets_a_clear_error() {
     let err = Store::open(dir.path()).err().expect("the lock must refuse a second opener").to_string();
     assert!(err.contains("another claystack-oracle"), "{err}");
 }
+
+#[test]
+fn tracked_sets_are_recorded_when_they_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.tracked_sets(0, 10).unwrap().is_empty());
+    // Epochs 0-3 with set A, 4-5 with set B, 6-7 with A again.
+    let (a, b) = (vec![1, 2, 3], vec![1, 2, 3, 9]);
+    for e in 0..8u64 {
+        let (set, hash) = match e {
+            0..=3 | 6..=7 => (&a, [1; 32]),
+            _ => (&b, [2; 32]),
+        };
+        let cursor = AccountingCursor { next_epoch: e + 1, tracked_hash: hash, anchor: None };
+        store.commit_epoch_tracked(&EpochTally { epoch: e, tallies: vec![t(1, 1, 1)] }, &cursor, set).unwrap();
+    }
+    assert_eq!(store.tracked_sets(0, 3).unwrap(), vec![(0, a.clone())]);
+    assert_eq!(store.tracked_sets(2, 4).unwrap(), vec![(0, a.clone()), (4, b.clone())]);
+    assert_eq!(store.tracked_sets(4, 5).unwrap(), vec![(4, b.clone())]);
+    assert_eq!(store.tracked_sets(5, 9).unwrap(), vec![(4, b.clone()), (6, a.clone())]);
+    assert_eq!(store.tracked_sets(7, 7).unwrap(), vec![(6, a.clone())]);
+    assert_eq!(store.epoch_tallies(0, 7).unwrap().len(), 8);
+}

@@ -246,8 +246,8 @@ impl Follower {
         let tally = account_epoch(spec, epoch, duties, &blocks, layout.as_ref())
             .map_err(|source| SyncError::Inconsistent { epoch, source })?;
         let anchor = window.last_block_before(spec.first_slot(epoch + 1));
-        self.store
-            .commit_epoch(&tally, &AccountingCursor { next_epoch: epoch + 1, anchor, tracked_hash: self.hash })?;
+        let cursor = AccountingCursor { next_epoch: epoch + 1, anchor, tracked_hash: self.hash };
+        self.store.commit_epoch_tracked(&tally, &cursor, &self.tracked)?;
         let included: u32 = tally.tallies.iter().map(|t| t.included).sum();
         info!(epoch, duties = duties.len(), included, "epoch accounted");
         Ok(())
