@@ -218,10 +218,13 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     })
     .await?;
     let id = ReportId { kind: ReportKind::Rewards, number: 1 };
-    let accepted = reader
-        .find_accepted(id, deployment.node_manager_block)
-        .await?
-        .context("no ReportAccepted event for report 1")?;
+    // anvil can answer eth_getLogs a moment behind the state the report is visible in.
+    let from = deployment.node_manager_block;
+    wait_until(procs, Duration::from_secs(10), "the ReportAccepted event of report 1", || async {
+        matches!(reader.find_accepted(id, from).await, Ok(Some(_)))
+    })
+    .await?;
+    let accepted = reader.find_accepted(id, from).await?.context("no ReportAccepted event for report 1")?;
     let receipt = rpc.provider().get_transaction_receipt(accepted.tx).await?.context("no receipt")?;
     let signers: Vec<u16> = accepted.signers.members().collect();
     let by = submitters.iter().position(|s| *s == accepted.submitter);
