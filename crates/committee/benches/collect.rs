@@ -80,8 +80,9 @@ fn collect(c: &Committee, until_all: bool) -> usize {
         }
     }
     if until_all {
-        // Signatures that arrive after the quorum are verified in one batch at the tick.
-        col.handle(Input::Tick { now_ms: 1 }).unwrap();
+        // Signatures that arrive after the quorum are verified in one batch at the first
+        // tick once the oldest has waited `late_verify_ms`.
+        col.handle(Input::Tick { now_ms: Config::default().late_verify_ms }).unwrap();
     }
     col.certificate(ID).expect("quorum").signers.len()
 }

@@ -19,12 +19,14 @@
 //! - **Equivocators count for nothing.** A member with valid signatures of two different
 //!   roots for one report is kept as evidence (the two lowest roots, so the evidence too is
 //!   order-independent) and excluded from every root's count.
-//! - **Verify lazily, in batches.** A peer signature is checked for the curve and subgroup
-//!   on arrival, but its pairing check waits until its root could reach the threshold (if
-//!   it is not certified yet), until a conflicting message needs a verdict, or until the
-//!   next tick; then all waiting signatures of a root are checked in one
-//!   [`bls::find_invalid`] batch. Only verified signatures count, so late signatures of a
-//!   certified root update the aggregate at the next tick.
+//! - **Verify lazily, in batches, once.** A peer signature is checked for the curve and
+//!   subgroup on arrival, but its pairing check waits until its root could reach the
+//!   threshold (if it is not certified yet), until a conflicting message needs a verdict,
+//!   or until a tick (for late signatures of a certified root, the first tick after the
+//!   oldest has waited [`Config::late_verify_ms`]); then all waiting signatures of a root
+//!   are checked in one [`bls::find_invalid`] batch. Only verified signatures count. This
+//!   batch is the only place a peer signature is verified: the p2p layer forwards a
+//!   message once [`Action::Record`] or [`Collector::standing`] says it is valid.
 //! - **Rotation.** The submitter of attempt `k` for report number `n` is member
 //!   `(n + k) mod size`; attempt `k` is due `k * fallback_ms` after this node saw the quorum.
 
@@ -50,11 +52,16 @@ pub struct Config {
     pub rebroadcast_ms: u64,
     /// Time each submitter gets before the next member's attempt is due.
     pub fallback_ms: u64,
+    /// Signatures that arrive after their root is certified are verified together, at the
+    /// first tick after the oldest of them has waited this long (0: at the next tick).
+    /// They only add signers to a certificate that is already valid, so batching them saves
+    /// a pairing pair per tick; the p2p layer forwards them once verified.
+    pub late_verify_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 30_000, fallback_ms: 60_000 }
+        Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 30_000, fallback_ms: 60_000, late_verify_ms: 1_000 }
     }
 }
 
@@ -105,6 +112,18 @@ pub struct Evidence {
     pub second: SignatureMessage,
 }
 
+/// See [`Collector::standing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Held and verified (counted, or kept as equivocation evidence).
+    Valid,
+    /// Held, its signature not checked yet: a verdict follows at the latest at the first
+    /// tick after it has waited [`Config::late_verify_ms`].
+    Pending,
+    /// Not held: never seen, refused, superseded, or its report left the window.
+    Unknown,
+}
+
 /// What the driver must do, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -124,8 +143,9 @@ pub enum Action {
     QuorumLost { id: ReportId },
     /// A member signed two roots for one report; keep the evidence.
     Equivocation(Evidence),
-    /// A message from `member` was refused.
-    Reject { member: u16, reason: RejectReason },
+    /// `message`, from `member`, was refused. The p2p layer must not forward it (and
+    /// penalises the sender unless [`RejectReason::penalises`] says otherwise).
+    Reject { member: u16, message: SignatureMessage, reason: RejectReason },
     /// This node's turn to submit: attempt `attempt` of the rotation.
     Submit { certificate: Certificate, attempt: u64 },
 }
@@ -156,6 +176,8 @@ fn content(m: &SignatureMessage) -> Content {
 struct Entry {
     message: SignatureMessage,
     signature: Signature,
+    /// The collector's clock when it arrived.
+    arrived_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +319,20 @@ impl<S: Signer> Collector<S> {
         Some(&self.rounds.get(&id)?.own.as_ref()?.message)
     }
 
+    /// What the collector holds of exactly this message. The p2p layer forwards a gossip
+    /// message only once it is [`Standing::Valid`]: the collector's batch is the one place
+    /// a peer signature is verified, and [`Action::Record`] / [`Action::Reject`] announce
+    /// the verdicts as they are reached.
+    pub fn standing(&self, message: &SignatureMessage) -> Standing {
+        let slot = self.rounds.get(&message.id()).and_then(|round| round.slots.get(&message.signer));
+        match slot {
+            Some(Slot::Verified(e)) if e.message == *message => Standing::Valid,
+            Some(Slot::Equivocated(ev)) if ev.first == *message || ev.second == *message => Standing::Valid,
+            Some(Slot::Pending(e)) if e.message == *message => Standing::Pending,
+            _ => Standing::Unknown,
+        }
+    }
+
     fn restore_own(&mut self, m: SignatureMessage) -> Result<(), CollectorError> {
         let id = m.id();
         let bad = |problem| CollectorError::BadPersistedOwn { id, problem };
@@ -314,7 +350,7 @@ impl<S: Signer> Collector<S> {
         let round = self.rounds.entry(id).or_default();
         match round.slots.get(&self.me) {
             None => {
-                round.slots.insert(self.me, Slot::Verified(Entry { message: m, signature }));
+                round.slots.insert(self.me, Slot::Verified(Entry { message: m, signature, arrived_ms: self.now_ms }));
             }
             Some(Slot::Verified(e)) if e.message == m => {}
             Some(_) => return Err(bad("another own signature for the same report has a different root")),
@@ -342,7 +378,7 @@ impl<S: Signer> Collector<S> {
                 out.push(Action::Record(e.message));
             } else {
                 round.slots.remove(&me);
-                out.push(Action::Reject { member: me, reason: RejectReason::InvalidSignature });
+                out.push(Action::Reject { member: me, message: e.message, reason: RejectReason::InvalidSignature });
             }
         }
         let would_equivocate = |signed: Content| CollectorError::WouldEquivocate {
@@ -379,7 +415,7 @@ impl<S: Signer> Collector<S> {
                     signature: self.signer.sign(root.as_bytes()),
                 };
                 let signature = bls::parse_signature(&message.signature).expect("our signer makes valid signatures");
-                round.slots.insert(me, Slot::Verified(Entry { message, signature }));
+                round.slots.insert(me, Slot::Verified(Entry { message, signature, arrived_ms: self.now_ms }));
                 round.own = Some(OwnSignature { message, next_broadcast_ms: self.now_ms + self.config.rebroadcast_ms });
                 out.push(Action::Persist(message));
                 out.push(Action::Broadcast(message));
@@ -390,7 +426,7 @@ impl<S: Signer> Collector<S> {
     }
 
     fn peer(&mut self, member: u16, message: SignatureMessage, out: &mut Vec<Action>) {
-        let reject = |out: &mut Vec<Action>, reason| out.push(Action::Reject { member, reason });
+        let reject = |out: &mut Vec<Action>, reason| out.push(Action::Reject { member, message, reason });
         if message.signer != member {
             return reject(out, RejectReason::SignerMismatch { claimed: member, signer: message.signer });
         }
@@ -405,7 +441,7 @@ impl<S: Signer> Collector<S> {
             Ok(s) => s,
             Err(e) => return reject(out, RejectReason::BadSignature(e)),
         };
-        let new = Entry { message, signature };
+        let new = Entry { message, signature, arrived_ms: self.now_ms };
         let roster = &self.roster;
         let round = self.rounds.entry(id).or_default();
         match round.slots.get(&member).cloned() {
@@ -418,7 +454,8 @@ impl<S: Signer> Collector<S> {
                     out.push(Action::Record(old.message));
                     conflict(roster, round, member, old, new, out);
                 } else {
-                    reject(out, RejectReason::InvalidSignature);
+                    // The earlier message was the forgery; the new one waits for its own check.
+                    out.push(Action::Reject { member, message: old.message, reason: RejectReason::InvalidSignature });
                     round.slots.insert(member, Slot::Pending(new));
                 }
             }
@@ -445,7 +482,12 @@ impl<S: Signer> Collector<S> {
         let ids: Vec<ReportId> = self.rounds.keys().copied().collect();
         for id in ids {
             let round = self.rounds.get_mut(&id).expect("listed");
-            verify_pending(&self.roster, id, round, None, out);
+            // Roots short of a quorum at once; late signatures of the certified root in a
+            // batch once the oldest has waited `late_verify_ms`.
+            let certified = round.certificate.as_ref().map(|cert| (cert.merkle_root, cert.report_hash));
+            let (now, late_ms) = (self.now_ms, self.config.late_verify_ms);
+            let due = |c: Content, oldest_ms: u64| certified != Some(c) || now >= oldest_ms.saturating_add(late_ms);
+            verify_pending(&self.roster, id, round, due, out);
             self.refresh_certificate(id, out);
             let round = self.rounds.get_mut(&id).expect("listed");
             if round.settled {
@@ -496,7 +538,7 @@ impl<S: Signer> Collector<S> {
         for (c, (count, pending)) in counts {
             // Once a root is certified, late signatures wait for the tick's batch.
             if pending && count >= threshold && certified != Some(c) {
-                verify_pending(&self.roster, id, round, Some(c), out);
+                verify_pending(&self.roster, id, round, |root, _| root == c, out);
             }
         }
         self.refresh_certificate(id, out);
@@ -578,7 +620,9 @@ fn verify_entry(roster: &Roster, e: &Entry) -> bool {
 
 /// `old` (verified) and `new` (parsed) are two messages of `member` for one report.
 fn conflict(roster: &Roster, round: &mut Round, member: u16, old: Entry, new: Entry, out: &mut Vec<Action>) {
-    let reject = |out: &mut Vec<Action>| out.push(Action::Reject { member, reason: RejectReason::InvalidSignature });
+    let reject = |out: &mut Vec<Action>| {
+        out.push(Action::Reject { member, message: new.message, reason: RejectReason::InvalidSignature })
+    };
     if content(&old.message) == content(&new.message) || !verify_entry(roster, &new) {
         // Same root: a key has exactly one valid signature of it, and `old` is that one.
         round.slots.insert(member, Slot::Verified(old));
@@ -594,18 +638,23 @@ fn conflict(roster: &Roster, round: &mut Round, member: u16, old: Entry, new: En
     out.push(Action::Equivocation(evidence));
 }
 
-/// Verifies the pending signatures of `round` (of one root, or all), one batch per root:
-/// valid ones become verified and are recorded, invalid ones are dropped and rejected.
-fn verify_pending(roster: &Roster, id: ReportId, round: &mut Round, only: Option<Content>, out: &mut Vec<Action>) {
+/// Verifies the pending signatures of `round`, one batch per root, for the roots `due`
+/// selects (given the root and the arrival time of its oldest pending signature): valid
+/// ones become verified and are recorded, invalid ones are dropped and rejected.
+fn verify_pending(
+    roster: &Roster,
+    id: ReportId,
+    round: &mut Round,
+    due: impl Fn(Content, u64) -> bool,
+    out: &mut Vec<Action>,
+) {
     let mut groups: BTreeMap<Content, Vec<Entry>> = BTreeMap::new();
     for slot in round.slots.values() {
         if let Slot::Pending(e) = slot {
-            let c = content(&e.message);
-            if only.is_none_or(|o| o == c) {
-                groups.entry(c).or_default().push(*e);
-            }
+            groups.entry(content(&e.message)).or_default().push(*e);
         }
     }
+    groups.retain(|c, entries| due(*c, entries.iter().map(|e| e.arrived_ms).min().expect("not empty")));
     for (c, entries) in groups {
         let root = roster.signing_root(id, &c.0, &c.1);
         let keyed: Vec<_> =
@@ -615,7 +664,7 @@ fn verify_pending(roster: &Roster, id: ReportId, round: &mut Round, only: Option
             let member = e.message.signer;
             if bad.contains(&i) {
                 round.slots.remove(&member);
-                out.push(Action::Reject { member, reason: RejectReason::InvalidSignature });
+                out.push(Action::Reject { member, message: e.message, reason: RejectReason::InvalidSignature });
             } else {
                 round.slots.insert(member, Slot::Verified(*e));
                 out.push(Action::Record(e.message));

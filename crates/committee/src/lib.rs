@@ -6,7 +6,7 @@
 //!   contract's precompiles take;
 //! - [`message`]: the gossip message carrying one member's signature;
 //! - [`roster`]: the committee (keys, threshold, signing domain) and the signer bitmap;
-//! - [`validate`]: the check the p2p layer runs before forwarding a message;
+//! - [`validate`]: the report window and why a gossip message is refused;
 //! - [`collector`]: the signature-collection state machine, `(state, input) -> actions`.
 //!
 //! Pure: no I/O, no clock (time comes in as `now_ms`), no randomness (batch verification
@@ -42,8 +42,8 @@ pub mod signing;
 pub mod validate;
 
 pub use bls::{SecretKeySigner, Signer};
-pub use collector::{Action, Certificate, Collector, CollectorError, Config, Evidence, Input, Persisted};
+pub use collector::{Action, Certificate, Collector, CollectorError, Config, Evidence, Input, Persisted, Standing};
 pub use message::{DecodeError, SignatureMessage, MAX_MESSAGE_SIZE, MESSAGE_LEN, MESSAGE_VERSION};
 pub use roster::{Roster, RosterError, SignerBitmap, MAX_MEMBERS};
 pub use signing::{ReportId, ReportKind, SigningDomain, SigningRoot, REPORT_DOMAIN, REPORT_DOMAIN_TAG};
-pub use validate::{validate, RejectReason, Verdict, Window};
+pub use validate::{RejectReason, Window};

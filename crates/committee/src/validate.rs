@@ -1,14 +1,15 @@
-//! What the p2p layer checks before it forwards a gossip message, and the reasons a
-//! message is turned away (shared with the collector's `Reject` action).
+//! The report window and the reasons a gossip message is turned away (the collector's
+//! `Reject` action, which the p2p layer turns into its verdict).
 //!
-//! [`validate`] runs the cheap checks first (size, decoding, member, window) and the one
-//! pairing check last, so junk costs nothing. A message outside the report window is
-//! *ignored*, not rejected: an honest member that lags or leads by a few reports sends
-//! them, and gossipsub should drop them without penalising the peer.
+//! There is no separate check before forwarding: the p2p layer hands every decoded message
+//! to the collector and forwards it once the collector holds it verified
+//! ([`crate::Collector::standing`]), so each signature is verified once, in the collector's
+//! batch. A message outside the report window is *ignored*, not rejected: an honest member
+//! that lags or leads by a few reports sends them, and gossipsub should drop them without
+//! penalising the peer ([`RejectReason::penalises`]).
 
-use crate::bls::{self, BlsError};
-use crate::message::{DecodeError, SignatureMessage, MAX_MESSAGE_SIZE};
-use crate::roster::Roster;
+use crate::bls::BlsError;
+use crate::message::DecodeError;
 use crate::signing::{ReportId, ReportKind};
 use thiserror::Error;
 
@@ -75,69 +76,17 @@ pub enum RejectReason {
     InvalidSignature,
 }
 
-/// The p2p layer's verdict on one gossip message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Forward it and hand it to the collector.
-    Accept(SignatureMessage),
-    /// Drop it and penalise the sender: no honest member sends this.
-    Reject(RejectReason),
-    /// Drop it without penalty (outside the report window).
-    Ignore(RejectReason),
-}
-
-/// Checks one gossip message from member `claimed` (the member whose peer id authored it).
-pub fn validate(roster: &Roster, window: &Window, bytes: &[u8], claimed: u16) -> Verdict {
-    let message = match check(roster, window, bytes, claimed) {
-        Ok(m) => m,
-        Err(reason @ RejectReason::OutOfWindow { .. }) => return Verdict::Ignore(reason),
-        Err(reason) => return Verdict::Reject(reason),
-    };
-    Verdict::Accept(message)
-}
-
-fn check(roster: &Roster, window: &Window, bytes: &[u8], claimed: u16) -> Result<SignatureMessage, RejectReason> {
-    if bytes.len() > MAX_MESSAGE_SIZE {
-        return Err(RejectReason::Malformed(DecodeError::Length(bytes.len())));
+impl RejectReason {
+    /// False for what honest members send too (a report outside this node's window):
+    /// dropped without penalising the sender. Everything else no honest member sends.
+    pub fn penalises(&self) -> bool {
+        !matches!(self, RejectReason::OutOfWindow { .. })
     }
-    let m = SignatureMessage::decode(bytes).map_err(RejectReason::Malformed)?;
-    if m.signer != claimed {
-        return Err(RejectReason::SignerMismatch { claimed, signer: m.signer });
-    }
-    let key = roster.key(m.signer).ok_or(RejectReason::UnknownMember(m.signer))?;
-    window.check(m.id())?;
-    let sig = bls::parse_signature(&m.signature).map_err(RejectReason::BadSignature)?;
-    let root = roster.signing_root(m.id(), &m.merkle_root, &m.report_hash);
-    if !bls::verify(key, root.as_bytes(), &sig) {
-        return Err(RejectReason::InvalidSignature);
-    }
-    Ok(m)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bls::{SecretKeySigner, Signer};
-    use crate::signing::SigningDomain;
-
-    fn setup() -> (Roster, Vec<SecretKeySigner>) {
-        let signers: Vec<SecretKeySigner> = (1..=4).map(|i| SecretKeySigner::from_bytes(&[i; 32]).unwrap()).collect();
-        let keys: Vec<[u8; 48]> = signers.iter().map(|s| s.public_key()).collect();
-        (Roster::new(SigningDomain { chain_id: 5, node_manager: [9; 20] }, 3, &keys).unwrap(), signers)
-    }
-
-    fn signed(roster: &Roster, s: &SecretKeySigner, signer: u16, number: u64) -> SignatureMessage {
-        let id = ReportId::new(ReportKind::Rewards, number);
-        let root = roster.signing_root(id, &[1; 32], &[2; 32]);
-        SignatureMessage {
-            kind: id.kind,
-            number,
-            merkle_root: [1; 32],
-            report_hash: [2; 32],
-            signer,
-            signature: s.sign(root.as_bytes()),
-        }
-    }
 
     #[test]
     fn window_bounds() {
@@ -148,27 +97,11 @@ mod tests {
     }
 
     #[test]
-    fn verdicts() {
-        let (roster, signers) = setup();
-        let w = Window::new([1, 1], 2, 2);
-        let good = signed(&roster, &signers[1], 1, 2);
-        assert_eq!(validate(&roster, &w, &good.encode(), 1), Verdict::Accept(good));
-        assert_eq!(
-            validate(&roster, &w, &good.encode(), 2),
-            Verdict::Reject(RejectReason::SignerMismatch { claimed: 2, signer: 1 })
-        );
-        assert_eq!(
-            validate(&roster, &w, &[0u8; 500], 1),
-            Verdict::Reject(RejectReason::Malformed(DecodeError::Length(500)))
-        );
-        let forged = signed(&roster, &signers[0], 1, 2);
-        assert_eq!(validate(&roster, &w, &forged.encode(), 1), Verdict::Reject(RejectReason::InvalidSignature));
-        let stranger = signed(&roster, &signers[0], 7, 2);
-        assert_eq!(validate(&roster, &w, &stranger.encode(), 7), Verdict::Reject(RejectReason::UnknownMember(7)));
-        let far = signed(&roster, &signers[1], 1, 9);
-        assert!(matches!(validate(&roster, &w, &far.encode(), 1), Verdict::Ignore(RejectReason::OutOfWindow { .. })));
-        let mut garbage = good;
-        garbage.signature = [0xab; 96];
-        assert!(matches!(validate(&roster, &w, &garbage.encode(), 1), Verdict::Reject(RejectReason::BadSignature(_))));
+    fn only_out_of_window_goes_unpunished() {
+        let id = ReportId::new(ReportKind::Rewards, 9);
+        assert!(!RejectReason::OutOfWindow { id, low: 1, high: 3 }.penalises());
+        assert!(RejectReason::InvalidSignature.penalises());
+        assert!(RejectReason::UnknownMember(7).penalises());
+        assert!(RejectReason::SignerMismatch { claimed: 1, signer: 2 }.penalises());
     }
 }

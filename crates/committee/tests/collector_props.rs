@@ -6,7 +6,7 @@ use blst::min_pk::{PublicKey, SecretKey};
 use claystack_committee::bls::{self, SecretKeySigner, Signer};
 use claystack_committee::{
     Action, Certificate, Collector, Config, Evidence, Input, Persisted, ReportId, ReportKind, Roster, SignatureMessage,
-    SigningDomain,
+    SigningDomain, Standing,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +18,8 @@ const ID: ReportId = ReportId { kind: ReportKind::Rewards, number: 7 };
 const DOMAIN: SigningDomain = SigningDomain { chain_id: 17000, node_manager: [0x42; 20] };
 /// Three candidate (merkle_root, report_hash) pairs; the node itself signs `ROOTS[0]`.
 const ROOTS: [([u8; 32], [u8; 32]); 3] = [([0xa0; 32], [1; 32]), ([0xb0; 32], [2; 32]), ([0xc0; 32], [3; 32])];
-const CONFIG: Config = Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 500, fallback_ms: 1_000 };
+const CONFIG: Config =
+    Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 500, fallback_ms: 1_000, late_verify_ms: 600 };
 
 fn secret(i: usize) -> SecretKey {
     let mut ikm = [0x33u8; 32];
@@ -201,6 +202,13 @@ struct Outcome {
     evidence: Vec<Evidence>,
 }
 
+/// True if `m` is its signer's signature of the root it names (and the signer is a member).
+fn is_valid(s: &Scenario, m: &SignatureMessage) -> bool {
+    let key = fixture().keys.get(m.signer as usize).filter(|_| (m.signer as usize) < s.n);
+    let root = DOMAIN.signing_root(ID, &m.merkle_root, &m.report_hash);
+    key.is_some_and(|k| bls::verify_bytes(&k.to_bytes(), root.as_bytes(), &m.signature))
+}
+
 /// Runs the node (member 0) through `events`, checking every action on the way.
 fn run(s: &Scenario, events: &[Event]) -> (Outcome, Vec<Action>) {
     let roster = s.roster();
@@ -217,9 +225,7 @@ fn run(s: &Scenario, events: &[Event]) -> (Outcome, Vec<Action>) {
                 Input::Own { id: ID, merkle_root: ROOTS[0].0, report_hash: ROOTS[0].1 }
             }
             Event::Peer(m) => {
-                let key = fixture().keys.get(m.signer as usize).filter(|_| (m.signer as usize) < s.n);
-                let root = DOMAIN.signing_root(ID, &m.merkle_root, &m.report_hash);
-                if key.is_some_and(|k| bls::verify_bytes(&k.to_bytes(), root.as_bytes(), &m.signature)) {
+                if is_valid(s, m) {
                     valid_so_far.insert((m.signer, m.merkle_root));
                 }
                 Input::Peer { member: m.signer, message: *m }
@@ -240,7 +246,21 @@ fn run(s: &Scenario, events: &[Event]) -> (Outcome, Vec<Action>) {
                 let sig = bls::parse_signature(&cert.signature).unwrap();
                 assert!(bls::verify_aggregate(&keys, cert.signing_root.as_bytes(), &sig));
             }
+            // A recorded peer signature (the p2p layer's Accept) really is its member's.
+            if let Action::Record(m) = &a {
+                assert!(valid_so_far.contains(&(m.signer, m.merkle_root)), "recorded a forgery {m:?}");
+            }
             actions.push(a);
+        }
+    }
+    // After the last tick nothing waits, and only valid messages stand to be forwarded.
+    for e in events {
+        if let Event::Peer(m) = e {
+            match c.standing(m) {
+                Standing::Valid => assert!(valid_so_far.contains(&(m.signer, m.merkle_root)) && is_valid(s, m)),
+                Standing::Pending => panic!("{m:?} still unchecked after the last tick"),
+                Standing::Unknown => {}
+            }
         }
     }
     let outcome = Outcome {
@@ -293,13 +313,14 @@ proptest! {
                 let lowest: Vec<usize> = (0..3).filter(|r| mask & (1 << r) != 0).take(2).collect();
                 prop_assert_eq!((e.first, e.second), (honest(e.member as usize, lowest[0]), honest(e.member as usize, lowest[1])));
             }
-            // Every message no honest member sends is turned away (by the final tick at the latest).
-            let rejected: BTreeSet<u16> = actions.iter().filter_map(|a| match a {
-                Action::Reject { member, .. } => Some(*member),
+            // Every message no honest member sends is turned away, by name (by the final tick
+            // at the latest): the p2p layer turns that into its Reject and never forwards it.
+            let rejected: BTreeSet<SignatureMessage> = actions.iter().filter_map(|a| match a {
+                Action::Reject { message, .. } => Some(*message),
                 _ => None,
             }).collect();
             for m in &bad {
-                prop_assert!(rejected.contains(&m.signer), "no reject for {m:?}");
+                prop_assert!(rejected.contains(m), "no reject for {m:?}");
             }
             // Own signature: persisted, then broadcast, exactly once.
             let own: Vec<&Action> = actions.iter().filter(|a| matches!(a, Action::Persist(_) | Action::Broadcast(_))).collect();

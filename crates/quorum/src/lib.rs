@@ -7,16 +7,25 @@
 //! it is gossiped (`Action::Persist` then `Action::Broadcast`), so a restarted node can
 //! never sign a second root for a report it already signed. Everything else — which
 //! root wins, who submits when — is decided by the collector.
+//!
+//! Gossip verdicts come from the collector too. A received message is decoded and handed
+//! to the collector at once; gossipsub (manual validation) holds it unforwarded until the
+//! collector's batch has checked it: `Action::Record` (or a message it already holds
+//! verified) is Accept, `Action::Reject` is Reject (Ignore for a report outside the
+//! window). So each peer signature is BLS-verified once per node, in a batch, and a forged
+//! one is never forwarded. A verdict waits for the batch that checks its message: the
+//! quorum batch, or for a signature that arrives after the quorum, `late_verify_ms` and a
+//! tick. Delivery does not wait: authors send to every member directly.
 
 mod record;
 
 pub use record::{decode_certificate, encode_certificate};
 
 use claystack_committee::{
-    validate, Action, Certificate, Collector, CollectorError, Config, Input, Persisted, ReportId, ReportKind, Roster,
-    SignatureMessage, Signer, Verdict,
+    Action, Certificate, Collector, CollectorError, Config, Input, Persisted, ReportId, ReportKind, Roster,
+    SignatureMessage, Signer, Standing,
 };
-use claystack_p2p::{NetworkEvent, NetworkHandle, PeerId, Verdict as NetVerdict};
+use claystack_p2p::{MessageId, NetworkEvent, NetworkHandle, PeerId, Verdict};
 use claystack_primitives::hex;
 use claystack_store::Store;
 use std::collections::BTreeMap;
@@ -93,16 +102,19 @@ pub fn restore(store: &Store, latest: [u64; 2]) -> Result<Persisted, QuorumError
 /// The driver of one committee member.
 pub struct Driver<S> {
     collector: Collector<S>,
-    roster: Arc<Roster>,
     store: Arc<Store>,
     network: NetworkHandle,
     members_by_peer: BTreeMap<PeerId, u16>,
     events: mpsc::Sender<QuorumEvent>,
+    /// Gossip deliveries waiting for the collector's verdict on their message (one
+    /// message can arrive as several publications: rebroadcasts).
+    awaiting: BTreeMap<SignatureMessage, Vec<(MessageId, PeerId)>>,
 }
 
 impl<S: Signer> Driver<S> {
     /// Restores the collector from the store and returns the driver with the restart's
     /// actions already carried out (own signatures gossiped again).
+    #[allow(clippy::too_many_arguments)] // each is one of the node's parts; `run` wires them
     pub async fn start(
         config: Config,
         roster: Arc<Roster>,
@@ -122,7 +134,7 @@ impl<S: Signer> Driver<S> {
         let restored = (persisted.own.len(), persisted.peers.len());
         let (collector, actions) = Collector::new(config, roster.clone(), signer, now_ms(), persisted)?;
         info!(member = collector.member(), own = restored.0, peers = restored.1, "committee member started");
-        let mut driver = Driver { collector, roster, store, network, members_by_peer, events };
+        let mut driver = Driver { collector, store, network, members_by_peer, events, awaiting: BTreeMap::new() };
         driver.apply(actions).await?;
         Ok(driver)
     }
@@ -156,6 +168,7 @@ impl<S: Signer> Driver<S> {
                 _ = ticker.tick() => {
                     let actions = self.collector.handle(Input::Tick { now_ms: now_ms() })?;
                     self.apply(actions).await?;
+                    self.sweep_awaiting().await;
                 }
             }
         }
@@ -182,36 +195,65 @@ impl<S: Signer> Driver<S> {
     async fn network_event(&mut self, event: NetworkEvent) -> Result<(), QuorumError> {
         match event {
             NetworkEvent::Message { id, source, author, data } => {
-                let member = author.and_then(|a| self.members_by_peer.get(&a).copied());
-                let verdict = match member {
-                    None => {
-                        debug!(%source, "gossip without a committee author; rejected");
-                        NetVerdict::Reject
-                    }
-                    Some(member) => match validate(&self.roster, &self.collector.window(), &data, member) {
-                        Verdict::Accept(message) => {
-                            let actions = self.collector.handle(Input::Peer { member, message })?;
-                            self.apply(actions).await?;
-                            NetVerdict::Accept
-                        }
-                        Verdict::Reject(reason) => {
-                            warn!(member, "refused a gossip message: {reason}");
-                            NetVerdict::Reject
-                        }
-                        Verdict::Ignore(reason) => {
-                            debug!(member, "ignored a gossip message: {reason}");
-                            NetVerdict::Ignore
-                        }
-                    },
+                let Some(member) = author.and_then(|a| self.members_by_peer.get(&a).copied()) else {
+                    debug!(%source, "gossip without a committee author; rejected");
+                    self.verdict(id, source, Verdict::Reject).await;
+                    return Ok(());
                 };
-                if let Err(e) = self.network.validate(id, source, verdict).await {
-                    debug!("network gone while validating: {e}");
-                }
+                let message = match SignatureMessage::decode(&data) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        warn!(member, "refused a gossip message: {e}");
+                        self.verdict(id, source, Verdict::Reject).await;
+                        return Ok(());
+                    }
+                };
+                // Waiting first: the collector's actions below may already settle it.
+                self.awaiting.entry(message).or_default().push((id, source));
+                let actions = self.collector.handle(Input::Peer { member, message })?;
+                self.apply(actions).await?;
+                self.resolve_from_standing(&message).await;
             }
             NetworkEvent::PeerConnected(peer) => debug!(%peer, "member connected"),
             NetworkEvent::PeerDisconnected(peer) => debug!(%peer, "member disconnected"),
         }
         Ok(())
+    }
+
+    async fn verdict(&self, id: MessageId, source: PeerId, verdict: Verdict) {
+        if let Err(e) = self.network.validate(id, source, verdict).await {
+            debug!("network gone while validating: {e}");
+        }
+    }
+
+    /// Reports `verdict` for every delivery of `message` still waiting.
+    async fn resolve(&mut self, message: &SignatureMessage, verdict: Verdict) {
+        for (id, source) in self.awaiting.remove(message).unwrap_or_default() {
+            self.verdict(id, source, verdict).await;
+        }
+    }
+
+    /// A message the collector holds verified is forwarded (a rebroadcast of a known
+    /// signature, say); one it does not hold at all (a report that left the window) is
+    /// dropped; a pending one keeps waiting for the batch.
+    async fn resolve_from_standing(&mut self, message: &SignatureMessage) {
+        if !self.awaiting.contains_key(message) {
+            return;
+        }
+        match self.collector.standing(message) {
+            Standing::Valid => self.resolve(message, Verdict::Accept).await,
+            Standing::Unknown => self.resolve(message, Verdict::Ignore).await,
+            Standing::Pending => {}
+        }
+    }
+
+    /// After a tick: settles the deliveries whose message was decided without an action
+    /// naming it (its report left the window, say); pending ones keep waiting.
+    async fn sweep_awaiting(&mut self) {
+        let waiting: Vec<SignatureMessage> = self.awaiting.keys().copied().collect();
+        for message in waiting {
+            self.resolve_from_standing(&message).await;
+        }
     }
 
     async fn publish(&self, m: &SignatureMessage) {
@@ -233,7 +275,8 @@ impl<S: Signer> Driver<S> {
                 }
                 Action::Broadcast(m) | Action::Rebroadcast(m) => self.publish(&m).await,
                 Action::Record(m) => {
-                    self.store.put_peer_signature(m.kind.byte(), m.number, m.signer, &m.merkle_root, &m.encode())?
+                    self.store.put_peer_signature(m.kind.byte(), m.number, m.signer, &m.merkle_root, &m.encode())?;
+                    self.resolve(&m, Verdict::Accept).await;
                 }
                 Action::QuorumReached(c) | Action::AggregateUpdated(c) => {
                     self.store.put_aggregate(c.id.kind.byte(), c.id.number, &encode_certificate(&c))?;
@@ -257,6 +300,8 @@ impl<S: Signer> Driver<S> {
                             &m.merkle_root,
                             &m.encode(),
                         )?;
+                        // Both verified: forwarding them lets every member see the evidence.
+                        self.resolve(m, Verdict::Accept).await;
                     }
                     warn!(
                         kind = %e.first.kind, report = e.first.number,
@@ -266,7 +311,15 @@ impl<S: Signer> Driver<S> {
                         "equivocation: member signed two roots; evidence stored, its signatures no longer count"
                     );
                 }
-                Action::Reject { member, reason } => warn!(member, "refused a signature: {reason}"),
+                Action::Reject { member, message, reason } => {
+                    if reason.penalises() {
+                        warn!(member, "refused a signature: {reason}");
+                        self.resolve(&message, Verdict::Reject).await;
+                    } else {
+                        debug!(member, "ignored a signature: {reason}");
+                        self.resolve(&message, Verdict::Ignore).await;
+                    }
+                }
                 Action::Submit { certificate, attempt } => {
                     info!(kind = %certificate.id.kind, report = certificate.id.number, attempt, "this node's turn to submit");
                     let _ = self.events.send(QuorumEvent::Submit { certificate, attempt }).await;

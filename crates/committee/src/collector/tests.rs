@@ -32,7 +32,8 @@ fn message(roster: &Roster, member: usize, id: ReportId, c: Content) -> Signatur
     }
 }
 
-const CONFIG: Config = Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 1_000, fallback_ms: 10_000 };
+const CONFIG: Config =
+    Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 1_000, fallback_ms: 10_000, late_verify_ms: 0 };
 
 fn collector(roster: &Arc<Roster>, me: usize, persisted: Persisted) -> (Collector<SecretKeySigner>, Vec<Action>) {
     Collector::new(CONFIG, roster.clone(), signer(me), 0, persisted).unwrap()
@@ -256,7 +257,7 @@ fn rejects_what_no_honest_member_sends() {
     let (mut c, _) = collector(&r, 0, Persisted::default());
     let good = message(&r, 1, id(1), A);
     let reject = |actions: Vec<Action>| match &actions[..] {
-        [Action::Reject { member, reason }] => (*member, *reason),
+        [Action::Reject { member, reason, .. }] => (*member, *reason),
         other => panic!("expected one reject, got {other:?}"),
     };
     assert_eq!(
@@ -277,10 +278,18 @@ fn rejects_what_no_honest_member_sends() {
     let mut forged = good;
     forged.signature = message(&r, 3, id(1), A).signature;
     assert!(c.handle(peer(forged)).unwrap().is_empty());
-    assert_eq!(reject(c.handle(Input::Tick { now_ms: 1 }).unwrap()), (1, RejectReason::InvalidSignature));
+    assert_eq!(c.standing(&forged), Standing::Pending);
+    assert_eq!(
+        c.handle(Input::Tick { now_ms: 1 }).unwrap(),
+        vec![Action::Reject { member: 1, message: forged, reason: RejectReason::InvalidSignature }]
+    );
+    assert_eq!(c.standing(&forged), Standing::Unknown);
     // Its slot is free again for the real one.
     c.handle(peer(good)).unwrap();
+    assert_eq!(c.standing(&good), Standing::Pending);
     assert_eq!(c.handle(Input::Tick { now_ms: 2 }).unwrap(), vec![Action::Record(good)]);
+    assert_eq!(c.standing(&good), Standing::Valid);
+    assert_eq!(c.standing(&forged), Standing::Unknown);
 }
 
 #[test]
@@ -312,4 +321,46 @@ fn construction_errors() {
         Collector::new(zero, r, signer(0), 0, Persisted::default()).err(),
         Some(CollectorError::Config("fallback_ms"))
     );
+}
+
+#[test]
+fn a_pending_forgery_displaced_by_the_real_message_is_the_one_rejected() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let good = message(&r, 1, id(1), A);
+    let mut forged = good;
+    forged.signature = message(&r, 3, id(1), A).signature;
+    assert!(c.handle(peer(forged)).unwrap().is_empty());
+    assert_eq!(
+        c.handle(peer(good)).unwrap(),
+        vec![Action::Reject { member: 1, message: forged, reason: RejectReason::InvalidSignature }]
+    );
+    assert_eq!(c.standing(&good), Standing::Pending);
+    assert_eq!(c.handle(Input::Tick { now_ms: 1 }).unwrap(), vec![Action::Record(good)]);
+}
+
+#[test]
+fn late_signatures_of_a_certified_root_wait_for_one_batch() {
+    let r = roster(5, 3);
+    let config = Config { late_verify_ms: 1_000, ..CONFIG };
+    let (mut c, _) = Collector::new(config, r.clone(), signer(0), 0, Persisted::default()).unwrap();
+    c.handle(own(A, 1)).unwrap();
+    c.handle(peer(message(&r, 1, id(1), A))).unwrap();
+    assert_eq!(quorums(&c.handle(peer(message(&r, 2, id(1), A))).unwrap()).len(), 1);
+    // Certified: a late signature waits (pending) until the oldest late one is 1 s old.
+    c.handle(Input::Tick { now_ms: 100 }).unwrap();
+    let late = [message(&r, 3, id(1), A), message(&r, 4, id(1), A)];
+    c.handle(peer(late[0])).unwrap();
+    c.handle(Input::Tick { now_ms: 600 }).unwrap();
+    c.handle(peer(late[1])).unwrap();
+    let actions = c.handle(Input::Tick { now_ms: 1_000 }).unwrap();
+    assert!(matches!(&actions[..], [Action::Rebroadcast(_)]), "{actions:?}");
+    assert_eq!(c.standing(&late[0]), Standing::Pending);
+    let actions = c.handle(Input::Tick { now_ms: 1_100 }).unwrap();
+    assert_eq!(&actions[..2], &[Action::Record(late[0]), Action::Record(late[1])]);
+    assert_eq!(quorums(&actions)[0].signers.members().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    // A root short of a quorum is still checked at the next tick.
+    let other = message(&r, 3, id(2), B);
+    c.handle(peer(other)).unwrap();
+    assert_eq!(c.handle(Input::Tick { now_ms: 1_200 }).unwrap(), vec![Action::Record(other)]);
 }
