@@ -83,7 +83,8 @@ pub struct Persisted {
 pub enum Input {
     /// This node computed report `id` with this root and report hash: sign it (once).
     Own { id: ReportId, merkle_root: [u8; 32], report_hash: [u8; 32] },
-    /// A decoded gossip message from member `member` (the author the p2p layer saw).
+    /// A decoded gossip message from member `member` (the driver passes the signer the message
+    /// names: gossip envelopes are anonymous, and the BLS signature is the proof).
     Peer { member: u16, message: SignatureMessage },
     /// The clock, in milliseconds; it never goes back (an earlier value is taken as the last).
     Tick { now_ms: u64 },

@@ -19,7 +19,7 @@ use crate::config::P2pConfig;
 use crate::error::NetworkError;
 
 /// Identify's protocol version: bump it when the wire format changes.
-pub const PROTOCOL_VERSION: &str = "/claystack-oracle/1";
+pub const PROTOCOL_VERSION: &str = "/claystack-oracle/2";
 
 /// Heartbeat: mesh repair and IHAVE gossip run this often. Half a second
 /// (Ethereum uses 0.7 s) repairs a committee mesh quickly; with at most 63
@@ -68,9 +68,15 @@ const MAX_IHAVE_LENGTH: usize = 500;
 const PEER_QUEUE_LEN: usize = 1024;
 const _: () = assert!(crate::outbox::OUTBOX_CAPACITY <= PEER_QUEUE_LEN / 2);
 
-/// Room for the envelope around the payload of a message: author (38 bytes),
-/// sequence number, topic, signature (64 bytes) and protobuf tags.
+/// Room for the envelope around the payload of a message: the publication
+/// nonce, the topic and protobuf tags (anonymous envelopes carry no author,
+/// sequence number or signature).
 const ENVELOPE_BYTES: usize = 512;
+
+/// Every publication's data is the payload followed by this many bytes of
+/// nonce (big-endian, one more for each publication of the node), so that
+/// publishing the same payload again is a new message: see [`publication_id`].
+pub(crate) const NONCE_BYTES: usize = 8;
 
 /// Ping every 15 s, and a connection whose ping gets no answer in 20 s is
 /// closed (by the driver) so that the redialer can replace it.
@@ -97,18 +103,41 @@ pub fn message_id(data: &[u8]) -> MessageId {
     MessageId::new(&Sha256::digest(data))
 }
 
-/// A gossiped message's id: SHA-256 of its author, its sequence number and its bytes.
-/// Relayed copies of one publication are suppressed network-wide, but publishing the same
-/// bytes again is a new message: the committee's timed rebroadcast must reach a member
-/// that joined (or restarted) after the first one, which a content-only id would refuse
-/// as a duplicate for as long as gossipsub remembers it. The application ignores payloads
-/// it already has.
+/// A gossiped message's id: SHA-256 of its data, which is the payload followed by the
+/// publisher's nonce. Relayed copies of one publication are suppressed network-wide, but
+/// publishing the same payload again is a new message (a new nonce): the committee's
+/// timed rebroadcast must reach a member that joined (or restarted) after the first one,
+/// which a content-only id would refuse as a duplicate for as long as gossipsub remembers
+/// it. The application ignores payloads it already has.
 pub(crate) fn publication_id(message: &libp2p::gossipsub::Message) -> MessageId {
+    message_id(&message.data)
+}
+
+/// The first nonce of a node's publications: its peer id and the start time hashed, so
+/// that a restarted node (or another member publishing the same bytes) does not repeat
+/// the nonces of a publication gossipsub may still remember.
+pub(crate) fn first_nonce(local: &libp2p::PeerId) -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let mut h = Sha256::new();
-    h.update(message.source.map(|p| p.to_bytes()).unwrap_or_default());
-    h.update(message.sequence_number.unwrap_or(0).to_be_bytes());
-    h.update(&message.data);
-    MessageId::new(&h.finalize())
+    h.update(local.to_bytes());
+    h.update(nanos.to_be_bytes());
+    u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 of 32 bytes"))
+}
+
+/// `payload` with `nonce` appended: the data of one publication.
+pub(crate) fn stamp(payload: &[u8], nonce: u64) -> Vec<u8> {
+    let mut data = Vec::with_capacity(payload.len() + NONCE_BYTES);
+    data.extend_from_slice(payload);
+    data.extend_from_slice(&nonce.to_be_bytes());
+    data
+}
+
+/// The payload of a publication's data (the nonce removed), or `None` when the data is
+/// too short to hold a nonce.
+pub(crate) fn unstamp(mut data: Vec<u8>) -> Option<Vec<u8>> {
+    let len = data.len().checked_sub(NONCE_BYTES)?;
+    data.truncate(len);
+    Some(data)
 }
 
 /// The TCP + noise + yamux swarm with the committee behaviour.
@@ -150,12 +179,15 @@ fn allowlist(config: &P2pConfig) -> allow_block_list::Behaviour<allow_block_list
 }
 
 fn gossipsub(config: &P2pConfig, topic: &IdentTopic) -> Result<gossipsub::Behaviour, NetworkError> {
-    let message_bound = config.max_message_bytes + ENVELOPE_BYTES;
+    let message_bound = config.max_message_bytes + NONCE_BYTES + ENVELOPE_BYTES;
     let gossip_config = gossipsub::ConfigBuilder::default()
         // Nothing is forwarded until the application says Accept.
         .validate_messages()
-        // Every message carries its author and the author's signature.
-        .validation_mode(ValidationMode::Strict)
+        // Envelopes carry no author, sequence number or signature (and one that
+        // does is invalid): the payload is signed by its author's BLS key, which the
+        // application checks, and only members can connect. This saves an ed25519
+        // verification on every received copy.
+        .validation_mode(ValidationMode::Anonymous)
         .message_id_fn(publication_id)
         // The author sends to every subscribed member at once: one hop for
         // everyone reachable, at (N-1) small sends per message.
@@ -180,7 +212,7 @@ fn gossipsub(config: &P2pConfig, topic: &IdentTopic) -> Result<gossipsub::Behavi
         .max_transmit_size_for_topic(message_bound, topic.hash())
         .build()
         .map_err(|e| NetworkError::Gossipsub(e.to_string()))?;
-    let mut behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Signed(config.keypair.clone()), gossip_config)
+    let mut behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)
         .map_err(|e| NetworkError::Gossipsub(e.to_owned()))?;
     let (params, thresholds) = peer_score(topic);
     behaviour.with_peer_score(params, thresholds).map_err(NetworkError::Gossipsub)?;
@@ -233,6 +265,23 @@ mod tests {
         assert_eq!(message_id(b"a"), message_id(b"a"));
         assert_ne!(message_id(b"a"), message_id(b"b"));
         assert_eq!(message_id(b"").to_string(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn a_publication_is_its_payload_and_a_nonce() {
+        let data = stamp(b"payload", 0x0102030405060708);
+        assert_eq!(data, b"payload\x01\x02\x03\x04\x05\x06\x07\x08");
+        assert_eq!(unstamp(data).as_deref(), Some(&b"payload"[..]));
+        assert_eq!(unstamp(stamp(b"", 1)).as_deref(), Some(&b""[..]));
+        assert_eq!(unstamp(vec![0; NONCE_BYTES - 1]), None);
+        assert_ne!(message_id(&stamp(b"same", 1)), message_id(&stamp(b"same", 2)));
+    }
+
+    #[test]
+    fn nonces_differ_between_nodes() {
+        let a = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let b = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        assert_ne!(first_nonce(&a), first_nonce(&b));
     }
 
     #[test]

@@ -46,10 +46,10 @@ pub struct TopicScope {
 
 impl TopicScope {
     /// The gossipsub topic name: `claystack/<chain_id>/<first 8 bytes of the
-    /// committee hash in hex>/signatures/1`. The trailing number is the wire
+    /// committee hash in hex>/signatures/2`. The trailing number is the wire
     /// version of the messages carried on it.
     pub fn topic_name(&self) -> String {
-        format!("claystack/{}/{}/signatures/1", self.chain_id, hex::encode(&self.committee_hash[..8]))
+        format!("claystack/{}/{}/signatures/2", self.chain_id, hex::encode(&self.committee_hash[..8]))
     }
 }
 
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn topic_name_is_scoped_to_chain_and_committee() {
-        assert_eq!(scope().topic_name(), "claystack/17000/deadbeef00010203/signatures/1");
+        assert_eq!(scope().topic_name(), "claystack/17000/deadbeef00010203/signatures/2");
     }
 
     #[test]

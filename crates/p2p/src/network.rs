@@ -20,7 +20,9 @@ use libp2p::{identify, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
-use crate::behaviour::{build_swarm, message_id, Behaviour, BehaviourEvent, PROTOCOL_VERSION};
+use crate::behaviour::{
+    build_swarm, first_nonce, message_id, stamp, unstamp, Behaviour, BehaviourEvent, PROTOCOL_VERSION,
+};
 use crate::config::P2pConfig;
 use crate::error::NetworkError;
 use crate::outbox::{Outbox, Queued, OUTBOX_CAPACITY};
@@ -70,12 +72,12 @@ pub enum NetworkEvent {
     /// A message to validate: answer with [`NetworkHandle::validate`] within
     /// ten seconds, or it can no longer be forwarded.
     Message {
-        /// Id of this publication (author, sequence number and content; see `publication_id`).
+        /// Id of this publication (its payload and the publisher's nonce; see `publication_id`).
         id: MessageId,
-        /// The peer that handed us the message (not necessarily its author).
+        /// The peer that handed us the message (not necessarily its author: envelopes
+        /// are anonymous, so who wrote it is for the payload to prove).
         source: PeerId,
-        /// The libp2p identity that signed the gossip envelope.
-        author: Option<PeerId>,
+        /// The payload, as published.
         data: Vec<u8>,
     },
     /// The first connection to a member is up.
@@ -92,7 +94,7 @@ pub enum Published {
     /// No member is subscribed yet: it waits and is sent when one is.
     Queued(MessageId),
     /// gossipsub already holds a message with this id (ids are per publication, so
-    /// this is rare: a sequence-number collision): nothing was sent.
+    /// this is rare: a nonce collision): nothing was sent.
     Duplicate(MessageId),
 }
 
@@ -166,6 +168,7 @@ impl Network {
             topic,
             max_message_bytes: config.max_message_bytes,
             outbox: Outbox::default(),
+            next_nonce: first_nonce(&local_peer_id),
             events: event_tx,
             commands: command_rx,
         };
@@ -274,6 +277,8 @@ struct Driver {
     redialer: Redialer,
     addresses: HashMap<PeerId, Multiaddr>,
     outbox: Outbox,
+    /// Appended to the next publication's payload (see `publication_id`).
+    next_nonce: u64,
     events: mpsc::Sender<NetworkEvent>,
     commands: mpsc::Receiver<Command>,
 }
@@ -383,18 +388,18 @@ impl Driver {
     fn on_gossip(&mut self, event: gossipsub::Event) {
         match event {
             gossipsub::Event::Message { propagation_source, message_id, message } => {
-                if message.topic != self.topic.hash() || message.data.len() > self.max_message_bytes {
-                    debug!(id = %message_id, source = %propagation_source, size = message.data.len(), "message refused");
+                let size = message.data.len();
+                let payload = Some(message.data)
+                    .filter(|_| message.topic == self.topic.hash())
+                    .and_then(unstamp)
+                    .filter(|payload| payload.len() <= self.max_message_bytes);
+                let Some(data) = payload else {
+                    debug!(id = %message_id, source = %propagation_source, size, "message refused");
                     self.report(&message_id, &propagation_source, Verdict::Reject);
                     return;
-                }
-                debug!(id = %message_id, source = %propagation_source, size = message.data.len(), "message received");
-                let event = NetworkEvent::Message {
-                    id: message_id.clone(),
-                    source: propagation_source,
-                    author: message.source,
-                    data: message.data,
                 };
+                debug!(id = %message_id, source = %propagation_source, size, "message received");
+                let event = NetworkEvent::Message { id: message_id.clone(), source: propagation_source, data };
                 if let Err(error) = self.events.try_send(event) {
                     warn!(id = %message_id, %error, "application is not reading events, message dropped");
                     self.report(&message_id, &propagation_source, Verdict::Ignore);
@@ -441,8 +446,10 @@ impl Driver {
         if !self.outbox.is_empty() {
             return self.queue(id, data);
         }
-        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), data.clone()) {
+        let stamped = stamp(&data, self.next_nonce);
+        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), stamped) {
             Ok(id) => {
+                self.next_nonce = self.next_nonce.wrapping_add(1);
                 debug!(%id, size = data.len(), "published");
                 Ok(Published::Sent(id))
             }
@@ -469,8 +476,10 @@ impl Driver {
     fn flush_outbox(&mut self) {
         let topic = self.topic.clone();
         let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
-        self.outbox.flush(|id, data| match gossipsub.publish(topic.clone(), data.to_vec()) {
+        let nonce = &mut self.next_nonce;
+        self.outbox.flush(|id, data| match gossipsub.publish(topic.clone(), stamp(data, *nonce)) {
             Ok(_) => {
+                *nonce = nonce.wrapping_add(1);
                 debug!(%id, "queued message published");
                 true
             }

@@ -27,7 +27,6 @@ struct Node {
 struct Received {
     id: MessageId,
     source: PeerId,
-    author: Option<PeerId>,
     data: Vec<u8>,
 }
 
@@ -80,9 +79,7 @@ impl Node {
         let deadline = Instant::now() + wait;
         loop {
             match timeout(deadline.saturating_duration_since(Instant::now()), self.events.recv()).await {
-                Ok(Some(NetworkEvent::Message { id, source, author, data })) => {
-                    return Some(Received { id, source, author, data })
-                }
+                Ok(Some(NetworkEvent::Message { id, source, data })) => return Some(Received { id, source, data }),
                 Ok(Some(_)) => continue,
                 Ok(None) | Err(_) => return None,
             }
@@ -126,16 +123,17 @@ async fn a_line_forwards_only_what_the_middle_accepts() {
     nc.until_subscribed(&[&b]).await;
     nb.until("a mesh with A and C", |s| s.mesh.len() == 2).await;
 
-    // Accepted: A → B → C, and C learns that A wrote it and B passed it on.
+    // Accepted: A → B → C, and C learns that B passed it on (who wrote it is the
+    // payload's business: envelopes are anonymous).
     let sent = na.handle.publish(b"accepted by B".to_vec()).await.unwrap();
     assert!(matches!(sent, Published::Sent(_)), "{sent:?}");
     let at_b = nb.message().await;
-    assert_eq!((at_b.source, at_b.author, &at_b.data[..]), (a.id(), Some(a.id()), &b"accepted by B"[..]));
+    assert_eq!((at_b.source, &at_b.data[..]), (a.id(), &b"accepted by B"[..]));
     assert_eq!(&at_b.id, sent.id());
     assert!(nc.message_within(QUIET).await.is_none(), "B forwarded before validating");
     nb.accept(&at_b).await;
     let at_c = nc.message().await;
-    assert_eq!((at_c.source, at_c.author, &at_c.data[..]), (b.id(), Some(a.id()), &b"accepted by B"[..]));
+    assert_eq!((at_c.source, &at_c.data[..]), (b.id(), &b"accepted by B"[..]));
     nc.accept(&at_c).await;
 
     // Rejected (or ignored) by B: C never sees it.
@@ -291,7 +289,7 @@ async fn a_restarted_member_is_reconnected_and_hears_later_messages() {
     nb.until_subscribed(&[&a, &c]).await;
     na.handle.publish(b"after the restart".to_vec()).await.unwrap();
     let m = nb.message().await;
-    assert_eq!((m.data.as_slice(), m.author), (&b"after the restart"[..], Some(a.id())));
+    assert_eq!(m.data.as_slice(), &b"after the restart"[..]);
 
     for node in [&na, &nb, &nc] {
         node.handle.shutdown().await.unwrap();

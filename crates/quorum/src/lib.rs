@@ -104,6 +104,7 @@ pub struct Driver<S> {
     collector: Collector<S>,
     store: Arc<Store>,
     network: NetworkHandle,
+    /// Who handed over a message (gossip `source`), for the logs of refused ones.
     members_by_peer: BTreeMap<PeerId, u16>,
     events: mpsc::Sender<QuorumEvent>,
     /// Gossip deliveries waiting for the collector's verdict on their message (one
@@ -194,20 +195,21 @@ impl<S: Signer> Driver<S> {
 
     async fn network_event(&mut self, event: NetworkEvent) -> Result<(), QuorumError> {
         match event {
-            NetworkEvent::Message { id, source, author, data } => {
-                let Some(member) = author.and_then(|a| self.members_by_peer.get(&a).copied()) else {
-                    debug!(%source, "gossip without a committee author; rejected");
-                    self.verdict(id, source, Verdict::Reject).await;
-                    return Ok(());
-                };
+            NetworkEvent::Message { id, source, data } => {
                 let message = match SignatureMessage::decode(&data) {
                     Ok(m) => m,
                     Err(e) => {
-                        warn!(member, "refused a gossip message: {e}");
+                        warn!(%source, from = ?self.members_by_peer.get(&source), "refused a gossip message: {e}");
                         self.verdict(id, source, Verdict::Reject).await;
                         return Ok(());
                     }
                 };
+                // Gossip envelopes are anonymous: the message names its member, and its BLS
+                // signature (checked in the collector's batch) proves it. A signer that is
+                // not a member, or a signature that does not verify, is a Reject that
+                // penalises `source`, the peer that handed it over (honest members forward
+                // only what verified).
+                let member = message.signer;
                 // Waiting first: the collector's actions below may already settle it.
                 self.awaiting.entry(message).or_default().push((id, source));
                 let actions = self.collector.handle(Input::Peer { member, message })?;
@@ -229,6 +231,10 @@ impl<S: Signer> Driver<S> {
     /// Reports `verdict` for every delivery of `message` still waiting.
     async fn resolve(&mut self, message: &SignatureMessage, verdict: Verdict) {
         for (id, source) in self.awaiting.remove(message).unwrap_or_default() {
+            if verdict == Verdict::Reject {
+                let from = self.members_by_peer.get(&source);
+                warn!(%source, ?from, signer = message.signer, "penalising the member that handed over a refused signature");
+            }
             self.verdict(id, source, verdict).await;
         }
     }
