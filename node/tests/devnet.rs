@@ -78,6 +78,20 @@ fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
         assert!(!log.contains(key.trim().trim_start_matches("0x")), "member {i} logged its submitter key");
     }
 
+    // Offline, with no chain at all: member 0's exported inputs and member 3's tallies
+    // rebuild the accepted root.
+    let out = Command::new(bin())
+        .args(["report", "verify", "--epoch", "1", "--genesis"])
+        .arg(dir.join("genesis.json"))
+        .arg("--inputs")
+        .arg(dir.join("member-0/data/reports/rewards-1/inputs.json"))
+        .arg("--data-dir")
+        .arg(dir.join("member-3/data"))
+        .args(["--root", root])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
     // Nothing is left running.
     assert_all_stopped(&summary);
 }

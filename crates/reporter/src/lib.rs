@@ -126,6 +126,14 @@ impl FileInputs {
     }
 }
 
+/// Writes `bytes` beside `path`, then renames it into place: a reader sees the old file or
+/// the new one, never half of one.
+fn write_aside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let aside = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&aside, bytes).and_then(|_| std::fs::rename(&aside, path))
+}
+
 /// A report the reporter just stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClosedReport {
@@ -160,7 +168,9 @@ impl Reporter {
 
     /// Also write each closed report as files, `<dir>/rewards-<n>/{report.json,tree.json,root}`,
     /// for operators and tools that cannot open the store while the node runs (the tree
-    /// dump is what `claystack-oracle proof` and claim front-ends read).
+    /// dump is what `claystack-oracle proof` and claim front-ends read), and, when the
+    /// report is closed, `inputs.json`: the frame inputs it was built from (registry and
+    /// previous carry included), so anyone with tallies can recompute it offline.
     pub fn with_export_dir(mut self, dir: PathBuf) -> Reporter {
         self.export = Some(dir);
         self
@@ -184,11 +194,18 @@ impl Reporter {
         for (name, bytes) in
             [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
         {
-            let path = dir.join(name);
-            let aside = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&aside, bytes).and_then(|_| std::fs::rename(&aside, &path)).map_err(|e| io(&path, e))?;
+            write_aside(&dir.join(name), bytes).map_err(|e| io(&dir.join(name), e))?;
         }
         Ok(())
+    }
+
+    fn export_inputs(&self, number: u64, inputs: &[u8]) -> Result<(), ReporterError> {
+        let Some(dir) = &self.export else { return Ok(()) };
+        let path = dir.join(format!("rewards-{number}")).join("inputs.json");
+        write_aside(&path, inputs).map_err(|e| ReporterError::Inputs {
+            path: path.clone(),
+            message: format!("cannot write the exported report: {e}"),
+        })
     }
 
     /// The number of the next report to close.
@@ -239,6 +256,8 @@ impl Reporter {
             1 => None,
             n => Some(self.stored_report(n - 1)?.carry()),
         };
+        let mut inputs = serde_json::to_vec_pretty(&file).expect("frame inputs always serialize");
+        inputs.push(b'\n');
         let tallies = self.store.sum_tallies(frame.0, frame.1)?;
         let (report, tree) =
             build(economics, file, number, frame, tallies).map_err(|source| ReporterError::Build { number, source })?;
@@ -249,6 +268,7 @@ impl Reporter {
             StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump };
         self.store.put_report(REWARDS_KIND, number, &stored)?;
         self.export(number)?;
+        self.export_inputs(number, &inputs)?;
         Ok(Ok(ClosedReport {
             number,
             frame,

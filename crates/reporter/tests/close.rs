@@ -124,6 +124,19 @@ async fn closed_reports_are_exported_as_files() {
     let root = std::fs::read_to_string(files.join("root")).unwrap();
     assert_eq!(root.trim(), claystack_primitives::hex::encode(&stored.merkle_root));
     assert!(!out.path().join("rewards-2").exists());
+    // The inputs it was built from: rebuilding from them and the same tallies gives the root.
+    let inputs: claystack_report::FrameFile =
+        serde_json::from_slice(&std::fs::read(files.join("inputs.json")).unwrap()).unwrap();
+    let frame = (0, 3);
+    let (_, again) = claystack_report::build(
+        &generate_local(4, 3, [7; 32], 31337).0.economics,
+        inputs,
+        1,
+        frame,
+        store.sum_tallies(frame.0, frame.1).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again.root(), stored.merkle_root);
 }
 
 #[tokio::test]
