@@ -34,6 +34,8 @@ pub enum ReporterError {
     Inputs { path: PathBuf, message: String },
     #[error("inputs of report {number}: {message}")]
     Source { number: u64, message: String },
+    #[error("cannot write the exported report file {path}: {source}; check the data directory's disk and permissions")]
+    Export { path: PathBuf, source: std::io::Error },
     #[error(
         "report {number}: registry validator(s) {shown} ({count} in all) were not tracked by this node's accounting \
          from epoch {from}, so their duties were not counted; add them to accounting.tracked_validators and account \
@@ -185,16 +187,13 @@ impl Reporter {
             .report(REWARDS_KIND, number)?
             .ok_or_else(|| ReporterError::StoredReport { number, message: "it is not in the store".into() })?;
         let dir = dir.join(format!("rewards-{number}"));
-        let io = |path: &Path, e: std::io::Error| ReporterError::Inputs {
-            path: path.to_path_buf(),
-            message: format!("cannot write the exported report: {e}"),
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|source| ReporterError::Export { path: dir.clone(), source })?;
         let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
         for (name, bytes) in
             [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
         {
-            write_aside(&dir.join(name), bytes).map_err(|e| io(&dir.join(name), e))?;
+            write_aside(&dir.join(name), bytes)
+                .map_err(|source| ReporterError::Export { path: dir.join(name), source })?;
         }
         Ok(())
     }
@@ -202,10 +201,7 @@ impl Reporter {
     fn export_inputs(&self, number: u64, inputs: &[u8]) -> Result<(), ReporterError> {
         let Some(dir) = &self.export else { return Ok(()) };
         let path = dir.join(format!("rewards-{number}")).join("inputs.json");
-        write_aside(&path, inputs).map_err(|e| ReporterError::Inputs {
-            path: path.clone(),
-            message: format!("cannot write the exported report: {e}"),
-        })
+        write_aside(&path, inputs).map_err(|source| ReporterError::Export { path: path.clone(), source })
     }
 
     /// The number of the next report to close.

@@ -107,16 +107,16 @@ fn close_reports(
     async move {
         // After a restart, the newest stored report is offered again: the collector signs it
         // if the crash came before its signature was stored, and does nothing otherwise.
-        if let Some((number, _)) = store.latest_report(REWARDS_KIND)? {
+        if let Some((number, stored)) = store.latest_report(REWARDS_KIND)? {
             // A crash between storing and exporting leaves the files one report behind.
             if let Err(e) = reporter.export(number) {
                 warn!(report = number, "cannot export the report's files: {e}");
             }
-        }
-        if let (Some(tx), Some((number, stored))) = (&own, store.latest_report(REWARDS_KIND)?) {
-            let id = ReportId { kind: ReportKind::Rewards, number };
-            let report = OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash };
-            tx.send(report).await.ok();
+            if let Some(tx) = &own {
+                let id = ReportId { kind: ReportKind::Rewards, number };
+                let report = OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash };
+                tx.send(report).await.ok();
+            }
         }
         let mut last_wait = None;
         loop {
