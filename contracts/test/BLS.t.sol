@@ -6,7 +6,7 @@ import {BLSHarness, TestSigner} from "./utils/BLSHarness.sol";
 import {BLS} from "../src/BLS.sol";
 
 /// The BLS library against two independent implementations: py_ecc (vectors_py_ecc.py) and
-/// blst (written by the Rust side, crates/committee), plus fuzzed algebra.
+/// blst (written by the Rust side, crates/quorum), plus fuzzed algebra.
 contract BLSTest is Test {
     string constant PY_ECC = "test/vectors/py_ecc.json";
     string constant BLST = "test/vectors/blst.json";

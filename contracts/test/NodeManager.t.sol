@@ -132,11 +132,11 @@ contract NodeManagerTest is Fixtures {
         }
     }
 
-    /// The Rust committee crate's vectors (crates/committee/tests/vectors/signing_root.json):
+    /// The Rust committee crate's vectors (crates/quorum/tests/vectors/signing_root.json):
     /// NodeManager's code is placed at each case's address, on each case's chain.
     function test_signingRoot_matchesCommitteeCrateVectors() public {
-        string memory path = "../crates/committee/tests/vectors/signing_root.json";
-        if (!vm.exists(path)) return log("crates/committee signing_root.json not present: skipped");
+        string memory path = "../crates/quorum/tests/vectors/signing_root.json";
+        if (!vm.exists(path)) return log("crates/quorum signing_root.json not present: skipped");
         string memory v = vm.readFile(path);
         assertEq(nm.REPORT_DOMAIN(), vm.parseJsonBytes32(v, ".report_domain"), "REPORT_DOMAIN");
         uint256 n = count(v, ".cases");

@@ -155,17 +155,17 @@ pub struct SimBeaconArgs {
 
 #[derive(Subcommand)]
 pub enum ReportCommand {
-    /// Compute rewards epoch K from stored tallies; write report.json and tree.json, print the root.
+    /// Compute rewards report N from stored tallies; write report.json and tree.json, print the root.
     Compute(ReportArgs),
-    /// Recompute rewards epoch K and compare its root with --root.
+    /// Recompute rewards report N and compare its root with --root (or the one accepted on chain).
     Verify(VerifyArgs),
 }
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Rewards epoch (report number) K, counted from 1; its frame is fixed by the genesis.
-    #[arg(long)]
-    pub epoch: u64,
+    /// Report number N, counted from 1; its frame (beacon epochs) is fixed by the genesis.
+    #[arg(long, value_name = "N")]
+    pub number: u64,
     /// Genesis file (its economics fix the rewards rules and the frame length).
     #[arg(long, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
@@ -226,7 +226,7 @@ pub struct GenesisNewArgs {
     /// EVM chain id (31337 is anvil's).
     #[arg(long, default_value_t = 31337)]
     pub chain_id: u64,
-    /// Beacon epoch where rewards epoch 1 starts.
+    /// Beacon epoch where the frame of report 1 starts.
     #[arg(long, default_value_t = 0)]
     pub first_epoch: u64,
     /// 32-byte hex seed for reproducible keys (local testnets only); random if absent.

@@ -20,12 +20,12 @@ struct FileConfig {
     reports: ReportsSection,
     committee: Option<CommitteeSection>,
     #[serde(default)]
-    chain: ChainSection,
+    execution: ExecutionSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ChainSection {
+struct ExecutionSection {
     rpc_url: Option<String>,
     submitter_key_file: Option<PathBuf>,
 }
@@ -132,10 +132,10 @@ impl NodeConfig {
             bail!("no validators to track: set accounting.tracked_validators in the config file, CLAYSTACK_TRACKED, or --tracked");
         }
         let genesis = o.genesis.clone().or(file.genesis);
-        let rpc_url = o.rpc_url.clone().or(file.chain.rpc_url);
-        let submitter_key_file = o.submitter_key_file.clone().or(file.chain.submitter_key_file);
+        let rpc_url = o.rpc_url.clone().or(file.execution.rpc_url);
+        let submitter_key_file = o.submitter_key_file.clone().or(file.execution.submitter_key_file);
         if submitter_key_file.is_some() && rpc_url.is_none() {
-            bail!("chain: submitter_key_file is set but rpc_url is not; set chain.rpc_url, CLAYSTACK_RPC_URL or --rpc-url");
+            bail!("execution: submitter_key_file is set but rpc_url is not; set execution.rpc_url, CLAYSTACK_RPC_URL or --rpc-url");
         }
         let committee = match (file.committee, o.keys_dir.clone()) {
             (None, None) => None,
@@ -157,7 +157,7 @@ impl NodeConfig {
         };
         let inputs_dir = o.inputs_dir.clone().or(file.reports.inputs_dir);
         if submitter_key_file.is_some() && committee.is_none() {
-            bail!("chain: submitter_key_file is set but this node has no committee keys; set committee.keys_dir, or drop the submitter key (observers do not submit)");
+            bail!("execution: submitter_key_file is set but this node has no committee keys; set committee.keys_dir, or drop the submitter key (observers do not submit)");
         }
         let reports = match (genesis, inputs_dir) {
             (Some(genesis), Some(inputs_dir)) => Some(ReportsConfig { genesis, inputs_dir, rpc_url, committee }),

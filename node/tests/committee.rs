@@ -9,11 +9,12 @@
 
 mod common;
 
-use claystack_committee::{bls, ReportId, ReportKind, Roster, SecretKeySigner, SignatureMessage, Signer};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, Password};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
+use claystack_primitives::{ReportId, ReportKind};
+use claystack_quorum::{bls, Roster, SecretKeySigner, SignatureMessage, Signer};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -30,7 +31,7 @@ validators = ["12"]
 rate_bps = 3000
 "#;
 
-const FRAMES: &str = include_str!("../../crates/reporter/tests/data/frames.json");
+const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
 
 const PASSWORD: &str = "local-testnet-password";
 
@@ -198,7 +199,8 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
 
     // The stored certificate's aggregate verifies against the signers' keys from genesis.
     let store = claystack_store::Store::open(&dir.path().join("data-0")).unwrap();
-    let cert = claystack_quorum::decode_certificate(&store.aggregate(0, 1).unwrap().unwrap()).unwrap();
+    let cert = claystack_quorum_driver::decode_certificate(&store.aggregate(ReportKind::Rewards, 1).unwrap().unwrap())
+        .unwrap();
     assert_eq!(cert.merkle_root, root);
     assert_eq!(cert.signers.members().collect::<Vec<_>>(), vec![0, 1, 3]);
     let keys: Vec<_> = cert

@@ -81,7 +81,7 @@ fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
     // Offline, with no chain at all: member 0's exported inputs and member 3's tallies
     // rebuild the accepted root.
     let out = Command::new(bin())
-        .args(["report", "verify", "--epoch", "1", "--genesis"])
+        .args(["report", "verify", "--number", "1", "--genesis"])
         .arg(dir.join("genesis.json"))
         .arg("--inputs")
         .arg(dir.join("member-0/data/reports/rewards-1/inputs.json"))

@@ -106,7 +106,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         report(&[
             "report",
             "compute",
-            "--epoch",
+            "--number",
             epoch,
             "--genesis",
             genesis.to_str().unwrap(),
@@ -138,7 +138,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         report(&[
             "report",
             "verify",
-            "--epoch",
+            "--number",
             "2",
             "--genesis",
             genesis.to_str().unwrap(),
@@ -197,7 +197,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         .unwrap();
     assert!(!verify(&root_bytes, &tampered, &steps));
 
-    // Rewards epoch 3 (beacon 8..=11) is not accounted yet: a clear refusal.
+    // Report 3 (beacon epochs 8..=11) is not accounted yet: a clear refusal.
     let (ok, _, err) = compute(&a, &dir.path().join("out-c"), "3");
     assert!(!ok && err.contains("wait for the node"), "{err}");
 }

@@ -1,4 +1,4 @@
-//! Committee lengths of an epoch, needed to find a committee's bits inside an
+//! BeaconCommittee lengths of an epoch, needed to find a committee's bits inside an
 //! Electra aggregate that also spans committees without a tracked validator.
 //!
 //! Attester duties give the length of the committees that hold a tracked
@@ -10,15 +10,15 @@
 //! caller fetches the epoch's committees from the beacon node instead. It never
 //! guesses: an ambiguous answer costs a request, a wrong one would cost a tally.
 
-use claystack_primitives::committee::{committees_per_slot, CommitteeLayout};
-use claystack_primitives::{AttesterDuty, BlockSummary, ChainSpec, Epoch};
+use claystack_primitives::beacon_committee::{committees_per_slot, BeaconCommitteeLayout};
+use claystack_primitives::{AttesterDuty, BeaconSpec, BlockSummary, Epoch};
 use std::collections::BTreeMap;
 
 /// Where committee lengths come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
     /// Derived from the active validator count.
-    Active(CommitteeLayout),
+    Active(BeaconCommitteeLayout),
     /// Read from the beacon node's committees: `(slot, index) -> length`.
     Lengths(BTreeMap<(u64, u64), u64>),
 }
@@ -56,7 +56,7 @@ struct AggregateSpan {
 impl AggregateSpan {
     /// Whether the committees' lengths under `layout` add up to the bit count.
     /// A run's total is `start(end) - start(begin)`, so this is O(runs), not O(committees).
-    fn fits(&self, layout: &CommitteeLayout) -> bool {
+    fn fits(&self, layout: &BeaconCommitteeLayout) -> bool {
         self.runs.iter().map(|&(b, e)| layout.start(e) - layout.start(b)).sum::<u64>() == self.bits
     }
 }
@@ -64,7 +64,7 @@ impl AggregateSpan {
 /// Finds the active validator count of `epoch` from its duties and the Electra
 /// aggregates for its slots in `blocks`.
 pub fn solve_active_count(
-    spec: &ChainSpec,
+    spec: &BeaconSpec,
     epoch: Epoch,
     duties: &[AttesterDuty],
     blocks: &[&BlockSummary],
@@ -134,7 +134,7 @@ pub fn solve_active_count(
         if n == 0 || committees_per_slot(spec, n) != per_slot {
             continue;
         }
-        let layout = CommitteeLayout::new(spec, n);
+        let layout = BeaconCommitteeLayout::new(spec, n);
         if spans.iter().all(|s| s.fits(&layout)) {
             if found.is_some() {
                 return ActiveCount::Ambiguous;

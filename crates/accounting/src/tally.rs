@@ -1,7 +1,7 @@
 //! Turning one epoch's duties and blocks into per-validator tallies.
 
 use crate::layout::Layout;
-use claystack_primitives::{Attestation, AttesterDuty, BlockSummary, ChainSpec, Epoch, ValidatorIndex};
+use claystack_primitives::{Attestation, AttesterDuty, BeaconSpec, BlockSummary, Epoch, ValidatorIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -67,7 +67,7 @@ struct Seat {
 }
 
 /// A committee holding at least one tracked validator.
-struct Committee {
+struct BeaconCommittee {
     length: u64,
     seats: Vec<Seat>,
 }
@@ -79,12 +79,12 @@ struct Committees {
     first_slot: u64,
     slots: u64,
     width: u64,
-    table: Vec<Option<Committee>>,
+    table: Vec<Option<BeaconCommittee>>,
     occupied: usize,
 }
 
 impl Committees {
-    fn new(spec: &ChainSpec, epoch: Epoch) -> Self {
+    fn new(spec: &BeaconSpec, epoch: Epoch) -> Self {
         let (slots, width) = (spec.slots_per_epoch, spec.max_committees_per_slot);
         Committees {
             first_slot: spec.first_slot(epoch),
@@ -100,7 +100,7 @@ impl Committees {
         (offset < self.slots && index < self.width).then(|| (offset * self.width + index) as usize)
     }
 
-    fn get_mut(&mut self, slot: u64, index: u64) -> Option<&mut Committee> {
+    fn get_mut(&mut self, slot: u64, index: u64) -> Option<&mut BeaconCommittee> {
         let i = self.place(slot, index)?;
         self.table[i].as_mut()
     }
@@ -125,7 +125,7 @@ impl Committees {
 /// when an Electra attestation spans committees without a tracked duty; it may be `None`
 /// when no such attestation touches a tracked duty (then `LayoutMissing` says it is needed).
 pub fn account_epoch(
-    spec: &ChainSpec,
+    spec: &BeaconSpec,
     epoch: Epoch,
     duties: &[AttesterDuty],
     blocks: &[&BlockSummary],
@@ -173,7 +173,7 @@ pub fn account_epoch(
     Ok(EpochTally { epoch, tallies: by_validator.into_values().collect() })
 }
 
-fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Result<Committees, AccountingError> {
+fn seat_duties(spec: &BeaconSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Result<Committees, AccountingError> {
     let mut committees = Committees::new(spec, epoch);
     for d in duties {
         if spec.epoch_of(d.slot) != epoch {
@@ -194,7 +194,8 @@ fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Resul
         if committees.table[place].is_none() {
             committees.occupied += 1;
         }
-        let c = committees.table[place].get_or_insert(Committee { length: d.committee_length, seats: Vec::new() });
+        let c =
+            committees.table[place].get_or_insert(BeaconCommittee { length: d.committee_length, seats: Vec::new() });
         if c.length != d.committee_length {
             return Err(AccountingError::DutiesDisagree {
                 slot: d.slot,
@@ -210,7 +211,7 @@ fn seat_duties(spec: &ChainSpec, epoch: Epoch, duties: &[AttesterDuty]) -> Resul
 
 /// Marks the seats an attestation covers. `bits_offset` is where committee `index`'s
 /// bits start inside the aggregation bits.
-fn mark(committee: &mut Committee, att: &Attestation, bits_offset: u64, delay: u64) {
+fn mark(committee: &mut BeaconCommittee, att: &Attestation, bits_offset: u64, delay: u64) {
     for seat in &mut committee.seats {
         if att.aggregation_bits.get((bits_offset + seat.position) as usize) {
             seat.best_delay = Some(seat.best_delay.map_or(delay, |d| d.min(delay)));

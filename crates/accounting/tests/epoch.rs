@@ -2,20 +2,20 @@
 //! (validator i sits at shuffled position i), which keeps expectations readable.
 
 use claystack_accounting::{account_epoch, solve_active_count, ActiveCount, Layout, Tally};
-use claystack_primitives::committee::CommitteeLayout;
-use claystack_primitives::{Attestation, AttesterDuty, Bitlist, Bitvector, BlockSummary, ChainSpec, ExecutionLink};
+use claystack_primitives::beacon_committee::BeaconCommitteeLayout;
+use claystack_primitives::{Attestation, AttesterDuty, BeaconSpec, Bitlist, Bitvector, BlockSummary, ExecutionLink};
 use proptest::prelude::*;
 
 const EPOCH: u64 = 3;
 
-fn spec() -> ChainSpec {
-    ChainSpec::minimal()
+fn spec() -> BeaconSpec {
+    BeaconSpec::minimal()
 }
 
 /// Duties of validators `0..n` in `EPOCH` with identity shuffling.
 fn duties(n: u64, tracked: &[u64]) -> Vec<AttesterDuty> {
     let spec = spec();
-    let l = CommitteeLayout::new(&spec, n);
+    let l = BeaconCommitteeLayout::new(&spec, n);
     tracked
         .iter()
         .map(|&v| {
@@ -37,7 +37,7 @@ fn duties(n: u64, tracked: &[u64]) -> Vec<AttesterDuty> {
 /// Validators in committee `(slot, index)` in order, for identity shuffling.
 fn members(n: u64, slot: u64, index: u64) -> Vec<u64> {
     let spec = spec();
-    let l = CommitteeLayout::new(&spec, n);
+    let l = BeaconCommitteeLayout::new(&spec, n);
     (0..n)
         .filter(|&v| {
             let (k, _) = l.locate(v);
@@ -49,7 +49,7 @@ fn members(n: u64, slot: u64, index: u64) -> Vec<u64> {
 
 /// An Electra aggregate for `slot` over all its committees with bits set for `voters`.
 fn electra_att(n: u64, slot: u64, voters: &[u64]) -> Attestation {
-    let l = CommitteeLayout::new(&spec(), n);
+    let l = BeaconCommitteeLayout::new(&spec(), n);
     let mut cb = Bitvector::zeros(spec().max_committees_per_slot as usize);
     let mut all = Vec::new();
     for i in 0..l.per_slot {
@@ -112,12 +112,13 @@ fn electra_inclusion_late_and_missing() {
         by_slot.entry(s).or_default().push(a);
     }
     let blocks: Vec<_> = by_slot.into_iter().map(|(s, a)| block(s, a)).collect();
-    let layout = Layout::Active(CommitteeLayout::new(&spec, N));
+    let layout = Layout::Active(BeaconCommitteeLayout::new(&spec, N));
     let got = account_epoch(&spec, EPOCH, &d, &refs(&blocks), Some(&layout)).unwrap();
     assert_eq!(got.tallies, vec![t(1, 1, 1, 1), t(20, 1, 1, 1), t(40, 1, 0, 0), t(77, 1, 1, 0)]);
     // Without a layout, aggregates that span untracked committees cannot be read.
     assert!(
-        account_epoch(&spec, EPOCH, &d, &refs(&blocks), None).is_err() || CommitteeLayout::new(&spec, N).per_slot == 1
+        account_epoch(&spec, EPOCH, &d, &refs(&blocks), None).is_err()
+            || BeaconCommitteeLayout::new(&spec, N).per_slot == 1
     );
     assert_eq!(solve_active_count(&spec, EPOCH, &d, &refs(&blocks)), ActiveCount::Exact(N));
 }
@@ -127,7 +128,7 @@ fn outside_window_and_duplicates() {
     let spec = spec();
     let d = duties(N, &[5]);
     let slot = d[0].slot;
-    let layout = Layout::Active(CommitteeLayout::new(&spec, N));
+    let layout = Layout::Active(BeaconCommitteeLayout::new(&spec, N));
     // Included in the last slot of the window: counted, not timely.
     let last = vec![block(spec.last_slot(EPOCH + 1), vec![electra_att(N, slot, &[5])])];
     let got = account_epoch(&spec, EPOCH, &d, &refs(&last), Some(&layout)).unwrap();
@@ -194,7 +195,7 @@ proptest! {
         let mut blocks: Vec<BlockSummary> = (spec.first_slot(EPOCH)..=spec.last_slot(EPOCH))
             .map(|s| block(s + 1, vec![electra_att(n, s, &voters), electra_att(n, s, &tracked)]))
             .collect();
-        let layout = Layout::Active(CommitteeLayout::new(&spec, n));
+        let layout = Layout::Active(BeaconCommitteeLayout::new(&spec, n));
         let a = account_epoch(&spec, EPOCH, &d, &refs(&blocks), Some(&layout)).unwrap();
         d.reverse();
         for b in &mut blocks { b.attestations.reverse(); }
@@ -206,8 +207,8 @@ proptest! {
     /// The solver never returns a wrong count: exact means exactly right.
     #[test]
     fn solver_is_never_wrong(n in 1u64..300_000, seed in any::<u64>(), mainnet in any::<bool>()) {
-        let spec = if mainnet { ChainSpec::mainnet() } else { ChainSpec::minimal() };
-        let l = CommitteeLayout::new(&spec, n);
+        let spec = if mainnet { BeaconSpec::mainnet() } else { BeaconSpec::minimal() };
+        let l = BeaconCommitteeLayout::new(&spec, n);
         let step = 1 + seed % 97;
         let tracked: Vec<u64> = (0..n).step_by(step as usize).collect();
         let d: Vec<AttesterDuty> = tracked.iter().map(|&v| {
@@ -243,9 +244,9 @@ proptest! {
 /// (few tracked validators) may not, and then the answer is Ambiguous, never wrong.
 #[test]
 fn solver_pins_mainnet_count() {
-    let spec = ChainSpec::mainnet();
+    let spec = BeaconSpec::mainnet();
     for n in [1_000_000u64, 999_999, 524_288, 300_001] {
-        let l = CommitteeLayout::new(&spec, n);
+        let l = BeaconCommitteeLayout::new(&spec, n);
         let d: Vec<AttesterDuty> = [0u64, n / 3, n - 1]
             .iter()
             .map(|&v| {

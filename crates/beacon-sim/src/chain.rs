@@ -5,15 +5,15 @@
 //! scenario names live in small maps; everyone else is "active from epoch 0,
 //! attests, included with delay 1". An epoch's committees come from a cheap
 //! linear permutation `position p -> active index (a*p + b) mod n` (see
-//! [`Shape`]), sliced by [`CommitteeLayout`], so a duty or a committee member is
+//! [`Shape`]), sliced by [`BeaconCommitteeLayout`], so a duty or a committee member is
 //! O(1) to compute. What deviates from the default in an epoch is listed, by
 //! shuffled position, in an [`EpochPlan`] that is built on demand and cached.
 
 use crate::derive::{self, tag};
 use crate::inclusion::Inclusion;
 use crate::scenario::{Scenario, ScenarioError, ValidatorSet};
-use claystack_primitives::committee::CommitteeLayout;
-use claystack_primitives::{ChainSpec, FAR_FUTURE_EPOCH};
+use claystack_primitives::beacon_committee::BeaconCommitteeLayout;
+use claystack_primitives::{BeaconSpec, FAR_FUTURE_EPOCH};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -93,7 +93,7 @@ pub struct ValidatorState {
 #[derive(Debug, Clone)]
 pub(crate) struct Shape {
     pub n: u64,
-    pub layout: Option<CommitteeLayout>,
+    pub layout: Option<BeaconCommitteeLayout>,
     a: u64,
     b: u64,
     a_inv: u64,
@@ -220,7 +220,7 @@ const PLAN_CACHE: usize = 8;
 /// The deterministic chain a scenario describes.
 pub struct Chain {
     pub(crate) scenario: Scenario,
-    spec: ChainSpec,
+    spec: BeaconSpec,
     pub(crate) seed: u64,
     tracked: Vec<u64>,
     tracked_bits: Bits,
@@ -252,9 +252,9 @@ impl Chain {
     pub fn new(s: Scenario) -> Result<Chain, ScenarioError> {
         s.validate()?;
         let n = s.validators;
-        let spec = ChainSpec {
+        let spec = BeaconSpec {
             electra_fork_epoch: s.electra_fork_epoch,
-            ..if s.preset == "mainnet" { ChainSpec::mainnet() } else { ChainSpec::minimal() }
+            ..if s.preset == "mainnet" { BeaconSpec::mainnet() } else { BeaconSpec::minimal() }
         };
         let set = |key: String, specs| ValidatorSet::parse(&key, specs, n);
         let tracked_set = s.tracked_set()?;
@@ -317,7 +317,7 @@ impl Chain {
     }
 
     /// The chain's constants (preset with the scenario's Electra epoch).
-    pub fn spec(&self) -> ChainSpec {
+    pub fn spec(&self) -> BeaconSpec {
         self.spec
     }
 
@@ -535,7 +535,7 @@ impl Chain {
         }
         let b = derive::h(self.seed, tag::PERMUTATION, epoch, 1) % n;
         let a_inv = mod_inverse(a, n);
-        Shape { n, layout: Some(CommitteeLayout::new(&self.spec, n)), a, b, a_inv, inactive, shifted }
+        Shape { n, layout: Some(BeaconCommitteeLayout::new(&self.spec, n)), a, b, a_inv, inactive, shifted }
     }
 
     /// Duties of `validators` in `epoch`, skipping unknown or inactive ones.

@@ -27,7 +27,7 @@ pub use chain::{
     Chain, Duty, EpochTruth, TallyTruth, Truth, ValidatorState, BALANCE_GWEI, EXIT_DELAY, SLASHING_PENALTY_GWEI,
     WITHDRAWABILITY_DELAY,
 };
-pub use claystack_primitives::ChainSpec;
+pub use claystack_primitives::BeaconSpec;
 pub use scenario::{
     Faults, LateRule, MissRule, OfflineRule, Scenario, ScenarioError, ValidatorEpoch, ValidatorSet, ValidatorSpec,
     MAX_HEAD_EPOCH, MAX_VALIDATORS,

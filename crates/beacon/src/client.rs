@@ -9,8 +9,8 @@
 use crate::endpoint::Endpoint;
 use crate::error::{BeaconError, DecodeError};
 use crate::parse;
-use crate::types::{AttesterDuties, BlockHeader, Committee, FinalityCheckpoints, Genesis, SyncStatus};
-use claystack_primitives::{hex, BlockSummary, ChainSpec, ValidatorInfo};
+use crate::types::{AttesterDuties, BeaconCommittee, BeaconGenesis, BlockHeader, FinalityCheckpoints, SyncStatus};
+use claystack_primitives::{hex, BeaconSpec, BlockSummary, ValidatorInfo};
 use reqwest::{Method, StatusCode};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -56,7 +56,7 @@ impl ClientConfig {
 }
 
 /// A Beacon API client over one or more nodes. Cheap to clone; clones share
-/// connections, the preferred endpoint and the cached [`ChainSpec`].
+/// connections, the preferred endpoint and the cached [`BeaconSpec`].
 #[derive(Clone)]
 pub struct BeaconClient {
     inner: Arc<Inner>,
@@ -71,7 +71,7 @@ struct Inner {
     /// Set once a node refused the POST form of the validators endpoint.
     validators_get_only: AtomicBool,
     /// The spec blocks are decoded with: pinned, or fetched on first need.
-    spec: OnceCell<ChainSpec>,
+    spec: OnceCell<BeaconSpec>,
 }
 
 impl std::fmt::Debug for BeaconClient {
@@ -146,7 +146,7 @@ impl BeaconClient {
 
     /// Decode blocks with `spec` instead of fetching `/eth/v1/config/spec` on the
     /// first [`BeaconClient::block`] call. Must be called before any block is read.
-    pub fn with_spec(self, spec: ChainSpec) -> Self {
+    pub fn with_spec(self, spec: BeaconSpec) -> Self {
         let _ = self.inner.spec.set(spec);
         self
     }
@@ -157,13 +157,13 @@ impl BeaconClient {
     }
 
     /// `GET /eth/v1/beacon/genesis`.
-    pub async fn genesis(&self) -> Result<Genesis, BeaconError> {
+    pub async fn genesis(&self) -> Result<BeaconGenesis, BeaconError> {
         self.fetch(Request::get("/eth/v1/beacon/genesis".into()), |r| parse::genesis(&r.body)).await
     }
 
     /// `GET /eth/v1/config/spec`. The first answer is kept for decoding blocks
     /// unless [`BeaconClient::with_spec`] pinned one.
-    pub async fn spec(&self) -> Result<ChainSpec, BeaconError> {
+    pub async fn spec(&self) -> Result<BeaconSpec, BeaconError> {
         let spec = self.fetch(Request::get("/eth/v1/config/spec".into()), |r| parse::spec(&r.body)).await?;
         let _ = self.inner.spec.set(spec);
         Ok(spec)
@@ -241,7 +241,7 @@ impl BeaconClient {
         state_id: &str,
         epoch: u64,
         slot: Option<u64>,
-    ) -> Result<Vec<Committee>, BeaconError> {
+    ) -> Result<Vec<BeaconCommittee>, BeaconError> {
         check_id("state id", state_id)?;
         let mut path = format!("/eth/v1/beacon/states/{state_id}/committees?epoch={epoch}");
         if let Some(slot) = slot {

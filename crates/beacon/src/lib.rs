@@ -19,4 +19,6 @@ mod types;
 pub use client::{BeaconClient, ClientConfig, MAX_BACKOFF, MAX_IDS_PER_GET, MAX_IDS_PER_POST};
 pub use error::{BeaconError, DecodeError};
 pub use parse::Fork;
-pub use types::{AttesterDuties, BlockHeader, Checkpoint, Committee, FinalityCheckpoints, Genesis, SyncStatus};
+pub use types::{
+    AttesterDuties, BeaconCommittee, BeaconGenesis, BlockHeader, Checkpoint, FinalityCheckpoints, SyncStatus,
+};

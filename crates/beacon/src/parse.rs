@@ -12,9 +12,11 @@
 //! there both forms are accepted.
 
 use crate::error::DecodeError;
-use crate::types::{AttesterDuties, BlockHeader, Checkpoint, Committee, FinalityCheckpoints, Genesis, SyncStatus};
+use crate::types::{
+    AttesterDuties, BeaconCommittee, BeaconGenesis, BlockHeader, Checkpoint, FinalityCheckpoints, SyncStatus,
+};
 use claystack_primitives::{
-    hex, Attestation, AttesterDuty, Bitlist, Bitvector, BlockSummary, ChainSpec, ExecutionLink, Root, ValidatorInfo,
+    hex, Attestation, AttesterDuty, BeaconSpec, Bitlist, Bitvector, BlockSummary, ExecutionLink, Root, ValidatorInfo,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -154,7 +156,7 @@ pub fn syncing(body: &[u8]) -> Result<SyncStatus, DecodeError> {
 }
 
 /// `/eth/v1/beacon/genesis`.
-pub fn genesis(body: &[u8]) -> Result<Genesis, DecodeError> {
+pub fn genesis(body: &[u8]) -> Result<BeaconGenesis, DecodeError> {
     #[derive(Deserialize)]
     struct G<'a> {
         genesis_time: Quoted,
@@ -162,7 +164,7 @@ pub fn genesis(body: &[u8]) -> Result<Genesis, DecodeError> {
         genesis_fork_version: &'a str,
     }
     let g: Data<G> = serde_json::from_slice(body)?;
-    Ok(Genesis {
+    Ok(BeaconGenesis {
         genesis_time: g.data.genesis_time.0,
         genesis_validators_root: root(g.data.genesis_validators_root, name("genesis_validators_root"))?,
         genesis_fork_version: fixed::<4>(g.data.genesis_fork_version, name("genesis_fork_version"))?,
@@ -170,7 +172,7 @@ pub fn genesis(body: &[u8]) -> Result<Genesis, DecodeError> {
 }
 
 /// `/eth/v1/config/spec`: the constants the oracle needs; all other keys are ignored.
-pub fn spec(body: &[u8]) -> Result<ChainSpec, DecodeError> {
+pub fn spec(body: &[u8]) -> Result<BeaconSpec, DecodeError> {
     #[derive(Deserialize)]
     #[allow(non_snake_case)]
     struct S {
@@ -181,7 +183,7 @@ pub fn spec(body: &[u8]) -> Result<ChainSpec, DecodeError> {
         ELECTRA_FORK_EPOCH: Option<Lenient>,
     }
     let s = serde_json::from_slice::<Data<S>>(body)?.data;
-    let spec = ChainSpec {
+    let spec = BeaconSpec {
         slots_per_epoch: s.SLOTS_PER_EPOCH.0,
         seconds_per_slot: s.SECONDS_PER_SLOT.0,
         target_committee_size: s.TARGET_COMMITTEE_SIZE.0,
@@ -275,7 +277,7 @@ pub fn header(body: &[u8]) -> Result<BlockHeader, DecodeError> {
 }
 
 /// `/eth/v1/beacon/states/{state_id}/committees`.
-pub fn committees(body: &[u8]) -> Result<Vec<Committee>, DecodeError> {
+pub fn committees(body: &[u8]) -> Result<Vec<BeaconCommittee>, DecodeError> {
     #[derive(Deserialize)]
     struct C {
         index: Quoted,
@@ -285,7 +287,7 @@ pub fn committees(body: &[u8]) -> Result<Vec<Committee>, DecodeError> {
     let cs = serde_json::from_slice::<Data<Vec<C>>>(body)?.data;
     Ok(cs
         .into_iter()
-        .map(|c| Committee {
+        .map(|c| BeaconCommittee {
             index: c.index.0,
             slot: c.slot.0,
             validators: c.validators.into_iter().map(|v| v.0).collect(),

@@ -4,7 +4,7 @@ use claystack_primitives::{AttesterDuty, Epoch, Root, Slot, ValidatorIndex};
 
 /// `/eth/v1/beacon/genesis`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Genesis {
+pub struct BeaconGenesis {
     /// Unix seconds of slot 0.
     pub genesis_time: u64,
     pub genesis_validators_root: Root,
@@ -48,7 +48,7 @@ pub struct AttesterDuties {
 
 /// One beacon committee, `/eth/v1/beacon/states/{state_id}/committees`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Committee {
+pub struct BeaconCommittee {
     pub index: u64,
     pub slot: Slot,
     /// Members in committee order (aggregation bit `i` is `validators[i]`).

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use claystack_beacon::{BeaconClient, BeaconError, ClientConfig, DecodeError};
-use claystack_primitives::ChainSpec;
+use claystack_primitives::BeaconSpec;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -271,7 +271,7 @@ async fn rate_limit_is_retried() {
 async fn empty_slot_is_none_without_retry() {
     let s = Server::start(|_, _| status(404, "NOT_FOUND: beacon block at slot 5")).await;
     let other = Server::start(|_, _| json(fixture("header.json"))).await;
-    let c = client(&[&s.url, &other.url], cfg(3, 1)).with_spec(ChainSpec::mainnet());
+    let c = client(&[&s.url, &other.url], cfg(3, 1)).with_spec(BeaconSpec::mainnet());
     assert_eq!(c.block(5).await.unwrap(), None);
     assert_eq!(c.header("5").await.unwrap(), None);
     assert_eq!(s.count(), 2);
@@ -307,7 +307,7 @@ async fn blocks_use_the_spec_fetched_once() {
     assert_eq!((spec_hits, s.count()), (1, 3));
 
     // A pinned spec is used as is: 4 committees a slot cannot read mainnet committee_bits.
-    let c = client(&[&s.url], cfg(1, 1)).with_spec(ChainSpec::minimal());
+    let c = client(&[&s.url], cfg(1, 1)).with_spec(BeaconSpec::minimal());
     let e = c.block(11651233).await.unwrap_err();
     assert!(matches!(e.decode_error(), Some(DecodeError::Bits { .. })), "{e}");
     assert!(
@@ -320,7 +320,7 @@ async fn blocks_use_the_spec_fetched_once() {
 #[tokio::test]
 async fn block_of_another_slot_is_refused() {
     let s = Server::start(|_, _| json(fixture("block_electra.json"))).await;
-    let e = client(&[&s.url], cfg(2, 1)).with_spec(ChainSpec::mainnet()).block(7).await.unwrap_err();
+    let e = client(&[&s.url], cfg(2, 1)).with_spec(BeaconSpec::mainnet()).block(7).await.unwrap_err();
     assert_eq!(s.count(), 2);
     assert!(e.to_string().contains("asked for the block at slot 7, got slot 11651233"), "{e}");
 }
@@ -330,7 +330,7 @@ async fn pre_merge_block_is_unsupported_and_not_retried() {
     let body = fixture("block_deneb.json").replace(r#""version": "deneb""#, r#""version": "altair""#);
     let s = Server::start(move |_, _| json(body.clone())).await;
     let b = Server::start(|_, _| json(fixture("block_deneb.json"))).await;
-    let e = client(&[&s.url, &b.url], cfg(3, 1)).with_spec(ChainSpec::mainnet()).block(9000000).await.unwrap_err();
+    let e = client(&[&s.url, &b.url], cfg(3, 1)).with_spec(BeaconSpec::mainnet()).block(9000000).await.unwrap_err();
     assert_eq!((s.count(), b.count()), (1, 0));
     assert!(matches!(e, BeaconError::Unsupported { .. }), "{e:?}");
     assert!(e.to_string().contains("block of fork `altair`, which carries no execution payload"), "{e}");
@@ -340,7 +340,7 @@ async fn pre_merge_block_is_unsupported_and_not_retried() {
 async fn fork_from_response_header() {
     let body = fixture("block_deneb.json").replace(r#""version": "deneb","#, "");
     let s = Server::start(move |_, _| ([("eth-consensus-version", "deneb")], json(body.clone())).into_response()).await;
-    let b = client(&[&s.url], cfg(1, 1)).with_spec(ChainSpec::mainnet()).block(9000000).await.unwrap().unwrap();
+    let b = client(&[&s.url], cfg(1, 1)).with_spec(BeaconSpec::mainnet()).block(9000000).await.unwrap().unwrap();
     assert_eq!(b.fork, "deneb");
 }
 

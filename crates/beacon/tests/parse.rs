@@ -38,7 +38,7 @@ fn spec() {
     let s = parse::spec(fixture("spec.json").as_bytes()).unwrap();
     assert_eq!(
         s,
-        claystack_primitives::ChainSpec { electra_fork_epoch: 364032, ..claystack_primitives::ChainSpec::mainnet() }
+        claystack_primitives::BeaconSpec { electra_fork_epoch: 364032, ..claystack_primitives::BeaconSpec::mainnet() }
     );
     // Unscheduled: the far-future epoch, or no key at all.
     let far =

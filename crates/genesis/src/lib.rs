@@ -34,7 +34,7 @@ pub struct Genesis {
     pub chain_id: u64,
     pub contracts: Contracts,
     pub committee: Committee,
-    /// Beacon epoch where rewards epoch (report) 1 starts; report `n` covers
+    /// Beacon epoch where the frame of report 1 starts; report `n` covers
     /// `first_epoch + (n - 1) * economics.frame_epochs` for `frame_epochs` epochs.
     pub first_epoch: u64,
     pub economics: Economics,

@@ -23,7 +23,7 @@ pub const MAX_MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// window are dropped by receivers and refused ([`crate::Published::Duplicate`])
 /// to the publisher. It must outlast a message's time in flight (a second on a
 /// LAN or WAN, at most the 10 s validation window) and stay below the
-/// application's rebroadcast interval (15 s in `claystack-committee`), or the
+/// application's rebroadcast interval (15 s in `claystack-quorum`), or the
 /// rebroadcasts that let a restarted member catch up would never leave.
 pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(12);
 

@@ -155,7 +155,7 @@ impl Network {
 
         let (command_tx, command_rx) = mpsc::channel(COMMAND_BUFFER);
         let (event_tx, event_rx) = mpsc::channel(EVENT_BUFFER);
-        let driver = Driver {
+        let driver = SwarmDriver {
             redialer: Redialer::new(
                 local_peer_id,
                 config.peers.iter().map(|(peer, _)| *peer),
@@ -270,7 +270,7 @@ impl NetworkHandle {
     }
 }
 
-struct Driver {
+struct SwarmDriver {
     swarm: Swarm<Behaviour>,
     topic: IdentTopic,
     max_message_bytes: usize,
@@ -283,7 +283,7 @@ struct Driver {
     commands: mpsc::Receiver<Command>,
 }
 
-impl Driver {
+impl SwarmDriver {
     async fn run(mut self) {
         let mut retry = tokio::time::interval(OUTBOX_RETRY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -5,13 +5,15 @@
 //! (presets, committee layout, SSZ bitfields) so there is exactly one place that
 //! says how a committee is sliced or how an aggregation bit is read.
 
+pub mod beacon_committee;
 pub mod bits;
-pub mod committee;
 pub mod hex;
 pub mod ranges;
+pub mod report;
 pub mod spec;
 pub mod types;
 
 pub use bits::{Bitlist, BitsError, Bitvector};
-pub use spec::ChainSpec;
+pub use report::{ReportId, ReportKind};
+pub use spec::BeaconSpec;
 pub use types::*;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Values come from a beacon node's `/eth/v1/config/spec`, or from a preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainSpec {
+pub struct BeaconSpec {
     pub slots_per_epoch: u64,
     pub seconds_per_slot: u64,
     pub target_committee_size: u64,
@@ -15,10 +15,10 @@ pub struct ChainSpec {
     pub electra_fork_epoch: u64,
 }
 
-impl ChainSpec {
+impl BeaconSpec {
     /// The mainnet preset (32 slots per epoch, committees of 128, up to 64 a slot).
     pub const fn mainnet() -> Self {
-        ChainSpec {
+        BeaconSpec {
             slots_per_epoch: 32,
             seconds_per_slot: 12,
             target_committee_size: 128,
@@ -29,7 +29,7 @@ impl ChainSpec {
 
     /// The minimal preset used by small testnets (8 slots, committees of 4, up to 4 a slot).
     pub const fn minimal() -> Self {
-        ChainSpec {
+        BeaconSpec {
             slots_per_epoch: 8,
             seconds_per_slot: 6,
             target_committee_size: 4,
@@ -101,10 +101,10 @@ mod tests {
 
     #[test]
     fn inclusion_window_runs_to_end_of_next_epoch() {
-        let s = ChainSpec::mainnet();
+        let s = BeaconSpec::mainnet();
         assert_eq!(s.inclusion_deadline(0), 63);
         assert_eq!(s.inclusion_deadline(31), 63);
         assert_eq!(s.inclusion_deadline(32), 95);
-        assert_eq!(ChainSpec::minimal().timely_delay(), 2);
+        assert_eq!(BeaconSpec::minimal().timely_delay(), 2);
     }
 }

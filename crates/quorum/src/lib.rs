@@ -1,353 +1,50 @@
-//! The committee member's driver: the async shell around the pure signature collector
-//! (`claystack-committee`). It feeds the collector this node's closed reports, the
-//! peers' gossip and the clock, and carries out its actions against the store, the
-//! network and (when configured) the chain submitter.
+//! The committee's signatures, from the bytes a member signs to the aggregate a submitter
+//! sends on chain:
 //!
-//! Ordering is the one promise it adds: an own signature is synced to the store before
-//! it is gossiped (`Action::Persist` then `Action::Broadcast`), so a restarted node can
-//! never sign a second root for a report it already signed. Everything else — which
-//! root wins, who submits when — is decided by the collector.
+//! - [`signing`]: the 32-byte signing root of a report (`docs/signing.md`);
+//! - [`bls`]: sign, verify, aggregate, batch-verify, and the EIP-2537 encodings the
+//!   contract's precompiles take;
+//! - [`message`]: the gossip message carrying one member's signature;
+//! - [`roster`]: the committee (keys, threshold, signing domain) and the signer bitmap;
+//! - [`validate`]: the report window and why a gossip message is refused;
+//! - [`collector`]: the signature-collection state machine, `(state, input) -> actions`.
 //!
-//! Gossip verdicts come from the collector too. A received message is decoded and handed
-//! to the collector at once; gossipsub (manual validation) holds it unforwarded until the
-//! collector's batch has checked it: `Action::Record` (or a message it already holds
-//! verified) is Accept, `Action::Reject` is Reject (Ignore for a report outside the
-//! window). So each peer signature is BLS-verified once per node, in a batch, and a forged
-//! one is never forwarded. A verdict waits for the batch that checks its message: the
-//! quorum batch, or for a signature that arrives after the quorum, `late_verify_ms` and a
-//! tick. Delivery does not wait: authors send to every member directly.
+//! Pure: no I/O, no clock (time comes in as `now_ms`), no randomness (batch verification
+//! derives its scalars from its inputs; see [`bls`]), no async runtime. The driver in the
+//! node owns sockets, timers and the store and carries out the collector's actions.
+//!
+//! ```
+//! use claystack_quorum::{Action, Collector, Config, Input, Persisted, Roster};
+//! use claystack_primitives::{ReportId, ReportKind};
+//! use claystack_quorum::{SecretKeySigner, Signer, SigningDomain};
+//! use std::sync::Arc;
+//!
+//! // A committee of one (threshold 1), so this node's own signature is a quorum.
+//! let me = SecretKeySigner::from_bytes(&[7; 32]).unwrap();
+//! let domain = SigningDomain { chain_id: 31337, node_manager: [0x5f; 20] };
+//! let roster = Arc::new(Roster::new(domain, 1, &[me.public_key()])?);
+//! let (mut collector, _) = Collector::new(Config::default(), roster, me, 0, Persisted::default())?;
+//!
+//! let id = ReportId::new(ReportKind::Rewards, 1);
+//! let actions = collector.handle(Input::Own { id, merkle_root: [1; 32], report_hash: [2; 32] })?;
+//! // Store the signature, then send it; the quorum is this node's turn to submit (1 mod 1 = 0).
+//! assert!(matches!(
+//!     &actions[..],
+//!     [Action::Persist(_), Action::Broadcast(_), Action::QuorumReached(_), Action::Submit { attempt: 0, .. }]
+//! ));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-mod record;
+pub mod bls;
+pub mod collector;
+pub mod message;
+pub mod roster;
+pub mod signing;
+pub mod validate;
 
-pub use record::{decode_certificate, encode_certificate};
-
-use claystack_committee::{
-    Action, Certificate, Collector, CollectorError, Config, Input, Persisted, ReportId, ReportKind, Roster,
-    SignatureMessage, Signer, Standing,
-};
-use claystack_p2p::{MessageId, NetworkEvent, NetworkHandle, PeerId, Verdict};
-use claystack_primitives::hex;
-use claystack_store::Store;
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-use thiserror::Error;
-use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
-
-#[derive(Debug, Error)]
-pub enum QuorumError {
-    #[error(transparent)]
-    Collector(#[from] CollectorError),
-    #[error(transparent)]
-    Store(#[from] claystack_store::StoreError),
-    #[error("genesis member {member}: peer id {value:?} is not a libp2p peer id — regenerate the genesis with real member keys")]
-    PeerId { member: usize, value: String },
-    #[error("stored signature for {what} is corrupt: {message}")]
-    Corrupt { what: String, message: String },
-}
-
-/// A report this node computed and now signs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OwnReport {
-    pub id: ReportId,
-    pub merkle_root: [u8; 32],
-    pub report_hash: [u8; 32],
-}
-
-/// What the driver tells the rest of the node (the submitter, the API, tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QuorumEvent {
-    /// A quorum certificate exists (or gained signers).
-    Certificate(Certificate),
-    /// It is this node's turn to submit the certificate.
-    Submit { certificate: Certificate, attempt: u64 },
-}
-
-/// The collector's clock: milliseconds since the Unix epoch (the driver is the only place
-/// that reads the wall clock; report content never depends on it).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// How many reports below the newest stored one are restored at start-up.
-const RESTORE_BEHIND: u64 = 4;
-
-/// Reads what the collector needs after a restart: own and peers' signatures and
-/// certificates of the last few reports of each kind.
-pub fn restore(store: &Store, latest: [u64; 2]) -> Result<Persisted, QuorumError> {
-    let mut persisted = Persisted { current: latest, ..Persisted::default() };
-    for kind in ReportKind::ALL {
-        let top = latest[kind.byte() as usize];
-        for number in top.saturating_sub(RESTORE_BEHIND).max(1)..=top {
-            let what = || format!("{kind} report {number}");
-            if let Some(bytes) = store.own_signature(kind.byte(), number)? {
-                let m = SignatureMessage::decode(&bytes)
-                    .map_err(|e| QuorumError::Corrupt { what: what(), message: e.to_string() })?;
-                persisted.own.push(m);
-            }
-            for bytes in store.peer_signatures(kind.byte(), number)? {
-                let m = SignatureMessage::decode(&bytes)
-                    .map_err(|e| QuorumError::Corrupt { what: what(), message: e.to_string() })?;
-                persisted.peers.push(m);
-            }
-            if store.submission(kind.byte(), number)?.as_deref() == Some(record::SETTLED) {
-                persisted.settled.push(ReportId { kind, number });
-            }
-        }
-    }
-    Ok(persisted)
-}
-
-/// The driver of one committee member.
-pub struct Driver<S> {
-    collector: Collector<S>,
-    store: Arc<Store>,
-    network: NetworkHandle,
-    /// Who handed over a message (gossip `source`), for the logs of refused ones.
-    members_by_peer: BTreeMap<PeerId, u16>,
-    events: mpsc::Sender<QuorumEvent>,
-    /// Gossip deliveries waiting for the collector's verdict on their message (one
-    /// message can arrive as several publications: rebroadcasts).
-    awaiting: BTreeMap<SignatureMessage, Vec<(MessageId, PeerId)>>,
-}
-
-impl<S: Signer> Driver<S> {
-    /// Restores the collector from the store and returns the driver with the restart's
-    /// actions already carried out (own signatures gossiped again).
-    #[allow(clippy::too_many_arguments)] // each is one of the node's parts; `run` wires them
-    pub async fn start(
-        config: Config,
-        roster: Arc<Roster>,
-        member_peer_ids: &[String],
-        signer: S,
-        store: Arc<Store>,
-        network: NetworkHandle,
-        latest: [u64; 2],
-        events: mpsc::Sender<QuorumEvent>,
-    ) -> Result<Driver<S>, QuorumError> {
-        let mut members_by_peer = BTreeMap::new();
-        for (i, value) in member_peer_ids.iter().enumerate() {
-            let peer: PeerId = value.parse().map_err(|_| QuorumError::PeerId { member: i, value: value.clone() })?;
-            members_by_peer.insert(peer, i as u16);
-        }
-        let persisted = restore(&store, latest)?;
-        let restored = (persisted.own.len(), persisted.peers.len());
-        let (collector, actions) = Collector::new(config, roster.clone(), signer, now_ms(), persisted)?;
-        info!(member = collector.member(), own = restored.0, peers = restored.1, "committee member started");
-        let mut driver = Driver { collector, store, network, members_by_peer, events, awaiting: BTreeMap::new() };
-        driver.apply(actions).await?;
-        Ok(driver)
-    }
-
-    /// Runs until the report and network channels close. `settled` tells it which reports
-    /// the chain accepted (from this node's submitter or a chain watcher); it may stay silent.
-    pub async fn run(
-        mut self,
-        mut reports: mpsc::Receiver<OwnReport>,
-        mut network_events: mpsc::Receiver<NetworkEvent>,
-        mut settled: mpsc::Receiver<ReportId>,
-        tick: Duration,
-    ) -> Result<(), QuorumError> {
-        let mut settled_open = true;
-        let mut ticker = tokio::time::interval(tick);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                report = reports.recv() => match report {
-                    Some(r) => self.own(r).await?,
-                    None => return Ok(()),
-                },
-                event = network_events.recv() => match event {
-                    Some(e) => self.network_event(e).await?,
-                    None => return Ok(()),
-                },
-                id = settled.recv(), if settled_open => match id {
-                    Some(id) => self.settled(id).await?,
-                    None => settled_open = false,
-                },
-                _ = ticker.tick() => {
-                    let actions = self.collector.handle(Input::Tick { now_ms: now_ms() })?;
-                    self.apply(actions).await?;
-                    self.sweep_awaiting().await;
-                }
-            }
-        }
-    }
-
-    /// Signs a report this node computed (once; a second, different root is refused).
-    pub async fn own(&mut self, r: OwnReport) -> Result<(), QuorumError> {
-        let input = Input::Own { id: r.id, merkle_root: r.merkle_root, report_hash: r.report_hash };
-        match self.collector.handle(input) {
-            Ok(actions) => self.apply(actions).await,
-            Err(e @ CollectorError::WouldEquivocate { .. }) => {
-                // Never fatal: the node keeps its first signature and says loudly why it did not sign.
-                warn!(kind = %r.id.kind, report = r.id.number, "{e}");
-                Ok(())
-            }
-            Err(e @ CollectorError::Stale { .. }) => {
-                debug!(kind = %r.id.kind, report = r.id.number, "{e}");
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn network_event(&mut self, event: NetworkEvent) -> Result<(), QuorumError> {
-        match event {
-            NetworkEvent::Message { id, source, data } => {
-                let message = match SignatureMessage::decode(&data) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        warn!(%source, from = ?self.members_by_peer.get(&source), "refused a gossip message: {e}");
-                        self.verdict(id, source, Verdict::Reject).await;
-                        return Ok(());
-                    }
-                };
-                // Gossip envelopes are anonymous: the message names its member, and its BLS
-                // signature (checked in the collector's batch) proves it. A signer that is
-                // not a member, or a signature that does not verify, is a Reject that
-                // penalises `source`, the peer that handed it over (honest members forward
-                // only what verified).
-                let member = message.signer;
-                // Waiting first: the collector's actions below may already settle it.
-                self.awaiting.entry(message).or_default().push((id, source));
-                let actions = self.collector.handle(Input::Peer { member, message })?;
-                self.apply(actions).await?;
-                self.resolve_from_standing(&message).await;
-            }
-            NetworkEvent::PeerConnected(peer) => debug!(%peer, "member connected"),
-            NetworkEvent::PeerDisconnected(peer) => debug!(%peer, "member disconnected"),
-        }
-        Ok(())
-    }
-
-    async fn verdict(&self, id: MessageId, source: PeerId, verdict: Verdict) {
-        if let Err(e) = self.network.validate(id, source, verdict).await {
-            debug!("network gone while validating: {e}");
-        }
-    }
-
-    /// Reports `verdict` for every delivery of `message` still waiting.
-    async fn resolve(&mut self, message: &SignatureMessage, verdict: Verdict) {
-        for (id, source) in self.awaiting.remove(message).unwrap_or_default() {
-            if verdict == Verdict::Reject {
-                let from = self.members_by_peer.get(&source);
-                warn!(%source, ?from, signer = message.signer, "penalising the member that handed over a refused signature");
-            }
-            self.verdict(id, source, verdict).await;
-        }
-    }
-
-    /// A message the collector holds verified is forwarded (a rebroadcast of a known
-    /// signature, say); one it does not hold at all (a report that left the window) is
-    /// dropped; a pending one keeps waiting for the batch.
-    async fn resolve_from_standing(&mut self, message: &SignatureMessage) {
-        if !self.awaiting.contains_key(message) {
-            return;
-        }
-        match self.collector.standing(message) {
-            Standing::Valid => self.resolve(message, Verdict::Accept).await,
-            Standing::Unknown => self.resolve(message, Verdict::Ignore).await,
-            Standing::Pending => {}
-        }
-    }
-
-    /// After a tick: settles the deliveries whose message was decided without an action
-    /// naming it (its report left the window, say); pending ones keep waiting.
-    async fn sweep_awaiting(&mut self) {
-        let waiting: Vec<SignatureMessage> = self.awaiting.keys().copied().collect();
-        for message in waiting {
-            self.resolve_from_standing(&message).await;
-        }
-    }
-
-    async fn publish(&self, m: &SignatureMessage) {
-        match self.network.publish(m.encode().to_vec()).await {
-            Ok(published) => debug!(kind = %m.kind, report = m.number, ?published, "own signature gossiped"),
-            Err(e) => {
-                warn!(kind = %m.kind, report = m.number, "cannot gossip own signature: {e}; retrying on the next rebroadcast")
-            }
-        }
-    }
-
-    /// Carries out the collector's actions, in order.
-    async fn apply(&mut self, actions: Vec<Action>) -> Result<(), QuorumError> {
-        for action in actions {
-            match action {
-                Action::Persist(m) => {
-                    self.store.put_own_signature(m.kind.byte(), m.number, &m.encode())?;
-                    info!(kind = %m.kind, report = m.number, merkle_root = %hex::encode(&m.merkle_root), "signed");
-                }
-                Action::Broadcast(m) | Action::Rebroadcast(m) => self.publish(&m).await,
-                Action::Record(m) => {
-                    self.store.put_peer_signature(m.kind.byte(), m.number, m.signer, &m.merkle_root, &m.encode())?;
-                    self.resolve(&m, Verdict::Accept).await;
-                }
-                Action::QuorumReached(c) | Action::AggregateUpdated(c) => {
-                    self.store.put_aggregate(c.id.kind.byte(), c.id.number, &encode_certificate(&c))?;
-                    info!(
-                        kind = %c.id.kind, report = c.id.number,
-                        merkle_root = %hex::encode(&c.merkle_root),
-                        signers = ?c.signers.members().collect::<Vec<_>>(),
-                        "quorum certificate"
-                    );
-                    let _ = self.events.send(QuorumEvent::Certificate(c)).await;
-                }
-                Action::QuorumLost { id } => {
-                    warn!(kind = %id.kind, report = id.number, "quorum lost: an equivocation took it below the threshold")
-                }
-                Action::Equivocation(e) => {
-                    for m in [&e.first, &e.second] {
-                        self.store.put_peer_signature(
-                            m.kind.byte(),
-                            m.number,
-                            m.signer,
-                            &m.merkle_root,
-                            &m.encode(),
-                        )?;
-                        // Both verified: forwarding them lets every member see the evidence.
-                        self.resolve(m, Verdict::Accept).await;
-                    }
-                    warn!(
-                        kind = %e.first.kind, report = e.first.number,
-                        member = e.member,
-                        first_root = %hex::encode(&e.first.merkle_root),
-                        second_root = %hex::encode(&e.second.merkle_root),
-                        "equivocation: member signed two roots; evidence stored, its signatures no longer count"
-                    );
-                }
-                Action::Reject { member, message, reason } => {
-                    if reason.penalises() {
-                        warn!(member, "refused a signature: {reason}");
-                        self.resolve(&message, Verdict::Reject).await;
-                    } else {
-                        debug!(member, "ignored a signature: {reason}");
-                        self.resolve(&message, Verdict::Ignore).await;
-                    }
-                }
-                Action::Submit { certificate, attempt } => {
-                    info!(kind = %certificate.id.kind, report = certificate.id.number, attempt, "this node's turn to submit");
-                    let _ = self.events.send(QuorumEvent::Submit { certificate, attempt }).await;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// This node's member index.
-    pub fn member(&self) -> u16 {
-        self.collector.member()
-    }
-
-    /// Tells the collector a report was accepted on chain, and remembers it across restarts.
-    pub async fn settled(&mut self, id: ReportId) -> Result<(), QuorumError> {
-        if self.store.submission(id.kind.byte(), id.number)?.as_deref() == Some(record::SETTLED) {
-            return Ok(());
-        }
-        info!(kind = %id.kind, report = id.number, "accepted on chain");
-        self.store.put_submission(id.kind.byte(), id.number, record::SETTLED)?;
-        let actions = self.collector.handle(Input::Settled { id })?;
-        self.apply(actions).await
-    }
-}
+pub use bls::{SecretKeySigner, Signer};
+pub use collector::{Action, Certificate, Collector, CollectorError, Config, Evidence, Input, Persisted, Standing};
+pub use message::{DecodeError, SignatureMessage, MAX_MESSAGE_SIZE, MESSAGE_LEN, MESSAGE_VERSION};
+pub use roster::{Roster, RosterError, SignerBitmap, MAX_MEMBERS};
+pub use signing::{SigningDomain, SigningRoot, REPORT_DOMAIN, REPORT_DOMAIN_TAG};
+pub use validate::{RejectReason, Window};

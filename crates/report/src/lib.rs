@@ -9,8 +9,8 @@ use claystack_accounting::Tally;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::Epoch;
 use claystack_rewards::{
-    compute_report, Adjustment, Carry, ClaimLeaf, Economics, Facts, FrameInputs, Registry, Report, RewardsSource,
-    SsvPrice,
+    compute_report, Adjustment, Carry, ClaimLeaf, Economics, Facts, FrameInputs, Registry, RewardsReport,
+    RewardsSource, SsvPrice,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -22,7 +22,7 @@ use thiserror::Error;
 /// file leaves `registry` out and the node fills it in before building).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FrameFile {
+pub struct ExternalInputs {
     #[serde(default)]
     pub registry: Registry,
     #[serde(default)]
@@ -43,11 +43,11 @@ pub enum ReportError {
     Merkle(#[from] claystack_merkle::MerkleError),
     #[error("report has no operator to put in the tree — is the registry empty?")]
     NoOperators,
-    #[error("report numbers start at 1; rewards epoch 0 does not exist")]
+    #[error("report numbers start at 1; there is no report 0")]
     NumberZero,
 }
 
-/// Beacon epochs of rewards epoch (report) `number`, counted from 1: it starts at
+/// Beacon epochs of report `number`'s frame, counted from 1: it starts at
 /// `first_epoch + (number - 1) * frame_epochs` and is `frame_epochs` long.
 pub fn frame_of(economics: &Economics, first_epoch: Epoch, number: u64) -> Result<(Epoch, Epoch), ReportError> {
     if number == 0 {
@@ -67,11 +67,11 @@ pub fn number_of(economics: &Economics, first_epoch: Epoch, epoch: Epoch) -> Opt
 /// track more validators than the protocol registered).
 pub fn build(
     economics: &Economics,
-    file: FrameFile,
+    file: ExternalInputs,
     number: u64,
     frame: (Epoch, Epoch),
     tallies: Vec<Tally>,
-) -> Result<(Report, StandardMerkleTree), ReportError> {
+) -> Result<(RewardsReport, StandardMerkleTree), ReportError> {
     let registered: BTreeSet<u64> = file.registry.validators.iter().map(|v| v.index).collect();
     let tallies = tallies.into_iter().filter(|t| registered.contains(&t.validator)).collect();
     let inputs = FrameInputs {
@@ -106,7 +106,7 @@ pub fn leaf_values(leaf: &ClaimLeaf) -> Vec<Value> {
 }
 
 /// The claim tree: one [`REWARDS_LEAF_ENCODING`] leaf per operator.
-pub fn tree_of(report: &Report) -> Result<StandardMerkleTree, ReportError> {
+pub fn tree_of(report: &RewardsReport) -> Result<StandardMerkleTree, ReportError> {
     let leaves: Vec<Vec<Value>> = report.operator_leaves().iter().map(leaf_values).collect();
     if leaves.is_empty() {
         return Err(ReportError::NoOperators);
@@ -121,7 +121,7 @@ pub fn report_hash(report_bytes: &[u8]) -> [u8; 32] {
 
 /// Canonical bytes of a report: pretty-printed JSON of the typed struct (field order is
 /// the type's, every list sorted by the engine) and a final newline.
-pub fn report_bytes(report: &Report) -> Vec<u8> {
+pub fn report_bytes(report: &RewardsReport) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(report).expect("a report always serializes");
     out.push(b'\n');
     out

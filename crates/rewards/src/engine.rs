@@ -9,7 +9,9 @@ use crate::bond::bond_requirement;
 use crate::economics::{Economics, NodeType, BPS};
 use crate::error::RewardsError;
 use crate::inputs::{FrameInputs, NodeId, OperatorId};
-use crate::report::{AdjustmentKind, AdjustmentLine, NodeReport, OperatorReport, Penalty, PenaltyKind, Report, Totals};
+use crate::report::{
+    AdjustmentKind, AdjustmentLine, NodeReport, OperatorReport, Penalty, PenaltyKind, RewardsReport, Totals,
+};
 use crate::score::{score, ScoreEvents};
 use crate::wei::Address;
 use claystack_primitives::{Epoch, ValidatorIndex};
@@ -230,7 +232,7 @@ fn check_registry<'a>(economics: &'a Economics, input: &FrameInputs) -> Result<C
 
 /// Computes the report of one frame. Pure and deterministic: the same inputs, in
 /// any order, give the same report.
-pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Report> {
+pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<RewardsReport> {
     economics.validate()?;
     check_frame(economics, input)?;
     let (first, last) = input.frame;
@@ -436,7 +438,7 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Repo
 
     let reports = operator_reports(economics, input, &operators, &addresses, by_operator, events)?;
     let totals = totals(t_wei, a, &reports)?;
-    let report = Report { number: input.number, frame: input.frame, totals, operators: reports };
+    let report = RewardsReport { number: input.number, frame: input.frame, totals, operators: reports };
     report.check().map_err(RewardsError::Internal)?;
     Ok(report)
 }

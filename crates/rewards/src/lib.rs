@@ -30,8 +30,8 @@ pub use inputs::{
     RequestedExit, RewardsSource, Slashing, SsvPrice, Validator,
 };
 pub use report::{
-    AdjustmentKind, AdjustmentLine, ClaimLeaf, NodeReport, OperatorReport, Penalty, PenaltyKind, Report, ScoreReport,
-    Totals,
+    AdjustmentKind, AdjustmentLine, ClaimLeaf, NodeReport, OperatorReport, Penalty, PenaltyKind, RewardsReport,
+    ScoreReport, Totals,
 };
 pub use score::{score, ScoreEvents};
 pub use wei::Address;

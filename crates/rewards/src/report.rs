@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// and adjustments by their kind then validator or reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Report {
+pub struct RewardsReport {
     pub number: u64,
     pub frame: (Epoch, Epoch),
     pub totals: Totals,
@@ -176,7 +176,7 @@ pub struct ClaimLeaf {
     pub bond_requirement_wei: u128,
 }
 
-impl Report {
+impl RewardsReport {
     /// One claim leaf per operator, sorted by address: the Merkle leaves.
     pub fn operator_leaves(&self) -> Vec<ClaimLeaf> {
         let mut leaves: Vec<_> = self

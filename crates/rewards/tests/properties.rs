@@ -302,7 +302,7 @@ proptest! {
         let before = compute_report(&e, &input).unwrap();
         let after = compute_report(&e, &more).unwrap();
         let cluster = &input.registry.validators.iter().find(|x| x.index == v).unwrap().nodes;
-        let base = |rep: &Report, id: u64| {
+        let base = |rep: &RewardsReport, id: u64| {
             rep.operators.iter().flat_map(|o| &o.nodes).find(|n| n.id == id).unwrap().base_wei
         };
         for &id in cluster {

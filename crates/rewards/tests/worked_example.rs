@@ -3,7 +3,7 @@
 //! Inputs: `tests/fixtures/worked_example.json`. Every expected value below is
 //! worked by hand in the doc; if one changes here, it changes there.
 
-use claystack_rewards::{compute_report, AdjustmentKind, Economics, FrameInputs, PenaltyKind, Report};
+use claystack_rewards::{compute_report, AdjustmentKind, Economics, FrameInputs, PenaltyKind, RewardsReport};
 use serde::Deserialize;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
@@ -19,7 +19,7 @@ fn fixture() -> Fixture {
     serde_json::from_str(include_str!("fixtures/worked_example.json")).expect("fixture parses")
 }
 
-fn report() -> Report {
+fn report() -> RewardsReport {
     let f = fixture();
     compute_report(&f.economics, &f.inputs).expect("worked example computes")
 }
@@ -148,7 +148,7 @@ fn scores_and_bonds() {
 fn report_round_trips_through_json_and_carries() {
     let r = report();
     let json = serde_json::to_string_pretty(&r).unwrap();
-    let back: Report = serde_json::from_str(&json).unwrap();
+    let back: RewardsReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, r);
     let carry = r.carry();
     assert_eq!((carry.number, carry.last_epoch), (5, 109));

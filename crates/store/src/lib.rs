@@ -7,7 +7,7 @@
 //! order. Every value starts with a one-byte format version.
 
 mod codec;
-mod committee;
+mod reports;
 
 use claystack_accounting::{EpochTally, Tally};
 use claystack_primitives::{Epoch, ExecutionLink};
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use codec::CodecError;
-pub use committee::StoredReport;
+pub use reports::StoredReport;
 
 #[derive(Debug, Error)]
 pub enum StoreError {

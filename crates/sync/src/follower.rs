@@ -3,7 +3,7 @@
 use crate::window::{BlockWindow, LinkError};
 use claystack_accounting::{account_epoch, solve_active_count, AccountingError, ActiveCount, Layout};
 use claystack_beacon::{BeaconClient, BeaconError};
-use claystack_primitives::{AttesterDuty, BlockSummary, ChainSpec, Epoch, Slot};
+use claystack_primitives::{AttesterDuty, BeaconSpec, BlockSummary, Epoch, Slot};
 use claystack_store::{AccountingCursor, Store, StoreError};
 use futures::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
@@ -81,7 +81,7 @@ struct Chunk {
 pub struct Follower {
     client: BeaconClient,
     store: Arc<Store>,
-    spec: ChainSpec,
+    spec: BeaconSpec,
     cfg: SyncConfig,
     tracked: Arc<Vec<u64>>,
     hash: [u8; 32],
@@ -108,7 +108,7 @@ impl Follower {
         })
     }
 
-    pub fn spec(&self) -> &ChainSpec {
+    pub fn spec(&self) -> &BeaconSpec {
         &self.spec
     }
 
@@ -253,7 +253,7 @@ impl Follower {
         Ok(())
     }
 
-    /// Committee lengths of `epoch`: solved from the data when it pins them down,
+    /// BeaconCommittee lengths of `epoch`: solved from the data when it pins them down,
     /// else read from the node's committees.
     async fn layout(
         &self,
@@ -263,7 +263,7 @@ impl Follower {
     ) -> Result<Layout, SyncError> {
         match solve_active_count(&self.spec, epoch, duties, blocks) {
             ActiveCount::Exact(n) => {
-                Ok(Layout::Active(claystack_primitives::committee::CommitteeLayout::new(&self.spec, n)))
+                Ok(Layout::Active(claystack_primitives::beacon_committee::BeaconCommitteeLayout::new(&self.spec, n)))
             }
             ActiveCount::NoFit => {
                 Err(SyncError::Inconsistent { epoch, source: AccountingError::LayoutMissing { epoch } })
@@ -293,7 +293,7 @@ impl Drop for AbortOnDrop {
 async fn produce(
     client: BeaconClient,
     tracked: Arc<Vec<u64>>,
-    spec: ChainSpec,
+    spec: BeaconSpec,
     first: Slot,
     bound: Slot,
     concurrency: usize,

@@ -18,20 +18,20 @@ use super::genesis::write_private;
 use crate::cli::DevnetArgs;
 use anyhow::{bail, ensure, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
-use claystack_chain::alloy::primitives::U256;
-use claystack_chain::alloy::providers::Provider;
-use claystack_chain::alloy::signers::local::PrivateKeySigner;
-use claystack_chain::anvil::Anvil;
-use claystack_chain::{
+use claystack_execution::alloy::primitives::U256;
+use claystack_execution::alloy::providers::Provider;
+use claystack_execution::alloy::signers::local::PrivateKeySigner;
+use claystack_execution::anvil::Anvil;
+use claystack_execution::{
     predict_addresses, DeployConfig, Deployer, NodeType, Registrar, ReportReader, RewardsLeaf, Rpc, Submitter,
     Transactor, TxConfig,
 };
-use claystack_committee::{ReportId, ReportKind};
+use claystack_frame_close::RegistryAtReference;
 use claystack_genesis::{generate_local, Genesis};
 use claystack_keys::{Kdf, KeyDir, Password};
 use claystack_merkle::StandardMerkleTree;
 use claystack_primitives::hex;
-use claystack_reporter::ChainRegistry;
+use claystack_primitives::{ReportId, ReportKind};
 use serde_json::json;
 use std::io::Read;
 use std::net::TcpListener;
@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 const SCENARIO: &str = include_str!("../../../testnet/scenarios/committee.toml");
 /// Validators the operators run (the scenario's tracked set).
 const VALIDATORS: u64 = 64;
-/// Rewards epoch 1 starts here: late enough that registration (about 100 blocks) is done
+/// The frame of report 1 starts here: late enough that registration (about 100 blocks) is done
 /// before the frame's reference block (about block 156 on this scenario).
 const FIRST_EPOCH: u64 = 16;
 const ETH: u128 = 1_000_000_000_000_000_000;
@@ -146,7 +146,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let genesis_path = dir.join("genesis.json");
     genesis.save(&genesis_path)?;
     say(&format!(
-        "genesis {}: {} members, threshold {}, rewards epoch 1 = beacon epochs {}..={}",
+        "genesis {}: {} members, threshold {}, report 1 covers beacon epochs {}..={}",
         genesis_path.display(),
         args.members,
         threshold,
@@ -170,8 +170,10 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     // The registry is read at report 1's reference block: it must come after registration.
     let frame = claystack_report::frame_of(&genesis.economics, genesis.first_epoch, 1)?;
     let inputs_dir = dir.join("inputs");
-    let probe =
-        ChainRegistry::new(beacon.clone(), claystack_chain::RegistryReader::new(rpc.clone(), a.operator_registry));
+    let probe = RegistryAtReference::new(
+        beacon.clone(),
+        claystack_execution::RegistryReader::new(rpc.clone(), a.operator_registry),
+    );
     let (slot, reference) = probe.reference(1, frame).await?;
     ensure!(
         registered_at < reference,
@@ -293,7 +295,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     // 7. What any operator can do: recompute report 1 from tallies and the public chains.
     procs.stop_one(&format!("member {first}")); // its store is locked while it runs
     let out = Command::new(&exe)
-        .args(["report", "verify", "--epoch", "1", "--genesis"])
+        .args(["report", "verify", "--number", "1", "--genesis"])
         .arg(&genesis_path)
         .arg("--inputs")
         .arg(inputs_dir.join("frames.json"))
@@ -304,7 +306,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         .output()?;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     ensure!(out.status.success(), "report verify failed: {}", stderr.trim());
-    say(&format!("`report verify --epoch 1` on member {first}'s data, registry from the chain: {}", stdout.trim()));
+    say(&format!("`report verify --number 1` on member {first}'s data, registry from the chain: {}", stdout.trim()));
     Ok(json!({
         "report": 1,
         "merkle_root": chain_root,
@@ -365,7 +367,7 @@ async fn register(
     rpc: &Rpc,
     keys: &[PrivateKeySigner],
     genesis: &Genesis,
-    addresses: &claystack_chain::ContractAddresses,
+    addresses: &claystack_execution::ContractAddresses,
     beacon: &BeaconClient,
 ) -> anyhow::Result<Vec<(String, PrivateKeySigner)>> {
     let registrar =
@@ -450,7 +452,7 @@ peers = [{others}]
 rebroadcast_ms = 2000
 fallback_ms = 8000
 
-[chain]
+[execution]
 rpc_url = "{rpc}"
 submitter_key_file = "{submitter}"
 "#,
@@ -559,7 +561,7 @@ async fn mine(rpc: &Rpc, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn receipt_fee(rpc: &Rpc, tx: claystack_chain::alloy::primitives::B256) -> anyhow::Result<u128> {
+async fn receipt_fee(rpc: &Rpc, tx: claystack_execution::alloy::primitives::B256) -> anyhow::Result<u128> {
     let r = rpc.provider().get_transaction_receipt(tx).await?.context("no receipt for the claim")?;
     Ok(r.gas_used as u128 * r.effective_gas_price)
 }

@@ -3,15 +3,14 @@
 use crate::cli::{ProofArgs, ReportArgs, VerifyArgs};
 use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
-use claystack_chain::alloy::primitives::Address;
-use claystack_chain::{RegistryReader, ReportReader, Rpc};
-use claystack_committee::ReportKind;
+use claystack_execution::alloy::primitives::Address;
+use claystack_execution::{RegistryReader, ReportReader, Rpc};
+use claystack_frame_close::{check_no_registry, RegistryAtReference};
 use claystack_genesis::Genesis;
 use claystack_merkle::{StandardMerkleTree, Value};
-use claystack_primitives::hex;
-use claystack_report::{build, frame_of, report_bytes, FrameFile, REWARDS_LEAF_ENCODING};
-use claystack_reporter::{check_no_registry, ChainRegistry, REWARDS_KIND};
-use claystack_rewards::Report;
+use claystack_primitives::{hex, ReportKind};
+use claystack_report::{build, frame_of, report_bytes, ExternalInputs, REWARDS_LEAF_ENCODING};
+use claystack_rewards::RewardsReport;
 use claystack_store::Store;
 use std::path::Path;
 
@@ -22,11 +21,13 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
 
 /// Computes the report and its tree from the files, the store and (with --rpc-url) the
 /// registry on chain; returns the RPC connection too, for `verify`.
-async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerkleTree, Option<(Rpc, Genesis)>)> {
+async fn compute_from(
+    args: &ReportArgs,
+) -> anyhow::Result<(RewardsReport, StandardMerkleTree, Option<(Rpc, Genesis)>)> {
     let genesis = super::genesis::load_verified(&args.genesis)?;
     let economics = genesis.economics.clone();
-    let mut file: FrameFile = read_json(&args.inputs, "frame inputs file")?;
-    let frame = frame_of(&economics, genesis.first_epoch, args.epoch)?;
+    let mut file: ExternalInputs = read_json(&args.inputs, "frame inputs file")?;
+    let frame = frame_of(&economics, genesis.first_epoch, args.number)?;
     if !args.data_dir.exists() {
         bail!("data directory {} does not exist — run `claystack-oracle run` first", args.data_dir.display());
     }
@@ -35,8 +36,8 @@ async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerk
     let first_stored = store.epoch_tallies(0, frame.1)?.first().map(|e| e.epoch);
     if accounted <= frame.1 || first_stored.is_none_or(|e| e > frame.0) {
         bail!(
-            "rewards epoch {} covers beacon epochs {}..={}, but {} holds accounted epochs {}..{}: wait for the node to account them",
-            args.epoch,
+            "report {} covers beacon epochs {}..={}, but {} holds accounted epochs {}..{}: wait for the node to account them",
+            args.number,
             frame.0,
             frame.1,
             args.data_dir.display(),
@@ -44,17 +45,17 @@ async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerk
             accounted
         );
     }
-    if file.previous.is_none() && args.epoch > 1 {
+    if file.previous.is_none() && args.number > 1 {
         // Report K chains to report K-1; a node's data dir holds it.
-        let Some(stored) = store.report(REWARDS_KIND, args.epoch - 1)? else {
+        let Some(stored) = store.report(ReportKind::Rewards, args.number - 1)? else {
             bail!(
-                "rewards epoch {} chains to rewards epoch {}: put its carry in the inputs file's \"previous\", or use the data dir of a node that closed it",
-                args.epoch,
-                args.epoch - 1
+                "report {} chains to report {}: put its carry in the inputs file's \"previous\", or use the data dir of a node that closed it",
+                args.number,
+                args.number - 1
             );
         };
-        let previous: Report = serde_json::from_slice(&stored.report)
-            .with_context(|| format!("stored report {} in {}", args.epoch - 1, args.data_dir.display()))?;
+        let previous: RewardsReport = serde_json::from_slice(&stored.report)
+            .with_context(|| format!("stored report {} in {}", args.number - 1, args.data_dir.display()))?;
         file.previous = Some(previous.carry());
     }
     let chain = match &args.rpc_url {
@@ -63,17 +64,18 @@ async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Report, StandardMerk
             if args.beacon_urls.is_empty() {
                 bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator indices");
             }
-            check_no_registry(args.epoch, &file)?;
+            check_no_registry(args.number, &file)?;
             let rpc = Rpc::connect(url, genesis.chain_id).await?;
             let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default())?;
             let registry = Address::from(genesis.contracts.operator_registry.0);
-            let chain = ChainRegistry::new(beacon, RegistryReader::new(rpc.clone(), registry));
-            file.registry = chain.registry(args.epoch, frame).await?.map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
+            let chain = RegistryAtReference::new(beacon, RegistryReader::new(rpc.clone(), registry));
+            file.registry =
+                chain.registry(args.number, frame).await?.map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
             Some((rpc, genesis))
         }
     };
     let tallies = store.sum_tallies(frame.0, frame.1)?;
-    let (report, tree) = build(&economics, file, args.epoch, frame, tallies)?;
+    let (report, tree) = build(&economics, file, args.number, frame, tallies)?;
     Ok((report, tree, chain))
 }
 
@@ -88,7 +90,7 @@ pub async fn compute(args: ReportArgs) -> anyhow::Result<()> {
     dump.push(b'\n');
     std::fs::write(&tree_path, dump).with_context(|| format!("cannot write {}", tree_path.display()))?;
     println!(
-        "rewards epoch {} (beacon epochs {}..={}): root {} — {} operators, T {} wei; wrote {} and {}",
+        "report {} (beacon epochs {}..={}): root {} — {} operators, T {} wei; wrote {} and {}",
         report.number,
         report.frame.0,
         report.frame.1,
@@ -114,8 +116,8 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         (Some(root), _) => (root, "--root".to_string()),
         (None, Some((rpc, genesis))) => {
             let reader = ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0));
-            let Some(root) = reader.report_root(ReportKind::Rewards, args.report.epoch).await? else {
-                bail!("rewards epoch {} is not accepted on chain yet; nothing to compare with", args.report.epoch);
+            let Some(root) = reader.report_root(ReportKind::Rewards, args.report.number).await? else {
+                bail!("report {} is not accepted on chain yet; nothing to compare with", args.report.number);
             };
             (root.0, format!("the NodeManager at {}", reader.node_manager()))
         }
@@ -123,13 +125,13 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     };
     if tree.root() != expected {
         bail!(
-            "rewards epoch {}: recomputed root {} differs from {} ({against}) — the inputs, the tallies or the report differ",
+            "report {}: recomputed root {} differs from {} ({against}) — the inputs, the tallies or the report differ",
             report.number,
             hex::encode(&tree.root()),
             hex::encode(&expected),
         );
     }
-    println!("rewards epoch {}: root {} recomputed and equal to {against}", report.number, hex::encode(&expected));
+    println!("report {}: root {} recomputed and equal to {against}", report.number, hex::encode(&expected));
     Ok(())
 }
 

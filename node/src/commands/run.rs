@@ -5,16 +5,19 @@ use crate::cli::RunArgs;
 use crate::config::{CommitteeConfig, NodeConfig, PASSWORD_ENV};
 use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
-use claystack_chain::alloy::primitives::Address;
-use claystack_chain::alloy::signers::local::PrivateKeySigner;
-use claystack_chain::{RegistryReader, ReportReader, Rpc, SubmitOutcome, Submitter, TxConfig};
-use claystack_committee::{Config as CollectorConfig, ReportId, ReportKind, Roster, SecretKeySigner};
+use claystack_execution::alloy::primitives::Address;
+use claystack_execution::alloy::signers::local::PrivateKeySigner;
+use claystack_execution::{RegistryReader, ReportReader, Rpc, SubmitOutcome, Submitter, TxConfig};
+use claystack_frame_close::{
+    FrameCloser, InputFiles, InputsSource, OnchainRegistryInputs, RegistryAtReference, Waiting,
+};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
-use claystack_quorum::{Driver, OwnReport, QuorumEvent};
-use claystack_reporter::{ChainInputs, ChainRegistry, FileInputs, InputsSource, Reporter, Waiting, REWARDS_KIND};
+use claystack_primitives::{ReportId, ReportKind};
+use claystack_quorum::{Config as CollectorConfig, Roster, SecretKeySigner};
+use claystack_quorum_driver::{OwnReport, QuorumDriver, QuorumEvent};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig};
 use std::path::Path;
@@ -68,16 +71,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(committee) => Some(start_committee(committee, &genesis, rpc.clone(), store.clone(), &mut tasks).await?),
         None => None,
     };
-    let file = FileInputs::new(&reports.inputs_dir);
+    let file = InputFiles::new(&reports.inputs_dir);
     let inputs: Box<dyn InputsSource> = match rpc {
         Some(rpc) => {
             let registry = Address::from(genesis.contracts.operator_registry.0);
             info!(rpc = %rpc.url(), %registry, "reading the registry from the OperatorRegistry at each frame's reference block");
-            Box::new(ChainInputs::new(file, ChainRegistry::new(client, RegistryReader::new(rpc, registry))))
+            Box::new(OnchainRegistryInputs::new(
+                file,
+                RegistryAtReference::new(client, RegistryReader::new(rpc, registry)),
+            ))
         }
         None => Box::new(file),
     };
-    let reporter = Reporter::new(genesis, store.clone(), inputs).with_export_dir(cfg.data_dir.join("reports"));
+    let reporter = FrameCloser::new(genesis, store.clone(), inputs).with_export_dir(cfg.data_dir.join("reports"));
     tasks.spawn(close_reports(reporter, store, own_reports, cfg.poll_interval));
 
     loop {
@@ -99,7 +105,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Closes reports as accounting passes their frames, and hands each to the committee driver.
 fn close_reports(
-    reporter: Reporter,
+    reporter: FrameCloser,
     store: Arc<Store>,
     own: Option<mpsc::Sender<OwnReport>>,
     poll: Duration,
@@ -107,7 +113,7 @@ fn close_reports(
     async move {
         // After a restart, the newest stored report is offered again: the collector signs it
         // if the crash came before its signature was stored, and does nothing otherwise.
-        if let Some((number, stored)) = store.latest_report(REWARDS_KIND)? {
+        if let Some((number, stored)) = store.latest_report(ReportKind::Rewards)? {
             // A crash between storing and exporting leaves the files one report behind.
             if let Err(e) = reporter.export(number) {
                 warn!(report = number, "cannot export the report's files: {e}");
@@ -197,10 +203,11 @@ async fn start_committee(
         fallback_ms: cfg.fallback.as_millis() as u64,
         ..CollectorConfig::default()
     };
-    let latest = [store.latest_report(REWARDS_KIND)?.map_or(0, |(n, _)| n), 0];
+    let latest = [store.latest_report(ReportKind::Rewards)?.map_or(0, |(n, _)| n), 0];
     let (quorum_tx, mut quorum_rx) = mpsc::channel(64);
     let signer = SecretKeySigner::new(keys.secret_key);
-    let driver = Driver::start(collector, roster, &member_peer_ids, signer, store, network, latest, quorum_tx).await?;
+    let driver =
+        QuorumDriver::start(collector, roster, &member_peer_ids, signer, store, network, latest, quorum_tx).await?;
     let (own_tx, own_rx) = mpsc::channel(16);
     let (settled_tx, settled_rx) = mpsc::channel(16);
     tasks.spawn(async move { driver.run(own_rx, events, settled_rx, TICK).await.map_err(anyhow::Error::from) });

@@ -1,0 +1,297 @@
+//! Deploys the contracts for a genesis: MockCsETH, OperatorRegistry, NodeManager (with the
+//! genesis committee), then `registry.setNodeManager`.
+//!
+//! The committee signs a root bound to the NodeManager's address, so the genesis must name
+//! the address before anyone signs. A contract created by an account lands at
+//! `keccak256(rlp(deployer, nonce))`: [`predict_addresses`] gives the three addresses for a
+//! deployer and its next nonce, a local testnet writes them into its genesis, and
+//! [`Deployer::deploy`] refuses to start when the genesis disagrees and checks every
+//! address it gets against the prediction.
+
+use crate::bindings::{MockCsETH, NodeManager, OperatorRegistry};
+use crate::error::ChainError;
+use crate::tx::{Call, Mined, Transactor};
+use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::providers::Provider;
+use alloy::sol_types::{SolCall, SolConstructor};
+use claystack_genesis::Genesis;
+use claystack_quorum::bls::{g1_to_eip2537, g2_to_eip2537};
+use tracing::info;
+
+/// Where the contracts of one deployment live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractAddresses {
+    pub cs_eth: Address,
+    pub operator_registry: Address,
+    pub node_manager: Address,
+}
+
+impl ContractAddresses {
+    /// Writes the NodeManager and registry addresses into `genesis.contracts`.
+    pub fn apply_to(&self, genesis: &mut Genesis) {
+        genesis.contracts.node_manager = claystack_genesis::Address(self.node_manager.0 .0);
+        genesis.contracts.operator_registry = claystack_genesis::Address(self.operator_registry.0 .0);
+    }
+}
+
+/// The addresses [`Deployer::deploy`] gives when `deployer`'s next nonce is `nonce`: csETH
+/// at `nonce`, the registry at `nonce + 1`, the NodeManager at `nonce + 2`.
+pub fn predict_addresses(deployer: Address, nonce: u64) -> ContractAddresses {
+    ContractAddresses {
+        cs_eth: deployer.create(nonce),
+        operator_registry: deployer.create(nonce + 1),
+        node_manager: deployer.create(nonce + 2),
+    }
+}
+
+/// The registry's constructor settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployConfig {
+    /// Beacon chain genesis time (seconds); the registry counts epochs from it.
+    pub beacon_genesis_time: u64,
+    pub seconds_per_epoch: u64,
+    /// Nodes in an Obol cluster (genesis economics `node_types` "obol" `cluster_size`).
+    pub obol_cluster_size: u8,
+    /// A voluntary exit is assigned `current epoch + voluntary_exit_delay_epochs`...
+    pub voluntary_exit_delay_epochs: u64,
+    /// ...or this many when fast-tracked.
+    pub fast_track_exit_delay_epochs: u64,
+    /// The registry's owner (the protocol); the deployer when `None`.
+    pub owner: Option<Address>,
+    /// Receives slashed bonds; the owner when `None`.
+    pub treasury: Option<Address>,
+}
+
+impl DeployConfig {
+    /// Settings from a genesis: the Obol cluster size from its economics; a voluntary exit
+    /// gets one rewards frame of notice, a fast-tracked one a single epoch.
+    pub fn for_genesis(
+        genesis: &Genesis,
+        beacon_genesis_time: u64,
+        seconds_per_epoch: u64,
+    ) -> Result<DeployConfig, ChainError> {
+        let invalid = |message: String| ChainError::Invalid { what: "genesis economics".into(), message };
+        let obol = genesis
+            .economics
+            .node_type("obol")
+            .ok_or_else(|| invalid("node_types has no \"obol\" entry; the registry needs its cluster size".into()))?;
+        let obol_cluster_size = u8::try_from(obol.cluster_size)
+            .ok()
+            .filter(|&s| s > 0)
+            .ok_or_else(|| invalid(format!("node_types obol cluster_size {} is not 1..=255", obol.cluster_size)))?;
+        Ok(DeployConfig {
+            beacon_genesis_time,
+            seconds_per_epoch,
+            obol_cluster_size,
+            voluntary_exit_delay_epochs: genesis.economics.frame_epochs,
+            fast_track_exit_delay_epochs: 1,
+            owner: None,
+            treasury: None,
+        })
+    }
+}
+
+/// The committee as the NodeManager constructor takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitteeArgs {
+    /// G1 keys, uncompressed EIP-2537 (128 bytes).
+    pub public_keys: Vec<Bytes>,
+    /// The same keys compressed (48 bytes, genesis `bls_pubkey`).
+    pub compressed_keys: Vec<Bytes>,
+    /// Proofs of possession, uncompressed EIP-2537 G2 (256 bytes), from genesis `pop`.
+    pub proofs: Vec<Bytes>,
+}
+
+/// A finished deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub addresses: ContractAddresses,
+    pub deployer: Address,
+    /// The deployer's nonce of the first contract.
+    pub first_nonce: u64,
+    /// The block of the NodeManager's creation: where to start reading its events.
+    pub node_manager_block: u64,
+}
+
+/// Deploys from one local key (see [`crate::tx`] for how transactions are sent).
+#[derive(Debug, Clone)]
+pub struct Deployer {
+    tx: Transactor,
+}
+
+impl Deployer {
+    pub fn new(tx: Transactor) -> Deployer {
+        Deployer { tx }
+    }
+
+    pub fn address(&self) -> Address {
+        self.tx.address()
+    }
+
+    /// The deployer's next nonce (mined transactions).
+    pub async fn next_nonce(&self) -> Result<u64, ChainError> {
+        let rpc = self.tx.rpc();
+        rpc.provider
+            .get_transaction_count(self.address())
+            .latest()
+            .await
+            .map_err(|e| rpc.err("eth_getTransactionCount", e))
+    }
+
+    /// Where a deployment from now would put the contracts.
+    pub async fn predict(&self) -> Result<ContractAddresses, ChainError> {
+        Ok(predict_addresses(self.address(), self.next_nonce().await?))
+    }
+
+    /// The NodeManager constructor's committee arguments, in member order.
+    pub fn committee_args(genesis: &Genesis) -> Result<CommitteeArgs, ChainError> {
+        let mut args = CommitteeArgs::default();
+        for (i, m) in genesis.committee.members.iter().enumerate() {
+            let invalid = |e: claystack_quorum::bls::BlsError| ChainError::Invalid {
+                what: format!("genesis committee.members[{i}]"),
+                message: format!("{e}; run `claystack-oracle genesis verify`"),
+            };
+            args.public_keys.push(Bytes::copy_from_slice(&g1_to_eip2537(&m.bls_pubkey).map_err(invalid)?));
+            args.compressed_keys.push(Bytes::copy_from_slice(&m.bls_pubkey));
+            args.proofs.push(Bytes::copy_from_slice(&g2_to_eip2537(&m.pop).map_err(invalid)?));
+        }
+        Ok(args)
+    }
+
+    /// Deploys csETH (mock), the registry and the NodeManager for `genesis`, then points the
+    /// registry at the NodeManager. Fails before sending anything if the genesis' contract
+    /// addresses are not where this deployment will put them.
+    pub async fn deploy(&self, genesis: &Genesis, config: &DeployConfig) -> Result<Deployment, ChainError> {
+        let deployer = self.address();
+        let rpc = self.tx.rpc();
+        if rpc.chain_id != genesis.chain_id {
+            return Err(ChainError::WrongChain { url: rpc.url.clone(), got: rpc.chain_id, expected: genesis.chain_id });
+        }
+        let nonce = self.next_nonce().await?;
+        let predicted = predict_addresses(deployer, nonce);
+        for (field, genesis_address, predicted) in [
+            ("node_manager", genesis.contracts.node_manager, predicted.node_manager),
+            ("operator_registry", genesis.contracts.operator_registry, predicted.operator_registry),
+        ] {
+            let genesis_address = Address::from(genesis_address.0);
+            if genesis_address != predicted {
+                return Err(ChainError::GenesisMismatch {
+                    field,
+                    genesis: genesis_address,
+                    predicted,
+                    deployer,
+                    nonce,
+                });
+            }
+        }
+        let committee = Deployer::committee_args(genesis)?;
+        let owner = config.owner.unwrap_or(deployer);
+        let treasury = config.treasury.unwrap_or(owner);
+
+        let (cs_eth, _) =
+            self.create("deploy MockCsETH", MockCsETH::BYTECODE.to_vec(), predicted.cs_eth, nonce).await?;
+
+        let registry_args = OperatorRegistry::constructorCall {
+            owner_: owner,
+            csETH_: cs_eth,
+            treasury_: treasury,
+            config: OperatorRegistry::Config {
+                beaconGenesisTime: config.beacon_genesis_time,
+                secondsPerEpoch: config.seconds_per_epoch,
+                obolClusterSize: config.obol_cluster_size,
+                voluntaryExitDelayEpochs: config.voluntary_exit_delay_epochs,
+                fastTrackExitDelayEpochs: config.fast_track_exit_delay_epochs,
+            },
+        }
+        .abi_encode();
+        let code = [OperatorRegistry::BYTECODE.as_ref(), &registry_args].concat();
+        let (registry, _) =
+            self.create("deploy OperatorRegistry", code, predicted.operator_registry, nonce + 1).await?;
+
+        let manager_args = NodeManager::constructorCall {
+            registry_: registry,
+            publicKeys: committee.public_keys,
+            compressedKeys: committee.compressed_keys,
+            proofs: committee.proofs,
+            threshold_: U256::from(genesis.committee.threshold),
+        }
+        .abi_encode();
+        let code = [NodeManager::BYTECODE.as_ref(), &manager_args].concat();
+        let (node_manager, node_manager_block) =
+            self.create("deploy NodeManager", code, predicted.node_manager, nonce + 2).await?;
+
+        if owner == deployer {
+            let input = OperatorRegistry::setNodeManagerCall { nodeManager_: node_manager }.abi_encode();
+            let call = Call {
+                what: "OperatorRegistry.setNodeManager".into(),
+                to: TxKind::Call(registry),
+                input: input.into(),
+                value: U256::ZERO,
+            };
+            self.mined(&call).await?;
+        } else {
+            info!(%owner, %node_manager, "registry owner is not the deployer: the owner must call setNodeManager");
+        }
+        info!(%cs_eth, %registry, %node_manager, "contracts deployed");
+        Ok(Deployment { addresses: predicted, deployer, first_nonce: nonce, node_manager_block })
+    }
+
+    /// Creates a contract from `code` and checks it landed at `expected`.
+    async fn create(
+        &self,
+        what: &str,
+        code: Vec<u8>,
+        expected: Address,
+        nonce: u64,
+    ) -> Result<(Address, u64), ChainError> {
+        let call = Call { what: what.to_string(), to: TxKind::Create, input: code.into(), value: U256::ZERO };
+        let m = self.mined(&call).await?;
+        match m.contract_address {
+            Some(a) if a == expected => Ok((a, m.block)),
+            got => Err(ChainError::Invalid {
+                what: what.to_string(),
+                message: format!(
+                    "created at {got:?}, not at the predicted {expected} (nonce {nonce}): another transaction of {} got in between; deploy from a key nothing else uses",
+                    self.address()
+                ),
+            }),
+        }
+    }
+
+    async fn mined(&self, call: &Call) -> Result<Mined, ChainError> {
+        self.tx.mined(call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicted_addresses_follow_the_nonce() {
+        let deployer: Address = "0x000000000000000000000000000000000000c1a5".parse().unwrap();
+        let a = predict_addresses(deployer, 0);
+        assert_eq!(a.cs_eth, deployer.create(0));
+        assert_eq!(a.operator_registry, deployer.create(1));
+        assert_eq!(a.node_manager, deployer.create(2));
+        assert_eq!(predict_addresses(deployer, 1).cs_eth, a.operator_registry);
+    }
+
+    #[test]
+    fn config_takes_obol_cluster_size_from_genesis() {
+        let (genesis, _) = claystack_genesis::generate_local(4, 3, [1; 32], 31337);
+        let c = DeployConfig::for_genesis(&genesis, 1_600_000_000, 384).unwrap();
+        assert_eq!(u32::from(c.obol_cluster_size), genesis.economics.node_type("obol").unwrap().cluster_size);
+        assert_eq!(c.voluntary_exit_delay_epochs, genesis.economics.frame_epochs);
+    }
+
+    #[test]
+    fn committee_args_are_eip2537() {
+        let (genesis, _) = claystack_genesis::generate_local(3, 2, [2; 32], 31337);
+        let args = Deployer::committee_args(&genesis).unwrap();
+        assert_eq!(args.public_keys.len(), 3);
+        assert!(args.public_keys.iter().all(|k| k.len() == 128 && k[..16] == [0; 16] && k[64..80] == [0; 16]));
+        assert!(args.compressed_keys.iter().zip(&genesis.committee.members).all(|(c, m)| c.as_ref() == m.bls_pubkey));
+        assert!(args.proofs.iter().all(|p| p.len() == 256));
+    }
+}

@@ -1,0 +1,41 @@
+//! The oracle's edge to the execution chain (alloy over HTTP JSON-RPC):
+//!
+//! - [`bindings`]: `sol!` bindings of NodeManager, OperatorRegistry and MockCsETH from the
+//!   committed artifacts, and [`decode_revert`], which names a revert by its custom error;
+//! - [`deploy`]: [`Deployer`] deploys the contracts for a genesis; [`predict_addresses`]
+//!   tells where they will land, so a genesis can name them first;
+//! - [`registry`]: [`RegistryReader`] reads the operator registry pinned at a block number
+//!   into a [`RegistrySnapshot`]; [`to_rewards_registry`] turns it into the engine's input;
+//! - [`registration`]: [`Registrar`] registers operators, nodes, bonds and validators as
+//!   their owners do (the local testnet sets up its chain with it);
+//! - [`node_manager`]: [`ReportReader`] (accepted reports, roots, events) and [`Submitter`]
+//!   (submit a quorum certificate once, claim rewards);
+//! - [`tx`]: how every transaction is sent: simulated first, explicit nonce, EIP-1559 fees
+//!   from the node, replaced with higher fees when stuck;
+//! - [`anvil`]: a private anvil that dies with its owner, for tests and the local testnet.
+//!
+//! What it must never do: read report inputs at `latest` (registry reads take a block
+//! number), send a report the chain already accepted, or print a private key.
+
+pub mod anvil;
+pub mod bindings;
+pub mod deploy;
+pub mod error;
+pub mod node_manager;
+pub mod registration;
+pub mod registry;
+pub mod tx;
+
+pub use bindings::{decode_revert, ContractError};
+pub use deploy::{predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment};
+pub use error::ChainError;
+pub use node_manager::{AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmitOutcome, Submitter};
+pub use registration::Registrar;
+pub use registry::{
+    to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
+    ValidatorEntry, ValidatorStatus,
+};
+pub use tx::{bump_fees, Fees, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS};
+
+/// Re-exported so callers name the same alloy types (addresses, hashes, signers).
+pub use alloy;

@@ -1,0 +1,552 @@
+//! The chain crate against a real anvil (`--hardfork prague`, from `scripts/setup.sh`):
+//! deploy for a genesis whose addresses were predicted, register operators, read the
+//! registry pinned at a block, submit a committee-signed rewards report, claim, and the
+//! rejections and the stuck-transaction replacement.
+
+use claystack_execution::alloy::network::TransactionBuilder;
+use claystack_execution::alloy::primitives::{Address, B256, U256};
+use claystack_execution::alloy::providers::{Provider, ProviderBuilder};
+use claystack_execution::alloy::rpc::types::TransactionRequest;
+use claystack_execution::alloy::signers::local::PrivateKeySigner;
+use claystack_execution::anvil::{Anvil, AnvilError};
+use claystack_execution::bindings::{NodeManager, OperatorRegistry};
+use claystack_execution::{
+    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, NodeType, Registrar,
+    RegistryReader, RewardsLeaf, Rpc, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus,
+};
+use claystack_genesis::{generate_local, Genesis};
+use claystack_merkle::{StandardMerkleTree, Value};
+use claystack_primitives::{ReportId, ReportKind};
+use claystack_quorum::bls::{aggregate_signatures, parse_signature};
+use claystack_quorum::{Certificate, Roster, SecretKeySigner, Signer, SignerBitmap};
+use claystack_report::{report_hash, REWARDS_LEAF_ENCODING};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+const CHAIN_ID: u64 = 31337;
+
+/// An anvil with the contracts of a 4-member, threshold-3 genesis deployed by dev key 0.
+struct Net {
+    anvil: Anvil,
+    rpc: Rpc,
+    keys: Vec<PrivateKeySigner>,
+    genesis: Genesis,
+    secrets: Vec<[u8; 32]>,
+    deployment: Deployment,
+}
+
+impl Net {
+    async fn start() -> Net {
+        let anvil = Anvil::start().unwrap();
+        let rpc = Rpc::connect(&anvil.endpoint(), CHAIN_ID).await.unwrap();
+        let keys = anvil.dev_keys().unwrap();
+        let deployer = Deployer::new(Transactor::new(rpc.clone(), keys[0].clone(), TxConfig::default()));
+
+        let (mut genesis, secrets) = generate_local(4, 3, [7; 32], CHAIN_ID);
+        let predicted = predict_addresses(keys[0].address(), 0);
+        assert_eq!(deployer.predict().await.unwrap(), predicted);
+        predicted.apply_to(&mut genesis);
+        assert_eq!(genesis.contracts.node_manager.0, predicted.node_manager.0 .0);
+
+        let config = DeployConfig::for_genesis(&genesis, 0, 384).unwrap();
+        let deployment = deployer.deploy(&genesis, &config).await.unwrap();
+        assert_eq!(deployment.addresses, predicted);
+        assert_eq!(deployment.first_nonce, 0);
+        Net { anvil, rpc, keys, genesis, secrets, deployment }
+    }
+
+    fn node_manager(&self) -> Address {
+        self.deployment.addresses.node_manager
+    }
+
+    fn registry(&self) -> Address {
+        self.deployment.addresses.operator_registry
+    }
+
+    /// A provider that signs with dev key `i` (anvil fills gas, nonce, fees).
+    fn wallet(&self, i: usize) -> impl Provider + Clone {
+        ProviderBuilder::new().wallet(self.keys[i].clone()).connect_http(self.anvil.endpoint().parse().unwrap())
+    }
+
+    fn submitter(&self, key: usize, config: TxConfig) -> Submitter {
+        Submitter::new(self.rpc.clone(), self.node_manager(), self.keys[key].clone(), config)
+            .with_events_from(self.deployment.node_manager_block)
+    }
+
+    fn registrar(&self, key: usize) -> Registrar {
+        Registrar::new(
+            Transactor::new(self.rpc.clone(), self.keys[key].clone(), TxConfig::default()),
+            &self.deployment.addresses,
+        )
+    }
+
+    fn roster(&self) -> Roster {
+        Roster::from_genesis(&self.genesis).unwrap()
+    }
+
+    /// The certificate of `id` for (`root`, `hash`): `bitmap` names the members claimed to
+    /// sign, `signers` those whose signatures are actually aggregated.
+    fn certificate(
+        &self,
+        id: ReportId,
+        root: [u8; 32],
+        hash: [u8; 32],
+        bitmap: &[u16],
+        signers: &[u16],
+    ) -> Certificate {
+        let signing_root = self.roster().signing_root(id, &root, &hash);
+        let sigs: Vec<_> = signers
+            .iter()
+            .map(|&m| {
+                let signer = SecretKeySigner::from_bytes(&self.secrets[m as usize]).unwrap();
+                parse_signature(&signer.sign(signing_root.as_bytes())).unwrap()
+            })
+            .collect();
+        Certificate {
+            id,
+            signing_root,
+            merkle_root: root,
+            report_hash: hash,
+            signers: bitmap.iter().copied().collect::<SignerBitmap>(),
+            signature: aggregate_signatures(&sigs).unwrap().to_bytes(),
+        }
+    }
+
+    async fn nonce(&self, key: usize) -> u64 {
+        self.rpc.provider().get_transaction_count(self.keys[key].address()).await.unwrap()
+    }
+
+    async fn block(&self) -> u64 {
+        self.rpc.provider().get_block_number().await.unwrap()
+    }
+}
+
+/// Registers dev key `key` as an operator with `nodes`, bonded with `bond` csETH.
+async fn register_operator(net: &Net, key: usize, name: &str, nodes: &[NodeType], bond: u128) -> Vec<u64> {
+    let r = net.registrar(key);
+    r.register_operator(name, "{\"location\":\"test\"}").await.unwrap();
+    let mut ids = Vec::new();
+    for t in nodes {
+        ids.push(r.add_node(*t, &format!("{name} node")).await.unwrap());
+    }
+    if bond > 0 {
+        r.bond_with_mock_cs_eth(U256::from(bond)).await.unwrap();
+    }
+    ids
+}
+
+/// The protocol (dev key 0, the owner) delegates a validator to a cluster.
+async fn add_validator(net: &Net, pubkey: [u8; 48], nodes: &[u64]) {
+    net.registrar(0).add_validator(&pubkey, nodes).await.unwrap();
+}
+
+fn leaf(operator: Address, cumulative: u128, penalty: u128, requirement: u128) -> Vec<Value> {
+    vec![Value::Address(operator.0 .0), Value::uint(cumulative), Value::uint(penalty), Value::uint(requirement)]
+}
+
+#[tokio::test]
+async fn deploys_at_predicted_addresses_with_the_genesis_committee() {
+    let net = Net::start().await;
+    let p = net.rpc.provider();
+    let manager = NodeManager::new(net.node_manager(), p);
+    let registry = OperatorRegistry::new(net.registry(), p);
+    assert_eq!(manager.committeeSize().call().await.unwrap(), U256::from(4));
+    assert_eq!(manager.threshold().call().await.unwrap(), U256::from(3));
+    assert_eq!(manager.registry().call().await.unwrap(), net.registry());
+    assert_eq!(registry.nodeManager().call().await.unwrap(), net.node_manager());
+    assert_eq!(registry.csETH().call().await.unwrap(), net.deployment.addresses.cs_eth);
+    assert_eq!(registry.obolClusterSize().call().await.unwrap(), 4);
+    assert_eq!(registry.owner().call().await.unwrap(), net.keys[0].address());
+    // The contract's signing root is the committee crate's for the genesis domain.
+    let id = ReportId::new(ReportKind::Rewards, 1);
+    let reader = net.submitter(4, TxConfig::default()).reader().clone();
+    assert_eq!(
+        reader.signing_root(id, [1; 32], [2; 32]).await.unwrap(),
+        net.roster().signing_root(id, &[1; 32], &[2; 32]).0
+    );
+    reader.check_deployed().await.unwrap();
+
+    // A genesis that names other addresses is refused before anything is sent.
+    let (other, _) = generate_local(4, 3, [8; 32], CHAIN_ID);
+    let deployer = Deployer::new(Transactor::new(net.rpc.clone(), net.keys[1].clone(), TxConfig::default()));
+    let err = deployer.deploy(&other, &DeployConfig::for_genesis(&other, 0, 384).unwrap()).await.unwrap_err();
+    assert!(matches!(err, ChainError::GenesisMismatch { field: "node_manager", nonce: 0, .. }), "{err}");
+    assert!(err.to_string().contains("predict_addresses"), "{err}");
+    assert_eq!(net.nonce(1).await, 0);
+}
+
+#[tokio::test]
+async fn registry_reads_are_pinned_at_a_block() {
+    let net = Net::start().await;
+    let op1 = register_operator(&net, 1, "alpha", &[NodeType::Direct, NodeType::Obol, NodeType::Obol], 4 * ETH).await;
+    let op2 = register_operator(&net, 2, "beta", &[NodeType::Direct, NodeType::Obol, NodeType::Obol], 3 * ETH).await;
+    assert_eq!((op1.clone(), op2.clone()), (vec![1, 2, 3], vec![4, 5, 6]));
+    add_validator(&net, [0xa1; 48], &[1]).await;
+    add_validator(&net, [0xb2; 48], &[4]).await;
+    // One Obol cluster of 4 nodes from two operators.
+    add_validator(&net, [0xc3; 48], &[2, 3, 5, 6]).await;
+    let pinned = net.block().await;
+
+    // Registered after the pinned block: must not appear in its snapshot.
+    register_operator(&net, 3, "gamma", &[NodeType::Direct], 0).await;
+    add_validator(&net, [0xd4; 48], &[7]).await;
+
+    let reader = RegistryReader::new(net.rpc.clone(), net.registry());
+    let snap = reader.snapshot(pinned).await.unwrap();
+    assert_eq!(snap.block, pinned);
+    let accounts: Vec<_> = snap.operators.iter().map(|o| (o.id, o.account, o.name.as_str())).collect();
+    assert_eq!(accounts, vec![(1, net.keys[1].address(), "alpha"), (2, net.keys[2].address(), "beta")]);
+    let bonds: Vec<_> = snap.operators.iter().map(|o| (o.bond, o.bond_requirement)).collect();
+    assert_eq!(bonds, vec![(U256::from(4 * ETH), U256::ZERO), (U256::from(3 * ETH), U256::ZERO)]);
+    let nodes: Vec<_> = snap.nodes.iter().map(|n| (n.id, n.operator_id, n.node_type)).collect();
+    assert_eq!(
+        nodes,
+        vec![
+            (1, 1, NodeType::Direct),
+            (2, 1, NodeType::Obol),
+            (3, 1, NodeType::Obol),
+            (4, 2, NodeType::Direct),
+            (5, 2, NodeType::Obol),
+            (6, 2, NodeType::Obol),
+        ]
+    );
+    let validators: Vec<_> = snap.validators.iter().map(|v| (v.id, v.pubkey, v.node_ids.clone(), v.status)).collect();
+    assert_eq!(
+        validators,
+        vec![
+            (1, [0xa1; 48], vec![1], ValidatorStatus::Active),
+            (2, [0xb2; 48], vec![4], ValidatorStatus::Active),
+            (3, [0xc3; 48], vec![2, 3, 5, 6], ValidatorStatus::Active),
+        ]
+    );
+    // Epochs come from block time: beacon genesis 0, 384 s per epoch.
+    let now = net.rpc.provider().get_block_by_number(pinned.into()).await.unwrap().unwrap().header.timestamp;
+    assert!(snap.nodes.iter().all(|n| n.registered_epoch <= now / 384 && n.registered_epoch + 1 >= now / 384));
+
+    // Reading the same block again gives the same snapshot; the latest block sees gamma.
+    assert_eq!(reader.snapshot(pinned).await.unwrap(), snap);
+    let latest = reader.snapshot(net.block().await).await.unwrap();
+    assert_eq!((latest.operators.len(), latest.nodes.len(), latest.validators.len()), (3, 7, 4));
+
+    // Before deployment there is no registry: a clear error, not an empty registry.
+    let err = reader.snapshot(0).await.unwrap_err();
+    assert!(matches!(err, ChainError::NoCode { contract: "OperatorRegistry", .. }), "{err}");
+
+    // The engine's registry: validators without a beacon index are left out and listed.
+    let index: BTreeMap<[u8; 48], u64> = [([0xa1; 48], 100), ([0xc3; 48], 7)].into_iter().collect();
+    let converted = to_rewards_registry(&snap, &index);
+    assert_eq!(converted.unindexed, vec![[0xb2; 48]]);
+    let r = &converted.registry;
+    assert_eq!(
+        r.operators.iter().map(|o| o.address.0).collect::<Vec<_>>(),
+        vec![net.keys[1].address().0 .0, net.keys[2].address().0 .0]
+    );
+    assert_eq!(
+        r.nodes.iter().map(|n| n.node_type.as_str()).collect::<Vec<_>>(),
+        vec!["direct", "obol", "obol", "direct", "obol", "obol"]
+    );
+    assert_eq!(
+        r.validators.iter().map(|v| (v.index, v.nodes.clone())).collect::<Vec<_>>(),
+        vec![(7, vec![2, 3, 5, 6]), (100, vec![1])]
+    );
+}
+
+#[tokio::test]
+async fn rewards_report_is_accepted_once_and_claims_pay_once() {
+    let net = Net::start().await;
+    let (alpha, beta, gamma) = (net.keys[1].address(), net.keys[2].address(), net.keys[3].address());
+    register_operator(&net, 1, "alpha", &[NodeType::Direct], ETH).await;
+    register_operator(&net, 2, "beta", &[NodeType::Direct], 2 * ETH).await;
+    add_validator(&net, [0xa1; 48], &[1]).await;
+    add_validator(&net, [0xb2; 48], &[2]).await;
+
+    // The report: three leaves in the contract's encoding; beta owes a bond penalty.
+    let values =
+        vec![leaf(alpha, 3 * ETH, 0, ETH), leaf(beta, 3 * ETH / 2, ETH / 4, 2 * ETH), leaf(gamma, ETH / 2, 0, 0)];
+    let tree = StandardMerkleTree::of(values, &REWARDS_LEAF_ENCODING).unwrap();
+    let root = tree.root();
+    let hash = report_hash(b"rewards report 1 (test)\n");
+    let id = ReportId::new(ReportKind::Rewards, 1);
+    let submitter = net.submitter(4, TxConfig::default());
+
+    // Rejected by the contract's rules, decoded by name; nothing is sent.
+    let forged = net.certificate(id, root, hash, &[0, 1, 3], &[0, 1, 2]);
+    let below = net.certificate(id, root, hash, &[0, 1], &[0, 1]);
+    let ahead = net.certificate(ReportId::new(ReportKind::Rewards, 2), root, hash, &[0, 1, 3], &[0, 1, 3]);
+    for (cert, name) in [(&forged, "InvalidSignature"), (&below, "NotEnoughSigners"), (&ahead, "ReportOutOfOrder")] {
+        match submitter.submit(cert).await.unwrap() {
+            SubmitOutcome::Rejected { error, tx: None } => assert_eq!(error.name, name, "{error}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    match submitter.submit(&below).await.unwrap() {
+        SubmitOutcome::Rejected { error, .. } => {
+            assert_eq!(error.to_string(), "NotEnoughSigners(signers: 2, threshold: 3)")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nonce(4).await, 0, "rejected reports must not be sent");
+
+    // Three of four members sign: accepted.
+    let good = net.certificate(id, root, hash, &[0, 1, 3], &[0, 1, 3]);
+    let (tx, block) = match submitter.submit(&good).await.unwrap() {
+        SubmitOutcome::Accepted { tx, block, gas_used, replacements } => {
+            assert!(gas_used > 200_000 && gas_used < 400_000, "gas {gas_used}");
+            assert_eq!(replacements, 0);
+            (tx, block)
+        }
+        other => panic!("{other:?}"),
+    };
+    let reader = submitter.reader();
+    assert_eq!(reader.last_report_number(ReportKind::Rewards).await.unwrap(), 1);
+    assert_eq!(reader.last_report_number(ReportKind::Exits).await.unwrap(), 0);
+    assert_eq!(reader.report_root(ReportKind::Rewards, 1).await.unwrap(), Some(B256::from(root)));
+    assert_eq!(reader.at(block - 1).report_root(ReportKind::Rewards, 1).await.unwrap(), None);
+    let events = reader.accepted_reports(net.deployment.node_manager_block, net.block().await).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let ev = &events[0];
+    assert_eq!((ev.id, ev.merkle_root, ev.report_hash), (id, B256::from(root), B256::from(hash)));
+    assert_eq!((ev.submitter, ev.tx, ev.block), (submitter.address(), tx, block));
+    assert_eq!(ev.signers.members().collect::<Vec<_>>(), vec![0, 1, 3]);
+
+    // Never a second submission: the chain is asked first and nothing is sent.
+    let nonce = net.nonce(4).await;
+    match submitter.submit(&good).await.unwrap() {
+        SubmitOutcome::AlreadyAccepted { id: got, root: r, same_root: true, accepted: Some(a), our_tx: None } => {
+            assert_eq!((got, r, a.tx), (id, B256::from(root), tx));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Another member's submitter (another key), another root for the same number: same answer.
+    let other_root = net.certificate(id, [9; 32], hash, &[0, 1, 2], &[0, 1, 2]);
+    match net.submitter(5, TxConfig::default()).submit(&other_root).await.unwrap() {
+        SubmitOutcome::AlreadyAccepted { same_root: false, our_tx: None, .. } => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((net.nonce(4).await, net.nonce(5).await), (nonce, 0));
+    // The contract itself refuses the replay.
+    assert_eq!(submitter.simulate(&good).await.unwrap().unwrap().name, "ReportAlreadyAccepted");
+
+    // Claims: fund the NodeManager, then claim with proofs from the tree's dump.
+    let funder = net.wallet(0);
+    let fund = TransactionRequest::default().with_to(net.node_manager()).with_value(U256::from(10 * ETH));
+    assert!(funder.send_transaction(fund).await.unwrap().get_receipt().await.unwrap().status());
+    let dump = serde_json::to_string(&tree.dump()).unwrap();
+    let loaded = StandardMerkleTree::load(&serde_json::from_str(&dump).unwrap()).unwrap();
+    assert_eq!(loaded.root(), root);
+    let proof_of = |i: usize| (RewardsLeaf::from_values(&loaded.values()[i].value).unwrap(), loaded.proof(i).unwrap());
+
+    let (alpha_leaf, alpha_proof) = proof_of(0);
+    let before = net.rpc.provider().get_balance(alpha).await.unwrap();
+    let claimed = submitter.claim(&alpha_leaf, &alpha_proof).await.unwrap();
+    assert_eq!((claimed.amount, claimed.report_number), (U256::from(3 * ETH), 1));
+    assert_eq!(net.rpc.provider().get_balance(alpha).await.unwrap(), before + U256::from(3 * ETH));
+    let again = submitter.claim(&alpha_leaf, &alpha_proof).await.unwrap();
+    assert_eq!(again.amount, U256::ZERO);
+    assert_eq!(net.rpc.provider().get_balance(alpha).await.unwrap(), before + U256::from(3 * ETH));
+    assert_eq!(reader.claimed_rewards(alpha).await.unwrap(), U256::from(3 * ETH));
+
+    // Beta's claim pays and slashes the bond once; the requirement is set.
+    let (beta_leaf, beta_proof) = proof_of(1);
+    let claimed = submitter.claim(&beta_leaf, &beta_proof).await.unwrap();
+    assert_eq!((claimed.amount, claimed.bond_penalty), (U256::from(3 * ETH / 2), U256::from(ETH / 4)));
+    let registry = OperatorRegistry::new(net.registry(), net.rpc.provider());
+    assert_eq!(registry.bondOf(beta).call().await.unwrap(), U256::from(2 * ETH - ETH / 4));
+    assert_eq!(registry.bondRequirementOf(beta).call().await.unwrap(), U256::from(2 * ETH));
+    // The snapshot shows it: beta's bond is now short of its requirement.
+    let snap = RegistryReader::new(net.rpc.clone(), net.registry()).snapshot(net.block().await).await.unwrap();
+    let bonds: Vec<_> = snap.operators.iter().map(|o| (o.account, o.bond, o.bond_requirement)).collect();
+    assert_eq!(
+        bonds,
+        vec![(alpha, U256::from(ETH), U256::from(ETH)), (beta, U256::from(2 * ETH - ETH / 4), U256::from(2 * ETH))]
+    );
+
+    // A leaf that is not in the tree: rejected by name, not sent.
+    let mut inflated = alpha_leaf.clone();
+    inflated.cumulative_rewards = U256::from(30 * ETH);
+    let nonce = net.nonce(4).await;
+    match submitter.claim(&inflated, &alpha_proof).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => assert_eq!(error.name, "InvalidProof"),
+        other => panic!("{other}"),
+    }
+    assert_eq!(net.nonce(4).await, nonce);
+}
+
+/// A transaction in anvil's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    hash: B256,
+    max_fee: u128,
+    priority_fee: u128,
+}
+
+/// `txpool_content`'s pending transaction of `from`, if any.
+async fn pending_of(net: &Net, from: Address) -> Option<Pending> {
+    let pool: serde_json::Value = net.rpc.provider().raw_request("txpool_content".into(), ()).await.unwrap();
+    let pending = pool["pending"].as_object()?;
+    let (_, by_nonce) = pending.iter().find(|(a, _)| a.parse::<Address>().ok() == Some(from))?;
+    let (_, tx) = by_nonce.as_object()?.iter().next()?;
+    let number = |k: &str| u128::from_str_radix(tx[k].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    Some(Pending {
+        hash: tx["hash"].as_str()?.parse().ok()?,
+        max_fee: number("maxFeePerGas"),
+        priority_fee: number("maxPriorityFeePerGas"),
+    })
+}
+
+/// Waits (10 s at most) for a pending transaction of `from` other than `not`.
+async fn wait_pending(net: &Net, from: Address, not: Option<B256>) -> Pending {
+    for _ in 0..200 {
+        if let Some(p) = pending_of(net, from).await.filter(|p| Some(p.hash) != not) {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no new pending transaction from {from}");
+}
+
+#[tokio::test]
+async fn stuck_submission_is_replaced_with_higher_fees() {
+    let net = Net::start().await;
+    let root =
+        StandardMerkleTree::of(vec![leaf(net.keys[1].address(), ETH, 0, 0)], &REWARDS_LEAF_ENCODING).unwrap().root();
+    let id = ReportId::new(ReportKind::Rewards, 1);
+    let cert = net.certificate(id, root, report_hash(b"r1"), &[1, 2, 3], &[1, 2, 3]);
+    let config = TxConfig {
+        receipt_timeout: Duration::from_millis(1500),
+        poll_interval: Duration::from_millis(100),
+        max_replacements: 3,
+        ..TxConfig::default()
+    };
+    let submitter = net.submitter(4, config);
+    let from = submitter.address();
+
+    // Nothing is mined from now on until the test says so: the first transaction is stuck.
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let task = tokio::spawn({
+        let submitter = submitter.clone();
+        async move { submitter.submit(&cert).await }
+    });
+
+    let first = wait_pending(&net, from, None).await;
+    let second = wait_pending(&net, from, Some(first.hash)).await;
+    // Same nonce (one pending slot), both fees up by at least 12.5%.
+    assert!(second.max_fee * 8 >= first.max_fee * 9, "{first:?} -> {second:?}");
+    assert!(second.priority_fee * 8 >= first.priority_fee * 9, "{first:?} -> {second:?}");
+
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_mine".into(), ()).await.unwrap();
+    match task.await.unwrap().unwrap() {
+        SubmitOutcome::Accepted { tx, replacements, .. } => {
+            assert_eq!(tx, second.hash);
+            assert!(replacements >= 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The stuck one is gone: replaced, never mined.
+    assert!(net.rpc.provider().get_transaction_receipt(first.hash).await.unwrap().is_none());
+    assert_eq!(net.nonce(4).await, 1);
+    assert_eq!(submitter.reader().report_root(ReportKind::Rewards, 1).await.unwrap(), Some(B256::from(root)));
+}
+
+#[test]
+fn anvil_is_killed_when_its_owner_panics() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let anvil = Anvil::start().unwrap();
+        tx.send((anvil.pid(), anvil.log_path().to_path_buf())).unwrap();
+        panic!("test panics while anvil runs");
+    });
+    assert!(thread.join().is_err());
+    let (pid, log) = rx.recv().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "anvil {pid} survived");
+    // Kept because the owner panicked; this panic was on purpose.
+    assert!(log.exists());
+    std::fs::remove_file(log).unwrap();
+}
+
+#[test]
+fn missing_anvil_says_to_run_setup() {
+    let err = Anvil::builder().binary("/nonexistent/anvil").start().unwrap_err();
+    assert!(matches!(err, AnvilError::Missing(_)));
+    assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
+}
+
+#[tokio::test]
+async fn dropped_submission_is_sent_again() {
+    let net = Net::start().await;
+    let root =
+        StandardMerkleTree::of(vec![leaf(net.keys[1].address(), ETH, 0, 0)], &REWARDS_LEAF_ENCODING).unwrap().root();
+    let cert = net.certificate(ReportId::new(ReportKind::Rewards, 1), root, report_hash(b"r1"), &[0, 1, 2], &[0, 1, 2]);
+    let config = TxConfig {
+        receipt_timeout: Duration::from_millis(1500),
+        poll_interval: Duration::from_millis(100),
+        max_replacements: 3,
+        ..TxConfig::default()
+    };
+    let submitter = net.submitter(4, config);
+    let from = submitter.address();
+
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let task = tokio::spawn({
+        let submitter = submitter.clone();
+        async move { submitter.submit(&cert).await }
+    });
+    // The node forgets the transaction (evicted from its pool): it is sent again, same nonce.
+    let first = wait_pending(&net, from, None).await;
+    let _: serde_json::Value =
+        net.rpc.provider().raw_request("anvil_dropTransaction".into(), (first.hash,)).await.unwrap();
+    assert!(pending_of(&net, from).await.is_none());
+    let again = wait_pending(&net, from, Some(first.hash)).await;
+    assert!(again.max_fee > first.max_fee);
+
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_mine".into(), ()).await.unwrap();
+    match task.await.unwrap().unwrap() {
+        SubmitOutcome::Accepted { tx, .. } => assert_eq!(tx, again.hash),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nonce(4).await, 1);
+}
+
+#[tokio::test]
+async fn stuck_submission_is_not_replaced_once_another_member_got_the_report_in() {
+    let net = Net::start().await;
+    let root =
+        StandardMerkleTree::of(vec![leaf(net.keys[1].address(), ETH, 0, 0)], &REWARDS_LEAF_ENCODING).unwrap().root();
+    let cert = net.certificate(ReportId::new(ReportKind::Rewards, 1), root, report_hash(b"r1"), &[0, 1, 2], &[0, 1, 2]);
+    let slow = TxConfig {
+        receipt_timeout: Duration::from_secs(4),
+        poll_interval: Duration::from_millis(100),
+        ..TxConfig::default()
+    };
+    let ours = net.submitter(4, slow.clone());
+    let theirs = net.submitter(5, TxConfig { receipt_timeout: Duration::from_secs(30), ..slow });
+
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let our_task = tokio::spawn({
+        let (s, c) = (ours.clone(), cert.clone());
+        async move { s.submit(&c).await }
+    });
+    let our_first = wait_pending(&net, ours.address(), None).await;
+    // Ours falls out of the pool; another member's submission of the same report is mined.
+    let _: serde_json::Value =
+        net.rpc.provider().raw_request("anvil_dropTransaction".into(), (our_first.hash,)).await.unwrap();
+    let their_task = tokio::spawn({
+        let (s, c) = (theirs.clone(), cert.clone());
+        async move { s.submit(&c).await }
+    });
+    let their_tx = wait_pending(&net, theirs.address(), None).await;
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_mine".into(), ()).await.unwrap();
+    assert!(matches!(their_task.await.unwrap().unwrap(), SubmitOutcome::Accepted { tx, .. } if tx == their_tx.hash));
+
+    // When our receipt wait times out, the chain already has the report: no replacement.
+    match our_task.await.unwrap().unwrap() {
+        SubmitOutcome::AlreadyAccepted { same_root: true, accepted: Some(a), our_tx, .. } => {
+            assert_eq!((a.submitter, a.tx), (theirs.address(), their_tx.hash));
+            assert_eq!(our_tx, Some(our_first.hash));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(pending_of(&net, ours.address()).await.is_none());
+    assert_eq!(net.nonce(4).await, 0);
+}

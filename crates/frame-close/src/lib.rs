@@ -1,0 +1,308 @@
+//! Closes frames. Once accounting has passed the last epoch of report `n`'s
+//! frame, the reporter computes report `n` from the stored tallies, the frame's inputs
+//! and the stored report `n - 1`, and stores it (report, tree dump, root, hash).
+//!
+//! Reports are closed strictly in order, each from the previous one's carry, so a node
+//! that starts late computes every report from 1 and reaches the same bytes as a node
+//! that ran all along. The pure work is `claystack_report::build`; this crate is the
+//! I/O around it: the store and the source of the frame inputs.
+
+use claystack_genesis::Genesis;
+use claystack_primitives::{Epoch, ReportKind};
+use claystack_report::{build, frame_of, report_bytes, report_hash, ExternalInputs};
+use claystack_rewards::RewardsReport;
+use claystack_store::{Store, StoredReport};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use thiserror::Error;
+
+mod registry;
+pub use registry::{check_no_registry, OnchainRegistryInputs, RegistryAtReference};
+
+#[derive(Debug, Error)]
+pub enum FrameCloseError {
+    #[error(transparent)]
+    Store(#[from] claystack_store::StoreError),
+    #[error("report {number}: {source}")]
+    Build { number: u64, source: claystack_report::ReportError },
+    #[error("frame inputs {path}: {message}")]
+    Inputs { path: PathBuf, message: String },
+    #[error("inputs of report {number}: {message}")]
+    Source { number: u64, message: String },
+    #[error("cannot write the exported report file {path}: {source}; check the data directory's disk and permissions")]
+    Export { path: PathBuf, source: std::io::Error },
+    #[error(
+        "report {number}: registry validator(s) {shown} ({count} in all) were not tracked by this node's accounting \
+         from epoch {from}, so their duties were not counted; add them to accounting.tracked_validators and account \
+         the frame again: an empty data directory with accounting.start_epoch <= {first_epoch}"
+    )]
+    Untracked { number: u64, shown: String, count: usize, from: Epoch, first_epoch: Epoch },
+    #[error("stored report {number} cannot be read back: {message}")]
+    StoredReport { number: u64, message: String },
+    #[error(
+        "report {number} covers beacon epochs {from}..={to}, but this node's tallies start at epoch {first_tally}: \
+         account from the genesis first_epoch ({first_epoch}) — start with an empty data directory and \
+         accounting.start_epoch <= {from}"
+    )]
+    MissingTallies { number: u64, from: Epoch, to: Epoch, first_tally: Epoch, first_epoch: Epoch },
+}
+
+/// Where a frame's inputs (registry, facts, rewards source, SSV price, adjustments) come
+/// from. The one seam between the report and the outside world besides the tallies.
+pub trait InputsSource: Send + Sync {
+    /// The inputs of report `number`, or why they are not available yet.
+    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> BoxFuture<'_, Result<InputsStatus, FrameCloseError>>;
+}
+
+/// A boxed, sendable future: what [`InputsSource`] returns, so sources can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A frame's inputs, or what they wait for (in words a node operator can act on).
+#[derive(Debug, Clone)]
+pub enum InputsStatus {
+    Ready(ExternalInputs),
+    Waiting(String),
+}
+
+/// Frame inputs from files: `<dir>/frame-<n>.json` when it exists, else `<dir>/frames.json`
+/// (one file for every frame, convenient for a local testnet: its slashings and forced
+/// exits are each applied in the frame that holds their epoch). The files' `previous` is
+/// ignored: the reporter takes the carry from its own stored report `n - 1`.
+pub struct InputFiles {
+    dir: PathBuf,
+}
+
+impl InputFiles {
+    pub fn new(dir: &Path) -> InputFiles {
+        InputFiles { dir: dir.to_path_buf() }
+    }
+}
+
+impl InputsSource for InputFiles {
+    fn frame_inputs(&self, number: u64, frame: (Epoch, Epoch)) -> BoxFuture<'_, Result<InputsStatus, FrameCloseError>> {
+        Box::pin(std::future::ready(self.read(number, frame).and_then(|file| match file {
+            Some(file) if file.registry.operators.is_empty() => Err(FrameCloseError::Inputs {
+                path: self.dir.clone(),
+                message: format!(
+                    "report {number}'s frame inputs have no registry; add \"registry\" to the file, or set \
+                     execution.rpc_url to read it from the OperatorRegistry"
+                ),
+            }),
+            Some(file) => Ok(InputsStatus::Ready(file)),
+            None => Ok(InputsStatus::Waiting(self.missing(number))),
+        })))
+    }
+}
+
+impl InputFiles {
+    /// The file for report `number`, as written (its registry may be empty).
+    pub fn read(&self, number: u64, frame: (Epoch, Epoch)) -> Result<Option<ExternalInputs>, FrameCloseError> {
+        for (path, shared) in
+            [(self.dir.join(format!("frame-{number}.json")), false), (self.dir.join("frames.json"), true)]
+        {
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(FrameCloseError::Inputs { path, message: e.to_string() }),
+            };
+            let mut file: ExternalInputs =
+                serde_json::from_slice(&bytes).map_err(|e| FrameCloseError::Inputs { path, message: e.to_string() })?;
+            if shared {
+                let in_frame = |epoch: Epoch| (frame.0..=frame.1).contains(&epoch);
+                file.facts.slashings.retain(|s| in_frame(s.epoch));
+                file.facts.forced_exits.retain(|f| in_frame(f.epoch));
+            }
+            return Ok(Some(file));
+        }
+        Ok(None)
+    }
+
+    /// What to do when report `number` has no file.
+    pub fn missing(&self, number: u64) -> String {
+        format!("frame inputs missing: add {}/frame-{number}.json or frames.json", self.dir.display())
+    }
+}
+
+/// Writes `bytes` beside `path`, then renames it into place: a reader sees the old file or
+/// the new one, never half of one.
+fn write_aside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let aside = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&aside, bytes).and_then(|_| std::fs::rename(&aside, path))
+}
+
+/// A report the reporter just stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedReport {
+    pub number: u64,
+    pub frame: (Epoch, Epoch),
+    pub merkle_root: [u8; 32],
+    pub report_hash: [u8; 32],
+    pub operators: usize,
+    pub t_wei: u128,
+}
+
+/// What stops the next report from closing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    /// Accounting has not passed the frame's last epoch yet.
+    Accounting { number: u64, last_epoch: Epoch, next_epoch: Epoch },
+    /// The frame's inputs are not available; `reason` says what they wait for.
+    Inputs { number: u64, reason: String },
+}
+
+pub struct FrameCloser {
+    genesis: Genesis,
+    store: Arc<Store>,
+    inputs: Box<dyn InputsSource>,
+    export: Option<PathBuf>,
+}
+
+impl FrameCloser {
+    pub fn new(genesis: Genesis, store: Arc<Store>, inputs: Box<dyn InputsSource>) -> FrameCloser {
+        FrameCloser { genesis, store, inputs, export: None }
+    }
+
+    /// Also write each closed report as files, `<dir>/rewards-<n>/{report.json,tree.json,root}`,
+    /// for operators and tools that cannot open the store while the node runs (the tree
+    /// dump is what `claystack-oracle proof` and claim front-ends read), and, when the
+    /// report is closed, `inputs.json`: the frame inputs it was built from (registry and
+    /// previous carry included), so anyone with tallies can recompute it offline.
+    pub fn with_export_dir(mut self, dir: PathBuf) -> FrameCloser {
+        self.export = Some(dir);
+        self
+    }
+
+    /// Writes stored report `number`'s files into the export dir, if one is set; atomic per
+    /// file (written aside, then renamed), so a reader never sees half a file.
+    pub fn export(&self, number: u64) -> Result<(), FrameCloseError> {
+        let Some(dir) = &self.export else { return Ok(()) };
+        let stored = self
+            .store
+            .report(ReportKind::Rewards, number)?
+            .ok_or_else(|| FrameCloseError::StoredReport { number, message: "it is not in the store".into() })?;
+        let dir = dir.join(format!("rewards-{number}"));
+        std::fs::create_dir_all(&dir).map_err(|source| FrameCloseError::Export { path: dir.clone(), source })?;
+        let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
+        for (name, bytes) in
+            [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
+        {
+            write_aside(&dir.join(name), bytes)
+                .map_err(|source| FrameCloseError::Export { path: dir.join(name), source })?;
+        }
+        Ok(())
+    }
+
+    fn export_inputs(&self, number: u64, inputs: &[u8]) -> Result<(), FrameCloseError> {
+        let Some(dir) = &self.export else { return Ok(()) };
+        let path = dir.join(format!("rewards-{number}")).join("inputs.json");
+        write_aside(&path, inputs).map_err(|source| FrameCloseError::Export { path: path.clone(), source })
+    }
+
+    /// The number of the next report to close.
+    pub fn next_number(&self) -> Result<u64, FrameCloseError> {
+        Ok(self.store.latest_report(ReportKind::Rewards)?.map_or(1, |(n, _)| n + 1))
+    }
+
+    /// Closes every report that is ready, in order; returns them and what the next one waits for.
+    pub async fn close_ready(&self) -> Result<(Vec<ClosedReport>, Waiting), FrameCloseError> {
+        let mut closed = Vec::new();
+        loop {
+            match self.close_next().await? {
+                Ok(report) => closed.push(report),
+                Err(waiting) => return Ok((closed, waiting)),
+            }
+        }
+    }
+
+    /// Closes the next report if it is ready.
+    pub async fn close_next(&self) -> Result<Result<ClosedReport, Waiting>, FrameCloseError> {
+        let economics = &self.genesis.economics;
+        let number = self.next_number()?;
+        let frame = frame_of(economics, self.genesis.first_epoch, number)
+            .map_err(|source| FrameCloseError::Build { number, source })?;
+        let next_epoch = self.store.accounting_cursor()?.map_or(0, |c| c.next_epoch);
+        if next_epoch <= frame.1 {
+            return Ok(Err(Waiting::Accounting { number, last_epoch: frame.1, next_epoch }));
+        }
+        let first_tally = self.store.epoch_tallies(0, frame.1)?.first().map(|e| e.epoch);
+        match first_tally {
+            Some(e) if e <= frame.0 => {}
+            other => {
+                return Err(FrameCloseError::MissingTallies {
+                    number,
+                    from: frame.0,
+                    to: frame.1,
+                    first_tally: other.unwrap_or(next_epoch),
+                    first_epoch: self.genesis.first_epoch,
+                })
+            }
+        }
+        let mut file = match self.inputs.frame_inputs(number, frame).await? {
+            InputsStatus::Ready(file) => file,
+            InputsStatus::Waiting(reason) => return Ok(Err(Waiting::Inputs { number, reason })),
+        };
+        self.check_tracked(number, frame, &file)?;
+        file.previous = match number {
+            1 => None,
+            n => Some(self.stored_report(n - 1)?.carry()),
+        };
+        let mut inputs = serde_json::to_vec_pretty(&file).expect("frame inputs always serialize");
+        inputs.push(b'\n');
+        let tallies = self.store.sum_tallies(frame.0, frame.1)?;
+        let (report, tree) = build(economics, file, number, frame, tallies)
+            .map_err(|source| FrameCloseError::Build { number, source })?;
+        let bytes = report_bytes(&report);
+        let mut dump = serde_json::to_vec_pretty(&tree.dump()).expect("a tree dump always serializes");
+        dump.push(b'\n');
+        let stored =
+            StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump };
+        self.store.put_report(ReportKind::Rewards, number, &stored)?;
+        self.export(number)?;
+        self.export_inputs(number, &inputs)?;
+        Ok(Ok(ClosedReport {
+            number,
+            frame,
+            merkle_root: stored.merkle_root,
+            report_hash: stored.report_hash,
+            operators: report.operators.len(),
+            t_wei: report.totals.t_wei,
+        }))
+    }
+
+    /// Every registry validator must have been tracked over the whole frame: a validator the
+    /// accounting skipped would silently earn nothing, and members tracking different sets
+    /// would never agree. (Stores from before the tracked-set record skip this check.)
+    fn check_tracked(&self, number: u64, frame: (Epoch, Epoch), file: &ExternalInputs) -> Result<(), FrameCloseError> {
+        for (from, set) in self.store.tracked_sets(frame.0, frame.1)? {
+            let missing: Vec<u64> =
+                file.registry.validators.iter().map(|v| v.index).filter(|i| set.binary_search(i).is_err()).collect();
+            if !missing.is_empty() {
+                let mut shown: Vec<String> = missing.iter().take(5).map(u64::to_string).collect();
+                if missing.len() > 5 {
+                    shown.push("...".into());
+                }
+                return Err(FrameCloseError::Untracked {
+                    number,
+                    shown: shown.join(", "),
+                    count: missing.len(),
+                    from: from.max(frame.0),
+                    first_epoch: frame.0,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A stored report, parsed.
+    pub fn stored_report(&self, number: u64) -> Result<RewardsReport, FrameCloseError> {
+        let stored = self
+            .store
+            .report(ReportKind::Rewards, number)?
+            .ok_or_else(|| FrameCloseError::StoredReport { number, message: "it is not in the store".into() })?;
+        serde_json::from_slice(&stored.report)
+            .map_err(|e| FrameCloseError::StoredReport { number, message: e.to_string() })
+    }
+}

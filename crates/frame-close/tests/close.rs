@@ -1,0 +1,165 @@
+//! Reports close in order once accounting passes their frame, chain to each other,
+//! and come out byte-identical from two stores with the same tallies.
+
+use claystack_accounting::{EpochTally, Tally};
+use claystack_frame_close::{FrameCloseError, FrameCloser, InputFiles, Waiting};
+use claystack_genesis::generate_local;
+use claystack_primitives::ReportKind;
+use claystack_store::{AccountingCursor, Store};
+use std::path::Path;
+use std::sync::Arc;
+
+fn inputs_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
+}
+
+/// Accounts epochs `from..to` with tallies that vary by epoch and validator.
+fn account(store: &Store, from: u64, to: u64) {
+    for epoch in from..to {
+        let tallies = (0..25u64)
+            .map(|v| {
+                let included = u32::from((v + epoch) % 7 != 0);
+                Tally { validator: v, duties: 1, included, timely: included }
+            })
+            .collect();
+        let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [0; 32] };
+        store.commit_epoch(&EpochTally { epoch, tallies }, &cursor).unwrap();
+    }
+}
+
+fn reporter(dir: &Path, from: u64, to: u64) -> (FrameCloser, Arc<Store>) {
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    assert_eq!(genesis.economics.frame_epochs, 4);
+    let store = Arc::new(Store::open(dir).unwrap());
+    account(&store, from, to);
+    (FrameCloser::new(genesis, store.clone(), Box::new(InputFiles::new(inputs_dir()))), store)
+}
+
+#[tokio::test]
+async fn reports_close_in_order_and_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, store) = reporter(dir.path(), 0, 10);
+    let (closed, waiting) = r.close_ready().await.unwrap();
+    assert_eq!(closed.iter().map(|c| (c.number, c.frame)).collect::<Vec<_>>(), vec![(1, (0, 3)), (2, (4, 7))]);
+    assert_eq!(waiting, Waiting::Accounting { number: 3, last_epoch: 11, next_epoch: 10 });
+    assert_ne!(closed[0].merkle_root, closed[1].merkle_root);
+
+    // Report 2 carries report 1's cumulative amounts forward.
+    let (one, two) = (r.stored_report(1).unwrap(), r.stored_report(2).unwrap());
+    for o in &two.operators {
+        let prev = one.operators.iter().find(|p| p.address == o.address).map_or(0, |p| p.cumulative_wei);
+        assert_eq!(o.cumulative_wei, prev + o.epoch_amount_wei);
+    }
+    assert!(two.operators.iter().any(|o| o.cumulative_wei > o.epoch_amount_wei));
+
+    // Nothing more until accounting moves; then report 3 closes.
+    assert!(r.close_ready().await.unwrap().0.is_empty());
+    account(&store, 10, 12);
+    let (closed, _) = r.close_ready().await.unwrap();
+    assert_eq!(closed.iter().map(|c| c.number).collect::<Vec<_>>(), vec![3]);
+}
+
+#[tokio::test]
+async fn two_stores_give_the_same_bytes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, sa) = reporter(a.path(), 0, 12);
+    ra.close_ready().await.unwrap();
+    // The second node closes report by report, reopening its store in between.
+    {
+        let (rb, _) = reporter(b.path(), 0, 12);
+        assert!(rb.close_next().await.unwrap().is_ok());
+    }
+    let sb = Arc::new(Store::open(b.path()).unwrap());
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let rb = FrameCloser::new(genesis, sb.clone(), Box::new(InputFiles::new(inputs_dir())));
+    rb.close_ready().await.unwrap();
+    for n in 1..=3 {
+        assert_eq!(
+            sa.report(ReportKind::Rewards, n).unwrap(),
+            sb.report(ReportKind::Rewards, n).unwrap(),
+            "report {n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_inputs_wait_and_late_tallies_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    account(&store, 0, 5);
+    let empty = tempfile::tempdir().unwrap();
+    let r = FrameCloser::new(genesis.clone(), store, Box::new(InputFiles::new(empty.path())));
+    let waiting = r.close_ready().await.unwrap().1;
+    let Waiting::Inputs { number: 1, reason } = waiting else { panic!("{waiting:?}") };
+    assert!(reason.contains("frame-1.json or frames.json"), "{reason}");
+
+    // A file without a registry, with no chain to read it from, is refused in words.
+    let frames: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(inputs_dir().join("frames.json")).unwrap()).unwrap();
+    let mut no_registry = frames.clone();
+    no_registry.as_object_mut().unwrap().remove("registry");
+    std::fs::write(empty.path().join("frames.json"), serde_json::to_vec(&no_registry).unwrap()).unwrap();
+    let err = r.close_ready().await.unwrap_err();
+    assert!(err.to_string().contains("no registry") && err.to_string().contains("execution.rpc_url"), "{err}");
+
+    let late = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(late.path()).unwrap());
+    account(&store, 2, 5);
+    let r = FrameCloser::new(genesis, store, Box::new(InputFiles::new(inputs_dir())));
+    let err = r.close_ready().await.unwrap_err();
+    assert!(matches!(err, FrameCloseError::MissingTallies { number: 1, first_tally: 2, .. }), "{err}");
+    assert!(err.to_string().contains("start_epoch"), "{err}");
+}
+
+#[tokio::test]
+async fn closed_reports_are_exported_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (r, store) = reporter(dir.path(), 0, 5);
+    let r = r.with_export_dir(out.path().to_path_buf());
+    assert_eq!(r.close_ready().await.unwrap().0.len(), 1);
+    let stored = store.report(ReportKind::Rewards, 1).unwrap().unwrap();
+    let files = out.path().join("rewards-1");
+    assert_eq!(std::fs::read(files.join("report.json")).unwrap(), stored.report);
+    // The tree file is a standard-v1 dump of the stored root.
+    let dump = std::fs::read(files.join("tree.json")).unwrap();
+    let tree = claystack_merkle::StandardMerkleTree::load(&serde_json::from_slice(&dump).unwrap()).unwrap();
+    assert_eq!(tree.root(), stored.merkle_root);
+    let root = std::fs::read_to_string(files.join("root")).unwrap();
+    assert_eq!(root.trim(), claystack_primitives::hex::encode(&stored.merkle_root));
+    assert!(!out.path().join("rewards-2").exists());
+    // The inputs it was built from: rebuilding from them and the same tallies gives the root.
+    let inputs: claystack_report::ExternalInputs =
+        serde_json::from_slice(&std::fs::read(files.join("inputs.json")).unwrap()).unwrap();
+    let frame = (0, 3);
+    let (_, again) = claystack_report::build(
+        &generate_local(4, 3, [7; 32], 31337).0.economics,
+        inputs,
+        1,
+        frame,
+        store.sum_tallies(frame.0, frame.1).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again.root(), stored.merkle_root);
+}
+
+#[tokio::test]
+async fn a_registry_validator_the_accounting_skipped_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    // The frames.json registry delegates validators 0-3 and 9-14; this node tracked 0-12 only.
+    let tracked: Vec<u64> = (0..=12).collect();
+    for epoch in 0..5 {
+        let tallies = tracked.iter().map(|&v| Tally { validator: v, duties: 1, included: 1, timely: 1 }).collect();
+        let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [5; 32] };
+        store.commit_epoch_tracked(&EpochTally { epoch, tallies }, &cursor, &tracked).unwrap();
+    }
+    let r = FrameCloser::new(genesis, store.clone(), Box::new(InputFiles::new(inputs_dir())));
+    let err = r.close_ready().await.unwrap_err();
+    assert!(matches!(err, FrameCloseError::Untracked { number: 1, count: 2, from: 0, .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("13, 14") && text.contains("accounting.tracked_validators"), "{text}");
+    assert!(store.latest_report(ReportKind::Rewards).unwrap().is_none(), "nothing stored");
+}

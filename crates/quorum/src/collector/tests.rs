@@ -1,0 +1,367 @@
+use super::*;
+use crate::bls::SecretKeySigner;
+use crate::signing::SigningDomain;
+use claystack_primitives::ReportKind;
+
+const A: Content = ([0xaa; 32], [0x01; 32]);
+const B: Content = ([0xbb; 32], [0x02; 32]);
+
+fn signer(i: usize) -> SecretKeySigner {
+    let mut ikm = [7u8; 32];
+    ikm[0] = i as u8;
+    SecretKeySigner::new(blst::min_pk::SecretKey::key_gen(&ikm, &[]).unwrap())
+}
+
+fn roster(n: usize, threshold: u32) -> Arc<Roster> {
+    let keys: Vec<[u8; 48]> = (0..n).map(|i| signer(i).public_key()).collect();
+    Arc::new(Roster::new(SigningDomain { chain_id: 31337, node_manager: [0x5f; 20] }, threshold, &keys).unwrap())
+}
+
+fn id(number: u64) -> ReportId {
+    ReportId::new(ReportKind::Rewards, number)
+}
+
+fn message(roster: &Roster, member: usize, id: ReportId, c: Content) -> SignatureMessage {
+    let root = roster.signing_root(id, &c.0, &c.1);
+    SignatureMessage {
+        kind: id.kind,
+        number: id.number,
+        merkle_root: c.0,
+        report_hash: c.1,
+        signer: member as u16,
+        signature: signer(member).sign(root.as_bytes()),
+    }
+}
+
+const CONFIG: Config =
+    Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 1_000, fallback_ms: 10_000, late_verify_ms: 0 };
+
+fn collector(roster: &Arc<Roster>, me: usize, persisted: Persisted) -> (Collector<SecretKeySigner>, Vec<Action>) {
+    Collector::new(CONFIG, roster.clone(), signer(me), 0, persisted).unwrap()
+}
+
+fn own(c: Content, number: u64) -> Input {
+    Input::Own { id: id(number), merkle_root: c.0, report_hash: c.1 }
+}
+
+fn peer(m: SignatureMessage) -> Input {
+    Input::Peer { member: m.signer, message: m }
+}
+
+fn quorums(actions: &[Action]) -> Vec<&Certificate> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::QuorumReached(c) | Action::AggregateUpdated(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn signs_once_and_persists_before_broadcast() {
+    let r = roster(4, 3);
+    let (mut c, start) = collector(&r, 1, Persisted::default());
+    assert!(start.is_empty());
+    let actions = c.handle(own(A, 1)).unwrap();
+    let m = message(&r, 1, id(1), A);
+    assert_eq!(actions, vec![Action::Persist(m), Action::Broadcast(m)]);
+    assert_eq!(c.own_signature(id(1)), Some(&m));
+    // The same report again: nothing to do. Another root: refused, nothing signed.
+    assert_eq!(c.handle(own(A, 1)).unwrap(), vec![]);
+    let err = c.handle(own(B, 1)).unwrap_err();
+    assert!(matches!(err, CollectorError::WouldEquivocate { .. }), "{err}");
+    assert!(err.to_string().starts_with("rewards report 1: refusing to sign merkle root 0xbbbb"), "{err}");
+    assert_eq!(c.own_signature(id(1)), Some(&m));
+}
+
+#[test]
+fn restart_rebroadcasts_and_still_refuses_a_second_root() {
+    let r = roster(4, 3);
+    let (mut first, _) = collector(&r, 2, Persisted::default());
+    let persisted_own: Vec<SignatureMessage> = first
+        .handle(own(A, 1))
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Persist(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    drop(first);
+
+    let persisted = Persisted { own: persisted_own.clone(), ..Persisted::default() };
+    let (mut again, actions) = collector(&r, 2, persisted);
+    assert_eq!(actions, vec![Action::Broadcast(persisted_own[0])]);
+    assert!(matches!(again.handle(own(B, 1)), Err(CollectorError::WouldEquivocate { .. })));
+    assert_eq!(again.handle(own(A, 1)).unwrap(), vec![]);
+    assert!(again.handle(own(B, 2)).is_ok(), "another report is signed normally");
+}
+
+#[test]
+fn restart_restores_peers_and_the_quorum() {
+    let r = roster(4, 3);
+    let persisted = Persisted {
+        current: [1, 0],
+        own: vec![message(&r, 0, id(1), A)],
+        peers: vec![message(&r, 1, id(1), A), message(&r, 3, id(1), A)],
+        settled: vec![],
+    };
+    let (c, actions) = collector(&r, 0, persisted);
+    let cert = c.certificate(id(1)).unwrap();
+    assert_eq!(cert.signers.members().collect::<Vec<_>>(), vec![0, 1, 3]);
+    assert!(actions.contains(&Action::QuorumReached(cert.clone())));
+    assert_eq!(actions[0], Action::Broadcast(message(&r, 0, id(1), A)));
+}
+
+#[test]
+fn restart_refuses_a_damaged_store() {
+    let r = roster(4, 3);
+    let not_mine = Persisted { own: vec![message(&r, 1, id(1), A)], ..Persisted::default() };
+    assert!(matches!(
+        Collector::new(CONFIG, r.clone(), signer(0), 0, not_mine),
+        Err(CollectorError::BadPersistedOwn { .. })
+    ));
+    let two_roots = Persisted { own: vec![message(&r, 0, id(1), A), message(&r, 0, id(1), B)], ..Persisted::default() };
+    assert!(matches!(
+        Collector::new(CONFIG, r.clone(), signer(0), 0, two_roots),
+        Err(CollectorError::BadPersistedOwn { .. })
+    ));
+    let mut forged = message(&r, 0, id(1), A);
+    forged.signature = message(&r, 0, id(1), B).signature;
+    let bad_sig = Persisted { own: vec![forged], ..Persisted::default() };
+    assert!(matches!(
+        Collector::new(CONFIG, r.clone(), signer(0), 0, bad_sig),
+        Err(CollectorError::BadPersistedOwn { .. })
+    ));
+}
+
+#[test]
+fn own_key_seen_on_the_network_blocks_another_root() {
+    // The store was lost, but a peer still relays what this node signed before.
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let earlier = message(&r, 0, id(1), A);
+    assert!(c.handle(peer(earlier)).unwrap().is_empty());
+    assert!(matches!(c.handle(own(B, 1)), Err(CollectorError::WouldEquivocate { .. })));
+    // The same root is adopted (persisted and broadcast), not signed twice.
+    let actions = c.handle(own(A, 1)).unwrap();
+    assert!(actions.ends_with(&[Action::Persist(earlier), Action::Broadcast(earlier)]), "{actions:?}");
+}
+
+#[test]
+fn own_key_equivocating_on_the_network_signs_nothing() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    c.handle(peer(message(&r, 0, id(1), A))).unwrap();
+    let actions = c.handle(peer(message(&r, 0, id(1), B))).unwrap();
+    assert!(matches!(actions.last(), Some(Action::Equivocation(Evidence { member: 0, .. }))), "{actions:?}");
+    for root in [A, B] {
+        assert!(matches!(c.handle(own(root, 1)), Err(CollectorError::WouldEquivocate { .. })));
+    }
+    assert_eq!(c.own_signature(id(1)), None);
+}
+
+#[test]
+fn quorum_then_rotation_with_fallback() {
+    let r = roster(4, 3);
+    // Report 1: attempt k belongs to member (1 + k) mod 4; this node is member 2, so attempt 1.
+    let (mut c, _) = collector(&r, 2, Persisted::default());
+    c.handle(Input::Tick { now_ms: 5_000 }).unwrap();
+    c.handle(own(A, 1)).unwrap();
+    assert!(quorums(&c.handle(peer(message(&r, 0, id(1), A))).unwrap()).is_empty());
+    let actions = c.handle(peer(message(&r, 3, id(1), A))).unwrap();
+    let cert = quorums(&actions)[0].clone();
+    assert_eq!(cert.signers.members().collect::<Vec<_>>(), vec![0, 2, 3]);
+    assert!(!actions.iter().any(|a| matches!(a, Action::Submit { .. })), "attempt 0 is member 1's");
+
+    let submits = |actions: Vec<Action>| -> Vec<u64> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Submit { attempt, .. } => Some(attempt),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(submits(c.handle(Input::Tick { now_ms: 14_999 }).unwrap()), Vec::<u64>::new());
+    assert_eq!(submits(c.handle(Input::Tick { now_ms: 15_000 }).unwrap()), vec![1]);
+    assert_eq!(submits(c.handle(Input::Tick { now_ms: 16_000 }).unwrap()), Vec::<u64>::new());
+    // A late signature updates, at the next tick, the certificate that later attempts submit.
+    assert!(c.handle(peer(message(&r, 1, id(1), A))).unwrap().is_empty());
+    let actions = c.handle(Input::Tick { now_ms: 16_500 }).unwrap();
+    assert_eq!(quorums(&actions)[0].signers.len(), 4);
+    assert!(matches!(&actions[..], [Action::Record(_), Action::AggregateUpdated(_)]), "{actions:?}");
+    // Attempts 2..4 are the others'; attempt 5 wraps round to this node again.
+    assert_eq!(submits(c.handle(Input::Tick { now_ms: 54_999 }).unwrap()), Vec::<u64>::new());
+    let actions = c.handle(Input::Tick { now_ms: 55_000 }).unwrap();
+    match actions.iter().find(|a| matches!(a, Action::Submit { .. })) {
+        Some(Action::Submit { certificate, attempt }) => {
+            assert_eq!(*attempt, 5);
+            assert_eq!(certificate.signers.len(), 4);
+        }
+        other => panic!("expected a submit, got {other:?}"),
+    }
+    c.handle(Input::Settled { id: id(1) }).unwrap();
+    assert!(c.handle(Input::Tick { now_ms: 1_000_000 }).unwrap().is_empty());
+}
+
+#[test]
+fn first_submitter_submits_at_quorum() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 1, Persisted::default());
+    c.handle(peer(message(&r, 0, id(1), A))).unwrap();
+    c.handle(peer(message(&r, 2, id(1), A))).unwrap();
+    let actions = c.handle(own(A, 1)).unwrap();
+    assert!(matches!(&actions[..2], [Action::Persist(_), Action::Broadcast(_)]));
+    assert!(matches!(actions.last(), Some(Action::Submit { attempt: 0, .. })), "{actions:?}");
+}
+
+#[test]
+fn rebroadcasts_on_a_timer_until_settled() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let m = message(&r, 0, id(1), A);
+    c.handle(own(A, 1)).unwrap();
+    assert!(c.handle(Input::Tick { now_ms: 999 }).unwrap().is_empty());
+    assert_eq!(c.handle(Input::Tick { now_ms: 1_000 }).unwrap(), vec![Action::Rebroadcast(m)]);
+    assert!(c.handle(Input::Tick { now_ms: 1_500 }).unwrap().is_empty());
+    assert_eq!(c.handle(Input::Tick { now_ms: 2_000 }).unwrap(), vec![Action::Rebroadcast(m)]);
+    // A clock that goes back changes nothing.
+    assert!(c.handle(Input::Tick { now_ms: 10 }).unwrap().is_empty());
+    c.handle(Input::Settled { id: id(1) }).unwrap();
+    assert!(c.handle(Input::Tick { now_ms: 9_000 }).unwrap().is_empty());
+}
+
+#[test]
+fn equivocation_is_evidence_and_can_lose_the_quorum() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    c.handle(own(A, 1)).unwrap();
+    c.handle(peer(message(&r, 1, id(1), A))).unwrap();
+    assert!(!quorums(&c.handle(peer(message(&r, 2, id(1), A))).unwrap()).is_empty());
+    let actions = c.handle(peer(message(&r, 2, id(1), B))).unwrap();
+    let evidence = Evidence { member: 2, first: message(&r, 2, id(1), A), second: message(&r, 2, id(1), B) };
+    assert_eq!(actions, vec![Action::Equivocation(evidence.clone()), Action::QuorumLost { id: id(1) }]);
+    assert_eq!(c.certificate(id(1)), None);
+    assert_eq!(c.equivocations(id(1)), vec![&evidence]);
+    // The equivocator's messages change nothing any more.
+    assert!(c.handle(peer(message(&r, 2, id(1), A))).unwrap().is_empty());
+    let actions = c.handle(peer(message(&r, 3, id(1), A))).unwrap();
+    assert_eq!(quorums(&actions)[0].signers.members().collect::<Vec<_>>(), vec![0, 1, 3]);
+    assert!(matches!(actions.last(), Some(Action::QuorumReached(_))));
+}
+
+#[test]
+fn rejects_what_no_honest_member_sends() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let good = message(&r, 1, id(1), A);
+    let reject = |actions: Vec<Action>| match &actions[..] {
+        [Action::Reject { member, reason, .. }] => (*member, *reason),
+        other => panic!("expected one reject, got {other:?}"),
+    };
+    assert_eq!(
+        reject(c.handle(Input::Peer { member: 2, message: good }).unwrap()),
+        (2, RejectReason::SignerMismatch { claimed: 2, signer: 1 })
+    );
+    let mut stranger = good;
+    stranger.signer = 9;
+    assert_eq!(reject(c.handle(peer(stranger)).unwrap()), (9, RejectReason::UnknownMember(9)));
+    assert_eq!(
+        reject(c.handle(peer(message(&r, 1, id(4), A))).unwrap()),
+        (1, RejectReason::OutOfWindow { id: id(4), low: 1, high: 2 })
+    );
+    let mut garbage = good;
+    garbage.signature = [0xab; 96];
+    assert!(matches!(reject(c.handle(peer(garbage)).unwrap()), (1, RejectReason::BadSignature(_))));
+    // A valid point that is not member 1's signature: found invalid at the next tick.
+    let mut forged = good;
+    forged.signature = message(&r, 3, id(1), A).signature;
+    assert!(c.handle(peer(forged)).unwrap().is_empty());
+    assert_eq!(c.standing(&forged), Standing::Pending);
+    assert_eq!(
+        c.handle(Input::Tick { now_ms: 1 }).unwrap(),
+        vec![Action::Reject { member: 1, message: forged, reason: RejectReason::InvalidSignature }]
+    );
+    assert_eq!(c.standing(&forged), Standing::Unknown);
+    // Its slot is free again for the real one.
+    c.handle(peer(good)).unwrap();
+    assert_eq!(c.standing(&good), Standing::Pending);
+    assert_eq!(c.handle(Input::Tick { now_ms: 2 }).unwrap(), vec![Action::Record(good)]);
+    assert_eq!(c.standing(&good), Standing::Valid);
+    assert_eq!(c.standing(&forged), Standing::Unknown);
+}
+
+#[test]
+fn window_follows_own_and_settled_reports() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted { current: [3, 0], ..Persisted::default() });
+    assert_eq!(c.window().bounds(ReportKind::Rewards), (1, 5));
+    c.handle(peer(message(&r, 1, id(1), A))).unwrap();
+    c.handle(own(A, 6)).unwrap();
+    assert_eq!(c.window().bounds(ReportKind::Rewards), (4, 8));
+    assert!(c.rounds.keys().all(|i| i.number >= 4), "old rounds are forgotten");
+    assert!(matches!(c.handle(own(A, 3)), Err(CollectorError::Stale { low: 4, high: 8, .. })));
+    assert!(matches!(c.handle(own(A, 0)), Err(CollectorError::ZeroNumber { .. })));
+    c.handle(Input::Settled { id: ReportId::new(ReportKind::Exits, 9) }).unwrap();
+    assert_eq!(c.window().bounds(ReportKind::Exits), (7, 11));
+    assert_eq!(c.window().bounds(ReportKind::Rewards), (4, 8));
+}
+
+#[test]
+fn construction_errors() {
+    let r = roster(4, 3);
+    let stranger = signer(9);
+    assert!(matches!(
+        Collector::new(CONFIG, r.clone(), stranger, 0, Persisted::default()),
+        Err(CollectorError::NotAMember(_))
+    ));
+    let zero = Config { fallback_ms: 0, ..CONFIG };
+    assert_eq!(
+        Collector::new(zero, r, signer(0), 0, Persisted::default()).err(),
+        Some(CollectorError::Config("fallback_ms"))
+    );
+}
+
+#[test]
+fn a_pending_forgery_displaced_by_the_real_message_is_the_one_rejected() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let good = message(&r, 1, id(1), A);
+    let mut forged = good;
+    forged.signature = message(&r, 3, id(1), A).signature;
+    assert!(c.handle(peer(forged)).unwrap().is_empty());
+    assert_eq!(
+        c.handle(peer(good)).unwrap(),
+        vec![Action::Reject { member: 1, message: forged, reason: RejectReason::InvalidSignature }]
+    );
+    assert_eq!(c.standing(&good), Standing::Pending);
+    assert_eq!(c.handle(Input::Tick { now_ms: 1 }).unwrap(), vec![Action::Record(good)]);
+}
+
+#[test]
+fn late_signatures_of_a_certified_root_wait_for_one_batch() {
+    let r = roster(5, 3);
+    let config = Config { late_verify_ms: 1_000, ..CONFIG };
+    let (mut c, _) = Collector::new(config, r.clone(), signer(0), 0, Persisted::default()).unwrap();
+    c.handle(own(A, 1)).unwrap();
+    c.handle(peer(message(&r, 1, id(1), A))).unwrap();
+    assert_eq!(quorums(&c.handle(peer(message(&r, 2, id(1), A))).unwrap()).len(), 1);
+    // Certified: a late signature waits (pending) until the oldest late one is 1 s old.
+    c.handle(Input::Tick { now_ms: 100 }).unwrap();
+    let late = [message(&r, 3, id(1), A), message(&r, 4, id(1), A)];
+    c.handle(peer(late[0])).unwrap();
+    c.handle(Input::Tick { now_ms: 600 }).unwrap();
+    c.handle(peer(late[1])).unwrap();
+    let actions = c.handle(Input::Tick { now_ms: 1_000 }).unwrap();
+    assert!(matches!(&actions[..], [Action::Rebroadcast(_)]), "{actions:?}");
+    assert_eq!(c.standing(&late[0]), Standing::Pending);
+    let actions = c.handle(Input::Tick { now_ms: 1_100 }).unwrap();
+    assert_eq!(&actions[..2], &[Action::Record(late[0]), Action::Record(late[1])]);
+    assert_eq!(quorums(&actions)[0].signers.members().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    // A root short of a quorum is still checked at the next tick.
+    let other = message(&r, 3, id(2), B);
+    c.handle(peer(other)).unwrap();
+    assert_eq!(c.handle(Input::Tick { now_ms: 1_200 }).unwrap(), vec![Action::Record(other)]);
+}
