@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run an oracle node: follow finalized epochs and account the tracked validators.
+    /// Run an oracle node: follow finalized beacon epochs and account the tracked validators.
     Run(RunArgs),
     /// Print the stored attestation tallies.
     Tallies(TalliesArgs),
@@ -77,7 +77,7 @@ pub struct NodeOverrides {
     /// Validators to account, comma separated indices or ranges ("0-63,100").
     #[arg(long, env = "CLAYSTACK_TRACKED", value_delimiter = ',')]
     pub tracked: Vec<String>,
-    /// First epoch to account when the data directory is empty.
+    /// First beacon epoch to account when the data directory is empty.
     #[arg(long, env = "CLAYSTACK_START_EPOCH")]
     pub start_epoch: Option<u64>,
     /// Genesis file; with it (and frame inputs) the node closes rewards reports.
@@ -110,7 +110,7 @@ pub struct NodeOverrides {
 pub struct RunArgs {
     #[command(flatten)]
     pub node: NodeOverrides,
-    /// Exit once this epoch is accounted (for scripts and tests).
+    /// Exit once this beacon epoch is accounted (for scripts and tests).
     #[arg(long, env = "CLAYSTACK_UNTIL_EPOCH")]
     pub until_epoch: Option<u64>,
 }
@@ -120,10 +120,10 @@ pub struct TalliesArgs {
     /// Data directory (RocksDB) of a node.
     #[arg(long, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// First epoch to print (default: the first stored).
+    /// First beacon epoch to print (default: the first stored).
     #[arg(long)]
     pub from: Option<u64>,
-    /// Last epoch to print (default: the last accounted).
+    /// Last beacon epoch to print (default: the last accounted).
     #[arg(long)]
     pub to: Option<u64>,
     /// `table` (sums per validator), or `json` (every epoch, the simulator's truth format).
@@ -133,7 +133,7 @@ pub struct TalliesArgs {
 
 #[derive(Subcommand)]
 pub enum SimCommand {
-    /// Serve a deterministic simulated chain over the standard Beacon API.
+    /// Serve a deterministic simulated beacon chain over the standard Beacon API.
     Beacon(SimBeaconArgs),
 }
 
@@ -148,7 +148,7 @@ pub struct SimBeaconArgs {
     /// Write the ground truth of the tracked validators' tallies to this file and continue serving.
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// Last epoch of the ground truth (default: the last one whose inclusion window is complete).
+    /// Last beacon epoch of the ground truth (default: the last one whose inclusion window is complete).
     #[arg(long)]
     pub truth_through: Option<u64>,
 }
@@ -178,7 +178,7 @@ pub struct ReportArgs {
     /// Directory for report.json and tree.json (compute only).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-    /// Execution RPC of the genesis chain: read the registry from the OperatorRegistry at the
+    /// JSON-RPC of the genesis execution chain: read the registry from the OperatorRegistry at the
     /// frame's reference block (the inputs file then holds no registry); `verify` without
     /// --root compares with the root the NodeManager accepted.
     #[arg(long, env = "CLAYSTACK_RPC_URL")]

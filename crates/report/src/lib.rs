@@ -20,6 +20,13 @@ use thiserror::Error;
 /// accounting. A node reads the facts, the rewards source and the SSV price from a
 /// file; the registry too, unless it reads it from the OperatorRegistry (then the
 /// file leaves `registry` out and the node fills it in before building).
+///
+/// Why this is not [`FrameInputs`]: the engine's input also holds the frame's position
+/// (report number and beacon epochs, which every node derives from genesis, never from
+/// a file) and the tallies (one entry per tracked validator, tens of thousands on
+/// mainnet, which only the node's own accounting supplies). This type is exactly what
+/// is gathered from outside the node and exported as `inputs.json`, so anyone holding
+/// tallies can recompute the report; [`build`] joins the two.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalInputs {
