@@ -55,3 +55,112 @@ fn the_dependency_parser_sees_what_a_manifest_declares() {
                     # a comment\n\n[dev-dependencies]\nrocksdb = \"0.24\"\n";
     assert_eq!(dependencies(manifest), vec!["claystack-store", "tokio"]);
 }
+
+/// The top-level modules of one crate's `src/` that each module names through
+/// `crate::<module>` (or, from a nested file, `super::<module>`), leaving out test modules.
+fn module_imports(src: &Path) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let mut files = vec![src.to_path_buf()];
+    let mut sources = Vec::new();
+    while let Some(path) = files.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(path);
+            }
+        }
+    }
+    let top = |path: &Path| {
+        let rel = path.strip_prefix(src).unwrap();
+        let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        first.trim_end_matches(".rs").to_string()
+    };
+    let modules: std::collections::BTreeSet<String> = sources.iter().map(|p| top(p)).collect();
+    for path in &sources {
+        let module = top(path);
+        if module == "lib" || module == "main" || module == "tests" {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        // Unit tests may reach anywhere; only the code's own imports must go one way.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let nested = path.strip_prefix(src).unwrap().components().count() > 1;
+        let edges = graph.entry(module.clone()).or_default();
+        for prefix in ["crate::", "super::"] {
+            if prefix == "super::" && !nested {
+                continue;
+            }
+            for (i, _) in code.match_indices(prefix) {
+                let name: String =
+                    code[i + prefix.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if name != module && modules.contains(&name) && name != "lib" && name != "main" {
+                    edges.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, if there is one, as the modules along it.
+fn find_cycle(graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = Default::default();
+    graph.keys().find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_imports_another_that_imports_it_back() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(root.join("crates")).unwrap().map(|e| e.unwrap().path().join("src")).collect();
+    dirs.push(root.join("node/src"));
+    let mut cycles = Vec::new();
+    for src in dirs.iter().filter(|d| d.is_dir()) {
+        if let Some(cycle) = find_cycle(&module_imports(src)) {
+            cycles.push(format!("{}: {}", src.display(), cycle.join(" -> ")));
+        }
+    }
+    assert!(cycles.is_empty(), "module import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle_and_only_a_cycle() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+        for (a, b) in edges {
+            g.entry(a.to_string()).or_default().insert(b.to_string());
+            g.entry(b.to_string()).or_default();
+        }
+        g
+    };
+    assert_eq!(find_cycle(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])), None);
+    let cycle = find_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])).unwrap();
+    assert_eq!(cycle.len(), 4, "{cycle:?}");
+    assert_eq!(cycle.first(), cycle.last());
+}
