@@ -26,7 +26,7 @@
 use claystack_p2p::{Keypair, Multiaddr, Network, P2pConfig, TopicScope};
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{Config, Roster, SecretKeySigner, Signer, SigningDomain};
-use claystack_quorum_driver::{OwnReport, QuorumDriver, QuorumEvent};
+use claystack_quorum_driver::{OwnReport, QuorumDriver, QuorumEvent, WallClock};
 use claystack_store::Store;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -43,7 +43,7 @@ const MESH_TIMEOUT: Duration = Duration::from_secs(120);
 const SETTLE: Duration = Duration::from_millis(1500);
 /// How long the idle committee's CPU is sampled before the first round.
 const IDLE_SAMPLE: Duration = Duration::from_secs(3);
-/// The driver's tick, as the node's (`node/src/commands/run.rs`).
+/// The driver's tick, as the node's (`claystack_service::TICK`).
 const TICK: Duration = Duration::from_millis(250);
 /// How far ahead of now the shared start instant is set, so every child has it in time.
 const LEAD: Duration = Duration::from_millis(500);
@@ -274,7 +274,8 @@ async fn run_member(i: usize, n: usize, ports: &[u16], dir: &std::path::Path) {
     let config = Config { rebroadcast_ms: 15_000, fallback_ms: 60_000, ..Config::default() };
     let signer = SecretKeySigner::from_bytes(&bls_secret(i)).unwrap();
     let (quorum_tx, mut quorum_rx) = mpsc::channel(64);
-    let driver = QuorumDriver::start(config, roster, &peer_ids, signer, store, network.clone(), [0, 0], quorum_tx)
+    let gossip = Arc::new(network.clone());
+    let driver = QuorumDriver::start(config, roster, &peer_ids, signer, store, gossip, Arc::new(WallClock), quorum_tx)
         .await
         .unwrap();
     let (own_tx, own_rx) = mpsc::channel(4);

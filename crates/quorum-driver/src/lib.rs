@@ -1,12 +1,15 @@
 //! The committee member's driver: the async shell around the pure signature collector
 //! (`claystack-quorum`). It feeds the collector this node's closed reports, the
 //! peers' gossip and the clock, and carries out its actions against the store, the
-//! network and (when configured) the chain submitter.
+//! network and (through [`QuorumEvent`]s) the node's submitter.
+//!
+//! # Promises
 //!
 //! Ordering is the one promise it adds: an own signature is synced to the store before
 //! it is gossiped (`Action::Persist` then `Action::Broadcast`), so a restarted node can
 //! never sign a second root for a report it already signed. Everything else — which
-//! root wins, who submits when — is decided by the collector.
+//! root wins, who submits when — is decided by the collector; the driver must never
+//! decide it.
 //!
 //! Gossip verdicts come from the collector too. A received message is decoded and handed
 //! to the collector at once; gossipsub (manual validation) holds it unforwarded until the
@@ -16,19 +19,33 @@
 //! one is never forwarded. A verdict waits for the batch that checks its message: the
 //! quorum batch, or for a signature that arrives after the quorum, `late_verify_ms` and a
 //! tick. Delivery does not wait: authors send to every member directly.
+//!
+//! # Seams
+//!
+//! The driver reads time only through a [`Clock`] and waits only on `tokio::time`, and
+//! reaches the network only through [`Gossip`] (publish, verdict) and a channel of
+//! `NetworkEvent`s. A node passes [`WallClock`] and the libp2p `NetworkHandle`; tests pass
+//! a [`TokioClock`] and the in-memory hub of `test_utils` (feature `test-utils`), and run
+//! a whole committee in one process under paused time. The store is the real one.
 
+mod clock;
+mod gossip;
 mod record;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod test_utils;
 
-pub use record::{decode_certificate, encode_certificate};
+pub use clock::{Clock, TokioClock, WallClock};
+pub use gossip::Gossip;
+pub use record::{decode_certificate, encode_certificate, is_settled};
 
-use claystack_p2p::{MessageId, NetworkEvent, NetworkHandle, PeerId, Verdict};
+use claystack_p2p::{MessageId, NetworkEvent, PeerId, Verdict};
 use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{
-    Action, Certificate, Collector, CollectorError, Config, Input, Persisted, Roster, SignatureMessage, Signer,
-    Standing,
+    Action, Certificate, Collector, CollectorError, Config, DecodeError, Input, Persisted, Roster, SignatureMessage,
+    Signer, Standing,
 };
-use claystack_store::Store;
+use claystack_store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,16 +53,34 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+/// Why the driver could not start, or stopped.
 #[derive(Debug, Error)]
 pub enum QuorumDriverError {
-    #[error(transparent)]
+    /// The collector refused its configuration, its restored state or an input.
+    #[error("the signature collector refused its input")]
     Collector(#[from] CollectorError),
-    #[error(transparent)]
-    Store(#[from] claystack_store::StoreError),
+    /// Reading or writing a record in the store failed; `what` names the record.
+    #[error("cannot {what}")]
+    Store {
+        what: String,
+        #[source]
+        source: StoreError,
+    },
+    /// A genesis member's peer id is not a libp2p peer id.
     #[error("genesis member {member}: peer id {value:?} is not a libp2p peer id — regenerate the genesis with real member keys")]
     PeerId { member: usize, value: String },
-    #[error("stored signature for {what} is corrupt: {message}")]
-    Corrupt { what: String, message: String },
+    /// A stored signature message does not decode.
+    #[error("the stored signature of {id} is corrupt")]
+    Corrupt {
+        id: ReportId,
+        #[source]
+        source: DecodeError,
+    },
+}
+
+/// Names the record a store call was about, for [`QuorumDriverError::Store`].
+fn store_error(what: impl FnOnce() -> String) -> impl FnOnce(StoreError) -> QuorumDriverError {
+    move |source| QuorumDriverError::Store { what: what(), source }
 }
 
 /// A report this node computed and now signs.
@@ -65,35 +100,36 @@ pub enum QuorumEvent {
     Submit { certificate: Certificate, attempt: u64 },
 }
 
-/// The collector's clock: milliseconds since the Unix epoch (the driver is the only place
-/// that reads the wall clock; report content never depends on it).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 /// How many reports below the newest stored one are restored at start-up.
 const RESTORE_BEHIND: u64 = 4;
 
 /// Reads what the collector needs after a restart: own and peers' signatures and
-/// certificates of the last few reports of each kind.
-pub fn restore(store: &Store, latest: [u64; 2]) -> Result<Persisted, QuorumDriverError> {
-    let mut persisted = Persisted { current: latest, ..Persisted::default() };
+/// certificates of the last few reports of each kind, below the newest stored report.
+pub fn restore(store: &Store) -> Result<Persisted, QuorumDriverError> {
+    let mut persisted = Persisted::default();
     for kind in ReportKind::ALL {
-        let top = latest[kind.byte() as usize];
+        let latest =
+            store.latest_report(kind).map_err(store_error(|| format!("read the newest stored {kind} report")))?;
+        let top = latest.map_or(0, |(number, _)| number);
+        persisted.current[kind.byte() as usize] = top;
         for number in top.saturating_sub(RESTORE_BEHIND).max(1)..=top {
-            let what = || format!("{kind} report {number}");
-            if let Some(bytes) = store.own_signature(kind, number)? {
-                let m = SignatureMessage::decode(&bytes)
-                    .map_err(|e| QuorumDriverError::Corrupt { what: what(), message: e.to_string() })?;
-                persisted.own.push(m);
+            let id = ReportId { kind, number };
+            let decode = |bytes: &[u8]| {
+                SignatureMessage::decode(bytes).map_err(|source| QuorumDriverError::Corrupt { id, source })
+            };
+            let own =
+                store.own_signature(kind, number).map_err(store_error(|| format!("read the own signature of {id}")))?;
+            if let Some(bytes) = own {
+                persisted.own.push(decode(&bytes)?);
             }
-            for bytes in store.peer_signatures(kind, number)? {
-                let m = SignatureMessage::decode(&bytes)
-                    .map_err(|e| QuorumDriverError::Corrupt { what: what(), message: e.to_string() })?;
-                persisted.peers.push(m);
+            let peers = store
+                .peer_signatures(kind, number)
+                .map_err(store_error(|| format!("read the peer signatures of {id}")))?;
+            for bytes in peers {
+                persisted.peers.push(decode(&bytes)?);
             }
-            if store.submission(kind, number)?.as_deref() == Some(record::SETTLED) {
-                persisted.settled.push(ReportId { kind, number });
+            if is_settled(store, id).map_err(store_error(|| format!("read the submission state of {id}")))? {
+                persisted.settled.push(id);
             }
         }
     }
@@ -104,7 +140,8 @@ pub fn restore(store: &Store, latest: [u64; 2]) -> Result<Persisted, QuorumDrive
 pub struct QuorumDriver<S> {
     collector: Collector<S>,
     store: Arc<Store>,
-    network: NetworkHandle,
+    network: Arc<dyn Gossip>,
+    clock: Arc<dyn Clock>,
     /// Who handed over a message (gossip `source`), for the logs of refused ones.
     members_by_peer: BTreeMap<PeerId, u16>,
     events: mpsc::Sender<QuorumEvent>,
@@ -114,17 +151,18 @@ pub struct QuorumDriver<S> {
 }
 
 impl<S: Signer> QuorumDriver<S> {
-    /// Restores the collector from the store and returns the driver with the restart's
-    /// actions already carried out (own signatures gossiped again).
-    #[allow(clippy::too_many_arguments)] // each is one of the node's parts; `run` wires them
+    /// Restores the collector from the store (the newest stored reports anchor its window)
+    /// and returns the driver with the restart's actions already carried out (own
+    /// signatures gossiped again).
+    #[allow(clippy::too_many_arguments)] // each is one of the node's parts; the service wires them
     pub async fn start(
         config: Config,
         roster: Arc<Roster>,
         member_peer_ids: &[String],
         signer: S,
         store: Arc<Store>,
-        network: NetworkHandle,
-        latest: [u64; 2],
+        network: Arc<dyn Gossip>,
+        clock: Arc<dyn Clock>,
         events: mpsc::Sender<QuorumEvent>,
     ) -> Result<QuorumDriver<S>, QuorumDriverError> {
         let mut members_by_peer = BTreeMap::new();
@@ -133,17 +171,19 @@ impl<S: Signer> QuorumDriver<S> {
                 value.parse().map_err(|_| QuorumDriverError::PeerId { member: i, value: value.clone() })?;
             members_by_peer.insert(peer, i as u16);
         }
-        let persisted = restore(&store, latest)?;
+        let persisted = restore(&store)?;
         let restored = (persisted.own.len(), persisted.peers.len());
-        let (collector, actions) = Collector::new(config, roster.clone(), signer, now_ms(), persisted)?;
+        let (collector, actions) = Collector::new(config, roster.clone(), signer, clock.now_ms(), persisted)?;
         info!(member = collector.member(), own = restored.0, peers = restored.1, "committee member started");
-        let mut driver = QuorumDriver { collector, store, network, members_by_peer, events, awaiting: BTreeMap::new() };
+        let mut driver =
+            QuorumDriver { collector, store, network, clock, members_by_peer, events, awaiting: BTreeMap::new() };
         driver.apply(actions).await?;
         Ok(driver)
     }
 
-    /// Runs until the report and network channels close. `settled` tells it which reports
-    /// the chain accepted (from this node's submitter or a chain watcher); it may stay silent.
+    /// Runs until the report and network channels close, ticking the collector every
+    /// `tick` of `tokio::time`. `settled` tells it which reports the chain accepted (from
+    /// this node's submitter or a chain watcher); it may stay silent.
     pub async fn run(
         mut self,
         mut reports: mpsc::Receiver<OwnReport>,
@@ -169,7 +209,7 @@ impl<S: Signer> QuorumDriver<S> {
                     None => settled_open = false,
                 },
                 _ = ticker.tick() => {
-                    let actions = self.collector.handle(Input::Tick { now_ms: now_ms() })?;
+                    let actions = self.collector.handle(Input::Tick { now_ms: self.clock.now_ms() })?;
                     self.apply(actions).await?;
                     self.sweep_awaiting().await;
                 }
@@ -278,16 +318,20 @@ impl<S: Signer> QuorumDriver<S> {
         for action in actions {
             match action {
                 Action::Persist(m) => {
-                    self.store.put_own_signature(m.kind, m.number, &m.encode())?;
+                    self.store
+                        .put_own_signature(m.kind, m.number, &m.encode())
+                        .map_err(store_error(|| format!("store the own signature of {}", m.id())))?;
                     info!(kind = %m.kind, report = m.number, merkle_root = %hex::encode(&m.merkle_root), "signed");
                 }
                 Action::Broadcast(m) | Action::Rebroadcast(m) => self.publish(&m).await,
                 Action::Record(m) => {
-                    self.store.put_peer_signature(m.kind, m.number, m.signer, &m.merkle_root, &m.encode())?;
+                    self.store_peer_signature(&m)?;
                     self.resolve(&m, Verdict::Accept).await;
                 }
                 Action::QuorumReached(c) | Action::AggregateUpdated(c) => {
-                    self.store.put_aggregate(c.id.kind, c.id.number, &encode_certificate(&c))?;
+                    self.store
+                        .put_aggregate(c.id.kind, c.id.number, &encode_certificate(&c))
+                        .map_err(store_error(|| format!("store the quorum certificate of {}", c.id)))?;
                     info!(
                         kind = %c.id.kind, report = c.id.number,
                         merkle_root = %hex::encode(&c.merkle_root),
@@ -301,7 +345,7 @@ impl<S: Signer> QuorumDriver<S> {
                 }
                 Action::Equivocation(e) => {
                     for m in [&e.first, &e.second] {
-                        self.store.put_peer_signature(m.kind, m.number, m.signer, &m.merkle_root, &m.encode())?;
+                        self.store_peer_signature(m)?;
                         // Both verified: forwarding them lets every member see the evidence.
                         self.resolve(m, Verdict::Accept).await;
                     }
@@ -331,6 +375,12 @@ impl<S: Signer> QuorumDriver<S> {
         Ok(())
     }
 
+    fn store_peer_signature(&self, m: &SignatureMessage) -> Result<(), QuorumDriverError> {
+        self.store
+            .put_peer_signature(m.kind, m.number, m.signer, &m.merkle_root, &m.encode())
+            .map_err(store_error(|| format!("store member {}'s signature of {}", m.signer, m.id())))
+    }
+
     /// This node's member index.
     pub fn member(&self) -> u16 {
         self.collector.member()
@@ -338,11 +388,13 @@ impl<S: Signer> QuorumDriver<S> {
 
     /// Tells the collector a report was accepted on chain, and remembers it across restarts.
     pub async fn settled(&mut self, id: ReportId) -> Result<(), QuorumDriverError> {
-        if self.store.submission(id.kind, id.number)?.as_deref() == Some(record::SETTLED) {
+        if is_settled(&self.store, id).map_err(store_error(|| format!("read the submission state of {id}")))? {
             return Ok(());
         }
         info!(kind = %id.kind, report = id.number, "accepted on chain");
-        self.store.put_submission(id.kind, id.number, record::SETTLED)?;
+        self.store
+            .put_submission(id.kind, id.number, record::SETTLED)
+            .map_err(store_error(|| format!("store that {id} is accepted on chain")))?;
         let actions = self.collector.handle(Input::Settled { id })?;
         self.apply(actions).await
     }

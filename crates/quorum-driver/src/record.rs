@@ -3,6 +3,7 @@
 
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{Certificate, SignerBitmap, SigningRoot};
+use claystack_store::{Store, StoreError};
 
 const V1: u8 = 1;
 /// 1 version + 1 kind + 8 number + 32 signing root + 32 merkle root + 32 report hash + 32 bitmap + 96 signature.
@@ -10,6 +11,11 @@ const CERTIFICATE_LEN: usize = 1 + 1 + 8 + 32 * 4 + 96;
 
 /// The submission state of a report accepted on chain.
 pub(crate) const SETTLED: &[u8] = b"settled";
+
+/// Whether the store records report `id` as accepted on chain.
+pub fn is_settled(store: &Store, id: ReportId) -> Result<bool, StoreError> {
+    Ok(store.submission(id.kind, id.number)?.as_deref() == Some(SETTLED))
+}
 
 pub fn encode_certificate(c: &Certificate) -> Vec<u8> {
     let mut out = Vec::with_capacity(CERTIFICATE_LEN);

@@ -1,5 +1,8 @@
 //! `claystack-oracle run`: follow finality and keep the tallies; with a genesis, close
 //! rewards reports; with committee keys, sign them, gossip and collect a quorum.
+//!
+//! This file only resolves the config, reads the key files and builds the parts; the node
+//! itself is `claystack_service::Node`, stopped by Ctrl-C.
 
 use crate::cli::RunArgs;
 use crate::config::{CommitteeConfig, NodeConfig, PASSWORD_ENV};
@@ -7,28 +10,20 @@ use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
-use claystack_execution::{RegistryReader, ReportReader, Rpc, SubmitOutcome, Submitter, TxConfig};
-use claystack_frame_close::{
-    FrameCloser, InputFiles, InputsSource, OnchainRegistryInputs, RegistryAtReference, Waiting,
-};
+use claystack_execution::{RegistryReader, ReportReader, Rpc, Submitter, TxConfig};
+use claystack_frame_close::{InputFiles, InputsSource, OnchainRegistryInputs, RegistryAtReference};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
-use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{Config as CollectorConfig, Roster, SecretKeySigner};
-use claystack_quorum_driver::{OwnReport, QuorumDriver, QuorumEvent};
+use claystack_quorum_driver::WallClock;
+use claystack_service::{AcceptedReports, Member, Node, Reports, SubmitCertificate};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-use tracing::{info, warn};
-
-/// How often the committee driver ticks (rebroadcasts, batch verification, submitter turns).
-const TICK: Duration = Duration::from_millis(250);
+use tracing::info;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = NodeConfig::resolve(&args.node)?;
@@ -50,124 +45,46 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let follower = Follower::new(client.clone(), store.clone(), sync).await?;
     info!(tracked = cfg.tracked.len(), data_dir = %cfg.data_dir.display(), slots_per_epoch = follower.spec().slots_per_epoch, "oracle node started");
 
-    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
-    let Some(reports) = &cfg.reports else {
-        tokio::select! {
-            r = follower.run() => r?,
-            _ = tokio::signal::ctrl_c() => info!("interrupted; stored state is consistent, restart to resume"),
-        }
-        return Ok(());
-    };
-    let genesis = super::genesis::load_verified(&reports.genesis)?;
-    // A committee member keeps running after accounting stops, to finish gossiping.
-    let follower_ends_node = args.until_epoch.is_some() && reports.committee.is_none();
-    tasks.spawn(async move { follower.run().await.map_err(anyhow::Error::from) });
-
-    let rpc = match &reports.rpc_url {
-        Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
+    let reports = match &cfg.reports {
         None => None,
-    };
-    let own_reports = match &reports.committee {
-        Some(committee) => Some(start_committee(committee, &genesis, rpc.clone(), store.clone(), &mut tasks).await?),
-        None => None,
-    };
-    let file = InputFiles::new(&reports.inputs_dir);
-    let inputs: Box<dyn InputsSource> = match rpc {
-        Some(rpc) => {
-            let registry = Address::from(genesis.contracts.operator_registry.0);
-            info!(rpc = %rpc.url(), %registry, "reading the registry from the OperatorRegistry at each frame's reference block");
-            Box::new(OnchainRegistryInputs::new(
-                file,
-                RegistryAtReference::new(client, RegistryReader::new(rpc, registry)),
-            ))
-        }
-        None => Box::new(file),
-    };
-    let reporter = FrameCloser::new(genesis, store.clone(), inputs).with_export_dir(cfg.data_dir.join("reports"));
-    tasks.spawn(close_reports(reporter, store, own_reports, cfg.poll_interval));
-
-    loop {
-        tokio::select! {
-            done = tasks.join_next() => match done {
-                Some(Ok(Ok(()))) if follower_ends_node => return Ok(()),
-                Some(Ok(Ok(()))) => continue,
-                Some(Ok(Err(e))) => return Err(e),
-                Some(Err(e)) => bail!("a node task failed: {e}"),
-                None => return Ok(()),
-            },
-            _ = tokio::signal::ctrl_c() => {
-                info!("interrupted; stored state is consistent, restart to resume");
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Closes reports as accounting passes their frames, and hands each to the committee driver.
-fn close_reports(
-    reporter: FrameCloser,
-    store: Arc<Store>,
-    own: Option<mpsc::Sender<OwnReport>>,
-    poll: Duration,
-) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static {
-    async move {
-        // After a restart, the newest stored report is offered again: the collector signs it
-        // if the crash came before its signature was stored, and does nothing otherwise.
-        if let Some((number, stored)) = store.latest_report(ReportKind::Rewards)? {
-            // A crash between storing and exporting leaves the files one report behind.
-            if let Err(e) = reporter.export(number) {
-                warn!(report = number, "cannot export the report's files: {e}");
-            }
-            if let Some(tx) = &own {
-                let id = ReportId { kind: ReportKind::Rewards, number };
-                let report = OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash };
-                tx.send(report).await.ok();
-            }
-        }
-        let mut last_wait = None;
-        loop {
-            let (closed, waiting) = match reporter.close_ready().await {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!("cannot close the next report: {e}");
-                    tokio::time::sleep(poll).await;
-                    continue;
-                }
+        Some(reports) => {
+            let genesis = super::genesis::load_verified(&reports.genesis)?;
+            let rpc = match &reports.rpc_url {
+                Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
+                None => None,
             };
-            for c in closed {
-                info!(
-                    report = c.number,
-                    frame = ?c.frame,
-                    merkle_root = %hex::encode(&c.merkle_root),
-                    report_hash = %hex::encode(&c.report_hash),
-                    operators = c.operators,
-                    t_wei = %c.t_wei,
-                    "report closed"
-                );
-                if let Some(tx) = &own {
-                    let id = ReportId { kind: ReportKind::Rewards, number: c.number };
-                    tx.send(OwnReport { id, merkle_root: c.merkle_root, report_hash: c.report_hash }).await.ok();
+            let member = match &reports.committee {
+                Some(committee) => Some(member(committee, &genesis, rpc.clone()).await?),
+                None => None,
+            };
+            let file = InputFiles::new(&reports.inputs_dir);
+            let inputs: Box<dyn InputsSource> = match rpc {
+                Some(rpc) => {
+                    let registry = Address::from(genesis.contracts.operator_registry.0);
+                    info!(rpc = %rpc.url(), %registry, "reading the registry from the OperatorRegistry at each frame's reference block");
+                    Box::new(OnchainRegistryInputs::new(
+                        file,
+                        RegistryAtReference::new(client, RegistryReader::new(rpc, registry)),
+                    ))
                 }
-            }
-            if last_wait.as_ref() != Some(&waiting) {
-                if let Waiting::Inputs { number, reason } = &waiting {
-                    warn!(report = number, "{reason}");
-                }
-                last_wait = Some(waiting);
-            }
-            tokio::time::sleep(poll).await;
+                None => Box::new(file),
+            };
+            let export_dir = cfg.data_dir.join("reports");
+            Some(Reports { genesis, inputs, export_dir, poll_interval: cfg.poll_interval, member })
         }
-    }
+    };
+    let shutdown = async {
+        // An error installing the handler also stops the node, as an interrupt would.
+        let _ = tokio::signal::ctrl_c().await;
+        info!("interrupted; stored state is consistent, restart to resume");
+    };
+    Node::new(store, Arc::new(WallClock), Box::new(follower), reports).run(shutdown).await?;
+    Ok(())
 }
 
-/// Unlocks the member's keys, starts the network and the driver; returns where to send own reports.
-async fn start_committee(
-    cfg: &CommitteeConfig,
-    genesis: &Genesis,
-    rpc: Option<Rpc>,
-    store: Arc<Store>,
-    tasks: &mut JoinSet<anyhow::Result<()>>,
-) -> anyhow::Result<mpsc::Sender<OwnReport>> {
+/// Unlocks the member's keys, checks them against genesis, starts the p2p network and
+/// connects the submitter: this node's parts as a committee member.
+async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> anyhow::Result<Member> {
     let password = match &cfg.password_file {
         Some(path) => PasswordSource::File(path.clone()),
         None => PasswordSource::Env(PASSWORD_ENV.into()),
@@ -195,7 +112,7 @@ async fn start_committee(
     let listen: Multiaddr =
         cfg.listen.parse().with_context(|| format!("committee.listen {:?} is not a multiaddr", cfg.listen))?;
     let scope = TopicScope { chain_id: genesis.chain_id, committee_hash: genesis.hash() };
-    let (network, events) = Network::spawn(P2pConfig::new(listen, keys.p2p, peers, scope)).await?;
+    let (network, network_events) = Network::spawn(P2pConfig::new(listen, keys.p2p, peers, scope)).await?;
     info!(member = me, peer_id = %network.local_peer_id(), listen = %network.listen_addr(), "p2p listening");
 
     let collector = CollectorConfig {
@@ -203,39 +120,31 @@ async fn start_committee(
         fallback_ms: cfg.fallback.as_millis() as u64,
         ..CollectorConfig::default()
     };
-    let latest = [store.latest_report(ReportKind::Rewards)?.map_or(0, |(n, _)| n), 0];
-    let (quorum_tx, mut quorum_rx) = mpsc::channel(64);
-    let signer = SecretKeySigner::new(keys.secret_key);
-    let driver =
-        QuorumDriver::start(collector, roster, &member_peer_ids, signer, store, network, latest, quorum_tx).await?;
-    let (own_tx, own_rx) = mpsc::channel(16);
-    let (settled_tx, settled_rx) = mpsc::channel(16);
-    tasks.spawn(async move { driver.run(own_rx, events, settled_rx, TICK).await.map_err(anyhow::Error::from) });
-    match (rpc, &cfg.submitter_key_file) {
+    let (submitter, chain): (Option<Box<dyn SubmitCertificate>>, Option<Box<dyn AcceptedReports>>) = match (
+        rpc,
+        &cfg.submitter_key_file,
+    ) {
         (Some(rpc), Some(key_file)) => {
             let submitter = connect_submitter(rpc, key_file, genesis).await?;
             info!(submitter = %submitter.address(), rpc = %submitter.reader().rpc().url(), "submitting certificates to the NodeManager");
-            tasks.spawn(watch_chain(submitter.reader().clone(), settled_tx.clone()));
-            tasks.spawn(submit_certificates(submitter, quorum_rx, settled_tx));
+            let reader = submitter.reader().clone();
+            (Some(Box::new(submitter)), Some(Box::new(reader)))
         }
-        (rpc, _) => {
-            if let Some(rpc) = rpc {
-                // Accepted reports still settle, so this member stops rebroadcasting them.
-                let reader = ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0));
-                tasks.spawn(watch_chain(reader, settled_tx.clone()));
-            }
-            tasks.spawn(async move {
-                // Without a submitter key, a certificate is stored (by the driver) and logged.
-                while let Some(event) = quorum_rx.recv().await {
-                    if let QuorumEvent::Submit { certificate, attempt } = event {
-                        info!(kind = %certificate.id.kind, report = certificate.id.number, attempt, "no submitter key configured; the certificate stays stored");
-                    }
-                }
-                Ok(())
-            });
+        // Accepted reports still settle, so this member stops rebroadcasting them.
+        (Some(rpc), None) => {
+            (None, Some(Box::new(ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0)))))
         }
-    }
-    Ok(own_tx)
+        (None, _) => (None, None),
+    };
+    Ok(Member {
+        signer: SecretKeySigner::new(keys.secret_key),
+        roster,
+        collector,
+        network: Arc::new(network),
+        network_events,
+        submitter,
+        chain,
+    })
 }
 
 async fn connect_submitter(rpc: Rpc, key_file: &Path, genesis: &Genesis) -> anyhow::Result<Submitter> {
@@ -265,56 +174,6 @@ fn read_submitter_key(path: &Path) -> anyhow::Result<PrivateKeySigner> {
     text.trim()
         .parse()
         .map_err(|_| anyhow::anyhow!("submitter key file {} does not hold a 32-byte hex private key", path.display()))
-}
-
-/// Sends the certificate when it is this member's turn; tells the driver what the chain accepted.
-async fn submit_certificates(
-    submitter: Submitter,
-    mut events: mpsc::Receiver<QuorumEvent>,
-    settled: mpsc::Sender<ReportId>,
-) -> anyhow::Result<()> {
-    while let Some(event) = events.recv().await {
-        let QuorumEvent::Submit { certificate, attempt } = event else { continue };
-        let id = certificate.id;
-        match submitter.submit(&certificate).await {
-            Ok(SubmitOutcome::Accepted { tx, block, gas_used, replacements }) => {
-                info!(kind = %id.kind, report = id.number, attempt, %tx, block, gas_used, replacements, "report accepted on chain");
-                settled.send(id).await.ok();
-            }
-            Ok(SubmitOutcome::AlreadyAccepted { same_root, root, .. }) => {
-                if same_root {
-                    info!(kind = %id.kind, report = id.number, "already accepted on chain; nothing sent");
-                } else {
-                    warn!(kind = %id.kind, report = id.number, chain_root = %root, "the chain accepted another root for this report");
-                }
-                settled.send(id).await.ok();
-            }
-            Ok(SubmitOutcome::Rejected { error, tx }) => {
-                warn!(kind = %id.kind, report = id.number, ?tx, "the NodeManager refused the report: {error}");
-            }
-            Err(e) => {
-                warn!(kind = %id.kind, report = id.number, "submission failed: {e}; the next member in the rotation takes over")
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Reports accepted on chain by anyone settle here too, so members stop rebroadcasting.
-async fn watch_chain(reader: ReportReader, settled: mpsc::Sender<ReportId>) -> anyhow::Result<()> {
-    let mut known = 0;
-    loop {
-        match reader.last_report_number(ReportKind::Rewards).await {
-            Ok(last) => {
-                for number in (known + 1).max(last.saturating_sub(4))..=last {
-                    settled.send(ReportId { kind: ReportKind::Rewards, number }).await.ok();
-                }
-                known = known.max(last);
-            }
-            Err(e) => warn!("cannot read the NodeManager: {e}"),
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
 }
 
 /// The other members' addresses from the config, checked against the genesis peer ids.

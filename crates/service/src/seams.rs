@@ -1,0 +1,49 @@
+//! The node's seams to the outside world besides the store, the inputs source and the
+//! gossip network: each is small, implemented here for the real thing, and by tests for
+//! an in-process stand-in.
+
+use claystack_execution::{ChainError, ReportReader, SubmitOutcome, Submitter};
+use claystack_primitives::ReportKind;
+use claystack_quorum::Certificate;
+use claystack_sync::{Follower, SyncError};
+use futures::future::BoxFuture;
+
+/// Keeps the store's tallies current. In a node, the beacon-chain [`Follower`].
+pub trait Accounting: Send + Sync {
+    /// Runs until accounting is done (a configured last epoch was accounted; never
+    /// without one), or fails.
+    fn run(&self) -> BoxFuture<'_, Result<(), SyncError>>;
+}
+
+impl Accounting for Follower {
+    fn run(&self) -> BoxFuture<'_, Result<(), SyncError>> {
+        Box::pin(Follower::run(self))
+    }
+}
+
+/// Sends a quorum certificate to the NodeManager, when it is this member's turn. In a
+/// node, the execution [`Submitter`] (which checks the chain first, and sends at most one
+/// transaction per report).
+pub trait SubmitCertificate: Send + Sync {
+    fn submit<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<SubmitOutcome, ChainError>>;
+}
+
+impl SubmitCertificate for Submitter {
+    fn submit<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<SubmitOutcome, ChainError>> {
+        Box::pin(Submitter::submit(self, certificate))
+    }
+}
+
+/// Which reports the NodeManager has accepted, from anyone. In a node, the execution
+/// [`ReportReader`].
+pub trait AcceptedReports: Send + Sync {
+    /// The highest accepted report number of `kind` (0: none yet). The NodeManager
+    /// accepts reports in order, so every lower number is accepted too.
+    fn last_accepted(&self, kind: ReportKind) -> BoxFuture<'_, Result<u64, ChainError>>;
+}
+
+impl AcceptedReports for ReportReader {
+    fn last_accepted(&self, kind: ReportKind) -> BoxFuture<'_, Result<u64, ChainError>> {
+        Box::pin(self.last_report_number(kind))
+    }
+}

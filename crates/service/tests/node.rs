@@ -1,0 +1,280 @@
+//! Whole nodes in one process, under tokio's paused time: a committee of four closes a
+//! report from tallies already in their (real, temporary) stores, signs it, reaches a
+//! quorum over the in-memory gossip hub, submits it to a stand-in for the NodeManager,
+//! settles it, and stops when its shutdown future fires. No sockets, no wall clock.
+
+use claystack_accounting::{EpochTally, Tally};
+use claystack_execution::alloy::primitives::B256;
+use claystack_execution::{ChainError, SubmitOutcome};
+use claystack_frame_close::InputFiles;
+use claystack_genesis::{generate_local, Genesis};
+use claystack_primitives::{ReportId, ReportKind};
+use claystack_quorum::bls::{parse_signature, verify_aggregate};
+use claystack_quorum::{Certificate, Config as CollectorConfig, Roster, SecretKeySigner, SignatureMessage};
+use claystack_quorum_driver::test_utils::{member_peer_id, GossipHub};
+use claystack_quorum_driver::{is_settled, TokioClock};
+use claystack_service::{AcceptedReports, Accounting, Member, Node, NodeError, Reports, SubmitCertificate};
+use claystack_store::{AccountingCursor, Store};
+use claystack_sync::SyncError;
+use futures::future::BoxFuture;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::sync::watch;
+use tokio::time::{sleep, timeout, Instant};
+
+const SIZE: usize = 4;
+const REBROADCAST: Duration = Duration::from_secs(1);
+const FALLBACK: Duration = Duration::from_secs(5);
+const REPORT_1: ReportId = ReportId { kind: ReportKind::Rewards, number: 1 };
+
+fn inputs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+/// A local committee of four (threshold 3, frames of 4 epochs) whose members have real
+/// libp2p peer ids, and the members' BLS secrets.
+fn committee() -> (Genesis, Vec<[u8; 32]>) {
+    let (mut genesis, secrets) = generate_local(SIZE, 3, [7; 32], 31337);
+    for (i, member) in genesis.committee.members.iter_mut().enumerate() {
+        member.peer_id = member_peer_id(i).to_string();
+    }
+    assert_eq!(genesis.economics.frame_epochs, 4);
+    (genesis, secrets)
+}
+
+/// A store that accounting has taken through epoch 4: report 1 (epochs 0-3) can close.
+fn store_with_tallies(dir: &Path) -> Arc<Store> {
+    let store = Store::open(dir).unwrap();
+    for epoch in 0..5u64 {
+        let tallies = (0..25u64)
+            .map(|v| {
+                let included = u32::from((v + epoch) % 7 != 0);
+                Tally { validator: v, duties: 1, included, timely: included }
+            })
+            .collect();
+        let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [0; 32] };
+        store.commit_epoch(&EpochTally { epoch, tallies }, &cursor).unwrap();
+    }
+    Arc::new(store)
+}
+
+/// Accounting that has nothing left to do and never finishes.
+struct Caught;
+
+impl Accounting for Caught {
+    fn run(&self) -> BoxFuture<'_, Result<(), SyncError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// Accounting that ends after `after`: with `Ok` (a last epoch reached) or with an error.
+struct EndsAfter {
+    after: Duration,
+    fails: bool,
+}
+
+impl Accounting for EndsAfter {
+    fn run(&self) -> BoxFuture<'_, Result<(), SyncError>> {
+        Box::pin(async move {
+            sleep(self.after).await;
+            if self.fails {
+                Err(SyncError::NothingTracked)
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+/// A stand-in for the NodeManager shared by the committee: it accepts reports in order,
+/// and records who submitted what.
+#[derive(Clone, Default)]
+struct Chain {
+    state: Arc<Mutex<ChainState>>,
+}
+
+#[derive(Default)]
+struct ChainState {
+    accepted: Vec<Certificate>,
+    submissions: Vec<(usize, Certificate)>,
+}
+
+/// One member's connection to the [`Chain`].
+struct ChainClient {
+    chain: Chain,
+    member: usize,
+}
+
+impl SubmitCertificate for ChainClient {
+    fn submit<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<SubmitOutcome, ChainError>> {
+        let mut state = self.chain.state.lock().unwrap();
+        state.submissions.push((self.member, certificate.clone()));
+        let outcome = match state.accepted.iter().find(|c| c.id == certificate.id) {
+            Some(c) => SubmitOutcome::AlreadyAccepted {
+                id: c.id,
+                root: B256::from(c.merkle_root),
+                same_root: c.merkle_root == certificate.merkle_root,
+                accepted: None,
+                our_tx: None,
+            },
+            None => {
+                assert_eq!(certificate.id.number, state.accepted.len() as u64 + 1, "out of order");
+                state.accepted.push(certificate.clone());
+                SubmitOutcome::Accepted { tx: B256::repeat_byte(1), block: 100, gas_used: 90_000, replacements: 0 }
+            }
+        };
+        Box::pin(std::future::ready(Ok(outcome)))
+    }
+}
+
+impl AcceptedReports for ChainClient {
+    fn last_accepted(&self, kind: ReportKind) -> BoxFuture<'_, Result<u64, ChainError>> {
+        let state = self.chain.state.lock().unwrap();
+        let last = state.accepted.iter().filter(|c| c.id.kind == kind).map(|c| c.id.number).max();
+        Box::pin(std::future::ready(Ok(last.unwrap_or(0))))
+    }
+}
+
+/// Member `i` of the committee, with its data directory, connected to `hub` and `chain`.
+fn member_node(
+    i: usize,
+    (genesis, secrets): &(Genesis, Vec<[u8; 32]>),
+    hub: &GossipHub,
+    chain: &Chain,
+    dir: &Path,
+    accounting: Box<dyn Accounting>,
+) -> Node {
+    let store = store_with_tallies(dir);
+    let (network, network_events) = hub.join(member_peer_id(i));
+    let member = Member {
+        signer: SecretKeySigner::from_bytes(&secrets[i]).unwrap(),
+        roster: Arc::new(Roster::from_genesis(genesis).unwrap()),
+        collector: CollectorConfig {
+            rebroadcast_ms: REBROADCAST.as_millis() as u64,
+            fallback_ms: FALLBACK.as_millis() as u64,
+            ..CollectorConfig::default()
+        },
+        network: Arc::new(network),
+        network_events,
+        submitter: Some(Box::new(ChainClient { chain: chain.clone(), member: i })),
+        chain: Some(Box::new(ChainClient { chain: chain.clone(), member: i })),
+    };
+    let reports = Reports {
+        genesis: genesis.clone(),
+        inputs: Box::new(InputFiles::new(&inputs_dir())),
+        export_dir: dir.join("reports"),
+        poll_interval: Duration::from_secs(1),
+        member: Some(member),
+    };
+    Node::new(store, Arc::new(TokioClock::new(1_700_000_000_000)), accounting, Some(reports))
+}
+
+/// Polls `done` every 100 ms of tokio time, for at most `within`.
+async fn until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    timeout(within, async {
+        while !done() {
+            sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_committee_closes_signs_submits_and_settles_a_report_then_stops_on_shutdown() {
+    let committee = committee();
+    let (hub, chain) = (GossipHub::new(), Chain::default());
+    let dirs: Vec<TempDir> = (0..SIZE).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (stop, stopped) = watch::channel(false);
+    let mut nodes = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let node = member_node(i, &committee, &hub, &chain, dir.path(), Box::new(Caught));
+        let mut stopped = stopped.clone();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        nodes.push(tokio::spawn(node.run(shutdown)));
+    }
+
+    let accepted = || !chain.state.lock().unwrap().accepted.is_empty();
+    assert!(until(Duration::from_secs(30), accepted).await, "no report reached the chain");
+    // Everyone learns it settled (the submitter from its transaction, the others from the
+    // chain), so the turn passes to nobody else after the fallback delay.
+    sleep(FALLBACK * 2).await;
+    let state = chain.state.lock().unwrap();
+    assert_eq!(state.submissions.len(), 1, "submitted by members {:?}", state.submissions.iter().map(|s| s.0));
+    let (by, cert) = &state.submissions[0];
+    // Report 1's first turn: member (1 + 0) mod 4.
+    assert_eq!((*by, cert.id), (1, REPORT_1));
+    let roster = Roster::from_genesis(&committee.0).unwrap();
+    let keys: Vec<_> = cert.signers.members().map(|m| roster.key(m).unwrap()).collect();
+    assert!(keys.len() >= 3);
+    assert!(verify_aggregate(&keys, cert.signing_root.as_bytes(), &parse_signature(&cert.signature).unwrap()));
+    let root = cert.merkle_root;
+    drop(state);
+
+    // Each node stops when told, and lets go of its store.
+    stop.send(true).unwrap();
+    for (i, node) in nodes.into_iter().enumerate() {
+        let result = timeout(Duration::from_secs(1), node).await.expect("stops at once").unwrap();
+        assert!(result.is_ok(), "member {i}: {result:?}");
+    }
+    for (i, dir) in dirs.iter().enumerate() {
+        let store = Store::open(dir.path()).expect("the node released its store");
+        let report = store.report(ReportKind::Rewards, 1).unwrap().expect("report 1 stored");
+        assert_eq!(report.merkle_root, root, "member {i} closed another root");
+        let own = SignatureMessage::decode(&store.own_signature(ReportKind::Rewards, 1).unwrap().unwrap()).unwrap();
+        assert_eq!((own.signer, own.merkle_root), (i as u16, root), "member {i}");
+        assert!(is_settled(&store, REPORT_1).unwrap(), "member {i} did not settle");
+        let exported = std::fs::read_to_string(dir.path().join("reports/rewards-1/root")).unwrap();
+        assert_eq!(exported.trim(), claystack_primitives::hex::encode(&root), "member {i}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_in_one_task_ends_run_with_that_error() {
+    let committee = committee();
+    let dir = tempfile::tempdir().unwrap();
+    let accounting = Box::new(EndsAfter { after: Duration::from_secs(3), fails: true });
+    let node = member_node(0, &committee, &GossipHub::new(), &Chain::default(), dir.path(), accounting);
+    let started = Instant::now();
+    let result = timeout(Duration::from_secs(60), node.run(std::future::pending())).await.expect("run ended");
+    let err = result.unwrap_err();
+    assert!(matches!(err, NodeError::Accounting(SyncError::NothingTracked)), "{err:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(3), "ended by something else");
+    // The cause is kept as the source, not repeated in the message.
+    assert_eq!(err.to_string(), "accounting stopped");
+    let source = std::error::Error::source(&err).expect("a source").to_string();
+    assert_eq!(source, SyncError::NothingTracked.to_string());
+    // Every other task (driver, closer, submitter, watcher) has let go of the store.
+    Store::open(dir.path()).expect("the node released its store");
+}
+
+#[tokio::test(start_paused = true)]
+async fn finished_accounting_ends_a_node_unless_it_is_a_committee_member() {
+    let committee = committee();
+    let dir = tempfile::tempdir().unwrap();
+    let reports = Reports {
+        genesis: committee.0.clone(),
+        inputs: Box::new(InputFiles::new(&inputs_dir())),
+        export_dir: dir.path().join("reports"),
+        poll_interval: Duration::from_secs(1),
+        member: None,
+    };
+    let accounting = Box::new(EndsAfter { after: Duration::from_secs(3), fails: false });
+    let clock = Arc::new(TokioClock::new(0));
+    let node = Node::new(store_with_tallies(dir.path()), clock, accounting, Some(reports));
+    let started = Instant::now();
+    timeout(Duration::from_secs(60), node.run(std::future::pending())).await.expect("run ended").unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+
+    // A member keeps gossiping after accounting is done, until it is told to stop.
+    let dir = tempfile::tempdir().unwrap();
+    let accounting = Box::new(EndsAfter { after: Duration::from_secs(3), fails: false });
+    let node = member_node(0, &committee, &GossipHub::new(), &Chain::default(), dir.path(), accounting);
+    let started = Instant::now();
+    node.run(sleep(Duration::from_secs(20))).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(20));
+}
