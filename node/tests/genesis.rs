@@ -1,9 +1,9 @@
 //! `genesis new` writes a valid local genesis; `genesis verify` names each problem.
 
-mod common;
+mod support;
 
-use common::*;
 use std::process::Command;
+use support::*;
 
 fn oracle(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin()).args(args).output().unwrap();

@@ -3,34 +3,15 @@
 //! concurrency, one killed and restarted mid-way), a root that verifies, a
 //! wrong root that does not, and a claim proof that checks against the root.
 
-mod common;
+mod support;
 
 use claystack_merkle::{verify, LeafEncoding, Value};
 use claystack_primitives::hex;
 use claystack_report::REWARDS_LEAF_ENCODING;
-use common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-const SCENARIO: &str = r#"
-seed = 21
-preset = "minimal"
-validators = 300
-tracked = ["0-24"]
-head_epoch = 14
-missed_slots = [12, 13, 50]
-[[offline]]
-validators = ["3"]
-from_epoch = 4
-to_epoch = 6
-[[miss]]
-validators = ["12"]
-rate_bps = 5000
-[[slashing]]
-validator = 9
-epoch = 5
-"#;
+use support::*;
 
 /// Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by 1 and 2.
 /// Report 2 chains to report 1, which (as far as this file says) paid nobody.
@@ -83,22 +64,22 @@ fn report(args: &[&str]) -> (bool, String, String) {
 #[test]
 fn reports_are_reproducible_verifiable_and_claimable() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let scenario = fixture("report.toml");
     let (_sim, url) = start_sim(&scenario, None);
     let genesis = genesis_file(dir.path());
-    let inputs = scenario_file(dir.path(), "frame.json", FRAME);
+    let inputs = write_file(dir.path(), "frame.json", FRAME);
 
     // Node A: defaults. Node B: one request at a time, killed once mid-way, restarted.
     let a = dir.path().join("a");
     let (ok, log) = run_to_end(&run_args(&a, &url, "0-24", 10), &[]);
     assert!(ok, "node a: {log}");
     let b = dir.path().join("b");
-    let config = scenario_file(dir.path(), "b.toml", "[accounting]\nconcurrency = 1\n");
+    let config = write_file(dir.path(), "b.toml", "[accounting]\nconcurrency = 1\n");
     let mut b_args = run_args(&b, &url, "0-24", 10);
     b_args.extend(["--config".into(), config.display().to_string()]);
     let (mut proc, _lines) = spawn_with_lines(&b_args, &[]);
     std::thread::sleep(Duration::from_millis(150));
-    proc.kill9();
+    proc.kill();
     let (ok, log) = run_to_end(&b_args, &[]);
     assert!(ok, "node b: {log}");
 
