@@ -7,8 +7,7 @@
 //! 0, 1 and 3 reach the quorum (3 of 4) with the same certificate, whose aggregate
 //! signature verifies against the members' keys from genesis.
 
-mod support;
-
+use crate::support::*;
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, Password};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
@@ -18,7 +17,6 @@ use claystack_quorum::{bls, Roster, SecretKeySigner, SignatureMessage, Signer};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-use support::*;
 
 const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
 

@@ -3,13 +3,11 @@
 //! reach a quorum and submit; the NodeManager accepts report 1 and an operator claims.
 //! Checked here from the files the run leaves behind, not from its own word.
 
-mod support;
-
+use crate::support::bin;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::hex;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::bin;
 
 /// Runs `devnet` with `extra` flags; returns its directory (kept in `tmp`), summary and stdout.
 fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {

@@ -1,9 +1,7 @@
 //! `genesis new` writes a valid local genesis; `genesis verify` names each problem.
 
-mod support;
-
+use crate::support::*;
 use std::process::Command;
-use support::*;
 
 fn oracle(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin()).args(args).output().unwrap();

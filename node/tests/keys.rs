@@ -2,14 +2,12 @@
 //! possession verifies, imported elsewhere, listed, and a wrong password refused in one
 //! line — with no secret and no password ever on stdout or stderr.
 
-mod support;
-
+use crate::support::*;
 use claystack_genesis::bls;
 use claystack_keys::{KeyDir, Password};
 use claystack_primitives::hex;
 use std::path::Path;
 use std::process::Command;
-use support::*;
 
 const PASSWORD: &str = "correct horse battery staple";
 const PASSWORD_VAR: &str = "CLAYSTACK_TEST_KEYSTORE_PASSWORD";

@@ -3,15 +3,13 @@
 //! concurrency, one killed and restarted mid-way), a root that verifies, a
 //! wrong root that does not, and a claim proof that checks against the root.
 
-mod support;
-
+use crate::support::*;
 use claystack_merkle::{verify, LeafEncoding, Value};
 use claystack_primitives::hex;
 use claystack_report::REWARDS_LEAF_ENCODING;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::*;
 
 /// Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by 1 and 2.
 /// Report 2 chains to report 1, which (as far as this file says) paid nobody.

@@ -2,10 +2,8 @@
 //! to an uninterrupted run and to the ground truth — while the beacon node
 //! answers with 5xx, malformed bodies, slow responses and hidden blocks.
 
-mod support;
-
+use crate::support::*;
 use std::time::{Duration, Instant};
-use support::*;
 
 const UNTIL: u64 = 58;
 

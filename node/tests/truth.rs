@@ -3,9 +3,7 @@
 //! misses, missed slots, late and too-late inclusion, duplicates, a slashing,
 //! an exit, a late activation and the Deneb→Electra format change.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[test]
 fn tallies_equal_ground_truth() {
