@@ -96,7 +96,7 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
         })
         .collect();
 
-    let scenario = fixture("committee.toml");
+    let scenario = data_file("committee.toml");
     let (_sim, url) = start_sim(&scenario, None);
     let inputs = dir.path().join("inputs");
     std::fs::create_dir_all(&inputs).unwrap();

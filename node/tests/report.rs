@@ -11,36 +11,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by 1 and 2.
-/// Report 2 chains to report 1, which (as far as this file says) paid nobody.
-const FRAME: &str = r#"{
-  "registry": {
-    "operators": [
-      {"id": 1, "address": "0x1111111111111111111111111111111111111111"},
-      {"id": 2, "address": "0x2222222222222222222222222222222222222222"},
-      {"id": 3, "address": "0x3333333333333333333333333333333333333333"}
-    ],
-    "nodes": [
-      {"id": 1, "operator": 1, "node_type": "direct", "registered_epoch": 0},
-      {"id": 2, "operator": 2, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 3, "operator": 2, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 4, "operator": 3, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 5, "operator": 3, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 6, "operator": 3, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 7, "operator": 3, "node_type": "direct", "registered_epoch": 0}
-    ],
-    "validators": [
-      {"index": 0, "nodes": [1]}, {"index": 1, "nodes": [1]}, {"index": 2, "nodes": [1]}, {"index": 3, "nodes": [1]},
-      {"index": 9, "nodes": [7]}, {"index": 10, "nodes": [7]}, {"index": 11, "nodes": [7]},
-      {"index": 12, "nodes": [2, 3, 4, 5, 6]}, {"index": 13, "nodes": [2, 3, 4, 5, 6]}, {"index": 14, "nodes": [2, 3, 4, 5, 6]}
-    ]
-  },
-  "facts": {"slashings": [{"validator": 9, "epoch": 5}]},
-  "source": {"validator_rewards_wei": "3000000000000000000", "execution_fees_wei": "500000000000000000"},
-  "ssv_price": {"agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000"},
-  "previous": {"number": 1, "last_epoch": 3, "operators": []}
-}"#;
-
 /// A local genesis from `claystack-oracle genesis new` (its economics: 4-epoch frames).
 fn genesis_file(dir: &Path) -> std::path::PathBuf {
     let out = dir.join("genesis");
@@ -62,10 +32,12 @@ fn report(args: &[&str]) -> (bool, String, String) {
 #[test]
 fn reports_are_reproducible_verifiable_and_claimable() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = fixture("report.toml");
+    let scenario = data_file("report.toml");
     let (_sim, url) = start_sim(&scenario, None);
     let genesis = genesis_file(dir.path());
-    let inputs = write_file(dir.path(), "frame.json", FRAME);
+    // Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by
+    // 1 and 2. Report 2 chains to report 1, which (as far as this file says) paid nobody.
+    let inputs = data_file("report-frames.json");
 
     // Node A: defaults. Node B: one request at a time, killed once mid-way, restarted.
     let a = dir.path().join("a");

@@ -30,7 +30,7 @@ fn wait_for_epoch(lines: &std::sync::mpsc::Receiver<String>, at: u64) {
 #[test]
 fn kill_9_mid_catch_up_gives_identical_tallies() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = fixture("restart.toml");
+    let scenario = data_file("restart.toml");
     let truth = dir.path().join("truth.json");
     let (_sim, url) = start_sim(&scenario, Some(&truth));
     let env = [("NO_COLOR", "1")];

@@ -8,7 +8,7 @@ use crate::support::*;
 #[test]
 fn tallies_equal_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = fixture("truth.toml");
+    let scenario = data_file("truth.toml");
     let truth = dir.path().join("truth.json");
     let (_sim, url) = start_sim(&scenario, Some(&truth));
     let data = dir.path().join("node");
@@ -63,7 +63,7 @@ fn unreachable_beacon_node_is_one_clear_line() {
 #[test]
 fn starting_mid_chain_matches_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = fixture("truth.toml");
+    let scenario = data_file("truth.toml");
     let truth = dir.path().join("truth.json");
     let (_sim, url) = start_sim(&scenario, Some(&truth));
     let data = dir.path().join("node");

@@ -111,9 +111,9 @@ pub fn truth_json(path: &Path, to: u64) -> serde_json::Value {
     v
 }
 
-/// A file of `node/tests/fixtures/` (the simulator scenarios of these tests).
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+/// A file of `node/tests/data/` (the simulator scenarios of these tests).
+pub fn data_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 /// Writes `text` to `dir/name`; returns the path.
