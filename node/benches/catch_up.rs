@@ -16,52 +16,40 @@
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig};
+use claystack_testkit::{free_port, ChildProcess};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// The simulated chain, sized by `{validators}`, `{last_tracked}` and `{head_epoch}`.
+const SCENARIO: &str = include_str!("catch_up.toml");
 
 fn measuring() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-fn start_sim(dir: &std::path::Path, validators: u64, tracked: u64, head: u64) -> (Sim, String) {
+fn start_sim(dir: &std::path::Path, validators: u64, tracked: u64, head: u64) -> (ChildProcess, String) {
     let scenario = dir.join("bench.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "seed = 1\npreset = \"mainnet\"\nvalidators = {validators}\ntracked = [\"0-{}\"]\nhead_epoch = {head}\nfinality_lag = 2\n\
-             [[miss]]\nvalidators = [\"0-{}\"]\nrate_bps = 500\n",
-            tracked - 1,
-            tracked - 1
-        ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_claystack-oracle"))
-        .args(["sim", "beacon", "--scenario"])
+    let text = SCENARIO
+        .replace("{validators}", &validators.to_string())
+        .replace("{last_tracked}", &(tracked - 1).to_string())
+        .replace("{head_epoch}", &head.to_string());
+    std::fs::write(&scenario, text).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_claystack-oracle"));
+    cmd.args(["sim", "beacon", "--scenario"])
         .arg(&scenario)
         .args(["--listen", &addr])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start simulator");
+        .stderr(Stdio::null());
+    let sim = ChildProcess::spawn("simulator", cmd).expect("start simulator");
     let deadline = Instant::now() + Duration::from_secs(120);
     while std::net::TcpStream::connect(&addr).is_err() {
         assert!(Instant::now() < deadline, "simulator did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Sim(child), format!("http://{addr}"))
+    (sim, format!("http://{addr}"))
 }
 
 fn catch_up(c: &mut Criterion) {

@@ -7,29 +7,16 @@
 //! 0, 1 and 3 reach the quorum (3 of 4) with the same certificate, whose aggregate
 //! signature verifies against the members' keys from genesis.
 
-mod common;
-
+use crate::support::*;
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, Password};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{bls, Roster, SecretKeySigner, SignatureMessage, Signer};
-use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-const SCENARIO: &str = r#"
-seed = 5
-preset = "minimal"
-validators = 300
-tracked = ["0-24"]
-head_epoch = 12
-[[miss]]
-validators = ["12"]
-rate_bps = 3000
-"#;
 
 const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
 
@@ -90,7 +77,7 @@ fn node_args(m: &Member, all: &[Member], data: &Path, url: &str, genesis: &Path,
 fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     let dir = tempfile::tempdir().unwrap();
     let g = dir.path().join("genesis");
-    let password_file = scenario_file(dir.path(), "password", PASSWORD);
+    let password_file = write_file(dir.path(), "password", PASSWORD);
     let out = std::process::Command::new(bin())
         .args(["genesis", "new", "--members", "4", "--threshold", "3", "--out"])
         .arg(&g)
@@ -109,7 +96,7 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
         })
         .collect();
 
-    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let scenario = data_file("committee.toml");
     let (_sim, url) = start_sim(&scenario, None);
     let inputs = dir.path().join("inputs");
     std::fs::create_dir_all(&inputs).unwrap();
@@ -166,7 +153,7 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     wait_for(&lines0, &["refused", "member=2"], Duration::from_secs(30), &mut logs0);
 
     // Member 1 crashes after signing and comes back: it rejoins and gossips again.
-    n1.kill9();
+    n1.kill();
     let (_n1, lines1) = spawn_with_lines(&args(1), &env);
     let mut logs1 = Vec::new();
     wait_for(&lines1, &["committee member started"], Duration::from_secs(30), &mut logs1);

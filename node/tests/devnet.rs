@@ -3,11 +3,9 @@
 //! reach a quorum and submit; the NodeManager accepts report 1 and an operator claims.
 //! Checked here from the files the run leaves behind, not from its own word.
 
-mod common;
-
+use crate::support::bin;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::hex;
-use common::bin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

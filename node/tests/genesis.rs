@@ -1,8 +1,6 @@
 //! `genesis new` writes a valid local genesis; `genesis verify` names each problem.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::process::Command;
 
 fn oracle(args: &[&str]) -> (bool, String, String) {

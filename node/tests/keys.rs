@@ -2,12 +2,10 @@
 //! possession verifies, imported elsewhere, listed, and a wrong password refused in one
 //! line — with no secret and no password ever on stdout or stderr.
 
-mod common;
-
+use crate::support::*;
 use claystack_genesis::bls;
 use claystack_keys::{KeyDir, Password};
 use claystack_primitives::hex;
-use common::*;
 use std::path::Path;
 use std::process::Command;
 

@@ -3,64 +3,13 @@
 //! concurrency, one killed and restarted mid-way), a root that verifies, a
 //! wrong root that does not, and a claim proof that checks against the root.
 
-mod common;
-
+use crate::support::*;
 use claystack_merkle::{verify, LeafEncoding, Value};
 use claystack_primitives::hex;
 use claystack_report::REWARDS_LEAF_ENCODING;
-use common::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-const SCENARIO: &str = r#"
-seed = 21
-preset = "minimal"
-validators = 300
-tracked = ["0-24"]
-head_epoch = 14
-missed_slots = [12, 13, 50]
-[[offline]]
-validators = ["3"]
-from_epoch = 4
-to_epoch = 6
-[[miss]]
-validators = ["12"]
-rate_bps = 5000
-[[slashing]]
-validator = 9
-epoch = 5
-"#;
-
-/// Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by 1 and 2.
-/// Report 2 chains to report 1, which (as far as this file says) paid nobody.
-const FRAME: &str = r#"{
-  "registry": {
-    "operators": [
-      {"id": 1, "address": "0x1111111111111111111111111111111111111111"},
-      {"id": 2, "address": "0x2222222222222222222222222222222222222222"},
-      {"id": 3, "address": "0x3333333333333333333333333333333333333333"}
-    ],
-    "nodes": [
-      {"id": 1, "operator": 1, "node_type": "direct", "registered_epoch": 0},
-      {"id": 2, "operator": 2, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 3, "operator": 2, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 4, "operator": 3, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 5, "operator": 3, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 6, "operator": 3, "node_type": "ssv", "registered_epoch": 0},
-      {"id": 7, "operator": 3, "node_type": "direct", "registered_epoch": 0}
-    ],
-    "validators": [
-      {"index": 0, "nodes": [1]}, {"index": 1, "nodes": [1]}, {"index": 2, "nodes": [1]}, {"index": 3, "nodes": [1]},
-      {"index": 9, "nodes": [7]}, {"index": 10, "nodes": [7]}, {"index": 11, "nodes": [7]},
-      {"index": 12, "nodes": [2, 3, 4, 5, 6]}, {"index": 13, "nodes": [2, 3, 4, 5, 6]}, {"index": 14, "nodes": [2, 3, 4, 5, 6]}
-    ]
-  },
-  "facts": {"slashings": [{"validator": 9, "epoch": 5}]},
-  "source": {"validator_rewards_wei": "3000000000000000000", "execution_fees_wei": "500000000000000000"},
-  "ssv_price": {"agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000"},
-  "previous": {"number": 1, "last_epoch": 3, "operators": []}
-}"#;
 
 /// A local genesis from `claystack-oracle genesis new` (its economics: 4-epoch frames).
 fn genesis_file(dir: &Path) -> std::path::PathBuf {
@@ -83,22 +32,24 @@ fn report(args: &[&str]) -> (bool, String, String) {
 #[test]
 fn reports_are_reproducible_verifiable_and_claimable() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let scenario = data_file("report.toml");
     let (_sim, url) = start_sim(&scenario, None);
     let genesis = genesis_file(dir.path());
-    let inputs = scenario_file(dir.path(), "frame.json", FRAME);
+    // Three operators: a direct node each for 0 and 2, and a five-node SSV cluster shared by
+    // 1 and 2. Report 2 chains to report 1, which (as far as this file says) paid nobody.
+    let inputs = data_file("report-frames.json");
 
     // Node A: defaults. Node B: one request at a time, killed once mid-way, restarted.
     let a = dir.path().join("a");
     let (ok, log) = run_to_end(&run_args(&a, &url, "0-24", 10), &[]);
     assert!(ok, "node a: {log}");
     let b = dir.path().join("b");
-    let config = scenario_file(dir.path(), "b.toml", "[accounting]\nconcurrency = 1\n");
+    let config = write_file(dir.path(), "b.toml", "[accounting]\nconcurrency = 1\n");
     let mut b_args = run_args(&b, &url, "0-24", 10);
     b_args.extend(["--config".into(), config.display().to_string()]);
     let (mut proc, _lines) = spawn_with_lines(&b_args, &[]);
     std::thread::sleep(Duration::from_millis(150));
-    proc.kill9();
+    proc.kill();
     let (ok, log) = run_to_end(&b_args, &[]);
     assert!(ok, "node b: {log}");
 

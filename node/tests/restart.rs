@@ -2,54 +2,8 @@
 //! to an uninterrupted run and to the ground truth — while the beacon node
 //! answers with 5xx, malformed bodies, slow responses and hidden blocks.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::time::{Duration, Instant};
-
-const SCENARIO: &str = r#"
-seed = 11
-preset = "minimal"
-validators = 2000
-tracked = ["0-199"]
-electra_fork_epoch = 5
-head_epoch = 62
-finality_lag = 2
-missed_slots = [30, 31, 100, 101, 102, 250, 333]
-duplicate_every = 4
-untracked_miss_rate_bps = 500
-
-[[offline]]
-validators = ["10-29"]
-from_epoch = 12
-to_epoch = 20
-
-[[miss]]
-validators = ["50-59"]
-rate_bps = 3000
-
-[[late]]
-validators = ["60-64"]
-delay = 4
-from_epoch = 0
-to_epoch = 40
-
-[[slashing]]
-validator = 70
-epoch = 15
-
-[[exit]]
-validator = 71
-epoch = 25
-
-[faults]
-seed = 3
-slow_ms = 20
-slow_rate_bps = 200
-error_rate_bps = 300
-malformed_rate_bps = 300
-hide_block_rate_bps = 100
-"#;
 
 const UNTIL: u64 = 58;
 
@@ -76,7 +30,7 @@ fn wait_for_epoch(lines: &std::sync::mpsc::Receiver<String>, at: u64) {
 #[test]
 fn kill_9_mid_catch_up_gives_identical_tallies() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let scenario = data_file("restart.toml");
     let truth = dir.path().join("truth.json");
     let (_sim, url) = start_sim(&scenario, Some(&truth));
     let env = [("NO_COLOR", "1")];
@@ -94,7 +48,7 @@ fn kill_9_mid_catch_up_gives_identical_tallies() {
         let (mut proc, lines) = spawn_with_lines(&args, &env);
         wait_for_epoch(&lines, at);
         std::thread::sleep(Duration::from_millis(delay_ms));
-        proc.kill9();
+        proc.kill();
     }
     let (ok, log) = run_to_end(&args, &env);
     assert!(ok, "restarted run failed: {log}");

@@ -3,60 +3,12 @@
 //! misses, missed slots, late and too-late inclusion, duplicates, a slashing,
 //! an exit, a late activation and the Deneb→Electra format change.
 
-mod common;
-
-use common::*;
-
-const SCENARIO: &str = r#"
-seed = 7
-preset = "minimal"
-validators = 300
-tracked = ["0-40", "250-260"]
-electra_fork_epoch = 3
-head_epoch = 14
-finality_lag = 2
-missed_slots = [9, 10, 31, 32, 33, 47, 80]
-duplicate_every = 3
-untracked_miss_rate_bps = 1000
-
-[[offline]]
-validators = ["3-5"]
-from_epoch = 2
-to_epoch = 6
-
-[[miss]]
-validators = ["7", "255"]
-rate_bps = 5000
-
-[[late]]
-validators = ["8"]
-delay = 3
-from_epoch = 0
-to_epoch = 100
-
-[[late]]
-validators = ["12"]
-delay = 20
-from_epoch = 4
-to_epoch = 5
-
-[[slashing]]
-validator = 9
-epoch = 3
-
-[[exit]]
-validator = 10
-epoch = 4
-
-[[activation]]
-validator = 11
-epoch = 5
-"#;
+use crate::support::*;
 
 #[test]
 fn tallies_equal_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let scenario = data_file("truth.toml");
     let truth = dir.path().join("truth.json");
     let (_sim, url) = start_sim(&scenario, Some(&truth));
     let data = dir.path().join("node");
@@ -111,7 +63,7 @@ fn unreachable_beacon_node_is_one_clear_line() {
 #[test]
 fn starting_mid_chain_matches_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario_file(dir.path(), "s.toml", SCENARIO);
+    let scenario = data_file("truth.toml");
     let truth = dir.path().join("truth.json");
     let (_sim, url) = start_sim(&scenario, Some(&truth));
     let data = dir.path().join("node");

@@ -6,31 +6,7 @@ use claystack_primitives::{Bitlist, Bitvector};
 use serde_json::Value;
 use std::sync::Arc;
 
-const MINIMAL: &str = r#"
-seed = 42
-preset = "minimal"
-validators = 256
-tracked = ["0-63"]
-head_epoch = 6
-missed_slots = [17, 33]
-duplicate_every = 4
-[[offline]]
-validators = ["3-5"]
-from_epoch = 2
-to_epoch = 4
-[[late]]
-validators = ["8"]
-delay = 3
-[[slashing]]
-validator = 9
-epoch = 3
-[[exit]]
-validator = 10
-epoch = 2
-[[activation]]
-validator = 11
-epoch = 2
-"#;
+const MINIMAL: &str = include_str!("data/minimal.toml");
 
 struct Sim {
     base: String,

@@ -5,7 +5,8 @@ use claystack_beacon_sim::{Chain, Scenario, TallyTruth, Truth};
 use claystack_primitives::{Bitlist, Bitvector};
 use std::collections::HashMap;
 
-const BASE: &str = "seed = 42\npreset = \"minimal\"\nvalidators = 256\ntracked = [\"0-63\"]\nhead_epoch = 10\n";
+/// The chain every test here adds its rules to (top-level keys only, so rules can follow).
+const BASE: &str = include_str!("data/base.toml");
 
 fn chain(extra: &str) -> Chain {
     Chain::new(Scenario::from_toml(&format!("{BASE}{extra}")).unwrap()).unwrap()
@@ -222,12 +223,7 @@ fn truth_from_blocks(c: &Chain) -> Truth {
 fn rendered_blocks_agree_with_the_truth() {
     let scenarios = [
         // Deneb then Electra, every rule at once.
-        "electra_fork_epoch = 4\nmissed_slots = [9, 17, 18, 33, 40, 41, 42]\nduplicate_every = 3\nuntracked_miss_rate_bps = 1500\n\
-         [[offline]]\nvalidators = [\"3-5\"]\nfrom_epoch = 2\nto_epoch = 4\n\
-         [[miss]]\nvalidators = [\"7\", \"30-40\"]\nrate_bps = 5000\n\
-         [[late]]\nvalidators = [\"8\", \"50-55\"]\ndelay = 4\n\
-         [[late]]\nvalidators = [\"12\"]\ndelay = 13\nfrom_epoch = 1\nto_epoch = 3\n\
-         [[slashing]]\nvalidator = 9\nepoch = 3\n[[exit]]\nvalidator = 10\nepoch = 4\n[[activation]]\nvalidator = 11\nepoch = 2\n",
+        include_str!("data/every-rule.toml"),
         // Deneb only, with a quiet chain.
         "electra_fork_epoch = 1000\n",
     ];

@@ -11,13 +11,13 @@
 //! - [`node_manager`]: [`ReportReader`] (accepted reports, roots, events) and [`Submitter`]
 //!   (submit a quorum certificate once, claim rewards);
 //! - [`tx`]: how every transaction is sent: simulated first, explicit nonce, EIP-1559 fees
-//!   from the node, replaced with higher fees when stuck;
-//! - [`anvil`]: a private anvil that dies with its owner, for tests and the local testnet.
+//!   from the node, replaced with higher fees when stuck.
+//!
+//! Tests start their anvil with `claystack-testkit` (a dev-dependency), not with this crate.
 //!
 //! What it must never do: read report inputs at `latest` (registry reads take a block
 //! number), send a report the chain already accepted, or print a private key.
 
-pub mod anvil;
 pub mod bindings;
 pub mod deploy;
 pub mod error;

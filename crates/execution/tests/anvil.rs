@@ -8,7 +8,6 @@ use claystack_execution::alloy::primitives::{Address, B256, U256};
 use claystack_execution::alloy::providers::{Provider, ProviderBuilder};
 use claystack_execution::alloy::rpc::types::TransactionRequest;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
-use claystack_execution::anvil::{Anvil, AnvilError};
 use claystack_execution::bindings::{NodeManager, OperatorRegistry};
 use claystack_execution::{
     predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, NodeType, Registrar,
@@ -20,6 +19,7 @@ use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::bls::{aggregate_signatures, parse_signature};
 use claystack_quorum::{Certificate, Roster, SecretKeySigner, Signer, SignerBitmap};
 use claystack_report::{report_hash, REWARDS_LEAF_ENCODING};
+use claystack_testkit::anvil::{Anvil, AnvilError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

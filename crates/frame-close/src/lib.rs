@@ -125,12 +125,9 @@ impl InputFiles {
     }
 }
 
-/// Writes `bytes` beside `path`, then renames it into place: a reader sees the old file or
-/// the new one, never half of one.
-fn write_aside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let aside = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&aside, bytes).and_then(|_| std::fs::rename(&aside, path))
+/// Writes an exported file whole or not at all (a reader sees the old file or the new one).
+fn write_export(path: &Path, bytes: &[u8]) -> Result<(), FrameCloseError> {
+    claystack_fs_util::write_atomic(path, bytes).map_err(|e| FrameCloseError::Export { path: e.path, source: e.source })
 }
 
 /// A report the reporter just stored.
@@ -189,8 +186,7 @@ impl FrameCloser {
         for (name, bytes) in
             [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
         {
-            write_aside(&dir.join(name), bytes)
-                .map_err(|source| FrameCloseError::Export { path: dir.join(name), source })?;
+            write_export(&dir.join(name), bytes)?;
         }
         Ok(())
     }
@@ -198,7 +194,7 @@ impl FrameCloser {
     fn export_inputs(&self, number: u64, inputs: &[u8]) -> Result<(), FrameCloseError> {
         let Some(dir) = &self.export else { return Ok(()) };
         let path = dir.join(format!("rewards-{number}")).join("inputs.json");
-        write_aside(&path, inputs).map_err(|source| FrameCloseError::Export { path: path.clone(), source })
+        write_export(&path, inputs)
     }
 
     /// The number of the next report to close.

@@ -7,25 +7,17 @@ use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_beacon_sim::{serve, Chain, Scenario};
 use claystack_execution::alloy::primitives::U256;
 use claystack_execution::alloy::providers::Provider;
-use claystack_execution::anvil::Anvil;
 use claystack_execution::{
     predict_addresses, DeployConfig, Deployer, NodeType, Registrar, RegistryReader, Rpc, Transactor, TxConfig,
 };
 use claystack_frame_close::{InputFiles, InputsSource, InputsStatus, OnchainRegistryInputs, RegistryAtReference};
 use claystack_genesis::generate_local;
+use claystack_testkit::Anvil;
 use std::sync::Arc;
 use std::time::Duration;
 
-// Frame 1 is epochs 0..=3 (slots 0..=31); slot 31 is missed, so the reference slot is 30
-// and its execution block is 30 (no missed slot before it).
-const SCENARIO: &str = r#"
-seed = 3
-preset = "minimal"
-validators = 64
-tracked = ["0-63"]
-head_epoch = 6
-missed_slots = [31]
-"#;
+/// Frame 1 is epochs 0..=3; its reference slot and block are 30 (see the file).
+const SCENARIO: &str = include_str!("data/chain.toml");
 
 const FRAMES: &str = r#"{
   "source": { "validator_rewards_wei": "1000000000000000000", "execution_fees_wei": "0" },

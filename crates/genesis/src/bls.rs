@@ -32,7 +32,7 @@ pub fn pop_sign(sk: &SecretKey) -> [u8; 96] {
 
 /// Checks a public key: a valid compressed G1 point in the subgroup and not the point at infinity.
 pub fn pubkey_check(pk: &[u8; 48]) -> Result<(), String> {
-    PublicKey::key_validate(pk).map(|_| ()).map_err(describe)
+    PublicKey::key_validate(pk).map(|_| ()).map_err(|e| describe_blst_error(e).to_string())
 }
 
 /// True if `pop` is a valid proof of possession for `pk` (the key is validated too).
@@ -42,13 +42,19 @@ pub fn pop_verify(pk: &[u8; 48], pop: &[u8; 96]) -> bool {
     sig.verify(true, pk, POP_DST, &[], &key, true) == BLST_ERROR::BLST_SUCCESS
 }
 
-fn describe(e: BLST_ERROR) -> String {
+/// What blst's verdict on a point means, as words for an error message ("invalid public
+/// key: …"). The one place that turns `BLST_ERROR` into text; `claystack-quorum` and
+/// `claystack-keys` use it too.
+pub fn describe_blst_error(e: BLST_ERROR) -> &'static str {
     match e {
-        BLST_ERROR::BLST_BAD_ENCODING => "not a compressed BLS12-381 G1 point encoding".into(),
-        BLST_ERROR::BLST_POINT_NOT_ON_CURVE => "not a point on the curve".into(),
-        BLST_ERROR::BLST_POINT_NOT_IN_GROUP => "not in the prime-order subgroup".into(),
-        BLST_ERROR::BLST_PK_IS_INFINITY => "is the point at infinity".into(),
-        other => format!("rejected by blst ({other:?})"),
+        BLST_ERROR::BLST_SUCCESS => "valid",
+        BLST_ERROR::BLST_BAD_ENCODING => "not a compressed point encoding",
+        BLST_ERROR::BLST_POINT_NOT_ON_CURVE => "not a point on the curve",
+        BLST_ERROR::BLST_POINT_NOT_IN_GROUP => "not in the prime-order subgroup",
+        BLST_ERROR::BLST_AGGR_TYPE_MISMATCH => "a point of the wrong group for this aggregate",
+        BLST_ERROR::BLST_VERIFY_FAIL => "a signature that does not verify",
+        BLST_ERROR::BLST_PK_IS_INFINITY => "the point at infinity",
+        BLST_ERROR::BLST_BAD_SCALAR => "not a valid scalar (zero or not below the group order)",
     }
 }
 
@@ -89,7 +95,7 @@ mod tests {
         assert!(!pop_verify(&pa, &wrong_dst));
         let mut infinity = [0u8; 48];
         infinity[0] = 0xc0;
-        assert_eq!(pubkey_check(&infinity), Err("is the point at infinity".into()));
+        assert_eq!(pubkey_check(&infinity), Err("the point at infinity".into()));
         assert!(pubkey_check(&[0u8; 48]).is_err());
         assert!(pubkey_check(&[0xab; 48]).is_err());
         assert!(!pop_verify(&infinity, &pop_sign(&a)));

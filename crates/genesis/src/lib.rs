@@ -175,13 +175,10 @@ impl Genesis {
         Ok((g, hash))
     }
 
-    /// Writes the pretty form to `path` (via a temporary file in the same directory, then rename).
+    /// Writes the pretty form to `path`, atomically (see `claystack_fs_util::write_atomic`).
     pub fn save(&self, path: &Path) -> Result<(), GenesisError> {
-        let err = |source| GenesisError::Write { path: path.display().to_string(), error: source };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, self.to_pretty_json()).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        claystack_fs_util::write_atomic(path, self.to_pretty_json().as_bytes())
+            .map_err(|e| GenesisError::Write { path: path.display().to_string(), error: e.source })
     }
 
     /// Every problem found, in field order; empty means valid.

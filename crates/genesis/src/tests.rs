@@ -120,7 +120,7 @@ fn invalid_pubkey_is_named_not_a_bad_pop() {
     g.committee.members[1].bls_pubkey[0] = 0xc0; // compressed infinity
     assert_eq!(
         lines(&g),
-        ["committee.members[1].bls_pubkey: invalid public key (is the point at infinity); replace it with the member's key"]
+        ["committee.members[1].bls_pubkey: invalid public key (the point at infinity); replace it with the member's key"]
     );
 }
 

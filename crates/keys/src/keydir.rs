@@ -12,7 +12,6 @@
 //! files. A key directory is never overwritten: creating or importing into a directory
 //! that already holds any of these files fails.
 
-use crate::fsutil::{self, PUBLIC_MODE, SECRET_MODE};
 use crate::keystore::{Kdf, Keystore};
 use crate::password::Password;
 use crate::{p2p, KeysError, KeystoreError};
@@ -157,7 +156,7 @@ impl KeyDir {
         if !path.exists() {
             return Err(KeysError::NotKeyDir { dir: dir.to_path_buf(), file: path });
         }
-        let text = fsutil::read(&path)?;
+        let text = claystack_fs_util::read(&path)?;
         let member: MemberKeys = serde_json::from_slice(&text)
             .map_err(|e| KeysError::Invalid { path: path.clone(), reason: format!("not a member file: {e}") })?;
         let inconsistent = |reason: String| KeysError::Inconsistent { dir: dir.to_path_buf(), reason };
@@ -234,15 +233,15 @@ fn write_dir(dir: &Path, keystore: &[u8], sk: &SecretKey) -> Result<MemberKeys, 
     let keypair = p2p::generate()?;
     let member =
         MemberKeys { bls_pubkey: bls::public_key(sk), pop: bls::pop_sign(sk), peer_id: p2p::peer_id(&keypair) };
-    fsutil::create_private_dir(dir)?;
+    claystack_fs_util::create_private_dir(dir)?;
     p2p::write(&KeyDir::p2p_key_path(dir), &keypair)?;
-    fsutil::write_atomic(&KeyDir::keystore_path(dir), keystore, SECRET_MODE)?;
-    fsutil::write_atomic(&KeyDir::member_path(dir), member.to_json().as_bytes(), PUBLIC_MODE)?;
+    claystack_fs_util::write_private(&KeyDir::keystore_path(dir), keystore)?;
+    claystack_fs_util::write_atomic(&KeyDir::member_path(dir), member.to_json().as_bytes())?;
     Ok(member)
 }
 
 fn read_keystore(path: &Path) -> Result<(Keystore, String), KeysError> {
-    let bytes = fsutil::read(path)?;
+    let bytes = claystack_fs_util::read(path)?;
     let text = String::from_utf8(bytes).map_err(|_| KeysError::Keystore {
         path: path.to_path_buf(),
         error: KeystoreError::Json("the file is not UTF-8 text".into()),

@@ -16,8 +16,6 @@ pub mod keystore;
 pub mod p2p;
 pub mod password;
 
-mod fsutil;
-
 pub use keydir::{KeyDir, MemberKeys, Unlocked};
 pub use keystore::{Kdf, Keystore};
 pub use password::{Password, PasswordSource};
@@ -79,6 +77,23 @@ pub enum KeysError {
     Password(String),
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),
+}
+
+impl From<claystack_fs_util::FsError> for KeysError {
+    fn from(e: claystack_fs_util::FsError) -> KeysError {
+        KeysError::Io { action: e.action, path: e.path, error: e.source }
+    }
+}
+
+impl From<claystack_fs_util::SecretFileError> for KeysError {
+    fn from(e: claystack_fs_util::SecretFileError) -> KeysError {
+        match e {
+            claystack_fs_util::SecretFileError::Io(e) => e.into(),
+            claystack_fs_util::SecretFileError::OpenToOthers { path, mode } => {
+                KeysError::OpenPermissions { path, mode }
+            }
+        }
+    }
 }
 
 impl KeysError {

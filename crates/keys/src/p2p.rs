@@ -6,10 +6,8 @@
 //! genesis lists each member's peer id), it signs nothing of value, and the node must be
 //! able to restart unattended. A file readable by other users is refused, as ssh does.
 
-use crate::fsutil::{self, SECRET_MODE};
 use crate::KeysError;
 use libp2p_identity::{Keypair, PeerId};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -43,17 +41,13 @@ pub fn write(path: &Path, keypair: &Keypair) -> Result<(), KeysError> {
             .to_protobuf_encoding()
             .map_err(|e| KeysError::Invalid { path: path.to_path_buf(), reason: format!("cannot encode: {e}") })?,
     );
-    fsutil::write_atomic(path, &bytes, SECRET_MODE)
+    Ok(claystack_fs_util::write_private(path, &bytes)?)
 }
 
 /// Reads the keypair at `path`; refuses a file that others can read, or one that is not
 /// an ed25519 key.
 pub fn read(path: &Path) -> Result<Keypair, KeysError> {
-    let mode = std::fs::metadata(path).map_err(KeysError::io("read", path))?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeysError::OpenPermissions { path: path.to_path_buf(), mode });
-    }
-    let bytes = Zeroizing::new(fsutil::read(path)?);
+    let bytes = Zeroizing::new(claystack_fs_util::read_private(path)?);
     let keypair = Keypair::from_protobuf_encoding(&bytes).map_err(|e| KeysError::Invalid {
         path: path.to_path_buf(),
         reason: format!("not a libp2p private key (protobuf encoding): {e}"),
@@ -67,6 +61,7 @@ pub fn read(path: &Path) -> Result<Keypair, KeysError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn write_read_mode_and_peer_id() {

@@ -117,7 +117,7 @@ impl Drop for Members {
 impl Members {
     fn spawn(n: usize, rounds: usize) -> Members {
         let dir = tempfile::tempdir().unwrap();
-        let ports = free_ports(n);
+        let ports = claystack_testkit::free_ports(n);
         let ports_arg = ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
         let exe = std::env::current_exe().unwrap();
         let (tx, lines) = std_mpsc::channel();
@@ -175,19 +175,6 @@ impl Members {
         self.tell_all("cpu");
         self.gather("cpu", Duration::from_secs(30)).iter().map(|w| w[0].parse::<u64>().unwrap()).sum()
     }
-}
-
-/// Ports below the ephemeral range, so no outgoing connection takes one before its member binds it.
-fn free_ports(n: usize) -> Vec<u16> {
-    let mut port = 20_000 + (std::process::id() % 5_000) as u16;
-    let mut out = Vec::new();
-    while out.len() < n {
-        port += 1;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            out.push(port);
-        }
-    }
-    out
 }
 
 fn committee(n: usize, rounds: usize) {

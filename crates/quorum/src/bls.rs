@@ -26,6 +26,7 @@ use claystack_merkle::keccak256;
 use claystack_primitives::hex;
 use thiserror::Error;
 
+use claystack_genesis::bls::describe_blst_error as describe;
 pub use claystack_genesis::bls::{POP_DST, SIG_DST};
 
 /// Compressed G1 public key.
@@ -50,16 +51,6 @@ pub enum BlsError {
     Signature(&'static str),
     #[error("nothing to aggregate")]
     Empty,
-}
-
-fn describe(e: BLST_ERROR) -> &'static str {
-    match e {
-        BLST_ERROR::BLST_BAD_ENCODING => "not a compressed point encoding",
-        BLST_ERROR::BLST_POINT_NOT_ON_CURVE => "not a point on the curve",
-        BLST_ERROR::BLST_POINT_NOT_IN_GROUP => "not in the prime-order subgroup",
-        BLST_ERROR::BLST_PK_IS_INFINITY => "the point at infinity",
-        _ => "rejected by blst",
-    }
 }
 
 /// A compressed public key, validated: on the curve, in the subgroup, not infinity.

@@ -1,30 +1,38 @@
 //! `claystack-oracle devnet`: a whole local committee end to end, as processes on this
 //! machine, until a rewards root is accepted on chain and an operator has claimed.
 //!
-//! 1. anvil (prague, chain 31337) and the beacon simulator (`sim beacon`, a child process);
-//! 2. a genesis with fresh member keys and the contract addresses predicted for the deployer;
-//! 3. the contracts deployed; four operators registered with nodes of every type and bonds,
-//!    the simulator's validators delegated to their clusters, the NodeManager funded;
-//! 4. one `claystack-oracle run` process per member (accounting, report, BLS signing,
-//!    gossip, quorum, submission by rotation), reading the registry from the chain;
-//! 5. waits for the NodeManager to accept report 1, checks every member computed that root,
-//!    and claims the largest operator's rewards with a proof from a member's tree dump;
-//! 6. stops every process it started, on success, failure or Ctrl-C.
+//! [`run`] takes the steps of docs/testnet.md in order, one function each:
+//!
+//! 1. [`start_chains`]: anvil (prague, chain 31337) and the beacon simulator (`sim beacon`,
+//!    a child process);
+//! 2. [`write_genesis`]: a genesis with fresh member keys and the contract addresses
+//!    predicted for the deployer;
+//! 3. [`deploy_and_register`]: the contracts deployed; four operators registered with nodes
+//!    of every type and bonds, the simulator's validators delegated to their clusters, the
+//!    NodeManager funded;
+//! 4. [`mine_past_reference_block`]: report 1's reference block comes after registration;
+//! 5. [`start_members`]: one `claystack-oracle run` process per member (accounting, report,
+//!    BLS signing, gossip, quorum, submission by rotation), reading the registry from the chain;
+//! 6. [`wait_for_report_1`]: the NodeManager accepts report 1, and every member computed
+//!    that root;
+//! 7. [`claim_largest_leaf`]: the operator with the most rewards claims with a proof from a
+//!    member's tree dump;
+//! 8. [`verify_report_offline`]: `report verify` recomputes report 1 as any operator can;
+//! 9. [`devnet`] stops every process it started, on success, failure or Ctrl-C.
 //!
 //! Everything is written under `--dir` (default `devnet/`): genesis, keys, configs,
 //! each process's log and data directory. The directory is replaced on the next run.
 
-use super::genesis::write_private;
+use super::genesis::write_secret;
 use crate::cli::DevnetArgs;
 use anyhow::{bail, ensure, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
-use claystack_execution::alloy::primitives::U256;
+use claystack_execution::alloy::primitives::{B256, U256};
 use claystack_execution::alloy::providers::Provider;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
-use claystack_execution::anvil::Anvil;
 use claystack_execution::{
-    predict_addresses, DeployConfig, Deployer, NodeType, Registrar, ReportReader, RewardsLeaf, Rpc, Submitter,
-    Transactor, TxConfig,
+    predict_addresses, AcceptedReport, ContractAddresses, DeployConfig, Deployer, Deployment, NodeType, Registrar,
+    RegistryReader, ReportReader, RewardsLeaf, Rpc, Submitter, Transactor, TxConfig,
 };
 use claystack_frame_close::RegistryAtReference;
 use claystack_genesis::{generate_local, Genesis};
@@ -32,12 +40,11 @@ use claystack_keys::{Kdf, KeyDir, Password};
 use claystack_merkle::StandardMerkleTree;
 use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
+use claystack_testkit::{free_port, free_ports, Anvil, ChildProcess};
 use serde_json::json;
 use std::io::Read;
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The simulated beacon chain (64 tracked validators with a few faults); `genesis_time` is
@@ -51,6 +58,8 @@ const FIRST_EPOCH: u64 = 16;
 const ETH: u128 = 1_000_000_000_000_000_000;
 /// Marks a directory this command made, so it never deletes anything else.
 const MARKER: &str = ".claystack-devnet";
+/// How long a stopped process gets to exit after SIGINT before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// anvil mines each transaction at once: poll for receipts often.
 fn local_tx() -> TxConfig {
@@ -79,26 +88,67 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     if outcome.is_err() {
-        for (name, _, log) in &procs.children {
-            eprintln!("--- last lines of {name} ({}) ---\n{}", log.display(), tail(log, 12));
+        for (child, log) in &procs.children {
+            eprintln!("--- last lines of {} ({}) ---\n{}", child.name(), log.display(), tail(log, 12));
         }
     }
+    // 9. Stop everything.
     say(&format!("stopping its {} child processes (anvil already stopped with the run)", procs.children.len()));
     procs.stop();
     let summary = outcome?;
     if let Some(path) = &args.summary {
-        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        claystack_fs_util::write_atomic(path, &serde_json::to_vec_pretty(&summary)?)?;
     }
     say(&format!("done in {:.0} s; everything is in {}", started.elapsed().as_secs_f64(), args.dir.display()));
     Ok(())
 }
 
+/// Steps 1-8 (the module doc); returns the summary `--summary` writes.
 async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Result<serde_json::Value> {
     let dir = &args.dir;
     let exe = std::env::current_exe().context("cannot find this executable to start the nodes")?;
+    let chains = start_chains(dir, &exe, procs).await?;
+    let genesis = write_genesis(args, threshold, &chains).await?;
+    let (deployment, operators) = deploy_and_register(&chains, &genesis).await?;
+    mine_past_reference_block(&chains, &genesis, &deployment).await?;
+    let members = start_members(args, &exe, &chains, &genesis, procs)?;
+    let report = wait_for_report_1(args, &chains, &deployment, &members, procs).await?;
+    let exported = dir.join(format!("member-{}/data/reports/rewards-1", members.online[0]));
+    print_report(&exported.join("report.json"), &operators)?;
+    let claim = claim_largest_leaf(&chains, &deployment.addresses, &operators, &exported.join("tree.json")).await?;
+    let pids: Vec<u32> = procs.children.iter().map(|(c, _)| c.id()).chain([chains.anvil.pid()]).collect();
+    verify_report_offline(dir, &exe, &chains, members.online[0], procs)?;
+    Ok(json!({
+        "report": 1,
+        "merkle_root": report.root,
+        "member_roots": report.member_roots,
+        "tx": report.accepted.tx.to_string(),
+        "block": report.accepted.block,
+        "gas_used": report.gas_used,
+        "signers": report.signers,
+        "submitter": report.accepted.submitter.to_string(),
+        "submitter_member": report.submitter_member,
+        "online": members.online,
+        "threshold": threshold,
+        "claim": claim,
+        "pids": pids,
+    }))
+}
 
-    // 1. The chains.
+/// Both chains, as step 1 leaves them.
+struct Chains {
+    anvil: Anvil,
+    rpc: Rpc,
+    /// anvil's funded dev keys: 0 deploys, 1-4 are the operators, 5-9 the submitters.
+    keys: Vec<PrivateKeySigner>,
+    beacon: BeaconClient,
+    beacon_url: String,
+    beacon_genesis_time: u64,
+    seconds_per_epoch: u64,
+}
+
+/// 1. anvil, and the beacon simulator with the committee scenario on one clock with it.
+async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Result<Chains> {
     let anvil = Anvil::builder().start()?;
     let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
     let keys = anvil.dev_keys()?;
@@ -110,9 +160,9 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let beacon_genesis_time = now - 2 * seconds_per_epoch;
     let scenario = dir.join("scenario.toml");
     std::fs::write(&scenario, format!("genesis_time = {beacon_genesis_time}\n{SCENARIO}"))?;
-    let beacon_port = free_ports(1)?[0];
+    let beacon_port = free_port();
     let beacon_url = format!("http://127.0.0.1:{beacon_port}");
-    let mut sim = Command::new(&exe);
+    let mut sim = Command::new(exe);
     sim.args(["sim", "beacon", "--scenario"]).arg(&scenario).args(["--listen", &format!("127.0.0.1:{beacon_port}")]);
     procs.spawn("beacon simulator", sim, &dir.join("sim.log"))?;
     let beacon = BeaconClient::new(std::slice::from_ref(&beacon_url), ClientConfig::default())?;
@@ -126,18 +176,22 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "testnet/scenarios/committee.toml must use the minimal preset"
     );
     say(&format!("beacon simulator on {beacon_url} (log {})", dir.join("sim.log").display()));
+    Ok(Chains { anvil, rpc, keys, beacon, beacon_url, beacon_genesis_time, seconds_per_epoch })
+}
 
-    // 2. Genesis and member keys; the contracts' addresses are predicted for the deployer.
-    let owner = keys[0].clone();
+/// 2. Genesis and member keys; the contracts' addresses are predicted for the deployer.
+async fn write_genesis(args: &DevnetArgs, threshold: u32, chains: &Chains) -> anyhow::Result<Genesis> {
+    let dir = &args.dir;
+    let owner = &chains.keys[0];
     let mut random = [0u8; 48];
     std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random))?;
     let seed: [u8; 32] = random[..32].try_into().expect("32 bytes");
-    let (mut genesis, secrets) = generate_local(args.members, threshold, seed, anvil.chain_id());
+    let (mut genesis, secrets) = generate_local(args.members, threshold, seed, chains.anvil.chain_id());
     genesis.first_epoch = FIRST_EPOCH;
-    let nonce = rpc.provider().get_transaction_count(owner.address()).await?;
+    let nonce = chains.rpc.provider().get_transaction_count(owner.address()).await?;
     predict_addresses(owner.address(), nonce).apply_to(&mut genesis);
     let password_text = hex::encode(&random[32..])[2..].to_string();
-    write_private(&dir.join("password"), &password_text)?;
+    write_secret(&dir.join("password"), &password_text)?;
     let password = Password::new(password_text);
     for (i, secret) in secrets.iter().enumerate() {
         let keys = KeyDir::create(&dir.join(format!("member-{i}/keys")), Some(*secret), &password, Kdf::FAST)?;
@@ -153,26 +207,35 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         FIRST_EPOCH,
         FIRST_EPOCH + genesis.economics.frame_epochs - 1
     ));
+    Ok(genesis)
+}
 
-    // 3. Contracts, operators, validators.
-    let deployer = Deployer::new(Transactor::new(rpc.clone(), owner.clone(), local_tx()));
-    let config = DeployConfig::for_genesis(&genesis, beacon_genesis_time, seconds_per_epoch)?;
-    let deployment = deployer.deploy(&genesis, &config).await?;
+/// 3. Contracts, operators, validators; returns the deployment and each operator's name and key.
+async fn deploy_and_register(
+    chains: &Chains,
+    genesis: &Genesis,
+) -> anyhow::Result<(Deployment, Vec<(String, PrivateKeySigner)>)> {
+    let owner = chains.keys[0].clone();
+    let deployer = Deployer::new(Transactor::new(chains.rpc.clone(), owner, local_tx()));
+    let config = DeployConfig::for_genesis(genesis, chains.beacon_genesis_time, chains.seconds_per_epoch)?;
+    let deployment = deployer.deploy(genesis, &config).await?;
     let a = &deployment.addresses;
     say(&format!(
         "contracts deployed: NodeManager {}, OperatorRegistry {}, csETH {}",
         a.node_manager, a.operator_registry, a.cs_eth
     ));
-    let operators = register(&rpc, &keys, &genesis, &deployment.addresses, &beacon).await?;
-    let registered_at = rpc.block_number().await?;
-    let reader = ReportReader::new(rpc.clone(), a.node_manager);
+    let operators = register(&chains.rpc, &chains.keys, genesis, a, &chains.beacon).await?;
+    Ok((deployment, operators))
+}
 
-    // The registry is read at report 1's reference block: it must come after registration.
+/// 4. The registry is read at report 1's reference block: it must come after registration,
+/// and anvil mines up to it (nothing else would: it mines only on transactions).
+async fn mine_past_reference_block(chains: &Chains, genesis: &Genesis, deployment: &Deployment) -> anyhow::Result<()> {
+    let registered_at = chains.rpc.block_number().await?;
     let frame = claystack_report::frame_of(&genesis.economics, genesis.first_epoch, 1)?;
-    let inputs_dir = dir.join("inputs");
     let probe = RegistryAtReference::new(
-        beacon.clone(),
-        claystack_execution::RegistryReader::new(rpc.clone(), a.operator_registry),
+        chains.beacon.clone(),
+        RegistryReader::new(chains.rpc.clone(), deployment.addresses.operator_registry),
     );
     let (slot, reference) = probe.reference(1, frame).await?;
     ensure!(
@@ -180,28 +243,48 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "registration ended at block {registered_at}, after report 1's reference block {reference} (slot {slot}); \
          raise FIRST_EPOCH in node/src/commands/devnet.rs"
     );
-    mine(&rpc, reference + 8 - registered_at).await?;
+    mine(&chains.rpc, reference + 8 - registered_at).await?;
     say(&format!("report 1 reads the registry at block {reference} (beacon slot {slot}); anvil mined up to it"));
+    Ok(())
+}
 
-    // 4. The members.
+/// The members as step 5 started them.
+struct Members {
+    /// Each member's submitter address (dev key `5 + i`).
+    submitters: Vec<claystack_execution::alloy::primitives::Address>,
+    /// The members whose node runs (all but `--offline-member`).
+    online: Vec<usize>,
+}
+
+/// 5. Frame inputs, then one `run` process per member (but the offline one) with its config
+/// and submitter key.
+fn start_members(
+    args: &DevnetArgs,
+    exe: &Path,
+    chains: &Chains,
+    genesis: &Genesis,
+    procs: &mut Procs,
+) -> anyhow::Result<Members> {
+    let dir = &args.dir;
+    let inputs_dir = dir.join("inputs");
     std::fs::create_dir_all(&inputs_dir)?;
     std::fs::write(inputs_dir.join("frames.json"), FRAMES)?;
-    let ports = free_ports(args.members)?;
+    let ports = free_ports(args.members);
     let peers: Vec<String> = (0..args.members)
         .map(|i| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], genesis.committee.members[i].peer_id))
         .collect();
     let mut submitters = Vec::new();
     for i in 0..args.members {
         let member = dir.join(format!("member-{i}"));
-        let key = &keys[5 + i];
+        let key = &chains.keys[5 + i];
         submitters.push(key.address());
-        write_private(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
-        let config = node_config(i, &ports, &peers, &beacon_url, &anvil.endpoint(), &member);
+        write_secret(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
+        let config = node_config(i, &ports, &peers, &chains.beacon_url, &chains.anvil.endpoint(), &member);
         std::fs::write(member.join("node.toml"), config)?;
         if args.offline_member == Some(i) {
             continue;
         }
-        let mut cmd = Command::new(&exe);
+        let mut cmd = Command::new(exe);
         cmd.arg("run").arg("--config").arg(member.join("node.toml"));
         procs.spawn(&format!("member {i}"), cmd, &member.join("node.log"))?;
     }
@@ -212,9 +295,32 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
             "member {m} stays offline: it cannot sign, and when its turn to submit comes the next member takes over after fallback_ms"
         ));
     }
-    let first = online[0];
+    Ok(Members { submitters, online })
+}
 
-    // 5. Report 1 accepted on chain; every member computed its root.
+/// Report 1 as the chain accepted it and the members computed it.
+struct AcceptedRoot {
+    accepted: AcceptedReport,
+    gas_used: u64,
+    signers: Vec<u16>,
+    submitter_member: Option<usize>,
+    /// The accepted Merkle root, hex.
+    root: String,
+    /// Each online member's exported root, hex, in `online` order.
+    member_roots: Vec<String>,
+}
+
+/// 6. Waits until the NodeManager accepts report 1 and every running member has closed it
+/// with the accepted root.
+async fn wait_for_report_1(
+    args: &DevnetArgs,
+    chains: &Chains,
+    deployment: &Deployment,
+    members: &Members,
+    procs: &mut Procs,
+) -> anyhow::Result<AcceptedRoot> {
+    let rpc = &chains.rpc;
+    let reader = ReportReader::new(rpc.clone(), deployment.addresses.node_manager);
     wait_until(procs, Duration::from_secs(args.timeout_secs), "report 1 to be accepted on chain", || async {
         matches!(reader.last_report_number(ReportKind::Rewards).await, Ok(n) if n >= 1)
     })
@@ -229,7 +335,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let accepted = reader.find_accepted(id, from).await?.context("no ReportAccepted event for report 1")?;
     let receipt = rpc.provider().get_transaction_receipt(accepted.tx).await?.context("no receipt")?;
     let signers: Vec<u16> = accepted.signers.members().collect();
-    let by = submitters.iter().position(|s| *s == accepted.submitter);
+    let submitter_member = members.submitters.iter().position(|s| *s == accepted.submitter);
     say(&format!(
         "report 1 accepted in block {} (tx {}, {} gas): root {}, signed by members {:?}, submitted by {}",
         accepted.block,
@@ -237,29 +343,36 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         receipt.gas_used,
         accepted.merkle_root,
         signers,
-        by.map_or(accepted.submitter.to_string(), |m| format!("member {m}"))
+        submitter_member.map_or(accepted.submitter.to_string(), |m| format!("member {m}"))
     ));
     let root_files: Vec<PathBuf> =
-        online.iter().map(|i| dir.join(format!("member-{i}/data/reports/rewards-1/root"))).collect();
+        members.online.iter().map(|i| args.dir.join(format!("member-{i}/data/reports/rewards-1/root"))).collect();
     wait_until(procs, Duration::from_secs(30), "every member to close report 1", || async {
         root_files.iter().all(|p| p.exists())
     })
     .await?;
-    let roots: Vec<String> = root_files
+    let member_roots: Vec<String> = root_files
         .iter()
         .map(|p| std::fs::read_to_string(p).map(|s| s.trim().to_string()))
         .collect::<Result<_, _>>()?;
-    let chain_root = hex::encode(&accepted.merkle_root.0);
-    for (i, r) in online.iter().zip(&roots) {
-        ensure!(*r == chain_root, "member {i} computed root {r}, but the chain accepted {chain_root}");
+    let root = hex::encode(&accepted.merkle_root.0);
+    for (i, r) in members.online.iter().zip(&member_roots) {
+        ensure!(*r == root, "member {i} computed root {r}, but the chain accepted {root}");
     }
-    say(&format!("all {} running members computed the accepted root", online.len()));
-    let exported = dir.join(format!("member-{first}/data/reports/rewards-1"));
-    print_report(&exported.join("report.json"), &operators)?;
+    say(&format!("all {} running members computed the accepted root", members.online.len()));
+    Ok(AcceptedRoot { accepted, gas_used: receipt.gas_used, signers, submitter_member, root, member_roots })
+}
 
-    // 6. The operator with the most rewards claims them with a proof from the tree dump.
-    let tree_path = exported.join("tree.json");
-    let dump = std::fs::read(&tree_path).with_context(|| format!("cannot read {}", tree_path.display()))?;
+/// 7. The operator with the most rewards claims them with a proof from the tree dump at
+/// `tree_path`; checks the amount and its balance. Returns the summary's `claim`.
+async fn claim_largest_leaf(
+    chains: &Chains,
+    addresses: &ContractAddresses,
+    operators: &[(String, PrivateKeySigner)],
+    tree_path: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    let rpc = &chains.rpc;
+    let dump = std::fs::read(tree_path).with_context(|| format!("cannot read {}", tree_path.display()))?;
     let tree = StandardMerkleTree::load(&serde_json::from_slice(&dump)?)?;
     let leaves: Vec<RewardsLeaf> =
         tree.values().iter().map(|v| RewardsLeaf::from_values(&v.value)).collect::<Result<_, _>>()?;
@@ -270,7 +383,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         .find(|(_, k)| k.address() == leaf.operator)
         .context("the largest leaf is not one of the registered operators")?;
     let balance = rpc.provider().get_balance(leaf.operator).await?;
-    let claimer = Submitter::new(rpc.clone(), a.node_manager, key.clone(), local_tx());
+    let claimer = Submitter::new(rpc.clone(), addresses.node_manager, key.clone(), local_tx());
     let claimed = claimer.claim(leaf, &tree.proof(best)?).await?;
     let after = rpc.provider().get_balance(leaf.operator).await?;
     ensure!(
@@ -279,7 +392,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         claimed.amount,
         leaf.cumulative_rewards
     );
-    let fee = U256::from(receipt_fee(&rpc, claimed.tx).await?);
+    let fee = U256::from(receipt_fee(rpc, claimed.tx).await?);
     ensure!(after + fee == balance + claimed.amount, "operator balance moved by the wrong amount");
     say(&format!(
         "operator {name} ({}) claimed {} wei ({} ETH) in tx {}; bond penalty {} wei",
@@ -289,43 +402,37 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         claimed.tx,
         claimed.bond_penalty
     ));
+    Ok(json!({
+        "operator": leaf.operator.to_string(),
+        "amount_wei": claimed.amount.to_string(),
+        "tx": claimed.tx.to_string(),
+    }))
+}
 
-    let pids: Vec<u32> = procs.children.iter().map(|(_, c, _)| c.id()).chain([anvil.pid()]).collect();
-
-    // 7. What any operator can do: recompute report 1 from tallies and the public chains.
-    procs.stop_one(&format!("member {first}")); // its store is locked while it runs
-    let out = Command::new(&exe)
+/// 8. What any operator can do: stop member `member` (its store is locked while it runs)
+/// and recompute report 1 from its tallies and the public chains with `report verify`.
+fn verify_report_offline(
+    dir: &Path,
+    exe: &Path,
+    chains: &Chains,
+    member: usize,
+    procs: &mut Procs,
+) -> anyhow::Result<()> {
+    procs.stop_one(&format!("member {member}"));
+    let out = Command::new(exe)
         .args(["report", "verify", "--number", "1", "--genesis"])
-        .arg(&genesis_path)
+        .arg(dir.join("genesis.json"))
         .arg("--inputs")
-        .arg(inputs_dir.join("frames.json"))
+        .arg(dir.join("inputs/frames.json"))
         .arg("--data-dir")
-        .arg(dir.join(format!("member-{first}/data")))
-        .args(["--rpc-url", &anvil.endpoint(), "--beacon-url", &beacon_url])
+        .arg(dir.join(format!("member-{member}/data")))
+        .args(["--rpc-url", &chains.anvil.endpoint(), "--beacon-url", &chains.beacon_url])
         .env("CLAYSTACK_LOG", "warn")
         .output()?;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     ensure!(out.status.success(), "report verify failed: {}", stderr.trim());
-    say(&format!("`report verify --number 1` on member {first}'s data, registry from the chain: {}", stdout.trim()));
-    Ok(json!({
-        "report": 1,
-        "merkle_root": chain_root,
-        "member_roots": roots,
-        "tx": accepted.tx.to_string(),
-        "block": accepted.block,
-        "gas_used": receipt.gas_used,
-        "signers": signers,
-        "submitter": accepted.submitter.to_string(),
-        "submitter_member": by,
-        "online": online,
-        "threshold": threshold,
-        "claim": {
-            "operator": leaf.operator.to_string(),
-            "amount_wei": claimed.amount.to_string(),
-            "tx": claimed.tx.to_string(),
-        },
-        "pids": pids,
-    }))
+    say(&format!("`report verify --number 1` on member {member}'s data, registry from the chain: {}", stdout.trim()));
+    Ok(())
 }
 
 /// One line per operator of the report: what it earned and why.
@@ -367,7 +474,7 @@ async fn register(
     rpc: &Rpc,
     keys: &[PrivateKeySigner],
     genesis: &Genesis,
-    addresses: &claystack_execution::ContractAddresses,
+    addresses: &ContractAddresses,
     beacon: &BeaconClient,
 ) -> anyhow::Result<Vec<(String, PrivateKeySigner)>> {
     let registrar =
@@ -468,62 +575,49 @@ submitter_key_file = "{submitter}"
     )
 }
 
-/// Child processes, stopped (SIGINT, then SIGKILL) when dropped.
+/// The child processes devnet started, each with its log; stopped (SIGINT, then SIGKILL)
+/// when dropped. Each dies with devnet even if devnet is killed (see `claystack_testkit::process`).
 #[derive(Default)]
 struct Procs {
-    children: Vec<(String, Child, PathBuf)>,
+    children: Vec<(ChildProcess, PathBuf)>,
 }
 
 impl Procs {
     fn spawn(&mut self, name: &str, mut cmd: Command, log: &Path) -> anyhow::Result<()> {
         let out = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         cmd.stdout(out.try_clone()?).stderr(out).stdin(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child with
-        // this process, so nothing outlives a devnet killed with kill -9.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().with_context(|| format!("cannot start {name}"))?;
-        self.children.push((name.to_string(), child, log.to_path_buf()));
+        let child = ChildProcess::spawn(name, cmd).with_context(|| format!("cannot start {name}"))?;
+        self.children.push((child, log.to_path_buf()));
         Ok(())
     }
 
-    /// Stops one child (SIGINT, then SIGKILL after 5 s) and forgets it.
+    /// Stops one child (SIGINT, then SIGKILL after the grace period) and forgets it.
     fn stop_one(&mut self, name: &str) {
-        if let Some(i) = self.children.iter().position(|(n, _, _)| n == name) {
-            let mut one = Procs { children: vec![self.children.remove(i)] };
-            one.stop();
+        if let Some(i) = self.children.iter().position(|(c, _)| c.name() == name) {
+            self.children.remove(i).0.stop(STOP_GRACE);
         }
     }
 
     /// Fails naming the first child that exited.
     fn check(&mut self) -> anyhow::Result<()> {
-        for (name, child, log) in &mut self.children {
+        for (child, log) in &mut self.children {
             if let Some(status) = child.try_wait()? {
-                bail!("{name} exited ({status}); see {}", log.display());
+                bail!("{} exited ({status}); see {}", child.name(), log.display());
             }
         }
         Ok(())
     }
 
+    /// Interrupts all at once, so they share one grace period; kills what is left after it.
     fn stop(&mut self) {
         let mut children = std::mem::take(&mut self.children);
-        for (_, child, _) in &children {
-            // SAFETY: plain kill(2) on a child we started and have not reaped.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        for (child, _) in &mut children {
+            child.interrupt();
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for (_, child, _) in &mut children {
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let deadline = Instant::now() + STOP_GRACE;
+        for (child, _) in &mut children {
+            let _ = child.wait_timeout(deadline.saturating_duration_since(Instant::now()));
+            child.kill();
         }
     }
 }
@@ -561,7 +655,7 @@ async fn mine(rpc: &Rpc, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn receipt_fee(rpc: &Rpc, tx: claystack_execution::alloy::primitives::B256) -> anyhow::Result<u128> {
+async fn receipt_fee(rpc: &Rpc, tx: B256) -> anyhow::Result<u128> {
     let r = rpc.provider().get_transaction_receipt(tx).await?.context("no receipt for the claim")?;
     Ok(r.gas_used as u128 * r.effective_gas_price)
 }
@@ -578,12 +672,6 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::write(dir.join(MARKER), "made by claystack-oracle devnet; replaced on its next run\n")?;
     Ok(())
-}
-
-/// `n` distinct free loopback ports (all held open while choosing, so none repeats).
-fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 fn tail(path: &Path, n: usize) -> String {

@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use claystack_genesis::{generate_local, Genesis};
 use claystack_keys::{Kdf, KeyDir, Password, PasswordSource};
 use claystack_primitives::hex;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 /// Loads a genesis file and refuses it, naming every problem, unless it is valid.
@@ -49,7 +49,7 @@ pub fn new(args: GenesisNewArgs) -> anyhow::Result<()> {
                 .context("cannot read /dev/urandom for a password; pass --password-file")?;
             let text = hex::encode(&bytes)[2..].to_string();
             std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-            write_private(&args.out.join("password"), &text)?;
+            write_secret(&args.out.join("password"), &text)?;
             Password::new(text)
         }
     };
@@ -78,17 +78,10 @@ pub fn new(args: GenesisNewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes a file readable by its owner only; its content is never printed.
-pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    writeln!(f, "{text}").with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+/// Writes a secret line (a password, a key) readable by its owner only, never replacing a
+/// file: the keys beside an existing password must stay readable. Its content is never printed.
+pub(crate) fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    Ok(claystack_fs_util::write_new_private(path, format!("{text}\n").as_bytes())?)
 }
 
 pub fn verify(args: GenesisVerifyArgs) -> anyhow::Result<()> {

@@ -16,10 +16,8 @@ pub async fn beacon(args: SimBeaconArgs) -> anyhow::Result<()> {
         let head_epoch = chain.initial_head_slot() / chain.spec().slots_per_epoch;
         let through = args.truth_through.unwrap_or(head_epoch.saturating_sub(1));
         let truth = chain.truth(through);
-        // Write then rename, so a reader never sees half a file.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(&truth)?).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        // Whole or not at all: tests wait for the file to appear, then read it.
+        claystack_fs_util::write_atomic(path, &serde_json::to_vec(&truth)?)?;
         info!(path = %path.display(), through, "ground truth written");
     }
     info!(addr = %args.listen, validators = chain.validator_count(), "beacon simulator serving the standard Beacon API");

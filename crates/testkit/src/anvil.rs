@@ -2,10 +2,9 @@
 //! precompiles the NodeManager needs), chain id 31337, on a free loopback port.
 //!
 //! [`Anvil::start`] waits until the node answers JSON-RPC, and dropping the [`Anvil`] kills
-//! it — also when a test panics (drop runs while unwinding). Should the test process itself
-//! be killed, the kernel kills anvil too (`PR_SET_PDEATHSIG`; it fires when the *thread*
-//! that started anvil exits, so start it from a thread that outlives it, as a test's own
-//! thread does).
+//! it — also when a test panics (drop runs while unwinding). It is a [`ChildProcess`]: should
+//! the test process itself be killed, the kernel kills anvil too (start it from a thread
+//! that outlives it, as a test's own thread does).
 //!
 //! The binary is the one `scripts/setup.sh` installs from npm (`tools/js`, `@foundry-rs/anvil`):
 //! the native executable inside the platform package when it is there (one process to
@@ -13,12 +12,13 @@
 //! group, so the wrapper's child goes too). `CLAYSTACK_ANVIL` overrides the path.
 //! Output goes to a log file kept when the anvil dies early, for the error message.
 
+use crate::ports::free_port;
+use crate::process::ChildProcess;
 use alloy::signers::local::PrivateKeySigner;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -106,7 +106,7 @@ impl AnvilBuilder {
     }
 
     fn try_start(&self, binary: &Path) -> Result<Anvil, AnvilError> {
-        let port = free_port()?;
+        let port = free_port();
         let dir = std::env::temp_dir();
         let tag = format!("claystack-anvil-{}-{port}", std::process::id());
         let log = dir.join(format!("{tag}.log"));
@@ -122,19 +122,10 @@ impl AnvilBuilder {
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out))
-            // Its own process group, so drop can end the npm wrapper and the anvil it starts.
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().map_err(|source| AnvilError::Spawn { binary: binary.to_path_buf(), source })?;
+            .stderr(Stdio::from(out));
+        // Its own process group, so drop ends the npm wrapper and the anvil it starts.
+        let child = ChildProcess::spawn_group("anvil", cmd)
+            .map_err(|source| AnvilError::Spawn { binary: binary.to_path_buf(), source })?;
         let mut anvil = Anvil { child, port, chain_id: self.chain_id, log, config, keep_log: false };
         let deadline = Instant::now() + self.timeout;
         loop {
@@ -177,11 +168,6 @@ fn default_binary() -> Result<PathBuf, AnvilError> {
     Err(AnvilError::Missing(wrapper))
 }
 
-fn free_port() -> Result<u16, AnvilError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
-}
-
 /// True if a JSON-RPC `eth_chainId` on `port` gets a result.
 fn answers(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -205,7 +191,7 @@ fn answers(port: u16) -> bool {
 /// A running anvil; killed on drop.
 #[derive(Debug)]
 pub struct Anvil {
-    child: Child,
+    child: ChildProcess,
     port: u16,
     chain_id: u64,
     log: PathBuf,
@@ -271,16 +257,7 @@ impl Anvil {
 
 impl Drop for Anvil {
     fn drop(&mut self) {
-        // Unless the child was reaped already (its pid could be reused), signal the process
-        // group this Anvil created: its pgid is the child's pid.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            // SAFETY: killpg only sends a signal.
-            unsafe {
-                libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
         let _ = std::fs::remove_file(&self.config);
         if self.keep_log || std::thread::panicking() {
             eprintln!("anvil log kept at {}", self.log.display());

@@ -1,10 +1,12 @@
-//! Starting and stopping real `claystack-oracle` processes for cross-process tests.
+//! Starting and stopping real `claystack-oracle` processes for cross-process tests (free
+//! ports and child processes come from `claystack-testkit`).
 #![allow(dead_code)]
 
+pub use claystack_testkit::free_port;
+pub use claystack_testkit::ChildProcess;
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -12,33 +14,8 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_claystack-oracle")
 }
 
-/// A free 127.0.0.1 port (bound and released; good enough for tests on one machine).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A child process killed when dropped.
-pub struct Proc {
-    pub child: Child,
-    pub name: String,
-}
-
-impl Proc {
-    pub fn kill9(&mut self) {
-        // SIGKILL: the process gets no chance to clean up.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
 /// Starts the beacon simulator on a free port and waits until it answers.
-pub fn start_sim(scenario: &Path, truth: Option<&Path>) -> (Proc, String) {
+pub fn start_sim(scenario: &Path, truth: Option<&Path>) -> (ChildProcess, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new(bin());
@@ -46,12 +23,13 @@ pub fn start_sim(scenario: &Path, truth: Option<&Path>) -> (Proc, String) {
     if let Some(t) = truth {
         cmd.arg("--truth").arg(t);
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn simulator");
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let sim = ChildProcess::spawn("sim", cmd).expect("spawn simulator");
     let url = format!("http://{addr}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(&addr).is_ok() && truth.is_none_or(|t| t.exists()) {
-            return (Proc { child, name: "sim".into() }, url);
+            return (sim, url);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -78,13 +56,13 @@ pub fn run_to_end(args: &[String], extra_env: &[(&str, &str)]) -> (bool, String)
     let (mut proc, lines) = spawn_with_lines(args, extra_env);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if let Some(status) = proc.child.try_wait().unwrap() {
+        if let Some(status) = proc.try_wait().unwrap() {
             // The reader thread ends with the pipe; collect what it read.
             std::thread::sleep(Duration::from_millis(50));
             return (status.success(), lines.try_iter().collect::<Vec<_>>().join("\n"));
         }
         if Instant::now() > deadline {
-            proc.kill9();
+            proc.kill();
             panic!("oracle did not finish in time: {}", lines.try_iter().collect::<Vec<_>>().join("\n"));
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -92,16 +70,15 @@ pub fn run_to_end(args: &[String], extra_env: &[(&str, &str)]) -> (bool, String)
 }
 
 /// Starts the oracle and returns it with a channel of its stderr lines.
-pub fn spawn_with_lines(args: &[String], extra_env: &[(&str, &str)]) -> (Proc, mpsc::Receiver<String>) {
-    let mut child = Command::new(bin())
-        .args(args)
+pub fn spawn_with_lines(args: &[String], extra_env: &[(&str, &str)]) -> (ChildProcess, mpsc::Receiver<String>) {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
         .envs(extra_env.iter().copied())
         .env("CLAYSTACK_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn oracle");
-    let stderr = child.stderr.take().unwrap();
+        .stderr(Stdio::piped());
+    let mut oracle = ChildProcess::spawn("oracle", cmd).expect("spawn oracle");
+    let stderr = oracle.child().stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -110,7 +87,7 @@ pub fn spawn_with_lines(args: &[String], extra_env: &[(&str, &str)]) -> (Proc, m
             }
         }
     });
-    (Proc { child, name: "oracle".into() }, rx)
+    (oracle, rx)
 }
 
 /// `claystack-oracle tallies --format json` as parsed JSON.
@@ -134,7 +111,13 @@ pub fn truth_json(path: &Path, to: u64) -> serde_json::Value {
     v
 }
 
-pub fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+/// A file of `node/tests/data/` (the simulator scenarios of these tests).
+pub fn data_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+/// Writes `text` to `dir/name`; returns the path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p

@@ -1,0 +1,18 @@
+//! What tests, benches and the local testnet need to run real processes on this machine:
+//!
+//! - [`ports`]: free loopback ports to hand to processes before they start;
+//! - [`process`]: [`ChildProcess`], a child that dies with its parent (`PR_SET_PDEATHSIG`),
+//!   is killed when dropped, and can be waited for with a deadline;
+//! - [`anvil`]: a private anvil (`--hardfork prague`) built on both.
+//!
+//! This crate is for tests, benches and `claystack-oracle devnet` only: no library crate
+//! may list it under `[dependencies]` (node/tests/architecture.rs checks), so nothing a
+//! node runs in production starts an anvil or picks ports this way.
+
+pub mod anvil;
+pub mod ports;
+pub mod process;
+
+pub use anvil::{Anvil, AnvilBuilder, AnvilError};
+pub use ports::{free_port, free_ports};
+pub use process::ChildProcess;
