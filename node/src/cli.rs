@@ -1,7 +1,7 @@
 //! The command line. Every `run` setting can come from the config file, an
 //! environment variable or a flag; the flag wins, then the variable, then the file.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -26,7 +26,7 @@ pub enum Command {
     /// Print the stored attestation tallies.
     Tallies(TalliesArgs),
     /// Committee member keys: EIP-2335 BLS keystore with proof of possession, and libp2p identity.
-    Keys(crate::commands::keys::KeysArgs),
+    Keys(KeysArgs),
     /// The committee and economics genesis file: write a local one, or check one.
     #[command(subcommand)]
     Genesis(GenesisCommand),
@@ -249,4 +249,72 @@ pub struct GenesisVerifyArgs {
     /// The genesis file.
     #[arg(long, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
+}
+
+#[derive(Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key directory: a new BLS key in an EIP-2335 keystore, a libp2p identity and member.json.
+    New(NewArgs),
+    /// Create a key directory around an existing EIP-2335 keystore (the password must open it).
+    Import(ImportArgs),
+    /// Print the public key, proof of possession and peer id of a key directory, or of each one under a directory.
+    List(ListArgs),
+}
+
+/// Exactly one of the two must be given.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct PasswordArgs {
+    /// File holding the keystore password (one trailing newline is not part of it).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Name of an environment variable holding the keystore password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+#[derive(Args)]
+pub struct NewArgs {
+    /// Key directory to create; it must not hold keys already.
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Cheap scrypt (n=2^14 instead of 2^18) for tests and local testnets only: 16 times faster to brute-force.
+    #[arg(long)]
+    pub fast_kdf: bool,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The EIP-2335 keystore (version 4) holding the member's BLS secret key.
+    #[arg(long)]
+    pub keystore: PathBuf,
+    /// Key directory to create; it must not hold keys already.
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// A key directory, or a directory whose subdirectories are key directories.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// `table` for people; `json`, an array of genesis member entries (without `submitter`) and their directories.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
 }

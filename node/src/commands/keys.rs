@@ -2,39 +2,11 @@
 //! docs/keys.md). Passwords come from a file or an environment variable, never from the
 //! command line; nothing secret is printed.
 
+use crate::cli::{Format, ImportArgs, KeysArgs, KeysCommand, ListArgs, NewArgs, PasswordArgs};
 use anyhow::bail;
-use clap::{Args, Subcommand, ValueEnum};
 use claystack_keys::{Kdf, KeyDir, MemberKeys, PasswordSource};
 use claystack_primitives::hex;
-use std::path::{Path, PathBuf};
-
-#[derive(Args)]
-pub struct KeysArgs {
-    #[command(subcommand)]
-    pub command: KeysCommand,
-}
-
-#[derive(Subcommand)]
-pub enum KeysCommand {
-    /// Create a key directory: a new BLS key in an EIP-2335 keystore, a libp2p identity and member.json.
-    New(NewArgs),
-    /// Create a key directory around an existing EIP-2335 keystore (the password must open it).
-    Import(ImportArgs),
-    /// Print the public key, proof of possession and peer id of a key directory, or of each one under a directory.
-    List(ListArgs),
-}
-
-/// Exactly one of the two must be given.
-#[derive(Args)]
-#[group(required = true, multiple = false)]
-pub struct PasswordArgs {
-    /// File holding the keystore password (one trailing newline is not part of it).
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
-    /// Name of an environment variable holding the keystore password.
-    #[arg(long, value_name = "VAR")]
-    pub password_env: Option<String>,
-}
+use std::path::Path;
 
 impl PasswordArgs {
     fn source(&self) -> PasswordSource {
@@ -44,46 +16,6 @@ impl PasswordArgs {
             (None, None) => unreachable!("clap requires one password source"),
         }
     }
-}
-
-#[derive(Args)]
-pub struct NewArgs {
-    /// Key directory to create; it must not hold keys already.
-    #[arg(long)]
-    pub dir: PathBuf,
-    #[command(flatten)]
-    pub password: PasswordArgs,
-    /// Cheap scrypt (n=2^14 instead of 2^18) for tests and local testnets only: 16 times faster to brute-force.
-    #[arg(long)]
-    pub fast_kdf: bool,
-}
-
-#[derive(Args)]
-pub struct ImportArgs {
-    /// The EIP-2335 keystore (version 4) holding the member's BLS secret key.
-    #[arg(long)]
-    pub keystore: PathBuf,
-    /// Key directory to create; it must not hold keys already.
-    #[arg(long)]
-    pub dir: PathBuf,
-    #[command(flatten)]
-    pub password: PasswordArgs,
-}
-
-#[derive(Args)]
-pub struct ListArgs {
-    /// A key directory, or a directory whose subdirectories are key directories.
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// `table` for people; `json`, an array of genesis member entries (without `submitter`) and their directories.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
 }
 
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {

@@ -158,19 +158,8 @@ async fn connect_submitter(rpc: Rpc, key_file: &Path, genesis: &Genesis) -> anyh
 /// The submitter's private key: hex in a file only its owner can read. Neither the key nor
 /// the file's content ever appears in a message.
 fn read_submitter_key(path: &Path) -> anyhow::Result<PrivateKeySigner> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read the submitter key file {}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "submitter key file {} can be read by other users (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the submitter key file {}", path.display()))?;
+    let bytes = claystack_fs_util::read_private(path).context("submitter key file")?;
+    let text = String::from_utf8(bytes).unwrap_or_default();
     text.trim()
         .parse()
         .map_err(|_| anyhow::anyhow!("submitter key file {} does not hold a 32-byte hex private key", path.display()))
@@ -212,13 +201,13 @@ mod tests {
         let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
         std::fs::write(&path, format!("{key}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = read_submitter_key(&path).unwrap_err().to_string();
+        let err = format!("{:#}", read_submitter_key(&path).unwrap_err());
         assert!(err.contains("chmod 600") && !err.contains(&key[2..]), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let signer = read_submitter_key(&path).unwrap();
         assert_eq!(signer.address().to_string(), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
         std::fs::write(&path, "not a key 59c6995e\n").unwrap();
-        let err = read_submitter_key(&path).unwrap_err().to_string();
+        let err = format!("{:#}", read_submitter_key(&path).unwrap_err());
         assert!(err.contains("32-byte hex") && !err.contains("59c6995e"), "{err}");
     }
 }
