@@ -21,30 +21,41 @@ use thiserror::Error;
 mod registry;
 pub use registry::{check_no_registry, OnchainRegistryInputs, RegistryAtReference};
 
+/// Why a frame could not be closed. Messages name the report, the file or the epochs and
+/// what to do in this crate's terms; the binary adds its flags and config keys. Causes are
+/// fields named `error` (as in `claystack-keys`): printed once, never also a `source`.
 #[derive(Debug, Error)]
 pub enum FrameCloseError {
+    /// The data directory failed.
     #[error(transparent)]
     Store(#[from] claystack_store::StoreError),
-    #[error("report {number}: {source}")]
-    Build { number: u64, source: claystack_report::ReportError },
+    /// The report engine refused the frame inputs and tallies.
+    #[error("report {number}: {error}")]
+    Build { number: u64, error: claystack_report::ReportError },
+    /// A frame inputs file cannot be read or parsed, or lacks what it must hold.
     #[error("frame inputs {path}: {message}")]
     Inputs { path: PathBuf, message: String },
+    /// The frame inputs from the execution chain or the beacon node are unusable.
     #[error("inputs of report {number}: {message}")]
     Source { number: u64, message: String },
-    #[error("cannot write the exported report file {path}: {source}; check the data directory's disk and permissions")]
-    Export { path: PathBuf, source: std::io::Error },
+    /// The exported report file cannot be written.
+    #[error("cannot write the exported report file {path}: {error}; check the data directory's disk and permissions")]
+    Export { path: PathBuf, error: std::io::Error },
+    /// Registry validators the accounting did not track, so the report would miss their duties.
     #[error(
         "report {number}: registry validator(s) {shown} ({count} in all) were not tracked by this node's accounting \
-         from epoch {from}, so their duties were not counted; add them to accounting.tracked_validators and account \
-         the frame again: an empty data directory with accounting.start_epoch <= {first_epoch}"
+         from epoch {from}, so their duties were not counted; track them too and account the frame again, \
+         from an empty data directory and a start epoch at or before {first_epoch}"
     )]
     Untracked { number: u64, shown: String, count: usize, from: Epoch, first_epoch: Epoch },
+    /// A stored report does not decode.
     #[error("stored report {number} cannot be read back: {message}")]
     StoredReport { number: u64, message: String },
+    /// The tallies start after the frame's first epoch.
     #[error(
         "report {number} covers beacon epochs {from}..={to}, but this node's tallies start at epoch {first_tally}: \
          account from the genesis first_epoch ({first_epoch}) — start with an empty data directory and \
-         accounting.start_epoch <= {from}"
+         a start epoch at or before {from}"
     )]
     MissingTallies { number: u64, from: Epoch, to: Epoch, first_tally: Epoch, first_epoch: Epoch },
 }
@@ -86,8 +97,8 @@ impl InputsSource for InputFiles {
             Some(file) if file.registry.operators.is_empty() => Err(FrameCloseError::Inputs {
                 path: self.dir.clone(),
                 message: format!(
-                    "report {number}'s frame inputs have no registry; add \"registry\" to the file, or set \
-                     execution.rpc_url to read it from the OperatorRegistry"
+                    "report {number}'s frame inputs have no registry; add \"registry\" to the file, or give \
+                     an execution RPC to read it from the OperatorRegistry"
                 ),
             }),
             Some(file) => Ok(InputsStatus::Ready(file)),
@@ -184,13 +195,13 @@ impl FrameCloser {
             .report(ReportKind::Rewards, number)?
             .ok_or_else(|| FrameCloseError::StoredReport { number, message: "it is not in the store".into() })?;
         let dir = dir.join(format!("rewards-{number}"));
-        std::fs::create_dir_all(&dir).map_err(|source| FrameCloseError::Export { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|error| FrameCloseError::Export { path: dir.clone(), error })?;
         let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
         for (name, bytes) in
             [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
         {
             write_aside(&dir.join(name), bytes)
-                .map_err(|source| FrameCloseError::Export { path: dir.join(name), source })?;
+                .map_err(|error| FrameCloseError::Export { path: dir.join(name), error })?;
         }
         Ok(())
     }
@@ -198,7 +209,7 @@ impl FrameCloser {
     fn export_inputs(&self, number: u64, inputs: &[u8]) -> Result<(), FrameCloseError> {
         let Some(dir) = &self.export else { return Ok(()) };
         let path = dir.join(format!("rewards-{number}")).join("inputs.json");
-        write_aside(&path, inputs).map_err(|source| FrameCloseError::Export { path: path.clone(), source })
+        write_aside(&path, inputs).map_err(|error| FrameCloseError::Export { path: path.clone(), error })
     }
 
     /// The number of the next report to close.
@@ -222,7 +233,7 @@ impl FrameCloser {
         let economics = &self.genesis.economics;
         let number = self.next_number()?;
         let frame = frame_of(economics, self.genesis.first_epoch, number)
-            .map_err(|source| FrameCloseError::Build { number, source })?;
+            .map_err(|error| FrameCloseError::Build { number, error })?;
         let next_epoch = self.store.accounting_cursor()?.map_or(0, |c| c.next_epoch);
         if next_epoch <= frame.1 {
             return Ok(Err(Waiting::Accounting { number, last_epoch: frame.1, next_epoch }));
@@ -252,8 +263,8 @@ impl FrameCloser {
         let mut inputs = serde_json::to_vec_pretty(&file).expect("frame inputs always serialize");
         inputs.push(b'\n');
         let tallies = self.store.sum_tallies(frame.0, frame.1)?;
-        let (report, tree) = build(economics, file, number, frame, tallies)
-            .map_err(|source| FrameCloseError::Build { number, source })?;
+        let (report, tree) =
+            build(economics, file, number, frame, tallies).map_err(|error| FrameCloseError::Build { number, error })?;
         let bytes = report_bytes(&report);
         let mut dump = serde_json::to_vec_pretty(&tree.dump()).expect("a tree dump always serializes");
         dump.push(b'\n');

@@ -10,14 +10,25 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BitsError {
+    /// The bitfield is not 0x-hex. The cause is printed in the message, not kept as a
+    /// source, so `anyhow`'s `{:#}` prints it once.
     #[error("bitfield is not valid hex: {0}")]
-    Hex(#[from] hex::HexError),
+    Hex(hex::HexError),
+    /// A bitlist without its length sentinel bit.
     #[error("bitlist is empty or its last byte is zero (no length sentinel)")]
     NoSentinel,
+    /// A bitvector of the wrong byte length.
     #[error("bitvector of {bits} bits needs {expected} bytes, got {got}")]
     VectorLength { bits: usize, expected: usize, got: usize },
+    /// A bitvector with a bit set in its padding.
     #[error("bitvector of {0} bits has a bit set beyond its length")]
     VectorPadding(usize),
+}
+
+impl From<hex::HexError> for BitsError {
+    fn from(error: hex::HexError) -> Self {
+        BitsError::Hex(error)
+    }
 }
 
 /// An SSZ `Bitlist`: a bit string of a length carried by its sentinel bit.
