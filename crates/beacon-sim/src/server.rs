@@ -96,7 +96,7 @@ async fn faults(State(srv): St, mut req: Request, next: Next) -> Response {
         tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
     }
     if roll(1, f.error_rate_bps) {
-        let code = if derive::h(seed, tag::FAULT, n, 9) % 2 == 0 { 500 } else { 503 };
+        let code = if derive::h(seed, tag::FAULT, n, 9).is_multiple_of(2) { 500 } else { 503 };
         return error(ApiError::new(code, format!("injected fault: internal error on request #{n}")));
     }
     req.extensions_mut().insert(RequestNo(n));

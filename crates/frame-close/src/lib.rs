@@ -73,7 +73,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A frame's inputs, or what they wait for (in words a node operator can act on).
 #[derive(Debug, Clone)]
 pub enum InputsStatus {
-    Ready(ExternalInputs),
+    /// Boxed: the inputs are some hundred bytes, the waiting reason a pointer.
+    Ready(Box<ExternalInputs>),
     Waiting(String),
 }
 
@@ -101,7 +102,7 @@ impl InputsSource for InputFiles {
                      an execution RPC to read it from the OperatorRegistry"
                 ),
             }),
-            Some(file) => Ok(InputsStatus::Ready(file)),
+            Some(file) => Ok(InputsStatus::Ready(Box::new(file))),
             None => Ok(InputsStatus::Waiting(self.missing(number))),
         })))
     }
@@ -252,7 +253,7 @@ impl FrameCloser {
             }
         }
         let mut file = match self.inputs.frame_inputs(number, frame).await? {
-            InputsStatus::Ready(file) => file,
+            InputsStatus::Ready(file) => *file,
             InputsStatus::Waiting(reason) => return Ok(Err(Waiting::Inputs { number, reason })),
         };
         self.check_tracked(number, frame, &file)?;

@@ -34,7 +34,7 @@ impl OnchainRegistryInputs {
         match self.chain.registry(number, frame).await? {
             Ok(registry) => {
                 file.registry = registry;
-                Ok(InputsStatus::Ready(file))
+                Ok(InputsStatus::Ready(Box::new(file)))
             }
             Err(waiting) => Ok(InputsStatus::Waiting(waiting)),
         }

@@ -69,7 +69,7 @@ impl Bitlist {
         for byte in b.bytes.iter_mut().take(len / 8) {
             *byte = 0xff;
         }
-        if len % 8 != 0 {
+        if !len.is_multiple_of(8) {
             b.bytes[len / 8] = (1u8 << (len % 8)) - 1;
         }
         b
@@ -130,7 +130,7 @@ impl Bitvector {
         if bytes.len() != expected {
             return Err(BitsError::VectorLength { bits: len, expected, got: bytes.len() });
         }
-        if len % 8 != 0 && bytes[expected - 1] >> (len % 8) != 0 {
+        if !len.is_multiple_of(8) && bytes[expected - 1] >> (len % 8) != 0 {
             return Err(BitsError::VectorPadding(len));
         }
         Ok(Bitvector { bytes, len })

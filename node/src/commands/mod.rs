@@ -1,9 +1,14 @@
 //! One module per subcommand.
 
+// libc has no safe wrapper for prctl(PR_SET_PDEATHSIG) (children die with the devnet) or kill.
+#[allow(unsafe_code)]
 mod devnet;
 mod genesis;
 pub mod keys;
 mod report;
+// run.rs moves into its own crate in parallel work; its one finding (manual_async_fn on
+// close_reports) is fixed there after the merge, not here.
+#[allow(clippy::manual_async_fn)]
 mod run;
 mod sim;
 mod tallies;

@@ -46,12 +46,16 @@ pub fn start_sim(scenario: &Path, truth: Option<&Path>) -> (Proc, String) {
     if let Some(t) = truth {
         cmd.arg("--truth").arg(t);
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn simulator");
+    // Owned by a `Proc` at once, so a simulator that never answers is killed when we panic.
+    let sim = Proc {
+        child: cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn simulator"),
+        name: "sim".into(),
+    };
     let url = format!("http://{addr}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(&addr).is_ok() && truth.is_none_or(|t| t.exists()) {
-            return (Proc { child, name: "sim".into() }, url);
+            return (sim, url);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
