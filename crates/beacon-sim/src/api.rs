@@ -6,9 +6,11 @@
 //! client it feeds. Every function here is pure: it takes the head slot as an
 //! argument, so a moving head is the server's business.
 
-use crate::chain::{Chain, Duty, ValidatorState, MISSED};
 use crate::derive::{self, tag};
 use crate::inclusion::Item;
+use crate::model::Chain;
+use crate::plan::MISSED;
+use crate::validators::{Duty, ValidatorState};
 use claystack_primitives::hex;
 
 /// An error answer: HTTP status and the `message` of `{"code":..,"message":..}`.
