@@ -9,4 +9,5 @@ cargo fmt --all -- --check
 bash scripts/contracts.sh
 bash scripts/contracts.sh check-artifacts
 cargo build --workspace --all-targets --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --all-targets --locked

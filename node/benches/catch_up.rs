@@ -65,7 +65,7 @@ fn catch_up(c: &mut Criterion) {
             for _ in 0..iters {
                 let data = tempfile::tempdir().unwrap();
                 let store = Arc::new(Store::open(data.path()).unwrap());
-                let client = BeaconClient::new(&[url.clone()], ClientConfig::default()).unwrap();
+                let client = BeaconClient::new(std::slice::from_ref(&url), ClientConfig::default()).unwrap();
                 let cfg = SyncConfig {
                     tracked: (0..tracked).collect(),
                     until_epoch: Some(epochs - 1),

@@ -38,22 +38,31 @@ pub struct EpochTally {
 /// The beacon data contradicts itself; the caller should fetch it again.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AccountingError {
+    /// A duty whose slot is not in the epoch being accounted.
     #[error("duty of validator {validator} is at slot {slot}, outside epoch {epoch}")]
     DutyOutsideEpoch { validator: u64, slot: u64, epoch: u64 },
+    /// A duty whose committee position or index is impossible.
     #[error("duty of validator {validator} at slot {slot} has position {position} in committee {committee} of length {length}, or committee index >= committees_at_slot {per_slot}")]
     BadDuty { validator: u64, slot: u64, committee: u64, position: u64, length: u64, per_slot: u64 },
+    /// Two duties give one beacon committee two lengths.
     #[error("duties disagree on committee {committee} at slot {slot}: lengths {a} and {b}")]
     DutiesDisagree { slot: u64, committee: u64, a: u64, b: u64 },
+    /// A block includes an attestation for its own slot or a later one.
     #[error("block {block_slot} has an attestation for slot {att_slot} that a block at that slot could not include (inclusion delay below 1)")]
     AttestationFromFuture { block_slot: u64, att_slot: u64 },
+    /// A pre-Electra attestation whose bits do not match its beacon committee.
     #[error("block {block_slot}: attestation for slot {att_slot} committee {committee} has {got} aggregation bits, the committee has {expected}")]
     BitsLength { block_slot: u64, att_slot: u64, committee: u64, expected: u64, got: u64 },
+    /// An Electra attestation with a non-zero `data.index`.
     #[error("block {block_slot} ({fork}): attestation for slot {att_slot} has data.index {index}, which must be 0 from Electra on")]
     BadIndex { block_slot: u64, att_slot: u64, index: u64, fork: String },
+    /// An Electra attestation whose bits do not match its beacon committees.
     #[error("block {block_slot}: attestation for slot {att_slot} has {got} aggregation bits, its committees hold {expected}")]
     AggregateLength { block_slot: u64, att_slot: u64, expected: u64, got: u64 },
+    /// Blocks out of order, or outside the epochs that can include the epoch's attestations.
     #[error("blocks are not in ascending slot order or outside epochs {epoch}..={next} (block at slot {slot})")]
     BlockOutOfRange { epoch: u64, next: u64, slot: u64 },
+    /// The beacon committee layout is needed to read Electra bits but was not given.
     #[error("committee layout of epoch {epoch} is needed but was not given")]
     LayoutMissing { epoch: u64 },
 }

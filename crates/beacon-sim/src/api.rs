@@ -6,9 +6,11 @@
 //! client it feeds. Every function here is pure: it takes the head slot as an
 //! argument, so a moving head is the server's business.
 
-use crate::chain::{Chain, Duty, ValidatorState, MISSED};
 use crate::derive::{self, tag};
 use crate::inclusion::Item;
+use crate::model::Chain;
+use crate::plan::MISSED;
+use crate::validators::{Duty, ValidatorState};
 use claystack_primitives::hex;
 
 /// An error answer: HTTP status and the `message` of `{"code":..,"message":..}`.
@@ -74,7 +76,7 @@ fn set_range(bytes: &mut [u8], from: usize, to: usize) {
     }
     bytes[fb] |= 0xffu8 << (from % 8);
     bytes[fb + 1..tb].fill(0xff);
-    if to % 8 != 0 {
+    if !to.is_multiple_of(8) {
         bytes[tb] |= (1u8 << (to % 8)) - 1;
     }
 }
@@ -236,7 +238,7 @@ impl Chain {
     fn block_attestations(&self, slot: u64) -> Vec<Item> {
         let mut items = self.block_items(slot).to_vec();
         let every = self.scenario.duplicate_every;
-        if every == 0 || slot == 0 || self.block_number(slot) % every != 0 {
+        if every == 0 || slot == 0 || !self.block_number(slot).is_multiple_of(every) {
             return items;
         }
         let cap = if self.fork_at(slot) == "electra" { 8 } else { 128 };

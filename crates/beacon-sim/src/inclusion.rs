@@ -12,7 +12,8 @@
 //! largest delay included so far, so blocks are planned one epoch at a time
 //! from genesis and remembered.
 
-use crate::chain::{Chain, EpochPlan, Status};
+use crate::plan::{EpochPlan, Status};
+use claystack_primitives::BeaconSpec;
 use std::sync::Arc;
 
 /// One attestation in a block: for slot `slot`, the attesters of each listed
@@ -60,16 +61,28 @@ fn next_delay(plan: &EpochPlan, k: usize, included: Status) -> Status {
 }
 
 impl Inclusion {
-    fn plan_epoch(&mut self, chain: &Chain, x: u64) {
-        let spec = chain.spec();
+    /// The first epoch whose blocks are not planned yet.
+    pub fn next_epoch(&self) -> u64 {
+        self.next_epoch
+    }
+
+    /// Plans the blocks of epoch `x` (the next one), from its plan `cur`, the previous
+    /// epoch's `prev` (none for epoch 0) and which slots have no block.
+    pub fn plan_epoch(
+        &mut self,
+        spec: BeaconSpec,
+        x: u64,
+        cur: &EpochPlan,
+        prev: Option<&EpochPlan>,
+        is_missed_slot: impl Fn(u64) -> bool,
+    ) {
+        debug_assert_eq!(x, self.next_epoch);
         let spe = spec.slots_per_epoch;
-        let cur = chain.plan(x);
-        let prev = if x > 0 { Some(chain.plan(x - 1)) } else { None };
         let window_lo = if x > 0 { spec.first_slot(x - 1) } else { 0 };
         let mut last = std::mem::take(&mut self.carry);
         debug_assert_eq!(last.len() as u64, if x > 0 { spe } else { 0 });
         last.extend((0..spe).map(|_| vec![0; cur.per_slot() as usize]));
-        let plan_of = |s: u64| if spec.epoch_of(s) == x { &cur } else { prev.as_ref().expect("slot of epoch x-1") };
+        let plan_of = |s: u64| if spec.epoch_of(s) == x { cur } else { prev.expect("slot of epoch x-1") };
         let slot_next = |s: u64, lasts: &[Status]| {
             let plan = plan_of(s);
             let off = s % spe;
@@ -83,7 +96,7 @@ impl Inclusion {
 
         for b in spec.first_slot(x)..=spec.last_slot(x) {
             let mut items: Vec<Item> = Vec::new();
-            if b == 0 || chain.is_missed_slot(b) {
+            if b == 0 || is_missed_slot(b) {
                 self.blocks.push(Arc::from(items));
                 continue;
             }
@@ -134,31 +147,18 @@ impl Inclusion {
     }
 }
 
-impl Chain {
-    /// Plans blocks through `epoch` (once; later calls are a lock and a compare).
-    fn plan_blocks_through(&self, epoch: u64) {
-        let mut inc = self.inclusion.lock().unwrap();
-        while inc.next_epoch <= epoch {
-            let x = inc.next_epoch;
-            inc.plan_epoch(self, x);
-        }
+impl Inclusion {
+    /// The attestations the block at `slot` carries; its epoch must be planned.
+    pub fn block(&self, slot: u64) -> Arc<[Item]> {
+        self.blocks[slot as usize].clone()
     }
 
-    /// The attestations the block at `slot` carries (not counting duplicates).
-    pub(crate) fn block_items(&self, slot: u64) -> Arc<[Item]> {
-        self.plan_blocks_through(self.spec().epoch_of(slot));
-        self.inclusion.lock().unwrap().blocks[slot as usize].clone()
-    }
-
-    /// Where the attestations of `epoch`'s slots went.
-    pub(crate) fn inclusion_index(&self, epoch: u64) -> InclusionIndex {
-        let spec = self.spec();
-        self.plan_blocks_through(epoch + 1);
+    /// Where the attestations of `epoch`'s slots went; `epoch + 1` must be planned.
+    pub fn index(&self, spec: BeaconSpec, epoch: u64) -> InclusionIndex {
         let first_slot = spec.first_slot(epoch);
         let mut by_slot = vec![Vec::new(); spec.slots_per_epoch as usize];
-        let inc = self.inclusion.lock().unwrap();
         for b in first_slot + 1..=spec.last_slot(epoch + 1) {
-            for item in inc.blocks[b as usize].iter() {
+            for item in self.blocks[b as usize].iter() {
                 if spec.epoch_of(item.slot) == epoch {
                     by_slot[(item.slot - first_slot) as usize].push((b, item.clone()));
                 }

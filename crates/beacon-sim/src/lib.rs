@@ -16,20 +16,22 @@
 //! statuses) is consistent; nothing cryptographic is.
 
 mod api;
-mod chain;
 mod derive;
 mod inclusion;
+mod model;
+mod plan;
 mod scenario;
 mod server;
+mod truth;
+mod validators;
 
 pub use api::ApiError;
-pub use chain::{
-    Chain, Duty, EpochTruth, TallyTruth, Truth, ValidatorState, BALANCE_GWEI, EXIT_DELAY, SLASHING_PENALTY_GWEI,
-    WITHDRAWABILITY_DELAY,
-};
 pub use claystack_primitives::BeaconSpec;
+pub use model::Chain;
 pub use scenario::{
     Faults, LateRule, MissRule, OfflineRule, Scenario, ScenarioError, ValidatorEpoch, ValidatorSet, ValidatorSpec,
     MAX_HEAD_EPOCH, MAX_VALIDATORS,
 };
 pub use server::{router, serve};
+pub use truth::{EpochTruth, TallyTruth, Truth};
+pub use validators::{Duty, ValidatorState, BALANCE_GWEI, EXIT_DELAY, SLASHING_PENALTY_GWEI, WITHDRAWABILITY_DELAY};

@@ -18,12 +18,16 @@ pub const MAX_HEAD_EPOCH: u64 = 10_000_000;
 /// What is wrong with a scenario, in one line.
 #[derive(Debug, Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}; check the path passed to --scenario")]
-    Read { path: PathBuf, source: std::io::Error },
+    /// The file cannot be read. The cause is printed in the message, not kept as a
+    /// source, so `anyhow`'s `{:#}` prints it once.
+    #[error("cannot read scenario file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    /// The file is not TOML of a scenario's shape.
     #[error(
         "scenario line {line}: {message}; fix the TOML (keys and defaults are listed in crates/beacon-sim/README.md)"
     )]
     Parse { line: usize, message: String },
+    /// A key has a value the simulator refuses.
     #[error("scenario key `{key}`: {problem}; {fix}")]
     Invalid { key: String, problem: String, fix: String },
 }
@@ -275,7 +279,7 @@ impl Scenario {
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+            std::fs::read_to_string(path).map_err(|error| ScenarioError::Read { path: path.to_path_buf(), error })?;
         Self::from_toml(&text)
     }
 

@@ -6,8 +6,8 @@
 //! the same one every run. The node endpoints and genesis never get faults.
 
 use crate::api::{hexs, num, ApiError};
-use crate::chain::Chain;
 use crate::derive::{self, tag};
+use crate::model::Chain;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -96,7 +96,7 @@ async fn faults(State(srv): St, mut req: Request, next: Next) -> Response {
         tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
     }
     if roll(1, f.error_rate_bps) {
-        let code = if derive::h(seed, tag::FAULT, n, 9) % 2 == 0 { 500 } else { 503 };
+        let code = if derive::h(seed, tag::FAULT, n, 9).is_multiple_of(2) { 500 } else { 503 };
         return error(ApiError::new(code, format!("injected fault: internal error on request #{n}")));
     }
     req.extensions_mut().insert(RequestNo(n));
@@ -190,9 +190,9 @@ async fn config_spec(State(srv): St) -> Response {
         "MAX_ATTESTATIONS": n(128),
         "MAX_ATTESTATIONS_ELECTRA": n(8),
         "EPOCHS_PER_SLASHINGS_VECTOR": n(if mainnet { 8192 } else { 64 }),
-        "MIN_VALIDATOR_WITHDRAWABILITY_DELAY": n(crate::chain::WITHDRAWABILITY_DELAY),
+        "MIN_VALIDATOR_WITHDRAWABILITY_DELAY": n(crate::validators::WITHDRAWABILITY_DELAY),
         "SYNC_COMMITTEE_SIZE": n(if mainnet { 512 } else { 32 }),
-        "MAX_EFFECTIVE_BALANCE": n(crate::chain::BALANCE_GWEI),
+        "MAX_EFFECTIVE_BALANCE": n(crate::validators::BALANCE_GWEI),
         "EFFECTIVE_BALANCE_INCREMENT": n(1_000_000_000),
         "GENESIS_FORK_VERSION": fv(0),
         "ALTAIR_FORK_VERSION": fv(1),

@@ -26,7 +26,7 @@ fn bytes(seed: u64, n: usize) -> String {
 fn attestation(i: u64, committees: usize, bits_per_committee: usize, electra: bool) -> Value {
     let mut bits = Bitlist::zeros(committees * bits_per_committee);
     for b in 0..bits.len() {
-        bits.set(b, (b as u64 * 7 + i) % 10 != 0);
+        bits.set(b, !(b as u64 * 7 + i).is_multiple_of(10));
     }
     let mut a = json!({
         "aggregation_bits": bits.to_hex(),

@@ -350,14 +350,14 @@ impl BeaconClient {
                             inner.preferred.store(i, Ordering::Relaxed);
                             return Ok(Some(v));
                         }
-                        Err(source) if source.is_retryable() => {
-                            BeaconError::Malformed { endpoint: ep.shown.clone(), path: req.path.clone(), source }
+                        Err(error) if error.is_retryable() => {
+                            BeaconError::Malformed { endpoint: ep.shown.clone(), path: req.path.clone(), error }
                         }
-                        Err(source) => {
+                        Err(error) => {
                             return Err(BeaconError::Unsupported {
                                 endpoint: ep.shown.clone(),
                                 path: req.path.clone(),
-                                source,
+                                error,
                             })
                         }
                     },

@@ -97,7 +97,7 @@ fn root(s: &str, field: impl FnOnce() -> String) -> Result<Root, DecodeError> {
 }
 
 fn fixed<const N: usize>(s: &str, field: impl FnOnce() -> String) -> Result<[u8; N], DecodeError> {
-    hex::decode_fixed::<N>(s).map_err(|source| DecodeError::Hex { field: field(), source })
+    hex::decode_fixed::<N>(s).map_err(|error| DecodeError::Hex { field: field(), error })
 }
 
 fn name(s: &'static str) -> impl FnOnce() -> String {
@@ -551,14 +551,14 @@ fn attestation(i: usize, a: &AttestationJson, fork: Fork, max_committees: usize)
     let committee_bits = match (fork.has_committee_bits(), a.committee_bits) {
         (true, Some(bits)) => Some(
             Bitvector::from_hex(bits, max_committees)
-                .map_err(|source| DecodeError::Bits { field: format!("attestations[{i}].committee_bits"), source })?,
+                .map_err(|error| DecodeError::Bits { field: format!("attestations[{i}].committee_bits"), error })?,
         ),
         (true, None) => return Err(DecodeError::MissingCommitteeBits { index: i, fork: fork.name().into() }),
         (false, Some(_)) => return Err(DecodeError::UnexpectedCommitteeBits { index: i, fork: fork.name().into() }),
         (false, None) => None,
     };
     let aggregation_bits = Bitlist::from_hex(a.aggregation_bits)
-        .map_err(|source| DecodeError::Bits { field: format!("attestations[{i}].aggregation_bits"), source })?;
+        .map_err(|error| DecodeError::Bits { field: format!("attestations[{i}].aggregation_bits"), error })?;
     Ok(Attestation { slot: a.data.slot.0, index: a.data.index.0, committee_bits, aggregation_bits })
 }
 

@@ -206,7 +206,7 @@ async fn closed_port_is_unreachable_and_fails_over() {
     assert!(text.starts_with(&format!("beacon node {dead} unreachable for /eth/v1/beacon/genesis: ")), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(
-        text.contains("— check --beacon-url and that the node is running (gave up after 2 attempts on 1 endpoint)"),
+        text.contains("— check its URL and that the node is running (gave up after 2 attempts on 1 endpoint)"),
         "{text}"
     );
 

@@ -148,7 +148,7 @@ fn electra_block() {
     // A chain with fewer committees per slot has shorter committee_bits.
     let e = parse::block(fixture("block_electra.json").as_bytes(), None, 4).unwrap_err();
     assert!(
-        matches!(&e, DecodeError::Bits { field, source: BitsError::VectorLength { bits: 4, expected: 1, got: 8 } } if field == "attestations[0].committee_bits"),
+        matches!(&e, DecodeError::Bits { field, error: BitsError::VectorLength { bits: 4, expected: 1, got: 8 } } if field == "attestations[0].committee_bits"),
         "{e}"
     );
 }
@@ -176,24 +176,24 @@ fn malformed_blocks_give_specific_errors() {
     // Bad hex and wrong byte length.
     let e = err(variant("block_deneb.json", r#""aggregation_bits": "0x0d""#, r#""aggregation_bits": "0x0z""#, 1));
     assert!(
-        matches!(&e, DecodeError::Bits { field, source: BitsError::Hex(HexError::BadDigit(3)) } if field == "attestations[0].aggregation_bits"),
+        matches!(&e, DecodeError::Bits { field, error: BitsError::Hex(HexError::BadDigit(3)) } if field == "attestations[0].aggregation_bits"),
         "{e}"
     );
     let parent = &fixture("block_deneb.json")[..];
     let parent_hash = parent.split(r#""parent_hash": ""#).nth(1).unwrap().split('"').next().unwrap().to_string();
     let e = err(variant("block_deneb.json", &parent_hash, &parent_hash[..65], 1));
     assert!(
-        matches!(&e, DecodeError::Hex { field, source: HexError::OddLength(_) } if field == "execution_payload.parent_hash"),
+        matches!(&e, DecodeError::Hex { field, error: HexError::OddLength(_) } if field == "execution_payload.parent_hash"),
         "{e}"
     );
     let e = err(variant("block_deneb.json", &parent_hash, &parent_hash[..62], 1));
-    assert!(matches!(&e, DecodeError::Hex { source: HexError::WrongLength { expected: 32, got: 30 }, .. }), "{e}");
+    assert!(matches!(&e, DecodeError::Hex { error: HexError::WrongLength { expected: 32, got: 30 }, .. }), "{e}");
     assert!(e.to_string().starts_with("execution_payload.parent_hash: expected 32 bytes"), "{e}");
 
     // Bitlist without its sentinel bit.
     let e = err(variant("block_deneb.json", r#""aggregation_bits": "0xff01""#, r#""aggregation_bits": "0xff00""#, 1));
     assert!(
-        matches!(&e, DecodeError::Bits { field, source: BitsError::NoSentinel } if field == "attestations[1].aggregation_bits"),
+        matches!(&e, DecodeError::Bits { field, error: BitsError::NoSentinel } if field == "attestations[1].aggregation_bits"),
         "{e}"
     );
 
@@ -237,7 +237,7 @@ fn malformed_others() {
     ))
     .unwrap_err();
     assert!(
-        matches!(&e, DecodeError::Hex { field, source: HexError::WrongLength { expected: 4, got: 3 } } if field == "genesis_fork_version")
+        matches!(&e, DecodeError::Hex { field, error: HexError::WrongLength { expected: 4, got: 3 } } if field == "genesis_fork_version")
     );
     let e =
         parse::genesis(&variant("genesis.json", r#""genesis_time": "1606824023""#, r#""genesis_time": 1606824023"#, 1))

@@ -8,35 +8,45 @@ use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ChainError {
+    /// The execution RPC call failed.
     #[error("execution RPC {url}: {what} failed: {message}; check that the node is up, synced and reachable")]
     Rpc { url: String, what: String, message: String },
 
+    /// The execution RPC serves another chain than genesis names.
     #[error(
         "execution RPC {url} is chain {got}, but genesis chain_id is {expected}; point the RPC URL at chain {expected}"
     )]
     WrongChain { url: String, got: u64, expected: u64 },
 
+    /// No contract code at a genesis contract address.
     #[error("no {contract} code at {address} (block {block}); check genesis contracts.{field} and that the contracts are deployed by then")]
     NoCode { contract: &'static str, field: &'static str, address: Address, block: String },
 
+    /// The contract refuses the call (a custom error or a revert reason).
     #[error("{what}: the contract rejects it: {error}")]
     Rejected { what: String, error: ContractError },
 
+    /// A mined transaction reverted.
     #[error("{what}: transaction {tx} reverted in block {block}; the chain changed under it, check the contract's state and retry")]
     Reverted { what: String, tx: B256, block: u64 },
 
+    /// Another sender used this process's nonce.
     #[error("{what}: nonce {nonce} of {from} was used by a transaction this process did not send; give each process its own key")]
     NonceTaken { what: String, from: Address, nonce: u64 },
 
+    /// A transaction stays unmined after every replacement.
     #[error("{what}: nonce {nonce} not mined after {attempts} attempts (last {tx}, max fee {max_fee_per_gas} wei/gas); raise max_replacements or the fee cap, or check the node's mempool")]
     Stuck { what: String, nonce: u64, attempts: u32, tx: B256, max_fee_per_gas: u128 },
 
+    /// Replacing a stuck transaction would exceed the fee cap.
     #[error("{what}: replacing the stuck transaction needs a max fee of {needed} wei/gas, above the cap of {cap}; raise max_fee_per_gas_cap or wait for lower fees")]
     FeeCap { what: String, needed: u128, cap: u128 },
 
+    /// An answer or argument that cannot be used (the text says why).
     #[error("{what}: {message}")]
     Invalid { what: String, message: String },
 
+    /// Deploying would put a contract at another address than genesis names.
     #[error("genesis contracts.{field} is {genesis}, but deploying from {deployer} at nonce {nonce} puts it at {predicted}; write the predicted addresses into genesis (predict_addresses) before deploying")]
     GenesisMismatch { field: &'static str, genesis: Address, predicted: Address, deployer: Address, nonce: u64 },
 }

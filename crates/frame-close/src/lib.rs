@@ -21,30 +21,41 @@ use thiserror::Error;
 mod registry;
 pub use registry::{check_no_registry, OnchainRegistryInputs, RegistryAtReference};
 
+/// Why a frame could not be closed. Messages name the report, the file or the epochs and
+/// what to do in this crate's terms; the binary adds its flags and config keys. Causes are
+/// fields named `error` (as in `claystack-keys`): printed once, never also a `source`.
 #[derive(Debug, Error)]
 pub enum FrameCloseError {
+    /// The data directory failed.
     #[error(transparent)]
     Store(#[from] claystack_store::StoreError),
-    #[error("report {number}: {source}")]
-    Build { number: u64, source: claystack_report::ReportError },
+    /// The report engine refused the frame inputs and tallies.
+    #[error("report {number}: {error}")]
+    Build { number: u64, error: claystack_report::ReportError },
+    /// A frame inputs file cannot be read or parsed, or lacks what it must hold.
     #[error("frame inputs {path}: {message}")]
     Inputs { path: PathBuf, message: String },
+    /// The frame inputs from the execution chain or the beacon node are unusable.
     #[error("inputs of report {number}: {message}")]
     Source { number: u64, message: String },
-    #[error("cannot write the exported report file {path}: {source}; check the data directory's disk and permissions")]
-    Export { path: PathBuf, source: std::io::Error },
+    /// The exported report file cannot be written.
+    #[error("cannot write the exported report file {path}: {error}; check the data directory's disk and permissions")]
+    Export { path: PathBuf, error: std::io::Error },
+    /// Registry validators the accounting did not track, so the report would miss their duties.
     #[error(
         "report {number}: registry validator(s) {shown} ({count} in all) were not tracked by this node's accounting \
-         from epoch {from}, so their duties were not counted; add them to accounting.tracked_validators and account \
-         the frame again: an empty data directory with accounting.start_epoch <= {first_epoch}"
+         from epoch {from}, so their duties were not counted; track them too and account the frame again, \
+         from an empty data directory and a start epoch at or before {first_epoch}"
     )]
     Untracked { number: u64, shown: String, count: usize, from: Epoch, first_epoch: Epoch },
+    /// A stored report does not decode.
     #[error("stored report {number} cannot be read back: {message}")]
     StoredReport { number: u64, message: String },
+    /// The tallies start after the frame's first epoch.
     #[error(
         "report {number} covers beacon epochs {from}..={to}, but this node's tallies start at epoch {first_tally}: \
          account from the genesis first_epoch ({first_epoch}) — start with an empty data directory and \
-         accounting.start_epoch <= {from}"
+         a start epoch at or before {from}"
     )]
     MissingTallies { number: u64, from: Epoch, to: Epoch, first_tally: Epoch, first_epoch: Epoch },
 }
@@ -62,7 +73,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A frame's inputs, or what they wait for (in words a node operator can act on).
 #[derive(Debug, Clone)]
 pub enum InputsStatus {
-    Ready(ExternalInputs),
+    /// Boxed: the inputs are some hundred bytes, the waiting reason a pointer.
+    Ready(Box<ExternalInputs>),
     Waiting(String),
 }
 
@@ -86,11 +98,11 @@ impl InputsSource for InputFiles {
             Some(file) if file.registry.operators.is_empty() => Err(FrameCloseError::Inputs {
                 path: self.dir.clone(),
                 message: format!(
-                    "report {number}'s frame inputs have no registry; add \"registry\" to the file, or set \
-                     execution.rpc_url to read it from the OperatorRegistry"
+                    "report {number}'s frame inputs have no registry; add \"registry\" to the file, or give \
+                     an execution RPC to read it from the OperatorRegistry"
                 ),
             }),
-            Some(file) => Ok(InputsStatus::Ready(file)),
+            Some(file) => Ok(InputsStatus::Ready(Box::new(file))),
             None => Ok(InputsStatus::Waiting(self.missing(number))),
         })))
     }
@@ -127,7 +139,7 @@ impl InputFiles {
 
 /// Writes an exported file whole or not at all (a reader sees the old file or the new one).
 fn write_export(path: &Path, bytes: &[u8]) -> Result<(), FrameCloseError> {
-    claystack_fs_util::write_atomic(path, bytes).map_err(|e| FrameCloseError::Export { path: e.path, source: e.source })
+    claystack_fs_util::write_atomic(path, bytes).map_err(|e| FrameCloseError::Export { path: e.path, error: e.source })
 }
 
 /// A report the reporter just stored.
@@ -181,7 +193,7 @@ impl FrameCloser {
             .report(ReportKind::Rewards, number)?
             .ok_or_else(|| FrameCloseError::StoredReport { number, message: "it is not in the store".into() })?;
         let dir = dir.join(format!("rewards-{number}"));
-        std::fs::create_dir_all(&dir).map_err(|source| FrameCloseError::Export { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|error| FrameCloseError::Export { path: dir.clone(), error })?;
         let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
         for (name, bytes) in
             [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
@@ -218,7 +230,7 @@ impl FrameCloser {
         let economics = &self.genesis.economics;
         let number = self.next_number()?;
         let frame = frame_of(economics, self.genesis.first_epoch, number)
-            .map_err(|source| FrameCloseError::Build { number, source })?;
+            .map_err(|error| FrameCloseError::Build { number, error })?;
         let next_epoch = self.store.accounting_cursor()?.map_or(0, |c| c.next_epoch);
         if next_epoch <= frame.1 {
             return Ok(Err(Waiting::Accounting { number, last_epoch: frame.1, next_epoch }));
@@ -237,7 +249,7 @@ impl FrameCloser {
             }
         }
         let mut file = match self.inputs.frame_inputs(number, frame).await? {
-            InputsStatus::Ready(file) => file,
+            InputsStatus::Ready(file) => *file,
             InputsStatus::Waiting(reason) => return Ok(Err(Waiting::Inputs { number, reason })),
         };
         self.check_tracked(number, frame, &file)?;
@@ -248,8 +260,8 @@ impl FrameCloser {
         let mut inputs = serde_json::to_vec_pretty(&file).expect("frame inputs always serialize");
         inputs.push(b'\n');
         let tallies = self.store.sum_tallies(frame.0, frame.1)?;
-        let (report, tree) = build(economics, file, number, frame, tallies)
-            .map_err(|source| FrameCloseError::Build { number, source })?;
+        let (report, tree) =
+            build(economics, file, number, frame, tallies).map_err(|error| FrameCloseError::Build { number, error })?;
         let bytes = report_bytes(&report);
         let mut dump = serde_json::to_vec_pretty(&tree.dump()).expect("a tree dump always serializes");
         dump.push(b'\n');

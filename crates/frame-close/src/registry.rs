@@ -34,7 +34,7 @@ impl OnchainRegistryInputs {
         match self.chain.registry(number, frame).await? {
             Ok(registry) => {
                 file.registry = registry;
-                Ok(InputsStatus::Ready(file))
+                Ok(InputsStatus::Ready(Box::new(file)))
             }
             Err(waiting) => Ok(InputsStatus::Waiting(waiting)),
         }
@@ -124,7 +124,7 @@ pub fn check_no_registry(number: u64, file: &ExternalInputs) -> Result<(), Frame
         return Err(source(
             number,
             "the frame-inputs file holds a registry, but the registry is read from the OperatorRegistry \
-             (execution.rpc_url or --rpc-url is set); remove \"registry\" from the file"
+             (an execution RPC is given); remove \"registry\" from the file"
                 .into(),
         ));
     }

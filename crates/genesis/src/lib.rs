@@ -87,38 +87,54 @@ pub struct SsvPriceSource {
 /// One thing wrong with a genesis; `Display` is one line naming the field and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Problem {
+    /// A genesis version this build does not read.
     #[error("version: {0} is not supported; this build reads version {VERSION}")]
     UnsupportedVersion(u32),
+    /// `chain_id` is 0.
     #[error("chain_id: is 0; set the chain id of the execution chain the contracts live on")]
     ZeroChainId,
+    /// A contract address is zero.
     #[error("contracts.{0}: is the zero address; set the deployed contract's address")]
     ZeroContract(&'static str),
+    /// The committee has no member.
     #[error("committee.members: is empty; add at least one member")]
     EmptyCommittee,
+    /// The threshold is 0.
     #[error("committee.threshold: is 0; set it to a strict majority of the {members} members (at least {min})")]
     ThresholdZero { members: usize, min: usize },
+    /// The threshold exceeds the members.
     #[error("committee.threshold: {threshold} is more than the {members} members; no report could ever be signed")]
     ThresholdAboveMembers { threshold: u32, members: usize },
+    /// The threshold is not a strict majority.
     #[error("committee.threshold: {threshold} of {members} is not a strict majority; set it to at least {min}, or two disjoint quorums could sign two different roots")]
     ThresholdNotMajority { threshold: u32, members: usize, min: usize },
+    /// A member's BLS public key does not decode.
     #[error("committee.members[{member}].bls_pubkey: invalid public key ({reason}); replace it with the member's key")]
     InvalidPubkey { member: usize, reason: String },
+    /// A member's proof of possession does not verify.
     #[error("committee.members[{member}].pop: not a valid proof of possession of its bls_pubkey; regenerate it with the member's secret key")]
     BadPop { member: usize },
+    /// Two members share a BLS public key.
     #[error("committee.members[{second}].bls_pubkey: same key as member {first}; each member needs its own key")]
     DuplicatePubkey { first: usize, second: usize },
+    /// A member has no peer id.
     #[error("committee.members[{member}].peer_id: is empty; set the member's libp2p peer id")]
     EmptyPeerId { member: usize },
+    /// Two members share a peer id.
     #[error(
         "committee.members[{second}].peer_id: `{peer_id}` is also member {first}'s; each member needs its own peer id"
     )]
     DuplicatePeerId { first: usize, second: usize, peer_id: String },
+    /// A member's submitter is the zero address.
     #[error("committee.members[{member}].submitter: is the zero address; set the member's submitting address")]
     ZeroSubmitter { member: usize },
+    /// Two members share a submitter.
     #[error("committee.members[{second}].submitter: {address} is also member {first}'s; each member needs its own submitter")]
     DuplicateSubmitter { first: usize, second: usize, address: Address },
+    /// The agreed SSV price is 0.
     #[error("ssv_price_source.agreed_wei_per_ssv: is 0; set the agreed price (the SSV settlement divides by it)")]
     ZeroAgreedSsvPrice,
+    /// The observed SSV price source is unknown.
     #[error("ssv_price_source.observed: `{0}` is unknown; version 1 supports only `{OBSERVED_ORACLE_INPUT}`")]
     UnknownObservedSource(String),
     /// `Economics::validate` failed; its message names the field.
@@ -129,10 +145,13 @@ pub enum Problem {
 #[derive(Debug, Error)]
 pub enum GenesisError {
     // The I/O error is part of the message, not a `source`: anyhow's `{:#}` would print it twice.
+    /// The file cannot be read.
     #[error("genesis {path}: cannot read: {error}")]
     Read { path: String, error: std::io::Error },
+    /// The file is not a genesis file.
     #[error("genesis {path}: not a valid genesis file: {message}")]
     Parse { path: String, message: String },
+    /// The file cannot be written.
     #[error("genesis {path}: cannot write: {error}")]
     Write { path: String, error: std::io::Error },
 }

@@ -26,14 +26,19 @@ use thiserror::Error;
 /// What is wrong with a keystore's content (the caller knows which file it came from).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum KeystoreError {
+    /// Not JSON, or not the keystore's shape.
     #[error("not an EIP-2335 keystore: {0}")]
     Json(String),
+    /// A keystore version other than 4.
     #[error("version {0} is not supported; EIP-2335 keystores are version {v}", v = keystore::VERSION)]
     Version(u32),
+    /// A key derivation function other than scrypt or pbkdf2.
     #[error("crypto.kdf.function `{0}` is not supported; use scrypt or pbkdf2")]
     Kdf(String),
+    /// A checksum function other than sha256.
     #[error("crypto.checksum.function `{0}` is not supported; use sha256")]
     Checksum(String),
+    /// A cipher other than aes-128-ctr.
     #[error("crypto.cipher.function `{0}` is not supported; use aes-128-ctr")]
     Cipher(String),
     /// A field has a value this implementation refuses (malformed, or a cost too high to run).
@@ -42,6 +47,7 @@ pub enum KeystoreError {
     /// The checksum does not match: the password is wrong (or the file was altered).
     #[error("wrong password (checksum mismatch)")]
     WrongPassword,
+    /// The operating system gave no random bytes.
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),
 }
@@ -51,30 +57,43 @@ pub enum KeystoreError {
 pub enum KeysError {
     // The causes are fields named `error`, not `source`: the message already includes
     // them, and a `source` would make `anyhow`'s one-line form repeat them.
+    /// A file of the key directory cannot be read or written.
     #[error("cannot {action} {path}: {error}")]
     Io { action: &'static str, path: PathBuf, error: std::io::Error },
+    /// A keystore file's content is not usable.
     #[error("keystore {path}: {error}")]
     Keystore { path: PathBuf, error: KeystoreError },
+    /// The password does not open the keystore.
     #[error("wrong password for keystore {path} (checksum mismatch); give the password it was encrypted with")]
     WrongPassword { path: PathBuf },
+    /// The keystore decrypts to something that is not a BLS secret key.
     #[error("keystore {path}: the decrypted secret is not a BLS12-381 secret key (32 bytes, non-zero, below the group order)")]
     NotBlsSecret { path: PathBuf },
+    /// The keystore's public key is not its secret's.
     #[error("keystore {path}: its pubkey {stored} is not the public key of its secret ({derived}); the file is damaged or was edited")]
     PubkeyMismatch { path: PathBuf, stored: String, derived: String },
+    /// A secret given to import is not a BLS secret key.
     #[error("the given secret is not a BLS12-381 secret key (it is zero or not below the group order)")]
     InvalidSecret,
+    /// The directory already holds keys.
     #[error("{dir} already holds keys ({file} exists); choose another directory, keys are never overwritten")]
     AlreadyExists { dir: PathBuf, file: PathBuf },
+    /// The directory holds no keys.
     #[error("{dir} is not a key directory ({file} is missing); create one with `keys new` or `keys import`")]
     NotKeyDir { dir: PathBuf, file: PathBuf },
+    /// A key file's content is not usable.
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    /// The key directory's files disagree.
     #[error("key directory {dir} is inconsistent: {reason}")]
     Inconsistent { dir: PathBuf, reason: String },
+    /// The p2p key can be read by other users.
     #[error("p2p key {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`")]
     OpenPermissions { path: PathBuf, mode: u32 },
+    /// The password cannot be read (the text says from where).
     #[error("{0}")]
     Password(String),
+    /// The operating system gave no random bytes.
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),
 }

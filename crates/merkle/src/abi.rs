@@ -33,7 +33,7 @@ impl AbiType {
                 let bits: u16 = s.strip_prefix("uint").and_then(|b| b.parse().ok()).ok_or_else(unsupported)?;
                 // Reject "uint064" and the like: the type string is hashed nowhere, but a
                 // dump must name types the way Solidity does.
-                if (8..=256).contains(&bits) && bits % 8 == 0 && s == format!("uint{bits}") {
+                if (8..=256).contains(&bits) && bits.is_multiple_of(8) && s == format!("uint{bits}") {
                     Ok(Self::Uint(bits))
                 } else {
                     Err(unsupported())

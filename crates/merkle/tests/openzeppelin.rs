@@ -89,7 +89,7 @@ fn rewards_values(n: usize, seed: u64) -> Vec<Vec<Value>> {
     let mut rng = Rng(seed);
     let mut values: Vec<Vec<Value>> = Vec::with_capacity(n);
     for i in 0..n {
-        if i > 0 && rng.next() % 6 == 0 {
+        if i > 0 && rng.next().is_multiple_of(6) {
             let earlier = values[(rng.next() as usize) % i].clone();
             values.push(earlier);
             continue;

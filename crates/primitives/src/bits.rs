@@ -10,14 +10,25 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BitsError {
+    /// The bitfield is not 0x-hex. The cause is printed in the message, not kept as a
+    /// source, so `anyhow`'s `{:#}` prints it once.
     #[error("bitfield is not valid hex: {0}")]
-    Hex(#[from] hex::HexError),
+    Hex(hex::HexError),
+    /// A bitlist without its length sentinel bit.
     #[error("bitlist is empty or its last byte is zero (no length sentinel)")]
     NoSentinel,
+    /// A bitvector of the wrong byte length.
     #[error("bitvector of {bits} bits needs {expected} bytes, got {got}")]
     VectorLength { bits: usize, expected: usize, got: usize },
+    /// A bitvector with a bit set in its padding.
     #[error("bitvector of {0} bits has a bit set beyond its length")]
     VectorPadding(usize),
+}
+
+impl From<hex::HexError> for BitsError {
+    fn from(error: hex::HexError) -> Self {
+        BitsError::Hex(error)
+    }
 }
 
 /// An SSZ `Bitlist`: a bit string of a length carried by its sentinel bit.
@@ -58,7 +69,7 @@ impl Bitlist {
         for byte in b.bytes.iter_mut().take(len / 8) {
             *byte = 0xff;
         }
-        if len % 8 != 0 {
+        if !len.is_multiple_of(8) {
             b.bytes[len / 8] = (1u8 << (len % 8)) - 1;
         }
         b
@@ -119,7 +130,7 @@ impl Bitvector {
         if bytes.len() != expected {
             return Err(BitsError::VectorLength { bits: len, expected, got: bytes.len() });
         }
-        if len % 8 != 0 && bytes[expected - 1] >> (len % 8) != 0 {
+        if !len.is_multiple_of(8) && bytes[expected - 1] >> (len % 8) != 0 {
             return Err(BitsError::VectorPadding(len));
         }
         Ok(Bitvector { bytes, len })

@@ -4,12 +4,16 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum HexError {
+    /// No `0x` prefix.
     #[error("hex string does not start with 0x")]
     MissingPrefix,
+    /// An odd number of hex digits.
     #[error("hex string has an odd number of digits ({0})")]
     OddLength(usize),
+    /// A character that is not a hex digit.
     #[error("hex string has a non-hex character at position {0}")]
     BadDigit(usize),
+    /// Valid hex of the wrong length.
     #[error("expected {expected} bytes of hex, got {got}")]
     WrongLength { expected: usize, got: usize },
 }

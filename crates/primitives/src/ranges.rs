@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+/// An item that is neither an index nor an inclusive range (the item as written).
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("`{0}` is not a validator index or an inclusive range like \"0-63\"")]
 pub struct RangeError(pub String);

@@ -45,10 +45,13 @@ const BATCH_TAG: &[u8] = b"claystack-quorum/batch-verify/v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum BlsError {
+    /// Bytes that are not a valid compressed G1 public key (the reason says which check failed).
     #[error("invalid BLS public key: {0}")]
     PublicKey(&'static str),
+    /// Bytes that are not a valid compressed G2 signature (the reason says which check failed).
     #[error("invalid BLS signature: {0}")]
     Signature(&'static str),
+    /// An aggregate of no keys or no signatures was asked for.
     #[error("nothing to aggregate")]
     Empty,
 }

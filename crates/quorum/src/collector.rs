@@ -154,16 +154,22 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CollectorError {
+    /// A collector timing is below 1 ms.
     #[error("collector config: {0} must be at least 1 ms")]
     Config(&'static str),
+    /// The node's own BLS key is not in the committee.
     #[error("this node's BLS key {0} is not a committee member; check the key and genesis")]
     NotAMember(String),
+    /// Signing would put a second root under a report this node already signed.
     #[error("{id}: refusing to sign merkle root {requested} (report hash {requested_hash}): this node already signed merkle root {signed} (report hash {signed_hash})")]
     WouldEquivocate { id: ReportId, signed: String, signed_hash: String, requested: String, requested_hash: String },
+    /// Report number 0 was asked to be signed.
     #[error("{id}: report numbers start at 1")]
     ZeroNumber { id: ReportId },
+    /// The report is older than the collection window.
     #[error("{id}: older than the window {low}..={high}; it is not signed any more")]
     Stale { id: ReportId, low: u64, high: u64 },
+    /// The own signature read back from the store does not check out.
     #[error("persisted own signature for {id}: {problem}; the store is damaged or belongs to another key")]
     BadPersistedOwn { id: ReportId, problem: &'static str },
 }

@@ -42,12 +42,16 @@ pub struct SignatureMessage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum DecodeError {
+    /// The message is not exactly `MESSAGE_LEN` bytes long.
     #[error("signature message: {0} bytes, expected {MESSAGE_LEN}")]
     Length(usize),
+    /// The version byte is not `MESSAGE_VERSION`.
     #[error("signature message: version {0} is unknown, expected {MESSAGE_VERSION}")]
     Version(u8),
+    /// The report kind byte names no `ReportKind`.
     #[error("signature message: report kind {0} is unknown (0 rewards, 1 exits)")]
     Kind(u8),
+    /// The report number is 0; numbers start at 1.
     #[error("signature message: report number 0 (numbers start at 1)")]
     ZeroNumber,
 }

@@ -14,14 +14,20 @@ pub const MAX_MEMBERS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RosterError {
+    /// The committee lists no member.
     #[error("committee: has no members")]
     Empty,
+    /// More members than the signer bitmap can name.
     #[error("committee: {0} members; a uint256 signer bitmap names at most {MAX_MEMBERS}")]
     TooMany(usize),
+    /// The threshold is not a strict majority of the members, or exceeds them.
     #[error("committee: threshold {threshold} of {members} members is not a strict majority (at least {min}) or exceeds the members")]
     Threshold { threshold: u32, members: usize, min: usize },
-    #[error("committee member {member}: {source}")]
-    Key { member: usize, source: BlsError },
+    /// A member's public key does not decode. The cause is a field named `error`, not
+    /// `source`: the message already prints it, and `anyhow`'s `{:#}` would repeat a source.
+    #[error("committee member {member}: {error}")]
+    Key { member: usize, error: BlsError },
+    /// Two members have the same public key.
     #[error("committee member {second}: same public key as member {first}")]
     DuplicateKey { first: usize, second: usize },
 }
@@ -56,7 +62,7 @@ impl Roster {
             if let Some(first) = pubkeys[..member].iter().position(|k| k == pk) {
                 return Err(RosterError::DuplicateKey { first, second: member });
             }
-            keys.push(bls::parse_public_key(pk).map_err(|source| RosterError::Key { member, source })?);
+            keys.push(bls::parse_public_key(pk).map_err(|error| RosterError::Key { member, error })?);
         }
         Ok(Roster { domain, threshold: threshold as usize, keys, compressed: pubkeys.to_vec() })
     }

@@ -62,16 +62,22 @@ impl Window {
 /// Why a message is not taken; `Display` is one line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum RejectReason {
-    #[error("{0}")]
+    /// The bytes are not a signature message.
+    #[error(transparent)]
     Malformed(DecodeError),
+    /// The message names another signer than the member it came from.
     #[error("message names signer {signer} but came from member {claimed}")]
     SignerMismatch { claimed: u16, signer: u16 },
+    /// The signer index names no committee member.
     #[error("member {0} is not in the committee")]
     UnknownMember(u16),
+    /// The report is too old or too far ahead to be collected.
     #[error("{id} is outside the window {low}..={high}")]
     OutOfWindow { id: ReportId, low: u64, high: u64 },
-    #[error("{0}")]
+    /// The signature bytes are not a valid G2 point.
+    #[error(transparent)]
     BadSignature(BlsError),
+    /// A valid signature, but not by this member of this report.
     #[error("signature does not verify for the member and report")]
     InvalidSignature,
 }

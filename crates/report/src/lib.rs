@@ -44,14 +44,25 @@ pub struct ExternalInputs {
 
 #[derive(Debug, Error)]
 pub enum ReportError {
+    /// The rewards engine refused the frame inputs.
     #[error(transparent)]
     Rewards(#[from] claystack_rewards::RewardsError),
+    /// The claim tree cannot be built. The cause is printed in the message, not kept as a
+    /// source, so `anyhow`'s `{:#}` prints it once.
     #[error("merkle tree: {0}")]
-    Merkle(#[from] claystack_merkle::MerkleError),
+    Merkle(claystack_merkle::MerkleError),
+    /// No operator, hence no leaf: the tree would be empty.
     #[error("report has no operator to put in the tree — is the registry empty?")]
     NoOperators,
+    /// Report number 0 was asked for.
     #[error("report numbers start at 1; there is no report 0")]
     NumberZero,
+}
+
+impl From<claystack_merkle::MerkleError> for ReportError {
+    fn from(error: claystack_merkle::MerkleError) -> Self {
+        ReportError::Merkle(error)
+    }
 }
 
 /// Beacon epochs of report `number`'s frame, counted from 1: it starts at

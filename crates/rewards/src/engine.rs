@@ -230,22 +230,26 @@ fn check_registry<'a>(economics: &'a Economics, input: &FrameInputs) -> Result<C
     Ok(Checked { operators, addresses, nodes, clusters })
 }
 
-/// Computes the report of one frame. Pure and deterministic: the same inputs, in
-/// any order, give the same report.
-pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<RewardsReport> {
-    economics.validate()?;
-    check_frame(economics, input)?;
-    let (first, last) = input.frame;
-    let Checked { operators, addresses, nodes, clusters } = check_registry(economics, input)?;
-    let cluster_of = |kind: &'static str, validator: ValidatorIndex| {
-        clusters.get(&validator).ok_or(RewardsError::FactForUnknownValidator { kind, validator })
-    };
+/// `T`, and each node's weight `F * N`, their sum `A` and its base `T * F * N / A`.
+struct Shares {
+    t_wei: u128,
+    a: u128,
+    weights: BTreeMap<NodeId, u128>,
+    bases: BTreeMap<NodeId, u128>,
+}
 
-    // T, A and bases.
+impl Shares {
+    fn base_of(&self, id: &NodeId) -> u128 {
+        self.bases.get(id).copied().unwrap_or(0)
+    }
+}
+
+/// Computes `T`, `A` and the bases.
+fn shares(economics: &Economics, input: &FrameInputs, nodes: &BTreeMap<NodeId, NodeInfo>) -> Result<Shares> {
     let t_wei = operator_rewards(economics, input.source.validator_rewards_wei, input.source.execution_fees_wei)?;
     let mut weights: BTreeMap<NodeId, u128> = BTreeMap::new();
     let mut a = 0u128;
-    for (&id, n) in &nodes {
+    for (&id, n) in nodes {
         let w = (n.ty.factor_bps as u128).checked_mul(n.included as u128).ok_or(ovf("F * N"))?;
         a = a.checked_add(w).ok_or(ovf("A"))?;
         weights.insert(id, w);
@@ -255,42 +259,80 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
         let base = if a == 0 { 0 } else { mul_div(t_wei, w, a, "T * F * N")? };
         bases.insert(id, base);
     }
-    let base_of = |id: &NodeId| bases.get(id).copied().unwrap_or(0);
+    Ok(Shares { t_wei, a, weights, bases })
+}
 
-    // Penalties and adjustments.
-    let mut effects: BTreeMap<NodeId, NodeEffects> = nodes.keys().map(|&id| (id, NodeEffects::default())).collect();
-    let mut events: BTreeMap<OperatorId, OperatorEvents> = BTreeMap::new();
-    let mut record = |node: NodeId, f: &dyn Fn(&mut OperatorEvents) -> &mut BTreeSet<ValidatorIndex>, v| {
-        if let Some(n) = nodes.get(&node) {
-            f(events.entry(n.operator).or_default()).insert(v);
+/// What the frame's facts do, as they are applied: each node's penalties and adjustments,
+/// and each operator's score events.
+struct Effects<'n, 'a> {
+    nodes: &'n BTreeMap<NodeId, NodeInfo<'a>>,
+    per_node: BTreeMap<NodeId, NodeEffects>,
+    events: BTreeMap<OperatorId, OperatorEvents>,
+}
+
+impl<'n, 'a> Effects<'n, 'a> {
+    fn new(nodes: &'n BTreeMap<NodeId, NodeInfo<'a>>) -> Self {
+        let per_node = nodes.keys().map(|&id| (id, NodeEffects::default())).collect();
+        Effects { nodes, per_node, events: BTreeMap::new() }
+    }
+
+    fn penalize(&mut self, node: NodeId, penalty: Penalty) {
+        self.per_node.get_mut(&node).expect("every node has effects").penalties.push(penalty);
+    }
+
+    /// Counts `validator` in the event set `set` picks of `node`'s operator.
+    fn record(&mut self, node: NodeId, set: fn(&mut OperatorEvents) -> &mut BTreeSet<ValidatorIndex>, validator: u64) {
+        if let Some(n) = self.nodes.get(&node) {
+            set(self.events.entry(n.operator).or_default()).insert(validator);
         }
-    };
+    }
+}
 
-    for (&id, n) in &nodes {
+/// The nodes a fact's validator runs on, or the error naming the fact.
+fn cluster_of<'c>(
+    clusters: &'c BTreeMap<ValidatorIndex, Vec<NodeId>>,
+    kind: &'static str,
+    validator: ValidatorIndex,
+) -> Result<&'c Vec<NodeId>> {
+    clusters.get(&validator).ok_or(RewardsError::FactForUnknownValidator { kind, validator })
+}
+
+/// A performance penalty on each node whose attestation rate falls in a penalized band.
+fn performance_penalties(economics: &Economics, shares: &Shares, effects: &mut Effects) -> Result<()> {
+    for (&id, n) in effects.nodes {
         let rate_bps = rate_bps(n.included, n.duties);
         if let Some(band) = economics.performance_band(rate_bps) {
-            let base = base_of(&id);
+            let base = shares.base_of(&id);
             if band.penalty_bps > 0 && base > 0 {
-                effects.get_mut(&id).expect("every node has effects").penalties.push(Penalty {
-                    kind: PenaltyKind::Performance,
-                    validator: None,
-                    amount_wei: bps_of(base, band.penalty_bps, "performance penalty")?,
-                    reason: format!(
-                        "attestation rate {rate_bps} bps is in the band from {} bps: {} bps of base",
-                        band.min_rate_bps, band.penalty_bps
-                    ),
-                });
+                effects.penalize(
+                    id,
+                    Penalty {
+                        kind: PenaltyKind::Performance,
+                        validator: None,
+                        amount_wei: bps_of(base, band.penalty_bps, "performance penalty")?,
+                        reason: format!(
+                            "attestation rate {rate_bps} bps is in the band from {} bps: {} bps of base",
+                            band.min_rate_bps, band.penalty_bps
+                        ),
+                    },
+                );
             }
         }
     }
+    Ok(())
+}
 
-    let facts = &input.facts;
-    check_unique(&facts.slashings, "slashing", |s| s.validator)?;
-    check_unique(&facts.requested_exits, "requested exit", |s| s.validator)?;
-    check_unique(&facts.voluntary_exits, "voluntary exit", |s| s.validator)?;
-    check_unique(&facts.forced_exits, "forced exit", |s| s.validator)?;
-    for s in &facts.slashings {
-        let cluster = cluster_of("slashing", s.validator)?;
+/// A slashing penalty on every node of each slashed validator.
+fn slashing_penalties(
+    economics: &Economics,
+    input: &FrameInputs,
+    clusters: &BTreeMap<ValidatorIndex, Vec<NodeId>>,
+    shares: &Shares,
+    effects: &mut Effects,
+) -> Result<()> {
+    let (first, last) = input.frame;
+    for s in &input.facts.slashings {
+        let cluster = cluster_of(clusters, "slashing", s.validator)?;
         if s.epoch > last {
             return Err(RewardsError::FactOutsideFrame {
                 kind: "slashing",
@@ -301,22 +343,37 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
             });
         }
         for id in cluster {
-            let share = bps_of(base_of(id), economics.slashing.base_bps, "slashing penalty")?;
+            let share = bps_of(shares.base_of(id), economics.slashing.base_bps, "slashing penalty")?;
             let amount = economics.slashing.fixed_wei.checked_add(share).ok_or(ovf("slashing penalty"))?;
-            effects.get_mut(id).expect("every node has effects").penalties.push(Penalty {
-                kind: PenaltyKind::Slashing,
-                validator: Some(s.validator),
-                amount_wei: amount,
-                reason: format!(
-                    "validator {} slashed at epoch {}: {} wei + {} bps of base",
-                    s.validator, s.epoch, economics.slashing.fixed_wei, economics.slashing.base_bps
-                ),
-            });
-            record(*id, &|e| &mut e.slashed, s.validator);
+            effects.penalize(
+                *id,
+                Penalty {
+                    kind: PenaltyKind::Slashing,
+                    validator: Some(s.validator),
+                    amount_wei: amount,
+                    reason: format!(
+                        "validator {} slashed at epoch {}: {} wei + {} bps of base",
+                        s.validator, s.epoch, economics.slashing.fixed_wei, economics.slashing.base_bps
+                    ),
+                },
+            );
+            effects.record(*id, |e| &mut e.slashed, s.validator);
         }
     }
-    for r in &facts.requested_exits {
-        let cluster = cluster_of("requested exit", r.validator)?;
+    Ok(())
+}
+
+/// For each requested exit: the part of its late charge that falls in this frame, on
+/// every node of the validator; an exit made by its deadline in this frame counts as timely.
+fn late_exit_penalties(
+    economics: &Economics,
+    input: &FrameInputs,
+    clusters: &BTreeMap<ValidatorIndex, Vec<NodeId>>,
+    effects: &mut Effects,
+) -> Result<()> {
+    let (first, last) = input.frame;
+    for r in &input.facts.requested_exits {
+        let cluster = cluster_of(clusters, "requested exit", r.validator)?;
         let before = if first == 0 { 0 } else { late_charge(economics, r.deadline_epoch, r.exit_epoch, first - 1)? };
         let upto = late_charge(economics, r.deadline_epoch, r.exit_epoch, last)?;
         let late_in_frame = late_epochs(r.deadline_epoch, r.exit_epoch, last)
@@ -325,27 +382,39 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
         for id in cluster {
             if late_in_frame > 0 {
                 let exit = r.exit_epoch.map_or("no exit yet".to_string(), |e| format!("exit epoch {e}"));
-                effects.get_mut(id).expect("every node has effects").penalties.push(Penalty {
-                    kind: PenaltyKind::LateExit,
-                    validator: Some(r.validator),
-                    amount_wei: upto - before,
-                    reason: format!(
-                        "validator {} exit requested by epoch {}, {exit}: {late_in_frame} epochs late in this frame at {} wei each, {} wei cap per exit",
-                        r.validator, r.deadline_epoch, economics.exits.late_per_epoch_wei, economics.exits.late_cap_wei
-                    ),
-                });
-                record(*id, &|e| &mut e.late, r.validator);
+                effects.penalize(
+                    *id,
+                    Penalty {
+                        kind: PenaltyKind::LateExit,
+                        validator: Some(r.validator),
+                        amount_wei: upto - before,
+                        reason: format!(
+                            "validator {} exit requested by epoch {}, {exit}: {late_in_frame} epochs late in this frame at {} wei each, {} wei cap per exit",
+                            r.validator, r.deadline_epoch, economics.exits.late_per_epoch_wei, economics.exits.late_cap_wei
+                        ),
+                    },
+                );
+                effects.record(*id, |e| &mut e.late, r.validator);
             }
             if timely {
-                record(*id, &|e| &mut e.timely, r.validator);
+                effects.record(*id, |e| &mut e.timely, r.validator);
             }
         }
     }
-    for v in &facts.voluntary_exits {
-        cluster_of("voluntary exit", v.validator)?;
-    }
-    for f in &facts.forced_exits {
-        let cluster = cluster_of("forced exit", f.validator)?;
+    Ok(())
+}
+
+/// A forced exit penalty on every node of each validator forced out in this frame.
+fn forced_exit_penalties(
+    economics: &Economics,
+    input: &FrameInputs,
+    clusters: &BTreeMap<ValidatorIndex, Vec<NodeId>>,
+    shares: &Shares,
+    effects: &mut Effects,
+) -> Result<()> {
+    let (first, last) = input.frame;
+    for f in &input.facts.forced_exits {
+        let cluster = cluster_of(clusters, "forced exit", f.validator)?;
         if !(first..=last).contains(&f.epoch) {
             return Err(RewardsError::FactOutsideFrame {
                 kind: "forced exit",
@@ -356,28 +425,57 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
             });
         }
         for id in cluster {
-            let share = bps_of(base_of(id), economics.exits.forced_base_bps, "forced exit penalty")?;
+            let share = bps_of(shares.base_of(id), economics.exits.forced_base_bps, "forced exit penalty")?;
             let amount = economics.exits.forced_fixed_wei.checked_add(share).ok_or(ovf("forced exit penalty"))?;
-            effects.get_mut(id).expect("every node has effects").penalties.push(Penalty {
-                kind: PenaltyKind::ForcedExit,
-                validator: Some(f.validator),
-                amount_wei: amount,
-                reason: format!(
-                    "validator {} forced to exit at epoch {}: {} wei + {} bps of base",
-                    f.validator, f.epoch, economics.exits.forced_fixed_wei, economics.exits.forced_base_bps
-                ),
-            });
-            record(*id, &|e| &mut e.forced, f.validator);
+            effects.penalize(
+                *id,
+                Penalty {
+                    kind: PenaltyKind::ForcedExit,
+                    validator: Some(f.validator),
+                    amount_wei: amount,
+                    reason: format!(
+                        "validator {} forced to exit at epoch {}: {} wei + {} bps of base",
+                        f.validator, f.epoch, economics.exits.forced_fixed_wei, economics.exits.forced_base_bps
+                    ),
+                },
+            );
+            effects.record(*id, |e| &mut e.forced, f.validator);
         }
     }
+    Ok(())
+}
 
-    // SSV price settlement: O = S * (agreed - observed) / agreed, rounded toward zero.
+/// Applies the frame's facts, in a fixed order: performance, slashings, late exits,
+/// (voluntary exits only checked), forced exits.
+fn penalties(
+    economics: &Economics,
+    input: &FrameInputs,
+    clusters: &BTreeMap<ValidatorIndex, Vec<NodeId>>,
+    shares: &Shares,
+    effects: &mut Effects,
+) -> Result<()> {
+    performance_penalties(economics, shares, effects)?;
+    let facts = &input.facts;
+    check_unique(&facts.slashings, "slashing", |s| s.validator)?;
+    check_unique(&facts.requested_exits, "requested exit", |s| s.validator)?;
+    check_unique(&facts.voluntary_exits, "voluntary exit", |s| s.validator)?;
+    check_unique(&facts.forced_exits, "forced exit", |s| s.validator)?;
+    slashing_penalties(economics, input, clusters, shares, effects)?;
+    late_exit_penalties(economics, input, clusters, effects)?;
+    for v in &facts.voluntary_exits {
+        cluster_of(clusters, "voluntary exit", v.validator)?;
+    }
+    forced_exit_penalties(economics, input, clusters, shares, effects)
+}
+
+/// SSV price settlement: O = S * (agreed - observed) / agreed, rounded toward zero.
+fn ssv_settlement(input: &FrameInputs, shares: &Shares, effects: &mut Effects) -> Result<()> {
     let price = input.ssv_price;
-    if price.agreed_wei_per_ssv == 0 && nodes.values().any(|n| n.ty.ssv_portion_bps > 0) {
+    if price.agreed_wei_per_ssv == 0 && effects.nodes.values().any(|n| n.ty.ssv_portion_bps > 0) {
         return Err(RewardsError::ZeroSsvPrice);
     }
-    for (&id, n) in &nodes {
-        let base = base_of(&id);
+    for (&id, n) in effects.nodes {
+        let base = shares.base_of(&id);
         if n.ty.ssv_portion_bps == 0 || base == 0 || price.agreed_wei_per_ssv == price.observed_wei_per_ssv {
             continue;
         }
@@ -387,7 +485,7 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
         let magnitude = i128::try_from(magnitude).map_err(|_| ovf("SSV settlement"))?;
         let amount = if price.observed_wei_per_ssv < price.agreed_wei_per_ssv { magnitude } else { -magnitude };
         if amount != 0 {
-            effects.get_mut(&id).expect("every node has effects").adjustments.push(AdjustmentLine {
+            effects.per_node.get_mut(&id).expect("every node has effects").adjustments.push(AdjustmentLine {
                 kind: AdjustmentKind::SsvPrice,
                 amount_wei: amount,
                 reason: format!(
@@ -397,22 +495,35 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
             });
         }
     }
+    Ok(())
+}
+
+/// The adjustments the inputs list explicitly.
+fn explicit_adjustments(input: &FrameInputs, effects: &mut Effects) -> Result<()> {
     for adj in &input.adjustments {
-        let e = effects.get_mut(&adj.node).ok_or(RewardsError::AdjustmentForUnknownNode(adj.node))?;
+        let e = effects.per_node.get_mut(&adj.node).ok_or(RewardsError::AdjustmentForUnknownNode(adj.node))?;
         e.adjustments.push(AdjustmentLine {
             kind: AdjustmentKind::Explicit,
             amount_wei: adj.amount_wei,
             reason: adj.reason.clone(),
         });
     }
+    Ok(())
+}
 
-    // Node reports, grouped by operator.
+/// Each node's report (base, sorted penalties and adjustments, `R`), grouped by operator.
+fn node_reports(
+    operators: &BTreeMap<OperatorId, Address>,
+    nodes: &BTreeMap<NodeId, NodeInfo>,
+    shares: &Shares,
+    mut effects: BTreeMap<NodeId, NodeEffects>,
+) -> Result<BTreeMap<OperatorId, Vec<NodeReport>>> {
     let mut by_operator: BTreeMap<OperatorId, Vec<NodeReport>> = operators.keys().map(|&id| (id, Vec::new())).collect();
-    for (&id, n) in &nodes {
+    for (&id, n) in nodes {
         let mut e = effects.remove(&id).unwrap_or_default();
         e.penalties.sort();
         e.adjustments.sort();
-        let base = base_of(&id);
+        let base = shares.base_of(&id);
         let mut r = i128::try_from(base).map_err(|_| ovf("node reward"))?;
         for p in &e.penalties {
             r = i128::try_from(p.amount_wei).ok().and_then(|p| r.checked_sub(p)).ok_or(ovf("node reward"))?;
@@ -428,16 +539,31 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
             included: n.included,
             timely: n.timely,
             rate_bps: rate_bps(n.included, n.duties),
-            weight: weights.get(&id).copied().unwrap_or(0),
+            weight: shares.weights.get(&id).copied().unwrap_or(0),
             base_wei: base,
             penalties: e.penalties,
             adjustments: e.adjustments,
             reward_wei: r,
         });
     }
+    Ok(by_operator)
+}
 
+/// Computes the report of one frame. Pure and deterministic: the same inputs, in
+/// any order, give the same report.
+pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<RewardsReport> {
+    economics.validate()?;
+    check_frame(economics, input)?;
+    let Checked { operators, addresses, nodes, clusters } = check_registry(economics, input)?;
+    let shares = shares(economics, input, &nodes)?;
+    let mut effects = Effects::new(&nodes);
+    penalties(economics, input, &clusters, &shares, &mut effects)?;
+    ssv_settlement(input, &shares, &mut effects)?;
+    explicit_adjustments(input, &mut effects)?;
+    let Effects { per_node, events, .. } = effects;
+    let by_operator = node_reports(&operators, &nodes, &shares, per_node)?;
     let reports = operator_reports(economics, input, &operators, &addresses, by_operator, events)?;
-    let totals = totals(t_wei, a, &reports)?;
+    let totals = totals(shares.t_wei, shares.a, &reports)?;
     let report = RewardsReport { number: input.number, frame: input.frame, totals, operators: reports };
     report.check().map_err(RewardsError::Internal)?;
     Ok(report)

@@ -8,10 +8,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CodecError {
+    /// A value written by a format version this build does not read.
     #[error("unknown format version {0}")]
     Version(u8),
+    /// A value of the wrong length for its kind.
     #[error("value has {got} bytes, expected {expected}")]
     Length { expected: usize, got: usize },
+    /// A value whose bytes do not decode (the text says how).
     #[error("{0}")]
     Malformed(String),
 }

@@ -19,14 +19,29 @@ use thiserror::Error;
 pub use codec::CodecError;
 pub use reports::StoredReport;
 
+/// What went wrong reading or writing the data directory.
+///
+/// Causes are fields named `error`, not `source`, as in `claystack-keys`: the message
+/// already prints them, and a `source` would make `anyhow`'s `{:#}` print them twice.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("cannot open the data directory {path}: {source} — is another claystack-oracle using it, or is it not writable?")]
-    Open { path: PathBuf, source: rocksdb::Error },
+    /// RocksDB cannot open the directory (locked by another process, not writable, damaged).
+    #[error(
+        "cannot open the data directory {path}: {error} — is another claystack-oracle using it, or is it not writable?"
+    )]
+    Open { path: PathBuf, error: rocksdb::Error },
+    /// A read or write failed.
     #[error("database error: {0}")]
-    Db(#[from] rocksdb::Error),
-    #[error("stored value under {key} is corrupt: {source}")]
-    Corrupt { key: String, source: CodecError },
+    Db(rocksdb::Error),
+    /// A stored value does not decode.
+    #[error("stored value under {key} is corrupt: {error}")]
+    Corrupt { key: String, error: CodecError },
+}
+
+impl From<rocksdb::Error> for StoreError {
+    fn from(error: rocksdb::Error) -> Self {
+        StoreError::Db(error)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -69,16 +84,14 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let db = DB::open(&opts, dir).map_err(|source| StoreError::Open { path: dir.to_path_buf(), source })?;
+        let db = DB::open(&opts, dir).map_err(|error| StoreError::Open { path: dir.to_path_buf(), error })?;
         Ok(Store { db })
     }
 
     pub fn accounting_cursor(&self) -> Result<Option<AccountingCursor>> {
         self.db
             .get(CURSOR_KEY)?
-            .map(|v| {
-                codec::decode_cursor(&v).map_err(|source| StoreError::Corrupt { key: "acct/cursor".into(), source })
-            })
+            .map(|v| codec::decode_cursor(&v).map_err(|error| StoreError::Corrupt { key: "acct/cursor".into(), error }))
             .transpose()
     }
 
@@ -119,7 +132,7 @@ impl Store {
                 break;
             }
             let set = codec::decode_indices(&v)
-                .map_err(|source| StoreError::Corrupt { key: format!("acct/tracked/{epoch}"), source })?;
+                .map_err(|error| StoreError::Corrupt { key: format!("acct/tracked/{epoch}"), error })?;
             if epoch <= from {
                 out.clear(); // an earlier set, replaced by this one before `from`
             }
@@ -135,7 +148,7 @@ impl Store {
             .map(|v| {
                 codec::decode_tallies(&v)
                     .map(|tallies| EpochTally { epoch, tallies })
-                    .map_err(|source| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), source })
+                    .map_err(|error| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), error })
             })
             .transpose()
     }
@@ -154,7 +167,7 @@ impl Store {
                 break;
             }
             let tallies = codec::decode_tallies(&v)
-                .map_err(|source| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), source })?;
+                .map_err(|error| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), error })?;
             out.push(EpochTally { epoch, tallies });
         }
         Ok(out)

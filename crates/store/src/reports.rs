@@ -39,7 +39,7 @@ fn key(prefix: &[u8], kind: ReportKind, number: u64) -> Vec<u8> {
 fn corrupt(key: &[u8], what: &str) -> StoreError {
     StoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
-        source: crate::CodecError::Malformed(what.to_string()),
+        error: crate::CodecError::Malformed(what.to_string()),
     }
 }
 

@@ -43,22 +43,50 @@ impl Default for SyncConfig {
     }
 }
 
+/// Why following stopped. Causes are printed in the message (fields named `error`, as in
+/// `claystack-keys`), never also kept as a `source`, so `anyhow`'s `{:#}` prints them once.
 #[derive(Debug, Error)]
 pub enum SyncError {
+    /// The beacon node could not be asked, or answered something unusable.
     #[error(transparent)]
     Beacon(#[from] BeaconError),
+    /// The data directory failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The beacon node's duties and blocks contradict each other.
     #[error(
-        "beacon data for epoch {epoch} is inconsistent: {source} — the node may be faulty; try another --beacon-url"
+        "beacon data for epoch {epoch} is inconsistent: {error} — the node may be faulty; try another beacon node"
     )]
-    Inconsistent { epoch: Epoch, source: AccountingError },
-    #[error("{0} — the node may be missing blocks (not synced, or pruned); try another --beacon-url")]
-    Link(#[from] LinkError),
-    #[error("no validators to track: set accounting.tracked_validators")]
+    Inconsistent { epoch: Epoch, error: AccountingError },
+    /// The blocks do not form one chain.
+    #[error("{0} — the node may be missing blocks (not synced, or pruned); try another beacon node")]
+    Link(LinkError),
+    /// The tracked validator set is empty.
+    #[error("no validators to track")]
     NothingTracked,
+    /// Rounds kept failing without progress.
     #[error("gave up after {rounds} failed rounds at epoch {epoch}; last error: {last}")]
     GaveUp { rounds: u32, epoch: Epoch, last: String },
+}
+
+impl From<LinkError> for SyncError {
+    fn from(error: LinkError) -> Self {
+        SyncError::Link(error)
+    }
+}
+
+impl SyncError {
+    /// Whether another round could succeed without anyone changing anything: the beacon
+    /// node may answer, or answer better, later (see [`BeaconError::is_retryable`]), and a
+    /// block it skipped may be served next time. A failing data directory, an empty tracked
+    /// set, or a follower that already gave up stay as they are: retrying would only hide them.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Beacon(e) => e.is_retryable(),
+            SyncError::Inconsistent { .. } | SyncError::Link(_) => true,
+            SyncError::Store(_) | SyncError::NothingTracked | SyncError::GaveUp { .. } => false,
+        }
+    }
 }
 
 /// SHA-256 of the sorted tracked indices, to notice when the set changes.
@@ -114,7 +142,7 @@ impl Follower {
 
     /// Follows finality until `until_epoch` is accounted, or forever.
     pub async fn run(&self) -> Result<(), SyncError> {
-        let mut failed = 0;
+        let mut failed = FailedRounds::new(self.cfg.max_failed_rounds);
         loop {
             let cursor = self.cursor().await?;
             if self.cfg.until_epoch.is_some_and(|u| cursor.next_epoch > u) {
@@ -123,11 +151,8 @@ impl Follower {
             let finalized = match self.client.finality_checkpoints("head").await {
                 Ok(c) => c.finalized.epoch,
                 Err(e) => {
-                    failed += 1;
                     warn!(error = %e, "cannot read finality");
-                    if failed >= self.cfg.max_failed_rounds {
-                        return Err(e.into());
-                    }
+                    failed.finality_failed(e)?;
                     tokio::time::sleep(self.cfg.poll_interval).await;
                     continue;
                 }
@@ -140,19 +165,12 @@ impl Follower {
                 continue;
             }
             match self.round(cursor, finalized).await {
-                Ok(done) if done > 0 => failed = 0,
+                Ok(done) if done > 0 => failed.progressed(),
                 Ok(_) => tokio::time::sleep(self.cfg.poll_interval).await,
                 Err(e) => {
                     let now = self.cursor().await?.next_epoch;
-                    if now > cursor.next_epoch {
-                        failed = 0;
-                    }
-                    failed += 1;
-                    warn!(error = %e, epoch = now, attempt = failed, "round failed; retrying from the stored cursor");
-                    if failed >= self.cfg.max_failed_rounds {
-                        return Err(SyncError::GaveUp { rounds: failed, epoch: now, last: e.to_string() });
-                    }
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(failed.min(10)))).await;
+                    let wait = failed.round_failed(e, now, now > cursor.next_epoch)?;
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
@@ -244,7 +262,7 @@ impl Follower {
         let layout =
             if needs_layout && !duties.is_empty() { Some(self.layout(epoch, duties, &blocks).await?) } else { None };
         let tally = account_epoch(spec, epoch, duties, &blocks, layout.as_ref())
-            .map_err(|source| SyncError::Inconsistent { epoch, source })?;
+            .map_err(|error| SyncError::Inconsistent { epoch, error })?;
         let anchor = window.last_block_before(spec.first_slot(epoch + 1));
         let cursor = AccountingCursor { next_epoch: epoch + 1, anchor, tracked_hash: self.hash };
         self.store.commit_epoch_tracked(&tally, &cursor, &self.tracked)?;
@@ -266,7 +284,7 @@ impl Follower {
                 Ok(Layout::Active(claystack_primitives::beacon_committee::BeaconCommitteeLayout::new(&self.spec, n)))
             }
             ActiveCount::NoFit => {
-                Err(SyncError::Inconsistent { epoch, source: AccountingError::LayoutMissing { epoch } })
+                Err(SyncError::Inconsistent { epoch, error: AccountingError::LayoutMissing { epoch } })
             }
             ActiveCount::Ambiguous => {
                 debug!(epoch, "committee layout ambiguous from duties; fetching committees");
@@ -277,6 +295,56 @@ impl Follower {
                 ))
             }
         }
+    }
+}
+
+/// Failures in a row, and whether the loop tries again: the loop's one decision that does
+/// not need a beacon node or a store, kept apart so it can be tested without them.
+#[derive(Debug)]
+struct FailedRounds {
+    count: u32,
+    max: u32,
+}
+
+impl FailedRounds {
+    fn new(max: u32) -> Self {
+        FailedRounds { count: 0, max }
+    }
+
+    /// A round accounted something: the failures before it no longer count.
+    fn progressed(&mut self) {
+        self.count = 0;
+    }
+
+    /// Reading the finalized checkpoint failed: `Ok` to try again after the poll interval,
+    /// `Err` (the error itself) when it cannot help or the failures ran out.
+    fn finality_failed(&mut self, error: BeaconError) -> Result<(), SyncError> {
+        if !error.is_retryable() {
+            return Err(error.into());
+        }
+        self.count += 1;
+        if self.count >= self.max {
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// A round failed with the cursor now at `epoch` (`progressed`: it moved during the
+    /// round): how long to wait before the next round, or the error to stop with. An error
+    /// that retrying cannot fix is returned at once, not after `max` rounds.
+    fn round_failed(&mut self, error: SyncError, epoch: Epoch, progressed: bool) -> Result<Duration, SyncError> {
+        if !error.is_retryable() {
+            return Err(error);
+        }
+        if progressed {
+            self.count = 0;
+        }
+        self.count += 1;
+        warn!(error = %error, epoch, attempt = self.count, "round failed; retrying from the stored cursor");
+        if self.count >= self.max {
+            return Err(SyncError::GaveUp { rounds: self.count, epoch, last: error.to_string() });
+        }
+        Ok(Duration::from_millis(200 * u64::from(self.count.min(10))))
     }
 }
 
@@ -331,5 +399,82 @@ async fn produce(
         if tx.send(chunk).await.is_err() || failed {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use claystack_store::CodecError;
+
+    fn store_error() -> SyncError {
+        SyncError::Store(StoreError::Corrupt { key: "acct/cursor".into(), error: CodecError::Version(9) })
+    }
+
+    fn link_error() -> SyncError {
+        SyncError::Link(LinkError::OutOfOrder { expected: 64, got: 65 })
+    }
+
+    fn unreachable() -> BeaconError {
+        BeaconError::Unreachable {
+            endpoint: "http://127.0.0.1:1".into(),
+            path: "/eth/v1/node/health".into(),
+            reason: "refused".into(),
+        }
+    }
+
+    #[test]
+    fn a_store_error_is_returned_at_once_not_retried() {
+        let mut failed = FailedRounds::new(8);
+        let err = failed.round_failed(store_error(), 3, false).unwrap_err();
+        assert!(matches!(err, SyncError::Store(StoreError::Corrupt { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn a_refused_request_is_returned_at_once_not_retried() {
+        let refused = BeaconError::Status {
+            endpoint: "http://127.0.0.1:1".into(),
+            path: "/eth/v1/validator/duties/attester/3".into(),
+            status: 400,
+            message: "bad request".into(),
+        };
+        let mut failed = FailedRounds::new(8);
+        let err = failed.round_failed(refused.into(), 3, false).unwrap_err();
+        assert!(matches!(err, SyncError::Beacon(BeaconError::Status { status: 400, .. })), "{err:?}");
+        let mut failed = FailedRounds::new(8);
+        let bad_url = BeaconError::InvalidUrl { url: "x".into(), reason: "no host".into() };
+        assert!(matches!(failed.finality_failed(bad_url), Err(SyncError::Beacon(BeaconError::InvalidUrl { .. }))));
+    }
+
+    #[test]
+    fn a_missing_block_is_retried_until_the_rounds_run_out() {
+        let mut failed = FailedRounds::new(3);
+        assert_eq!(failed.round_failed(link_error(), 5, false).unwrap(), Duration::from_millis(200));
+        assert_eq!(failed.round_failed(link_error(), 5, false).unwrap(), Duration::from_millis(400));
+        let err = failed.round_failed(link_error(), 5, false).unwrap_err();
+        assert!(matches!(err, SyncError::GaveUp { rounds: 3, epoch: 5, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn progress_forgives_earlier_failures() {
+        let mut failed = FailedRounds::new(2);
+        failed.round_failed(link_error(), 5, false).unwrap();
+        assert_eq!(failed.round_failed(link_error(), 6, true).unwrap(), Duration::from_millis(200));
+        failed.progressed();
+        assert!(failed.finality_failed(unreachable()).is_ok());
+        assert!(matches!(
+            failed.finality_failed(unreachable()),
+            Err(SyncError::Beacon(BeaconError::Unreachable { .. }))
+        ));
+    }
+
+    #[test]
+    fn retryable_errors_are_the_ones_time_can_fix() {
+        assert!(!store_error().is_retryable());
+        assert!(!SyncError::NothingTracked.is_retryable());
+        assert!(link_error().is_retryable());
+        assert!(SyncError::Beacon(unreachable()).is_retryable());
+        let exhausted = BeaconError::Exhausted { endpoints: 2, attempts: 6, last: Box::new(unreachable()) };
+        assert!(SyncError::Beacon(exhausted).is_retryable());
     }
 }

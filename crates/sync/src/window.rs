@@ -14,10 +14,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LinkError {
+    /// Execution block numbers skip: a block was answered as missing.
     #[error("block at slot {slot} has execution block number {got}, expected {expected} after slot {prev_slot}: the beacon node answered a slot in between as empty though it holds a block (missing or pruned data)")]
     NumberGap { slot: Slot, prev_slot: Slot, expected: u64, got: u64 },
+    /// A block does not build on the previous one.
     #[error("block at slot {slot} does not build on the block at slot {prev_slot} (execution parent hash differs): the beacon node served blocks from different chains")]
     HashMismatch { slot: Slot, prev_slot: Slot },
+    /// Slots arrived out of order.
     #[error("slot {got} arrived where slot {expected} was expected")]
     OutOfOrder { expected: Slot, got: Slot },
 }

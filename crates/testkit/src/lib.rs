@@ -11,6 +11,9 @@
 
 pub mod anvil;
 pub mod ports;
+// libc has no safe wrapper for prctl(PR_SET_PDEATHSIG) (children die with their parent),
+// kill or killpg.
+#[allow(unsafe_code)]
 pub mod process;
 
 pub use anvil::{Anvil, AnvilBuilder, AnvilError};

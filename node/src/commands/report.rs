@@ -64,13 +64,17 @@ async fn compute_from(
             if args.beacon_urls.is_empty() {
                 bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator indices");
             }
-            check_no_registry(args.number, &file)?;
-            let rpc = Rpc::connect(url, genesis.chain_id).await?;
-            let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default())?;
+            // The libraries name what failed; the flags that chose it are this binary's to add.
+            check_no_registry(args.number, &file).context("--rpc-url is given")?;
+            let rpc = Rpc::connect(url, genesis.chain_id).await.context("--rpc-url")?;
+            let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default()).context("--beacon-url")?;
             let registry = Address::from(genesis.contracts.operator_registry.0);
             let chain = RegistryAtReference::new(beacon, RegistryReader::new(rpc.clone(), registry));
-            file.registry =
-                chain.registry(args.number, frame).await?.map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
+            file.registry = chain
+                .registry(args.number, frame)
+                .await
+                .context("reading the registry at the frame's reference block (--rpc-url, --beacon-url)")?
+                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
             Some((rpc, genesis))
         }
     };
