@@ -203,17 +203,18 @@ async fn a_committee_closes_signs_submits_and_settles_a_report_then_stops_on_shu
     // Everyone learns it settled (the submitter from its transaction, the others from the
     // chain), so the turn passes to nobody else after the fallback delay.
     sleep(FALLBACK * 2).await;
-    let state = chain.state.lock().unwrap();
-    assert_eq!(state.submissions.len(), 1, "submitted by members {:?}", state.submissions.iter().map(|s| s.0));
-    let (by, cert) = &state.submissions[0];
-    // Report 1's first turn: member (1 + 0) mod 4.
-    assert_eq!((*by, cert.id), (1, REPORT_1));
-    let roster = Roster::from_genesis(&committee.0).unwrap();
-    let keys: Vec<_> = cert.signers.members().map(|m| roster.key(m).unwrap()).collect();
-    assert!(keys.len() >= 3);
-    assert!(verify_aggregate(&keys, cert.signing_root.as_bytes(), &parse_signature(&cert.signature).unwrap()));
-    let root = cert.merkle_root;
-    drop(state);
+    let root = {
+        let state = chain.state.lock().unwrap();
+        assert_eq!(state.submissions.len(), 1, "submitted by members {:?}", state.submissions.iter().map(|s| s.0));
+        let (by, cert) = &state.submissions[0];
+        // Report 1's first turn: member (1 + 0) mod 4.
+        assert_eq!((*by, cert.id), (1, REPORT_1));
+        let roster = Roster::from_genesis(&committee.0).unwrap();
+        let keys: Vec<_> = cert.signers.members().map(|m| roster.key(m).unwrap()).collect();
+        assert!(keys.len() >= 3);
+        assert!(verify_aggregate(&keys, cert.signing_root.as_bytes(), &parse_signature(&cert.signature).unwrap()));
+        cert.merkle_root
+    };
 
     // Each node stops when told, and lets go of its store.
     stop.send(true).unwrap();

@@ -147,7 +147,7 @@ struct Chains {
     seconds_per_epoch: u64,
 }
 
-/// 1. anvil, and the beacon simulator with the committee scenario on one clock with it.
+/// Step 1: anvil, and the beacon simulator with the committee scenario on one clock with it.
 async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Result<Chains> {
     let anvil = Anvil::builder().start()?;
     let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
@@ -179,7 +179,7 @@ async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Resu
     Ok(Chains { anvil, rpc, keys, beacon, beacon_url, beacon_genesis_time, seconds_per_epoch })
 }
 
-/// 2. Genesis and member keys; the contracts' addresses are predicted for the deployer.
+/// Step 2: Genesis and member keys; the contracts' addresses are predicted for the deployer.
 async fn write_genesis(args: &DevnetArgs, threshold: u32, chains: &Chains) -> anyhow::Result<Genesis> {
     let dir = &args.dir;
     let owner = &chains.keys[0];
@@ -210,7 +210,7 @@ async fn write_genesis(args: &DevnetArgs, threshold: u32, chains: &Chains) -> an
     Ok(genesis)
 }
 
-/// 3. Contracts, operators, validators; returns the deployment and each operator's name and key.
+/// Step 3: Contracts, operators, validators; returns the deployment and each operator's name and key.
 async fn deploy_and_register(
     chains: &Chains,
     genesis: &Genesis,
@@ -228,7 +228,7 @@ async fn deploy_and_register(
     Ok((deployment, operators))
 }
 
-/// 4. The registry is read at report 1's reference block: it must come after registration,
+/// Step 4: The registry is read at report 1's reference block: it must come after registration,
 /// and anvil mines up to it (nothing else would: it mines only on transactions).
 async fn mine_past_reference_block(chains: &Chains, genesis: &Genesis, deployment: &Deployment) -> anyhow::Result<()> {
     let registered_at = chains.rpc.block_number().await?;
@@ -256,7 +256,7 @@ struct Members {
     online: Vec<usize>,
 }
 
-/// 5. Frame inputs, then one `run` process per member (but the offline one) with its config
+/// Step 5: Frame inputs, then one `run` process per member (but the offline one) with its config
 /// and submitter key.
 fn start_members(
     args: &DevnetArgs,
@@ -310,7 +310,7 @@ struct AcceptedRoot {
     member_roots: Vec<String>,
 }
 
-/// 6. Waits until the NodeManager accepts report 1 and every running member has closed it
+/// Step 6: Waits until the NodeManager accepts report 1 and every running member has closed it
 /// with the accepted root.
 async fn wait_for_report_1(
     args: &DevnetArgs,
@@ -363,7 +363,7 @@ async fn wait_for_report_1(
     Ok(AcceptedRoot { accepted, gas_used: receipt.gas_used, signers, submitter_member, root, member_roots })
 }
 
-/// 7. The operator with the most rewards claims them with a proof from the tree dump at
+/// Step 7: The operator with the most rewards claims them with a proof from the tree dump at
 /// `tree_path`; checks the amount and its balance. Returns the summary's `claim`.
 async fn claim_largest_leaf(
     chains: &Chains,
@@ -409,7 +409,7 @@ async fn claim_largest_leaf(
     }))
 }
 
-/// 8. What any operator can do: stop member `member` (its store is locked while it runs)
+/// Step 8: What any operator can do: stop member `member` (its store is locked while it runs)
 /// and recompute report 1 from its tallies and the public chains with `report verify`.
 fn verify_report_offline(
     dir: &Path,

@@ -120,10 +120,9 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
         fallback_ms: cfg.fallback.as_millis() as u64,
         ..CollectorConfig::default()
     };
-    let (submitter, chain): (Option<Box<dyn SubmitCertificate>>, Option<Box<dyn AcceptedReports>>) = match (
-        rpc,
-        &cfg.submitter_key_file,
-    ) {
+    // A submitter, and what tells the driver which reports the chain accepted.
+    type ChainParts = (Option<Box<dyn SubmitCertificate>>, Option<Box<dyn AcceptedReports>>);
+    let (submitter, chain): ChainParts = match (rpc, &cfg.submitter_key_file) {
         (Some(rpc), Some(key_file)) => {
             let submitter = connect_submitter(rpc, key_file, genesis).await?;
             info!(submitter = %submitter.address(), rpc = %submitter.reader().rpc().url(), "submitting certificates to the NodeManager");
