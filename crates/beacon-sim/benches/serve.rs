@@ -5,24 +5,24 @@
 //! `warm`: the same epoch again (plans cached). `first_visit`: epochs 1, 2, 3, …
 //! each rendered for the first time, so the cost includes planning the epoch.
 
-use claystack_beacon_sim::{Chain, Scenario};
+use claystack_beacon_sim::{BeaconModel, Scenario};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const HEAD_EPOCH: u64 = 100;
 
-fn chain(extra: &str) -> Chain {
+fn chain(extra: &str) -> BeaconModel {
     let toml = format!(
         "seed = 1\npreset = \"mainnet\"\nvalidators = 1000000\ntracked = [\"0-9999\"]\nhead_epoch = {HEAD_EPOCH}\n{extra}\
          missed_slots = [100, 777, 1500, 2222]\n[[late]]\nvalidators = [\"5-50\"]\ndelay = 3\n\
          [[offline]]\nvalidators = [\"100-199\"]\nfrom_epoch = 0\nto_epoch = 1000\n"
     );
-    Chain::new(Scenario::from_toml(&toml).unwrap()).unwrap()
+    BeaconModel::new(Scenario::from_toml(&toml).unwrap()).unwrap()
 }
 
 /// Duties of the tracked validators and the 32 blocks of `epoch`; returns bytes rendered.
-fn render_epoch(c: &Chain, epoch: u64) -> usize {
+fn render_epoch(c: &BeaconModel, epoch: u64) -> usize {
     let head = c.initial_head_slot();
     let mut bytes = c.duties_json(epoch, c.tracked(), head).unwrap().len();
     let spec = c.spec();

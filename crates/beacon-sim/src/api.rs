@@ -8,7 +8,7 @@
 
 use crate::derive::{self, tag};
 use crate::inclusion::Item;
-use crate::model::Chain;
+use crate::model::BeaconModel;
 use crate::plan::MISSED;
 use crate::validators::{Duty, ValidatorState};
 use claystack_primitives::hex;
@@ -90,7 +90,7 @@ fn put_bit(bytes: &mut [u8], i: usize, value: bool) {
 }
 
 /// A block identifier or state identifier, resolved to a slot.
-impl Chain {
+impl BeaconModel {
     fn head_epoch_of(&self, head: u64) -> u64 {
         self.spec().epoch_of(head)
     }

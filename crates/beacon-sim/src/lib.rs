@@ -2,7 +2,7 @@
 //!
 //! A [`Scenario`] (one TOML file) fixes a chain completely: validators, who is
 //! offline, late, slashed or exiting, which slots are empty, which HTTP answers
-//! fail. [`Chain`] is that chain as a pure model (no I/O, no clock) and knows the
+//! fail. [`BeaconModel`] is that chain as a pure model (no I/O, no clock) and knows the
 //! [`Truth`]: for every tracked validator and epoch, whether its attestation was
 //! included and whether in time. [`serve`] answers Beacon API requests from the
 //! chain, so an oracle can be checked end to end against the truth.
@@ -27,7 +27,7 @@ mod validators;
 
 pub use api::ApiError;
 pub use claystack_primitives::BeaconSpec;
-pub use model::Chain;
+pub use model::BeaconModel;
 pub use scenario::{
     Faults, LateRule, MissRule, OfflineRule, Scenario, ScenarioError, ValidatorEpoch, ValidatorSet, ValidatorSpec,
     MAX_HEAD_EPOCH, MAX_VALIDATORS,

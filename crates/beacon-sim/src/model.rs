@@ -10,7 +10,7 @@
 //!
 //! # Layout
 //!
-//! This module holds the [`Chain`] itself: the scenario's rules, slots, blocks and roots,
+//! This module holds the [`BeaconModel`] itself: the scenario's rules, slots, blocks and roots,
 //! and the caches of epoch plans and planned blocks. [`crate::validators`] adds what each
 //! validator is and does at an epoch, [`crate::truth`] what an oracle must find;
 //! [`crate::plan`] and [`crate::inclusion`] are the data and planner they share.
@@ -58,7 +58,7 @@ pub(crate) struct Rules {
 const PLAN_CACHE: usize = 8;
 
 /// The deterministic chain a scenario describes.
-pub struct Chain {
+pub struct BeaconModel {
     pub(crate) scenario: Scenario,
     spec: BeaconSpec,
     pub(crate) seed: u64,
@@ -75,9 +75,9 @@ pub struct Chain {
     inclusion: Mutex<Inclusion>,
 }
 
-impl std::fmt::Debug for Chain {
+impl std::fmt::Debug for BeaconModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain")
+        f.debug_struct("BeaconModel")
             .field("seed", &self.seed)
             .field("preset", &self.scenario.preset)
             .field("validators", &self.scenario.validators)
@@ -86,10 +86,10 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-impl Chain {
+impl BeaconModel {
     /// Builds the chain; validates the scenario again (cheap) so a hand-built
     /// `Scenario` gets the same errors as a parsed one.
-    pub fn new(s: Scenario) -> Result<Chain, ScenarioError> {
+    pub fn new(s: Scenario) -> Result<BeaconModel, ScenarioError> {
         s.validate()?;
         let n = s.validators;
         let spec = BeaconSpec {
@@ -140,7 +140,7 @@ impl Chain {
         let mut missed_slots = s.missed_slots.clone();
         missed_slots.sort_unstable();
         missed_slots.dedup();
-        Ok(Chain {
+        Ok(BeaconModel {
             seed: s.seed,
             spec,
             tracked,
@@ -390,9 +390,9 @@ impl Chain {
 mod tests {
     use super::*;
 
-    fn chain(extra: &str) -> Chain {
+    fn chain(extra: &str) -> BeaconModel {
         let s = Scenario::from_toml(&format!("seed = 5\nvalidators = 100\nhead_epoch = 4\n{extra}")).unwrap();
-        Chain::new(s).unwrap()
+        BeaconModel::new(s).unwrap()
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::api::{hexs, num, ApiError};
 use crate::derive::{self, tag};
-use crate::model::Chain;
+use crate::model::BeaconModel;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -27,7 +27,7 @@ const VALIDATOR_CHUNK: u64 = 2048;
 const MALFORM_BUFFER_LIMIT: usize = 64 << 20;
 
 struct Server {
-    chain: Arc<Chain>,
+    chain: Arc<BeaconModel>,
     started: Instant,
     requests: AtomicU64,
 }
@@ -45,12 +45,12 @@ type St = State<Arc<Server>>;
 struct RequestNo(u64);
 
 /// Serves the Beacon API for `chain` on `listener` until the task is dropped.
-pub async fn serve(chain: Arc<Chain>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(chain: Arc<BeaconModel>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     axum::serve(listener, router(chain)).await
 }
 
 /// The routes, for embedding the simulator in another axum app or a test.
-pub fn router(chain: Arc<Chain>) -> Router {
+pub fn router(chain: Arc<BeaconModel>) -> Router {
     let server = Arc::new(Server { chain, started: Instant::now(), requests: AtomicU64::new(0) });
     let faulty = Router::new()
         .route("/eth/v1/config/spec", get(config_spec))
@@ -165,7 +165,7 @@ async fn genesis(State(srv): St) -> Response {
 
 /// Fork versions as the presets' configs give them (fork number in byte 0, the
 /// minimal config's `01` in byte 3).
-fn fork_version(c: &Chain, fork: u8) -> [u8; 4] {
+fn fork_version(c: &BeaconModel, fork: u8) -> [u8; 4] {
     [fork, 0, 0, if c.scenario().preset == "mainnet" { 0 } else { 1 }]
 }
 

@@ -1,7 +1,7 @@
 //! The ground truth an oracle is checked against: for every tracked validator and
 //! epoch, whether its attestation was included and whether in time.
 
-use crate::model::Chain;
+use crate::model::BeaconModel;
 use crate::plan::{MISSED, NEVER};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,7 @@ pub struct TallyTruth {
     pub timely: u32,
 }
 
-impl Chain {
+impl BeaconModel {
     /// The truth for epochs `0..=through_epoch`, clipped so that every epoch's
     /// inclusion window (which ends with the next epoch) lies at or before the
     /// initial head: epochs above `head_epoch - 1` are left out.

@@ -2,7 +2,7 @@
 //! slashing, exit) and record, whether and how late it attests, and its attester duty.
 
 use crate::derive::{self, tag};
-use crate::model::Chain;
+use crate::model::BeaconModel;
 use crate::plan::{Shape, Status, MISSED, NEVER};
 use claystack_primitives::FAR_FUTURE_EPOCH;
 
@@ -41,7 +41,7 @@ pub struct ValidatorState {
     pub withdrawable_epoch: u64,
 }
 
-impl Chain {
+impl BeaconModel {
     pub fn activation_epoch(&self, v: u64) -> u64 {
         self.rules.activation.get(&v).copied().unwrap_or(0)
     }
@@ -171,9 +171,9 @@ mod tests {
     use super::*;
     use crate::scenario::Scenario;
 
-    fn chain(extra: &str) -> Chain {
+    fn chain(extra: &str) -> BeaconModel {
         let s = Scenario::from_toml(&format!("seed = 5\nvalidators = 100\nhead_epoch = 4\n{extra}")).unwrap();
-        Chain::new(s).unwrap()
+        BeaconModel::new(s).unwrap()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The server over real HTTP: shapes of every endpoint, bits that agree with the
 //! truth, faults at their rates, 404s for empty slots.
 
-use claystack_beacon_sim::{serve, Chain, Scenario};
+use claystack_beacon_sim::{serve, BeaconModel, Scenario};
 use claystack_primitives::{Bitlist, Bitvector};
 use serde_json::Value;
 use std::sync::Arc;
@@ -11,12 +11,12 @@ const MINIMAL: &str = include_str!("data/minimal.toml");
 struct Sim {
     base: String,
     http: reqwest::Client,
-    chain: Arc<Chain>,
+    chain: Arc<BeaconModel>,
     _task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 async fn start(scenario: &str) -> Sim {
-    let chain = Arc::new(Chain::new(Scenario::from_toml(scenario).unwrap()).unwrap());
+    let chain = Arc::new(BeaconModel::new(Scenario::from_toml(scenario).unwrap()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(serve(chain.clone(), listener));

@@ -1,15 +1,15 @@
 //! The truth follows the scenario's intent, and the blocks the simulator renders
 //! say the same thing as the truth it writes.
 
-use claystack_beacon_sim::{Chain, Scenario, TallyTruth, Truth};
+use claystack_beacon_sim::{BeaconModel, Scenario, TallyTruth, Truth};
 use claystack_primitives::{Bitlist, Bitvector};
 use std::collections::HashMap;
 
 /// The chain every test here adds its rules to (top-level keys only, so rules can follow).
 const BASE: &str = include_str!("data/base.toml");
 
-fn chain(extra: &str) -> Chain {
-    Chain::new(Scenario::from_toml(&format!("{BASE}{extra}")).unwrap()).unwrap()
+fn chain(extra: &str) -> BeaconModel {
+    BeaconModel::new(Scenario::from_toml(&format!("{BASE}{extra}")).unwrap()).unwrap()
 }
 
 /// `validator`'s tally in each epoch (None when it had no duty).
@@ -119,7 +119,7 @@ fn activation_is_respected() {
 
 #[test]
 fn miss_rule_misses_about_its_share() {
-    let c = Chain::new(
+    let c = BeaconModel::new(
         Scenario::from_toml(
             "seed = 3\nvalidators = 2000\ntracked = [\"0-999\"]\nhead_epoch = 6\n[[miss]]\nvalidators = [\"0-999\"]\nrate_bps = 2500\n",
         )
@@ -135,7 +135,7 @@ fn miss_rule_misses_about_its_share() {
 }
 
 /// Rebuilds the truth from rendered blocks alone, as an oracle would.
-fn truth_from_blocks(c: &Chain) -> Truth {
+fn truth_from_blocks(c: &BeaconModel) -> Truth {
     let spec = c.spec();
     let head = c.initial_head_slot();
     let last_epoch = spec.epoch_of(head) - 1;
@@ -266,7 +266,7 @@ fn mainnet_shape_is_cheap_to_build() {
         "seed = 1\npreset = \"mainnet\"\nvalidators = 1000000\ntracked = [\"0-9999\"]\nhead_epoch = 3\n[[late]]\nvalidators = [\"5\"]\ndelay = 3\n",
     )
     .unwrap();
-    let c = Chain::new(s).unwrap();
+    let c = BeaconModel::new(s).unwrap();
     let t = c.truth(1);
     assert_eq!(t.epochs.len(), 2);
     assert_eq!(t.epochs[1].tallies.len(), 10_000);

@@ -4,7 +4,7 @@
 //! the reference slot, and ignores everything registered after it.
 
 use claystack_beacon::{BeaconClient, ClientConfig};
-use claystack_beacon_sim::{serve, Chain, Scenario};
+use claystack_beacon_sim::{serve, BeaconModel, Scenario};
 use claystack_execution::alloy::primitives::U256;
 use claystack_execution::alloy::providers::Provider;
 use claystack_execution::{
@@ -26,7 +26,7 @@ const FRAMES: &str = r#"{
 
 #[tokio::test]
 async fn registry_is_read_at_the_reference_block() {
-    let chain = Arc::new(Chain::new(Scenario::from_toml(SCENARIO).unwrap()).unwrap());
+    let chain = Arc::new(BeaconModel::new(Scenario::from_toml(SCENARIO).unwrap()).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(chain.clone(), listener));

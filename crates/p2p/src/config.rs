@@ -64,7 +64,7 @@ pub struct P2pConfig {
     /// The committee members this node dials, with their addresses. Their peer
     /// ids are also the allowlist: a connection with any other peer is refused.
     pub peers: Vec<(PeerId, Multiaddr)>,
-    /// Chain and committee the topic is scoped to.
+    /// Execution chain id and committee the topic is scoped to.
     pub scope: TopicScope,
     /// Largest payload accepted, published or forwarded, in bytes.
     pub max_message_bytes: usize,

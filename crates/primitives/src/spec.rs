@@ -1,4 +1,4 @@
-//! Chain constants the oracle needs, with the consensus spec's two presets.
+//! Beacon chain constants the oracle needs, with the consensus spec's two presets.
 
 use serde::{Deserialize, Serialize};
 

@@ -91,7 +91,7 @@ impl Accounting for EndsAfter {
 /// A stand-in for the NodeManager shared by the committee: it accepts reports in order,
 /// and records who submitted what.
 #[derive(Clone, Default)]
-struct Chain {
+struct StandInNodeManager {
     state: Arc<Mutex<ChainState>>,
 }
 
@@ -101,9 +101,9 @@ struct ChainState {
     submissions: Vec<(usize, Certificate)>,
 }
 
-/// One member's connection to the [`Chain`].
+/// One member's connection to the [`StandInNodeManager`].
 struct ChainClient {
-    chain: Chain,
+    chain: StandInNodeManager,
     member: usize,
 }
 
@@ -142,7 +142,7 @@ fn member_node(
     i: usize,
     (genesis, secrets): &(Genesis, Vec<[u8; 32]>),
     hub: &GossipHub,
-    chain: &Chain,
+    chain: &StandInNodeManager,
     dir: &Path,
     accounting: Box<dyn Accounting>,
 ) -> Node {
@@ -185,7 +185,7 @@ async fn until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
 #[tokio::test(start_paused = true)]
 async fn a_committee_closes_signs_submits_and_settles_a_report_then_stops_on_shutdown() {
     let committee = committee();
-    let (hub, chain) = (GossipHub::new(), Chain::default());
+    let (hub, chain) = (GossipHub::new(), StandInNodeManager::default());
     let dirs: Vec<TempDir> = (0..SIZE).map(|_| tempfile::tempdir().unwrap()).collect();
     let (stop, stopped) = watch::channel(false);
     let mut nodes = Vec::new();
@@ -239,7 +239,7 @@ async fn an_error_in_one_task_ends_run_with_that_error() {
     let committee = committee();
     let dir = tempfile::tempdir().unwrap();
     let accounting = Box::new(EndsAfter { after: Duration::from_secs(3), fails: true });
-    let node = member_node(0, &committee, &GossipHub::new(), &Chain::default(), dir.path(), accounting);
+    let node = member_node(0, &committee, &GossipHub::new(), &StandInNodeManager::default(), dir.path(), accounting);
     let started = Instant::now();
     let result = timeout(Duration::from_secs(60), node.run(std::future::pending())).await.expect("run ended");
     let err = result.unwrap_err();
@@ -274,7 +274,7 @@ async fn finished_accounting_ends_a_node_unless_it_is_a_committee_member() {
     // A member keeps gossiping after accounting is done, until it is told to stop.
     let dir = tempfile::tempdir().unwrap();
     let accounting = Box::new(EndsAfter { after: Duration::from_secs(3), fails: false });
-    let node = member_node(0, &committee, &GossipHub::new(), &Chain::default(), dir.path(), accounting);
+    let node = member_node(0, &committee, &GossipHub::new(), &StandInNodeManager::default(), dir.path(), accounting);
     let started = Instant::now();
     node.run(sleep(Duration::from_secs(20))).await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_secs(20));

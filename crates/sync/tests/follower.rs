@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use claystack_beacon::{BeaconClient, BeaconError, ClientConfig};
-use claystack_beacon_sim::{router, Chain, Scenario};
+use claystack_beacon_sim::{router, BeaconModel, Scenario};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig, SyncError};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ async fn refuse_duties(req: Request, next: Next) -> Response {
 #[tokio::test]
 async fn a_refused_request_ends_the_follower_at_once_instead_of_after_every_round() {
     let scenario = Scenario::from_toml("seed = 1\nvalidators = 64\ntracked = [\"0-7\"]\nhead_epoch = 6\n").unwrap();
-    let app = router(Arc::new(Chain::new(scenario).unwrap())).layer(middleware::from_fn(refuse_duties));
+    let app = router(Arc::new(BeaconModel::new(scenario).unwrap())).layer(middleware::from_fn(refuse_duties));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -50,14 +50,17 @@ mod tests {
     #[test]
     fn ports_are_distinct_free_and_below_the_ephemeral_range() {
         let (low, span) = range();
-        let ports = free_ports(50);
-        let mut unique = ports.clone();
+        // Each port is bound the moment it is handed out and held, so the check does not
+        // depend on what else on the machine takes ports later.
+        let mut held = Vec::new();
+        for _ in 0..50 {
+            let p = free_port();
+            assert!((low..low + span).contains(&(p as u32)), "{p}");
+            held.push((p, TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap()));
+        }
+        let mut unique: Vec<u16> = held.iter().map(|(p, _)| *p).collect();
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 50);
-        for p in ports {
-            assert!((low..low + span).contains(&(p as u32)), "{p}");
-            TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap();
-        }
     }
 }

@@ -159,7 +159,7 @@ async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Resu
     // Registration happens in beacon epoch 2 of the registry's clock, well before epoch 16.
     let beacon_genesis_time = now - 2 * seconds_per_epoch;
     let scenario = dir.join("scenario.toml");
-    std::fs::write(&scenario, format!("genesis_time = {beacon_genesis_time}\n{SCENARIO}"))?;
+    claystack_fs_util::write_atomic(&scenario, format!("genesis_time = {beacon_genesis_time}\n{SCENARIO}").as_bytes())?;
     let beacon_port = free_port();
     let beacon_url = format!("http://127.0.0.1:{beacon_port}");
     let mut sim = Command::new(exe);
@@ -268,7 +268,7 @@ fn start_members(
     let dir = &args.dir;
     let inputs_dir = dir.join("inputs");
     std::fs::create_dir_all(&inputs_dir)?;
-    std::fs::write(inputs_dir.join("frames.json"), FRAMES)?;
+    claystack_fs_util::write_atomic(&inputs_dir.join("frames.json"), FRAMES.as_bytes())?;
     let ports = free_ports(args.members);
     let peers: Vec<String> = (0..args.members)
         .map(|i| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], genesis.committee.members[i].peer_id))
@@ -280,7 +280,7 @@ fn start_members(
         submitters.push(key.address());
         write_secret(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
         let config = node_config(i, &ports, &peers, &chains.beacon_url, &chains.anvil.endpoint(), &member);
-        std::fs::write(member.join("node.toml"), config)?;
+        claystack_fs_util::write_atomic(&member.join("node.toml"), config.as_bytes())?;
         if args.offline_member == Some(i) {
             continue;
         }

@@ -88,11 +88,10 @@ pub async fn compute(args: ReportArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let report_path = args.out.join("report.json");
     let tree_path = args.out.join("tree.json");
-    std::fs::write(&report_path, report_bytes(&report))
-        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    claystack_fs_util::write_atomic(&report_path, &report_bytes(&report))?;
     let mut dump = serde_json::to_vec_pretty(&tree.dump())?;
     dump.push(b'\n');
-    std::fs::write(&tree_path, dump).with_context(|| format!("cannot write {}", tree_path.display()))?;
+    claystack_fs_util::write_atomic(&tree_path, &dump)?;
     println!(
         "report {} (beacon epochs {}..={}): root {} — {} operators, T {} wei; wrote {} and {}",
         report.number,

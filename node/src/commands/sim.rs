@@ -2,13 +2,13 @@
 
 use crate::cli::SimBeaconArgs;
 use anyhow::Context;
-use claystack_beacon_sim::{serve, Chain, Scenario};
+use claystack_beacon_sim::{serve, BeaconModel, Scenario};
 use std::sync::Arc;
 use tracing::info;
 
 pub async fn beacon(args: SimBeaconArgs) -> anyhow::Result<()> {
     let scenario = Scenario::load(&args.scenario)?;
-    let chain = Chain::new(scenario)?;
+    let chain = BeaconModel::new(scenario)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} — is the port in use?", args.listen))?;
