@@ -1,7 +1,7 @@
 //! Reports close in order once accounting passes their frame, chain to each other,
 //! and come out byte-identical from two stores with the same tallies.
 
-use claystack_accounting::{EpochTally, Tally};
+use claystack_accounting::{EpochFlows, EpochTally, Tally};
 use claystack_frame_close::{FrameCloseError, FrameCloser, InputFiles, Waiting};
 use claystack_genesis::generate_local;
 use claystack_primitives::ReportKind;
@@ -154,7 +154,14 @@ async fn a_registry_validator_the_accounting_skipped_is_refused() {
     for epoch in 0..5 {
         let tallies = tracked.iter().map(|&v| Tally { validator: v, duties: 1, included: 1, timely: 1 }).collect();
         let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [5; 32] };
-        store.commit_epoch_tracked(&EpochTally { epoch, tallies }, &cursor, &tracked).unwrap();
+        store
+            .commit_epoch_tracked(
+                &EpochTally { epoch, tallies },
+                &EpochFlows { epoch, ..Default::default() },
+                &cursor,
+                &tracked,
+            )
+            .unwrap();
     }
     let r = FrameCloser::new(genesis, store.clone(), Box::new(InputFiles::new(inputs_dir())));
     let err = r.close_ready().await.unwrap_err();

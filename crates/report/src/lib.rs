@@ -5,6 +5,10 @@
 //! binary fetches tallies from the store and writes the files. What it produces
 //! is canonical: the same inputs give the same bytes on any machine.
 
+mod measure;
+
+pub use measure::{beacon_facts, consensus_rewards, ConsensusRewards, ExitRequest, ValidatorMoney, ValidatorValue};
+
 use claystack_accounting::Tally;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::Epoch;

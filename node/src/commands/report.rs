@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::{RegistryReader, ReportReader, Rpc};
-use claystack_frame_close::{check_no_registry, RegistryAtReference};
+use claystack_frame_close::{check_not_in_file, frame_flows, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::{hex, ReportKind};
@@ -65,16 +65,18 @@ async fn compute_from(
                 bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator indices");
             }
             // The libraries name what failed; the flags that chose it are this binary's to add.
-            check_no_registry(args.number, &file).context("--rpc-url is given")?;
+            check_not_in_file(args.number, &file).context("--rpc-url is given")?;
+            let flows = frame_flows(&store, args.number, frame)?;
             let rpc = Rpc::connect(url, genesis.chain_id).await.context("--rpc-url")?;
             let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default()).context("--beacon-url")?;
             let registry = Address::from(genesis.contracts.operator_registry.0);
-            let chain = RegistryAtReference::new(beacon, RegistryReader::new(rpc.clone(), registry));
-            file.registry = chain
-                .registry(args.number, frame)
+            let reader = ReferenceReader::new(beacon, RegistryReader::new(rpc.clone(), registry));
+            reader
+                .read(args.number, frame, &flows)
                 .await
-                .context("reading the registry at the frame's reference block (--rpc-url, --beacon-url)")?
-                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
+                .context("measuring the frame at its reference points (--rpc-url, --beacon-url)")?
+                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?
+                .apply_to(&mut file);
             Some((rpc, genesis))
         }
     };
