@@ -105,6 +105,7 @@ impl Measured {
         file.registry = self.registry;
         file.facts = self.facts;
         file.source.validator_rewards_wei = self.rewards.total_wei();
+        file.consensus = Some(self.rewards);
     }
 }
 
@@ -275,6 +276,9 @@ pub fn check_not_in_file(number: u64, file: &ExternalInputs) -> Result<(), Frame
     }
     if file.source.validator_rewards_wei != 0 {
         given.push("a non-zero \"source.validator_rewards_wei\"");
+    }
+    if file.consensus.is_some() {
+        given.push("\"consensus\"");
     }
     if !given.is_empty() {
         return Err(source(

@@ -132,8 +132,9 @@ async fn closed_reports_are_exported_as_files() {
     // The inputs it was built from: rebuilding from them and the same tallies gives the root.
     let inputs: claystack_report::ExternalInputs =
         serde_json::from_slice(&std::fs::read(files.join("inputs.json")).unwrap()).unwrap();
+    let inputs_validators = inputs.registry.validators.len();
     let frame = (0, 3);
-    let (_, again) = claystack_report::build(
+    let again = claystack_report::build(
         &generate_local(4, 3, [7; 32], 31337).0.economics,
         inputs,
         1,
@@ -141,7 +142,16 @@ async fn closed_reports_are_exported_as_files() {
         store.sum_tallies(frame.0, frame.1).unwrap(),
     )
     .unwrap();
-    assert_eq!(again.root(), stored.merkle_root);
+    assert_eq!(again.tree.root(), stored.merkle_root);
+    // The frame log is exported beside them, and the stored report names its hash.
+    let log = std::fs::read(files.join("frame-log.json")).unwrap();
+    assert_eq!(log, again.log);
+    assert_eq!(log, stored.log);
+    let report: claystack_rewards::RewardsReport = serde_json::from_slice(&stored.report).unwrap();
+    assert_eq!(report.frame_log_hash, Some(claystack_merkle::keccak256(&log)));
+    let parsed: claystack_report::FrameLog = serde_json::from_slice(&log).unwrap();
+    assert_eq!(parsed.validators.len(), inputs_validators);
+    assert!(!parsed.t.consensus_measured, "the file gave the consensus rewards");
 }
 
 #[tokio::test]
