@@ -157,9 +157,7 @@ contract OperatorRegistry is Ownable2Step {
     event BondWithdrawn(address indexed operator, uint256 amount, uint256 bond);
     /// `requested` is the penalty (ETH wei) the report asked for; `slashed` what the bond could
     /// pay (ETH wei), `slashedCsEth` the csETH sent to the treasury for it.
-    event BondSlashed(
-        address indexed operator, uint256 requested, uint256 slashed, uint256 slashedCsEth, uint256 bond
-    );
+    event BondSlashed(address indexed operator, uint256 requested, uint256 slashed, uint256 slashedCsEth, uint256 bond);
     event BondRequirementSet(address indexed operator, uint256 requirement);
     event VoluntaryExitRequested(
         uint256 indexed validatorId,
@@ -434,10 +432,7 @@ contract OperatorRegistry is Ownable2Step {
     /// Sets `operator`'s bond requirement from its leaf of rewards report `reportNumber`, plus
     /// the increments of its nodes added while report `reportNumber - 1` or a later one was the
     /// latest: the report may have been computed before they existed.
-    function setBondRequirement(address operator, uint256 requirement, uint64 reportNumber)
-        external
-        onlyNodeManager
-    {
+    function setBondRequirement(address operator, uint256 requirement, uint64 reportNumber) external onlyNodeManager {
         uint256 operatorId = operatorIdOf[operator];
         if (operatorId != 0) {
             uint256[] storage ids = _nodesOf[operatorId];
