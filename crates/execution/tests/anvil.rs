@@ -375,7 +375,7 @@ async fn rewards_report_is_accepted_once_and_claims_pay_once() {
     let bonds: Vec<_> = snap.operators.iter().map(|o| (o.account, o.bond, o.bond_requirement)).collect();
     assert_eq!(
         bonds,
-        vec![(alpha, U256::from(4 * ETH), U256::from(4 * ETH)), (beta, U256::from(5 * ETH - ETH / 4), U256::from(6 * ETH))]
+        vec![(alpha, U256::from(4 * ETH), U256::from(5 * ETH)), (beta, U256::from(5 * ETH - ETH / 4), U256::from(6 * ETH))]
     );
 
     // A leaf that is not in the tree: rejected by name, not sent.
