@@ -96,9 +96,10 @@ impl DeployConfig {
         let mut per_node_bond_wei = [0u128; 3];
         // The registry's NodeType order: SSV, Obol, Direct.
         for (i, name) in ["ssv", "obol", "direct"].into_iter().enumerate() {
-            let t = genesis.economics.node_type(name).ok_or_else(|| {
-                invalid(format!("node_types has no \"{name}\" entry; the registry needs its bonds"))
-            })?;
+            let t = genesis
+                .economics
+                .node_type(name)
+                .ok_or_else(|| invalid(format!("node_types has no \"{name}\" entry; the registry needs its bonds")))?;
             first_node_bond_wei[i] = t.first_node_bond_wei;
             per_node_bond_wei[i] = t.per_node_bond_wei;
         }
@@ -310,7 +311,13 @@ impl Deployer {
     }
 
     /// Creates a contract from `code` and checks it landed at `expected`.
-    async fn create(&self, what: &str, code: Vec<u8>, expected: Address, nonce: u64) -> Result<(Address, Mined), ChainError> {
+    async fn create(
+        &self,
+        what: &str,
+        code: Vec<u8>,
+        expected: Address,
+        nonce: u64,
+    ) -> Result<(Address, Mined), ChainError> {
         let call = Call { what: what.to_string(), to: TxKind::Create, input: code.into(), value: U256::ZERO };
         let m = self.mined(&call).await?;
         match m.contract_address {
@@ -352,7 +359,10 @@ mod tests {
         assert_eq!(c.voluntary_exit_delay_epochs, genesis.economics.frame_epochs);
         for (i, name) in ["ssv", "obol", "direct"].into_iter().enumerate() {
             let t = genesis.economics.node_type(name).unwrap();
-            assert_eq!((c.first_node_bond_wei[i], c.per_node_bond_wei[i]), (t.first_node_bond_wei, t.per_node_bond_wei));
+            assert_eq!(
+                (c.first_node_bond_wei[i], c.per_node_bond_wei[i]),
+                (t.first_node_bond_wei, t.per_node_bond_wei)
+            );
         }
     }
 

@@ -62,7 +62,12 @@ impl Registrar {
     /// bond is converted to csETH"). Returns the csETH minted.
     pub async fn bond_with_eth(&self, amount: U256) -> Result<U256, ChainError> {
         let input = OperatorRegistry::depositBondWithEthCall {}.abi_encode();
-        let call = Call { what: "depositBondWithEth".into(), to: TxKind::Call(self.registry), input: input.into(), value: amount };
+        let call = Call {
+            what: "depositBondWithEth".into(),
+            to: TxKind::Call(self.registry),
+            input: input.into(),
+            value: amount,
+        };
         let m = self.mined(&call).await?;
         let ev = self.event::<OperatorRegistry::BondDeposited>(&m, "BondDeposited")?;
         Ok(ev.amount)
@@ -78,7 +83,8 @@ impl Registrar {
 
     /// Takes the bond withdrawal asked for; returns the csETH withdrawn.
     pub async fn withdraw_bond(&self) -> Result<U256, ChainError> {
-        let m = self.call("withdrawBond".into(), self.registry, OperatorRegistry::withdrawBondCall {}.abi_encode()).await?;
+        let m =
+            self.call("withdrawBond".into(), self.registry, OperatorRegistry::withdrawBondCall {}.abi_encode()).await?;
         let ev = self.event::<OperatorRegistry::BondWithdrawn>(&m, "BondWithdrawn")?;
         Ok(ev.amount)
     }

@@ -375,7 +375,10 @@ async fn rewards_report_is_accepted_once_and_claims_pay_once() {
     let bonds: Vec<_> = snap.operators.iter().map(|o| (o.account, o.bond, o.bond_requirement)).collect();
     assert_eq!(
         bonds,
-        vec![(alpha, U256::from(4 * ETH), U256::from(5 * ETH)), (beta, U256::from(5 * ETH - ETH / 4), U256::from(6 * ETH))]
+        vec![
+            (alpha, U256::from(4 * ETH), U256::from(5 * ETH)),
+            (beta, U256::from(5 * ETH - ETH / 4), U256::from(6 * ETH))
+        ]
     );
 
     // A leaf that is not in the tree: rejected by name, not sent.
@@ -616,7 +619,8 @@ async fn a_128_member_committee_deploys_in_transactions_under_the_cap() {
         signers: signers.iter().copied().collect::<SignerBitmap>(),
         signature: aggregate_signatures(&sigs).unwrap().to_bytes(),
     };
-    let submitter = Submitter::new(rpc.clone(), deployment.addresses.node_manager, keys[1].clone(), TxConfig::default());
+    let submitter =
+        Submitter::new(rpc.clone(), deployment.addresses.node_manager, keys[1].clone(), TxConfig::default());
     match submitter.submit(&cert).await.unwrap() {
         SubmitOutcome::Accepted { gas_used, .. } => {
             eprintln!("submitReport, 128 members, 63 non-signers: {gas_used} gas");
