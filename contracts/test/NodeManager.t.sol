@@ -120,6 +120,54 @@ contract NodeManagerTest is Fixtures {
         m.registerMembers(committee.pubkeys, three, committee.pops);
     }
 
+    /// Members 0..1 then 2..3: the committee is usable only once the second batch seals it;
+    /// only the registrar registers; a key of the first batch cannot come back in the second.
+    function test_register_inBatchesThenSealed() public {
+        Committee memory c = committee;
+        NodeManager m = _unsealed(c);
+        (bytes[] memory pks, bytes[] memory cs, bytes[] memory ps) = _slice(c, 0, 2);
+        m.registerMembers(pks, cs, ps);
+        assertEq(m.registeredMembers(), 2, "two registered");
+        assertFalse(m.isSealed(), "not sealed");
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeNotSealed.selector, 2, 4));
+        m.submitReport(0, 1, bytes32(uint256(1)), bytes32(0), 7, new bytes(256));
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeNotSealed.selector, 2, 4));
+        m.aggregatePublicKey();
+
+        (pks, cs, ps) = _slice(c, 2, 2);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.NotRegistrar.selector, address(0xBAD)));
+        vm.prank(address(0xBAD));
+        m.registerMembers(pks, cs, ps);
+        (bytes[] memory again, bytes[] memory againC, bytes[] memory againP) = _slice(c, 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.DuplicatePublicKey.selector, 0, 2));
+        m.registerMembers(again, againC, againP);
+        (bytes[] memory three, bytes[] memory threeC, bytes[] memory threeP) = _slice(c, 0, 3);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.TooManyMembers.selector, 2, 3, 4));
+        m.registerMembers(three, threeC, threeP);
+
+        m.registerMembers(pks, cs, ps);
+        assertTrue(m.isSealed(), "sealed by the last member");
+        for (uint256 i = 0; i < 4; i++) {
+            assertEq(m.memberPublicKey(i), c.pubkeys[i], "member key across batches");
+        }
+        assertEq(m.aggregatePublicKey(), nm.aggregatePublicKey(), "same aggregate as one batch");
+        vm.expectRevert(NodeManager.CommitteeAlreadySealed.selector);
+        m.registerMembers(pks, cs, ps);
+    }
+
+    function _slice(Committee memory c, uint256 first, uint256 k)
+        internal
+        pure
+        returns (bytes[] memory pks, bytes[] memory cs, bytes[] memory ps)
+    {
+        pks = new bytes[](k);
+        cs = new bytes[](k);
+        ps = new bytes[](k);
+        for (uint256 i = 0; i < k; i++) {
+            (pks[i], cs[i], ps[i]) = (c.pubkeys[first + i], c.compressed[first + i], c.pops[first + i]);
+        }
+    }
+
     // ---- the signing root (docs/signing.md) -------------------------------------------------
 
     function test_signingRoot_matchesOffChainVectors() public {
