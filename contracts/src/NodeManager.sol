@@ -14,40 +14,69 @@ import {OperatorRegistry} from "./OperatorRegistry.sol";
 /// Operators (or anyone for them) then claim their cumulative rewards with a Merkle proof
 /// against the latest rewards root; exits reports publish requested exits to the registry.
 /// Anyone may submit a report: the signatures, not the sender, carry the authority.
-/// @dev The committee is fixed at deployment (a new committee is a new NodeManager: the signing
-/// root binds this address). Its keys are checked with proofs of possession (no rogue keys).
-/// The aggregate of all keys is kept in immutables and the keys themselves in the code of a
-/// data contract, so verifying a report reads no storage for keys: the signers' key is the
-/// aggregate minus the non-signers' keys (a threshold is a strict majority, so there are
-/// always fewer non-signers than signers).
+/// @dev # Committee
+/// The committee (its size and threshold) is fixed at deployment; a new committee is a new
+/// NodeManager (the signing root binds this address). The deployer registers the members'
+/// keys, each with its proof of possession (no rogue keys), in one or more
+/// `registerMembers` transactions: a proof costs ~0.24M gas, so 128 members do not fit one
+/// transaction under EIP-7825's 16,777,216-gas cap. The committee is sealed when the last
+/// member is registered; no report is accepted before. Sealing writes the keys and their
+/// aggregate into the code of one data contract, so verifying a report reads one storage slot
+/// (the data contract's address) and no key from storage: the signers' key is the aggregate
+/// minus the non-signers' keys (a threshold is a strict majority, so there are always fewer
+/// non-signers than signers).
+/// # Claims
+/// A claim only does accounting: it credits the operator's rewards, slashes its bond penalty
+/// and sets its bond requirement. ETH leaves only through `withdraw`, which the operator calls
+/// and names the recipient of; a recipient that refuses ETH, or a NodeManager short of ETH,
+/// fails that withdrawal alone and never undoes a slash (pull payments).
 contract NodeManager {
     /// docs/signing.md: keccak256("claystack-oracle/report-signature/v1").
     bytes32 public constant REPORT_DOMAIN = keccak256("claystack-oracle/report-signature/v1");
     uint8 public constant KIND_REWARDS = 0;
     uint8 public constant KIND_EXITS = 1;
-    /// Proofs of possession are verified in the constructor (~0.16M gas each): 128 members fit
-    /// a 30M-gas block with room to spare, and their keys fit one data contract.
+    /// The keys of 128 members and their aggregate fit one data contract (16,513 bytes of the
+    /// 24,576 EIP-170 allows); registered in batches, they fit EIP-7825's transaction cap.
     uint256 public constant MAX_COMMITTEE_SIZE = 128;
 
     OperatorRegistry public immutable registry;
+    /// The account that deployed this NodeManager: the only one that registers members.
+    address public immutable registrar;
     uint256 private immutable _committeeSize;
     uint256 private immutable _threshold;
-    /// Data contract whose code is 0x00 (STOP) followed by the members' keys, 128 bytes each.
-    address private immutable _keyStore;
-    // The sum of all members' keys (EIP-2537 G1, four words).
-    uint256 private immutable _aggregate0;
-    uint256 private immutable _aggregate1;
-    uint256 private immutable _aggregate2;
-    uint256 private immutable _aggregate3;
 
+    // Slot 0 stays the report counter (the gas test writes it directly).
     mapping(uint8 kind => uint64 number) internal _lastNumber;
     mapping(uint8 kind => mapping(uint64 number => bytes32 root)) internal _roots;
-    /// Cumulative rewards already paid to each operator.
+    /// Cumulative rewards accounted to each operator: credited to its balance or netted
+    /// against a penalty its bond could not pay.
     mapping(address operator => uint256 amount) public claimedRewards;
-    /// Cumulative bond penalty already sent to the registry for each operator.
+    /// Cumulative bond penalty settled for each operator: slashed from its bond or netted
+    /// against its rewards. What the latest claimed leaf certifies beyond this is its debt.
     mapping(address operator => uint256 amount) public appliedBondPenalty;
+    /// The cumulative bond penalty of each operator's latest claimed leaf.
+    mapping(address operator => uint256 amount) public certifiedBondPenalty;
+    /// The rewards report each operator's leaf was last claimed from (0: never).
+    mapping(address operator => uint64 number) public settledReport;
+    /// ETH credited to each operator and not yet withdrawn.
+    mapping(address operator => uint256 amount) public balanceOf;
+    /// Sum of `balanceOf`: what this contract owes.
+    uint256 public totalCredited;
+
+    /// Data contract whose code is 0x00 (STOP), the aggregate key (128 bytes), then the members'
+    /// keys (128 bytes each); zero until the committee is sealed.
+    address private _keyStore;
+    /// Members registered so far.
+    uint256 public registeredMembers;
+    /// Data contracts of the batches registered before the last (0x00 then their keys).
+    address[] private _batches;
+    /// The sum of the keys registered so far (EIP-2537 G1, four words).
+    uint256[4] private _pendingAggregate;
+    /// keccak256(compressed key) => member index + 1 (duplicate keys across batches).
+    mapping(bytes32 keyHash => uint256 indexPlusOne) private _memberOf;
 
     event CommitteeMember(uint256 indexed index, bytes compressedPublicKey);
+    event CommitteeSealed(uint256 size, address keyStore);
     event ReportAccepted(
         uint8 indexed kind,
         uint64 indexed number,
@@ -56,20 +85,30 @@ contract NodeManager {
         uint256 signerBitmap,
         address submitter
     );
+    /// What one claim did: `credited` ETH to the operator's balance, `slashed` wei of penalty
+    /// taken from its bond (what the bond could pay, valued in ETH), `netted` wei of penalty
+    /// taken from its rewards instead, `debt` the certified penalty still unpaid.
     event Claimed(
         address indexed operator,
         uint64 indexed reportNumber,
-        uint256 amount,
+        uint256 credited,
         uint256 cumulativeRewards,
-        uint256 bondPenalty,
+        uint256 slashed,
+        uint256 netted,
+        uint256 debt,
         uint256 bondRequirement
     );
+    event Withdrawn(address indexed operator, address indexed to, uint256 amount);
     event Funded(address indexed from, uint256 amount);
 
-    // Construction
+    // Construction and registration
     error CommitteeSizeOutOfRange(uint256 size);
     error CommitteeLengthMismatch(uint256 publicKeys, uint256 compressedKeys, uint256 proofs);
     error ThresholdNotMajority(uint256 threshold, uint256 size);
+    error NotRegistrar(address caller);
+    error CommitteeAlreadySealed();
+    error CommitteeNotSealed(uint256 registered, uint256 size);
+    error TooManyMembers(uint256 registered, uint256 adding, uint256 size);
     error InvalidPublicKey(uint256 member);
     error PublicKeyMismatch(uint256 member);
     error InvalidProofOfPossession(uint256 member);
@@ -85,69 +124,132 @@ contract NodeManager {
     error NotEnoughSigners(uint256 signers, uint256 threshold);
     error InvalidSignatureLength(uint256 length);
     error InvalidSignature();
-    // Claims and exits
+    // Claims, withdrawals and exits
     error NoReport(uint8 kind, uint64 number);
     error InvalidProof();
+    error ZeroAmount();
+    error ZeroRecipient();
+    error AmountAboveBalance(address operator, uint256 balance, uint256 amount);
     error InsufficientFunds(uint256 balance, uint256 amount);
-    error PaymentFailed(address operator, uint256 amount);
+    error PaymentFailed(address to, uint256 amount);
 
     /// @param registry_ the operator registry this manager updates.
-    /// @param publicKeys members' G1 keys, uncompressed EIP-2537 (128 bytes), in member order.
+    /// @param committeeSize_ members the committee has; `registerMembers` adds their keys.
+    /// @param threshold_ signatures a report needs: a strict majority of the members.
+    constructor(OperatorRegistry registry_, uint256 committeeSize_, uint256 threshold_) {
+        if (committeeSize_ == 0 || committeeSize_ > MAX_COMMITTEE_SIZE) revert CommitteeSizeOutOfRange(committeeSize_);
+        if (threshold_ <= committeeSize_ / 2 || threshold_ > committeeSize_) {
+            revert ThresholdNotMajority(threshold_, committeeSize_);
+        }
+        registry = registry_;
+        registrar = msg.sender;
+        _committeeSize = committeeSize_;
+        _threshold = threshold_;
+    }
+
+    /// Registers the next `publicKeys.length` members (in member order), each checked with its
+    /// proof of possession; the batch that completes the committee seals it. Registrar only.
+    /// @param publicKeys members' G1 keys, uncompressed EIP-2537 (128 bytes).
     /// @param compressedKeys the same keys compressed (48 bytes): what proofs of possession sign.
     /// @param proofs proofs of possession, uncompressed EIP-2537 G2 (256 bytes).
-    /// @param threshold_ signatures a report needs: a strict majority of the members.
-    constructor(
-        OperatorRegistry registry_,
-        bytes[] memory publicKeys,
-        bytes[] memory compressedKeys,
-        bytes[] memory proofs,
-        uint256 threshold_
-    ) {
-        uint256 n = publicKeys.length;
-        if (n == 0 || n > MAX_COMMITTEE_SIZE) revert CommitteeSizeOutOfRange(n);
-        if (compressedKeys.length != n || proofs.length != n) {
-            revert CommitteeLengthMismatch(n, compressedKeys.length, proofs.length);
+    function registerMembers(bytes[] calldata publicKeys, bytes[] calldata compressedKeys, bytes[] calldata proofs)
+        external
+    {
+        if (msg.sender != registrar) revert NotRegistrar(msg.sender);
+        if (_keyStore != address(0)) revert CommitteeAlreadySealed();
+        uint256 k = publicKeys.length;
+        if (compressedKeys.length != k || proofs.length != k) {
+            revert CommitteeLengthMismatch(k, compressedKeys.length, proofs.length);
         }
-        if (threshold_ <= n / 2 || threshold_ > n) revert ThresholdNotMajority(threshold_, n);
+        uint256 first = registeredMembers;
+        uint256 n = _committeeSize;
+        if (k == 0 || first + k > n) revert TooManyMembers(first, k, n);
 
-        bytes32[] memory seen = new bytes32[](n);
-        // 0x00 (STOP) then the keys; the key store's code.
-        bytes memory keys = new bytes(1 + n * BLS.G1_POINT_LENGTH);
-        bytes memory aggregate = new bytes(BLS.G1_POINT_LENGTH);
-        for (uint256 i = 0; i < n; i++) {
-            bytes memory key = publicKeys[i];
-            if (key.length != BLS.G1_POINT_LENGTH || BLS.isZero(key)) revert InvalidPublicKey(i);
-            if (!BLS.isCompressedOf(compressedKeys[i], key)) revert PublicKeyMismatch(i);
-            seen[i] = keccak256(compressedKeys[i]);
-            for (uint256 j = 0; j < i; j++) {
-                if (seen[j] == seen[i]) revert DuplicatePublicKey(j, i);
-            }
-            // The pairing also rejects a key off the curve or outside the G1 subgroup. Memory
-            // the check allocates is released after it (it returns a bool), so 64 checks do not
-            // pay for 64 times the memory.
-            uint256 freeMemory = _freeMemoryPointer();
-            if (!BLS.verifyWithDst(key, compressedKeys[i], proofs[i], BLS.POP_DST)) revert InvalidProofOfPossession(i);
-            bytes memory sum = i == 0 ? key : BLS.g1Add(aggregate, key);
+        // 0x00 (STOP) then this batch's keys.
+        bytes memory keys = new bytes(1 + k * BLS.G1_POINT_LENGTH);
+        // [sum of the keys so far | the key just registered]
+        bytes memory aggregate = bytes.concat(abi.encode(_pendingAggregate), new bytes(BLS.G1_POINT_LENGTH));
+        for (uint256 i = 0; i < k; i++) {
+            _registerMember(first + i, publicKeys[i], compressedKeys[i], proofs[i], aggregate);
             assembly ("memory-safe") {
-                mcopy(add(aggregate, 32), add(sum, 32), 128)
-                mcopy(add(add(keys, 33), mul(i, 128)), add(key, 32), 128)
+                mcopy(add(add(keys, 33), mul(i, 128)), add(aggregate, 160), 128)
             }
-            _setFreeMemoryPointer(freeMemory);
-            emit CommitteeMember(i, compressedKeys[i]);
         }
+        registeredMembers = first + k;
+        assembly ("memory-safe") {
+            mstore(aggregate, 128) // keep the sum, drop the last key
+        }
+        if (first + k < n) {
+            _pendingAggregate = abi.decode(aggregate, (uint256[4]));
+            _batches.push(_deployData(keys));
+            return;
+        }
+        _seal(aggregate, keys, k);
+    }
+
+    /// Checks member `member`'s key and proof of possession, and adds the key to `aggregate`.
+    /// `aggregate` is 256 bytes: the sum so far, then (on return) the member's key.
+    function _registerMember(
+        uint256 member,
+        bytes calldata publicKey,
+        bytes calldata compressed,
+        bytes calldata proof,
+        bytes memory aggregate
+    ) private {
+        bytes memory key = publicKey;
+        if (key.length != BLS.G1_POINT_LENGTH || BLS.isZero(key)) revert InvalidPublicKey(member);
+        if (!BLS.isCompressedOf(compressed, key)) revert PublicKeyMismatch(member);
+        bytes32 keyHash = keccak256(compressed);
+        uint256 seen = _memberOf[keyHash];
+        if (seen != 0) revert DuplicatePublicKey(seen - 1, member);
+        _memberOf[keyHash] = member + 1;
+        // The pairing also rejects a key off the curve or outside the G1 subgroup. Memory the
+        // check allocates is released after it (it returns a bool), so a batch does not pay
+        // for its size times the memory.
+        uint256 freeMemory = _freeMemoryPointer();
+        if (!BLS.verifyWithDst(key, compressed, proof, BLS.POP_DST)) revert InvalidProofOfPossession(member);
+        if (member == 0) {
+            assembly ("memory-safe") {
+                mcopy(add(aggregate, 32), add(key, 32), 128)
+                mcopy(add(aggregate, 160), add(key, 32), 128)
+            }
+        } else {
+            assembly ("memory-safe") {
+                mcopy(add(aggregate, 160), add(key, 32), 128)
+            }
+            BLS.g1AddPairInPlace(aggregate); // the sum over the first half; the key stays
+        }
+        _setFreeMemoryPointer(freeMemory);
+        emit CommitteeMember(member, compressed);
+    }
+
+    /// Writes 0x00, the aggregate and every member's key into one data contract.
+    function _seal(bytes memory aggregate, bytes memory lastKeys, uint256 lastCount) private {
         // Distinct keys with proofs of possession can still sum to the identity only if their
         // owners colluded; an identity aggregate would make the empty signature valid.
-        if (BLS.isZero(aggregate)) revert InvalidPublicKey(n - 1);
-
-        registry = registry_;
-        _committeeSize = n;
-        _threshold = threshold_;
-        _keyStore = _deployData(keys);
-        (uint256 a0, uint256 a1, uint256 a2, uint256 a3) = abi.decode(aggregate, (uint256, uint256, uint256, uint256));
-        _aggregate0 = a0;
-        _aggregate1 = a1;
-        _aggregate2 = a2;
-        _aggregate3 = a3;
+        if (BLS.isZero(aggregate)) revert InvalidPublicKey(_committeeSize - 1);
+        uint256 n = _committeeSize;
+        bytes memory store = new bytes(1 + BLS.G1_POINT_LENGTH + n * BLS.G1_POINT_LENGTH);
+        uint256 offset = 1 + BLS.G1_POINT_LENGTH; // bytes of `store` written so far
+        assembly ("memory-safe") {
+            mcopy(add(store, 33), add(aggregate, 32), 128)
+        }
+        for (uint256 b = 0; b < _batches.length; b++) {
+            address batch = _batches[b];
+            uint256 size = batch.code.length - 1;
+            assembly ("memory-safe") {
+                extcodecopy(batch, add(add(store, 32), offset), 1, size)
+            }
+            offset += size;
+        }
+        uint256 lastSize = lastCount * BLS.G1_POINT_LENGTH;
+        assembly ("memory-safe") {
+            mcopy(add(add(store, 32), offset), add(lastKeys, 33), lastSize)
+        }
+        address keyStore = _deployData(store);
+        _keyStore = keyStore;
+        delete _pendingAggregate;
+        emit CommitteeSealed(n, keyStore);
     }
 
     /// The protocol funds rewards by sending ETH here.
@@ -178,6 +280,8 @@ contract NodeManager {
             if (number <= last) revert StaleReport(kind, number, last);
             revert ReportOutOfOrder(kind, number, last + 1);
         }
+        address keyStore = _keyStore;
+        if (keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
         uint256 n = _committeeSize;
         if (n < 256 && signerBitmap >> n != 0) revert SignerOutsideCommittee(signerBitmap, n);
         uint256 nonSigners = ~signerBitmap & _fullMask(n);
@@ -186,7 +290,7 @@ contract NodeManager {
         if (aggregateSignature.length != BLS.G2_POINT_LENGTH) revert InvalidSignatureLength(aggregateSignature.length);
 
         bytes memory message = abi.encodePacked(signingRoot(kind, number, root, reportHash));
-        if (!BLS.verify(_signersKey(nonSigners), message, aggregateSignature)) revert InvalidSignature();
+        if (!BLS.verify(_signersKey(keyStore, nonSigners), message, aggregateSignature)) revert InvalidSignature();
 
         _lastNumber[kind] = number;
         _roots[kind][number] = root;
@@ -202,42 +306,91 @@ contract NodeManager {
     // Claims
     // ----------------------------------------------------------------------------------------
 
-    /// Pays `operator` what its leaf of the latest rewards report adds to what it was already
-    /// paid, slashes the part of its cumulative bond penalty not yet applied, and sets its bond
-    /// requirement. Anyone may call it; the ETH always goes to `operator`. Claiming again pays
-    /// nothing more and changes nothing.
+    /// Applies `operator`'s leaf of the latest rewards report: credits what its cumulative
+    /// rewards add to what was accounted before, settles the part of its cumulative bond
+    /// penalty not yet settled (from its bond first, what the bond cannot pay from these and
+    /// later rewards: a debt), and sets its bond requirement. Anyone may call it; it moves no
+    /// ETH (the operator withdraws its balance with `withdraw`). Claiming again changes nothing.
     /// Leaf: keccak256(bytes.concat(keccak256(abi.encode(operator, cumulativeRewards,
     /// cumulativeBondPenalty, bondRequirement)))) — StandardMerkleTree
     /// ["address","uint256","uint256","uint256"].
+    /// @return credited ETH added to the operator's balance by this claim.
     function claim(
         address operator,
         uint256 cumulativeRewards,
         uint256 cumulativeBondPenalty,
         uint256 bondRequirement,
         bytes32[] calldata proof
-    ) external returns (uint256 amount) {
+    ) external returns (uint256 credited) {
         uint64 number = _lastNumber[KIND_REWARDS];
         if (number == 0) revert NoReport(KIND_REWARDS, 0);
-        bytes32 leaf = keccak256(
-            bytes.concat(keccak256(abi.encode(operator, cumulativeRewards, cumulativeBondPenalty, bondRequirement)))
-        );
-        if (!MerkleProof.verifyCalldata(proof, _roots[KIND_REWARDS][number], leaf)) revert InvalidProof();
-
-        uint256 claimed = claimedRewards[operator];
-        amount = cumulativeRewards > claimed ? cumulativeRewards - claimed : 0;
-        uint256 applied = appliedBondPenalty[operator];
-        uint256 penalty = cumulativeBondPenalty > applied ? cumulativeBondPenalty - applied : 0;
-        if (amount != 0) claimedRewards[operator] = cumulativeRewards;
-        if (penalty != 0) appliedBondPenalty[operator] = cumulativeBondPenalty;
-
-        if (penalty != 0) registry.slashBond(operator, penalty);
-        registry.setBondRequirement(operator, bondRequirement);
-        if (amount != 0) {
-            if (address(this).balance < amount) revert InsufficientFunds(address(this).balance, amount);
-            (bool ok,) = operator.call{value: amount}("");
-            if (!ok) revert PaymentFailed(operator, amount);
+        {
+            bytes32 leaf = keccak256(
+                bytes.concat(keccak256(abi.encode(operator, cumulativeRewards, cumulativeBondPenalty, bondRequirement)))
+            );
+            if (!MerkleProof.verifyCalldata(proof, _roots[KIND_REWARDS][number], leaf)) revert InvalidProof();
         }
-        emit Claimed(operator, number, amount, cumulativeRewards, penalty, bondRequirement);
+        Settlement memory st = _settle(operator, cumulativeRewards, cumulativeBondPenalty);
+        settledReport[operator] = number;
+        registry.setBondRequirement(operator, bondRequirement, number);
+        emit Claimed(operator, number, st.credited, cumulativeRewards, st.slashed, st.netted, st.debt, bondRequirement);
+        return st.credited;
+    }
+
+    /// What one claim did (see the `Claimed` event).
+    struct Settlement {
+        uint256 credited;
+        uint256 slashed;
+        uint256 netted;
+        uint256 debt;
+    }
+
+    /// The accounting of a claim: rewards not yet accounted are credited, less the part of the
+    /// penalty not yet settled that the bond cannot pay.
+    function _settle(address operator, uint256 cumulativeRewards, uint256 cumulativeBondPenalty)
+        private
+        returns (Settlement memory st)
+    {
+        uint256 claimed = claimedRewards[operator];
+        uint256 rewards = cumulativeRewards > claimed ? cumulativeRewards - claimed : 0;
+        uint256 applied = appliedBondPenalty[operator];
+        uint256 due = cumulativeBondPenalty > applied ? cumulativeBondPenalty - applied : 0;
+        st.slashed = due != 0 ? registry.slashBond(operator, due) : 0;
+        st.netted = Math.min(due - st.slashed, rewards);
+        st.credited = rewards - st.netted;
+        st.debt = due - st.slashed - st.netted;
+
+        if (rewards != 0) claimedRewards[operator] = cumulativeRewards;
+        if (st.slashed + st.netted != 0) appliedBondPenalty[operator] = applied + st.slashed + st.netted;
+        if (cumulativeBondPenalty > certifiedBondPenalty[operator]) {
+            certifiedBondPenalty[operator] = cumulativeBondPenalty;
+        }
+        if (st.credited != 0) {
+            balanceOf[operator] += st.credited;
+            totalCredited += st.credited;
+        }
+    }
+
+    /// Pays `amount` of the caller's credited balance to `to` (an operator that is a contract
+    /// may name another account). Fails, changing nothing, when `to` refuses the ETH or this
+    /// contract holds less than `amount`; the credit stays for a later withdrawal.
+    function withdraw(address payable to, uint256 amount) external {
+        if (to == address(0)) revert ZeroRecipient();
+        if (amount == 0) revert ZeroAmount();
+        uint256 balance = balanceOf[msg.sender];
+        if (amount > balance) revert AmountAboveBalance(msg.sender, balance, amount);
+        if (address(this).balance < amount) revert InsufficientFunds(address(this).balance, amount);
+        balanceOf[msg.sender] = balance - amount;
+        totalCredited -= amount;
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert PaymentFailed(to, amount);
+        emit Withdrawn(msg.sender, to, amount);
+    }
+
+    /// Certified bond penalty of `operator` not yet settled: taken from its future rewards,
+    /// and it keeps that much of its bond from being withdrawn.
+    function bondDebtOf(address operator) external view returns (uint256) {
+        return certifiedBondPenalty[operator] - appliedBondPenalty[operator];
     }
 
     // ----------------------------------------------------------------------------------------
@@ -285,15 +438,22 @@ contract NodeManager {
         return _threshold;
     }
 
-    /// Member `index`'s key, uncompressed EIP-2537 G1 (128 bytes).
-    function memberPublicKey(uint256 index) external view returns (bytes memory) {
-        require(index < _committeeSize, "NodeManager: no such member");
-        return _memberKey(index);
+    /// True once every member is registered: reports are accepted from then on.
+    function isSealed() external view returns (bool) {
+        return _keyStore != address(0);
     }
 
-    /// The sum of all members' keys, uncompressed EIP-2537 G1 (128 bytes).
+    /// Member `index`'s key, uncompressed EIP-2537 G1 (128 bytes); after sealing.
+    function memberPublicKey(uint256 index) external view returns (bytes memory key) {
+        require(index < _committeeSize, "NodeManager: no such member");
+        address keyStore = _sealedKeyStore();
+        key = new bytes(BLS.G1_POINT_LENGTH);
+        _copyMemberKey(keyStore, key, 0, index);
+    }
+
+    /// The sum of all members' keys, uncompressed EIP-2537 G1 (128 bytes); after sealing.
     function aggregatePublicKey() public view returns (bytes memory) {
-        return abi.encodePacked(_aggregate0, _aggregate1, _aggregate2, _aggregate3);
+        return _aggregateKey(_sealedKeyStore());
     }
 
     // ----------------------------------------------------------------------------------------
@@ -303,14 +463,14 @@ contract NodeManager {
     /// The sum of the signers' keys: the aggregate of all plus the negated sum of the absent.
     /// The absent keys are summed in one 256-byte buffer [sum so far | next key], so each one
     /// costs a code copy and a G1ADD, and nothing else grows with the committee.
-    function _signersKey(uint256 nonSigners) private view returns (bytes memory) {
-        bytes memory all = aggregatePublicKey();
+    function _signersKey(address keyStore, uint256 nonSigners) private view returns (bytes memory) {
+        bytes memory all = _aggregateKey(keyStore);
         if (nonSigners == 0) return all;
         bytes memory pair = new bytes(2 * BLS.G1_POINT_LENGTH);
-        _copyMemberKey(pair, 0, _lowestSetBit(nonSigners));
+        _copyMemberKey(keyStore, pair, 0, _lowestSetBit(nonSigners));
         nonSigners &= nonSigners - 1;
         while (nonSigners != 0) {
-            _copyMemberKey(pair, BLS.G1_POINT_LENGTH, _lowestSetBit(nonSigners));
+            _copyMemberKey(keyStore, pair, BLS.G1_POINT_LENGTH, _lowestSetBit(nonSigners));
             nonSigners &= nonSigners - 1;
             BLS.g1AddPairInPlace(pair);
         }
@@ -320,16 +480,22 @@ contract NodeManager {
         return BLS.g1Add(all, BLS.g1Negate(pair));
     }
 
-    function _memberKey(uint256 index) private view returns (bytes memory key) {
+    function _sealedKeyStore() private view returns (address keyStore) {
+        keyStore = _keyStore;
+        if (keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
+    }
+
+    function _aggregateKey(address keyStore) private view returns (bytes memory key) {
         key = new bytes(BLS.G1_POINT_LENGTH);
-        _copyMemberKey(key, 0, index);
+        assembly ("memory-safe") {
+            extcodecopy(keyStore, add(key, 32), 1, 128)
+        }
     }
 
     /// Copies member `index`'s key from the key store into `buffer` at byte `offset`.
-    function _copyMemberKey(bytes memory buffer, uint256 offset, uint256 index) private view {
-        address store = _keyStore;
+    function _copyMemberKey(address keyStore, bytes memory buffer, uint256 offset, uint256 index) private view {
         assembly ("memory-safe") {
-            extcodecopy(store, add(add(buffer, 32), offset), add(1, mul(index, 128)), 128)
+            extcodecopy(keyStore, add(add(buffer, 32), offset), add(129, mul(index, 128)), 128)
         }
     }
 

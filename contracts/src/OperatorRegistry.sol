@@ -2,8 +2,18 @@
 pragma solidity ^0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ICsETH} from "./ICsETH.sol";
+
+/// What the registry reads of its NodeManager.
+interface INodeManagerView {
+    function registry() external view returns (address);
+    function lastReportNumber(uint8 kind) external view returns (uint64);
+    function settledReport(address operator) external view returns (uint64);
+    function bondDebtOf(address operator) external view returns (uint256);
+}
 
 /// @title ClayStack operator registry: operators, their nodes, the validators the protocol
 /// delegates to them, bonds and exits.
@@ -17,11 +27,21 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// Every change emits an event, and the view functions enumerate the whole registry, so an
 /// off-chain reader can rebuild it at any block with `eth_call`.
 /// @dev Ids are 1-based (0 means none): operator id = index + 1 in registration order, the same
-/// for nodes and validators. Amounts of csETH are in its base units; the bond requirement is
-/// compared with them one to one (the mock csETH is 1:1 with ETH; a token with an exchange rate
-/// would convert the requirement first).
-contract OperatorRegistry is Ownable {
+/// for nodes and validators. Bonds are held in csETH (its base units, `bondOf`); requirements
+/// and penalties are in ETH wei and compared with the bond's ETH value at csETH's current rate.
+/// # Bond rules (docs/contracts.md)
+/// - Adding a node needs a bond worth the operator's requirement plus the node's increment:
+///   the genesis `first_node_bond_wei` of its type for the operator's first node of that type,
+///   else the type's `per_node_bond_wei` (no score discount: the reports apply it).
+/// - A claimed rewards report sets the requirement to the certified one, plus the increments
+///   of nodes added while that report or the one before it was the latest (the report may not
+///   count them yet).
+/// - A withdrawal is asked for first and done after at least one more rewards report is
+///   accepted and the operator's leaf of the latest report is claimed: it can never go below a
+///   requirement or penalty certified in an accepted report.
+contract OperatorRegistry is Ownable2Step {
     using SafeERC20 for IERC20;
+    using SafeERC20 for ICsETH;
 
     enum NodeType {
         SSV,
@@ -49,6 +69,18 @@ contract OperatorRegistry is Ownable {
         uint64 voluntaryExitDelayEpochs;
         /// ...or `current + fastTrackExitDelayEpochs` when fast-tracked.
         uint64 fastTrackExitDelayEpochs;
+        /// Bond (ETH wei) for an operator's first node of each type, by `NodeType` (SSV, Obol,
+        /// Direct): genesis `node_types[].first_node_bond_wei`.
+        uint256[3] firstNodeBond;
+        /// Bond (ETH wei) for each further node of a type: genesis `per_node_bond_wei`.
+        uint256[3] perNodeBond;
+    }
+
+    /// A withdrawal asked for: `amount` csETH, once a rewards report after `afterReport` is
+    /// accepted and claimed.
+    struct WithdrawalRequest {
+        uint256 amount;
+        uint64 afterReport;
     }
 
     struct Operator {
@@ -77,7 +109,7 @@ contract OperatorRegistry is Ownable {
     uint8 public constant SSV_CLUSTER_SIZE = 5;
     uint256 public constant PUBKEY_LENGTH = 48;
 
-    IERC20 public immutable csETH;
+    ICsETH public immutable csETH;
     /// Receives slashed bonds.
     address public immutable treasury;
     uint64 public immutable beaconGenesisTime;
@@ -85,8 +117,14 @@ contract OperatorRegistry is Ownable {
     uint8 public immutable obolClusterSize;
     uint64 public immutable voluntaryExitDelayEpochs;
     uint64 public immutable fastTrackExitDelayEpochs;
+    uint256 private immutable _firstNodeBondSsv;
+    uint256 private immutable _firstNodeBondObol;
+    uint256 private immutable _firstNodeBondDirect;
+    uint256 private immutable _perNodeBondSsv;
+    uint256 private immutable _perNodeBondObol;
+    uint256 private immutable _perNodeBondDirect;
 
-    /// The NodeManager allowed to set requirements, slash and request exits.
+    /// The NodeManager allowed to set requirements, slash and request exits; set once.
     address public nodeManager;
 
     Operator[] private _operators;
@@ -98,7 +136,15 @@ contract OperatorRegistry is Ownable {
     mapping(uint256 nodeId => uint256[] validatorIds) private _validatorsOf;
 
     mapping(address operator => uint256 amount) public bondOf;
+    /// ETH wei the bond must be worth: the certified requirement plus nodes added since.
     mapping(address operator => uint256 amount) public bondRequirementOf;
+    mapping(address operator => WithdrawalRequest) public withdrawalRequestOf;
+    /// Nodes of each type an operator has.
+    mapping(uint256 operatorId => uint256[3] counts) private _nodeCounts;
+    /// The bond a node added to its operator's requirement, and the latest rewards report
+    /// number when it was added.
+    mapping(uint256 nodeId => uint256 increment) private _nodeBondIncrement;
+    mapping(uint256 nodeId => uint64 number) private _nodeAddedAfterReport;
 
     event NodeManagerSet(address indexed nodeManager);
     event OperatorRegistered(uint256 indexed operatorId, address indexed account, string name, string metadata);
@@ -107,9 +153,11 @@ contract OperatorRegistry is Ownable {
     );
     event ValidatorAdded(uint256 indexed validatorId, bytes32 indexed pubkeyHash, bytes pubkey, uint256[] nodeIds);
     event BondDeposited(address indexed operator, uint256 amount, uint256 bond);
+    event BondWithdrawalRequested(address indexed operator, uint256 amount, uint64 afterReport);
     event BondWithdrawn(address indexed operator, uint256 amount, uint256 bond);
-    /// `requested` is what the report asked for; `slashed` what the bond could pay (sent to the treasury).
-    event BondSlashed(address indexed operator, uint256 requested, uint256 slashed, uint256 bond);
+    /// `requested` is the penalty (ETH wei) the report asked for; `slashed` what the bond could
+    /// pay (ETH wei), `slashedCsEth` the csETH sent to the treasury for it.
+    event BondSlashed(address indexed operator, uint256 requested, uint256 slashed, uint256 slashedCsEth, uint256 bond);
     event BondRequirementSet(address indexed operator, uint256 requirement);
     event VoluntaryExitRequested(
         uint256 indexed validatorId,
@@ -141,7 +189,15 @@ contract OperatorRegistry is Ownable {
     error ClusterNotCanonical(uint256 position);
     error MixedNodeTypes(uint256 nodeId, NodeType expected, NodeType found);
     error ZeroAmount();
-    error BondBelowRequirement(uint256 bond, uint256 amount, uint256 requirement);
+    /// The bond (ETH value `bondValue`) minus `amountValue` would be worth less than `required`.
+    error BondBelowRequirement(uint256 bondValue, uint256 amountValue, uint256 required);
+    error NodeManagerAlreadySet(address nodeManager);
+    error InvalidNodeManager(address nodeManager);
+    error NoNodeManager();
+    error RenounceDisabled();
+    error NoWithdrawalRequest(address operator);
+    error WithdrawalTooEarly(uint64 afterReport, uint64 lastReport);
+    error LatestReportNotClaimed(address operator, uint64 settled, uint64 lastReport);
     error UnknownValidator(bytes32 pubkeyHash);
     error UnknownValidatorId(uint256 validatorId);
     error NotValidatorOperator(address operator, uint256 validatorId);
@@ -152,7 +208,7 @@ contract OperatorRegistry is Ownable {
         _;
     }
 
-    constructor(address owner_, IERC20 csETH_, address treasury_, Config memory config) Ownable(owner_) {
+    constructor(address owner_, ICsETH csETH_, address treasury_, Config memory config) Ownable(owner_) {
         if (address(csETH_) == address(0)) revert InvalidConfig("csETH is the zero address");
         if (treasury_ == address(0)) revert InvalidConfig("treasury is the zero address");
         if (config.secondsPerEpoch == 0) revert InvalidConfig("secondsPerEpoch is 0");
@@ -164,17 +220,36 @@ contract OperatorRegistry is Ownable {
         obolClusterSize = config.obolClusterSize;
         voluntaryExitDelayEpochs = config.voluntaryExitDelayEpochs;
         fastTrackExitDelayEpochs = config.fastTrackExitDelayEpochs;
+        _firstNodeBondSsv = config.firstNodeBond[0];
+        _firstNodeBondObol = config.firstNodeBond[1];
+        _firstNodeBondDirect = config.firstNodeBond[2];
+        _perNodeBondSsv = config.perNodeBond[0];
+        _perNodeBondObol = config.perNodeBond[1];
+        _perNodeBondDirect = config.perNodeBond[2];
     }
 
     // ----------------------------------------------------------------------------------------
     // Protocol (owner)
     // ----------------------------------------------------------------------------------------
 
-    /// Points the registry at the NodeManager whose reports it follows (a new committee is a
-    /// new NodeManager).
+    /// Points the registry at the NodeManager whose reports it follows, once: a NodeManager
+    /// built for this registry. It is never replaced (a new committee is a new deployment of
+    /// both), so no claim is left behind in an old one and none is paid twice.
     function setNodeManager(address nodeManager_) external onlyOwner {
+        if (nodeManager != address(0)) revert NodeManagerAlreadySet(nodeManager);
+        if (nodeManager_.code.length == 0) revert InvalidNodeManager(nodeManager_);
+        try INodeManagerView(nodeManager_).registry() returns (address r) {
+            if (r != address(this)) revert InvalidNodeManager(nodeManager_);
+        } catch {
+            revert InvalidNodeManager(nodeManager_);
+        }
         nodeManager = nodeManager_;
         emit NodeManagerSet(nodeManager_);
+    }
+
+    /// Disabled: a registry without an owner could never delegate validators again.
+    function renounceOwnership() public view override onlyOwner {
+        revert RenounceDisabled();
     }
 
     /// Delegates a validator (48-byte BLS pubkey, unique) to a cluster of nodes: `clusterSize`
@@ -232,13 +307,32 @@ contract OperatorRegistry is Ownable {
     }
 
     /// Adds a node of the caller's; `metadata` is free text (location, client, SSV operator id...).
+    /// The bond must be worth the requirement with this node's increment (`nodeBondIncrement`).
     function addNode(NodeType nodeType, string calldata metadata) external returns (uint256 nodeId) {
         uint256 operatorId = _callerOperatorId();
+        uint256 increment = nodeBondIncrement(operatorId, nodeType);
+        uint256 required = bondRequirementOf[msg.sender] + increment;
+        uint256 value = csETH.convertToEth(bondOf[msg.sender]);
+        if (value < required) revert BondBelowRequirement(value, 0, required);
+        bondRequirementOf[msg.sender] = required;
+        emit BondRequirementSet(msg.sender, required);
+
         uint64 epoch = currentEpoch();
         _nodes.push(Node({operatorId: operatorId, nodeType: nodeType, registeredEpoch: epoch, metadata: metadata}));
         nodeId = _nodes.length;
         _nodesOf[operatorId].push(nodeId);
+        _nodeCounts[operatorId][uint8(nodeType)]++;
+        _nodeBondIncrement[nodeId] = increment;
+        _nodeAddedAfterReport[nodeId] = _lastRewardsReport();
         emit NodeAdded(nodeId, operatorId, nodeType, epoch, metadata);
+    }
+
+    /// The bond one more node of `nodeType` adds to operator `operatorId`'s requirement.
+    function nodeBondIncrement(uint256 operatorId, NodeType nodeType) public view returns (uint256) {
+        bool first = _nodeCounts[operatorId][uint8(nodeType)] == 0;
+        if (nodeType == NodeType.SSV) return first ? _firstNodeBondSsv : _perNodeBondSsv;
+        if (nodeType == NodeType.Obol) return first ? _firstNodeBondObol : _perNodeBondObol;
+        return first ? _firstNodeBondDirect : _perNodeBondDirect;
     }
 
     /// Adds `amount` csETH to the caller's bond (approve the registry first).
@@ -246,17 +340,52 @@ contract OperatorRegistry is Ownable {
         _callerOperatorId();
         if (amount == 0) revert ZeroAmount();
         csETH.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 bond = bondOf[msg.sender] + amount;
-        bondOf[msg.sender] = bond;
-        emit BondDeposited(msg.sender, amount, bond);
+        _credit(amount);
     }
 
-    /// Withdraws `amount` csETH of the caller's bond; what stays must cover its requirement.
-    function withdrawBond(uint256 amount) external {
-        if (amount == 0) revert ZeroAmount();
+    /// Bonds the ETH sent: csETH mints it at its current rate, and the csETH is the bond.
+    function depositBondWithEth() external payable returns (uint256 minted) {
+        _callerOperatorId();
+        if (msg.value == 0) revert ZeroAmount();
+        minted = csETH.deposit{value: msg.value}();
+        _credit(minted);
+    }
+
+    /// Asks to withdraw `amount` csETH of the caller's bond (replacing an earlier request; 0
+    /// cancels). It can be done with `withdrawBond` once a rewards report after the current
+    /// one is accepted and the caller's leaf of the latest report is claimed: whatever the
+    /// reports signed before then certify is applied first.
+    function requestBondWithdrawal(uint256 amount) external {
+        if (amount == 0) {
+            delete withdrawalRequestOf[msg.sender];
+            emit BondWithdrawalRequested(msg.sender, 0, 0);
+            return;
+        }
         uint256 bond = bondOf[msg.sender];
-        uint256 requirement = bondRequirementOf[msg.sender];
-        if (amount > bond || bond - amount < requirement) revert BondBelowRequirement(bond, amount, requirement);
+        if (amount > bond) revert BondBelowRequirement(csETH.convertToEth(bond), csETH.convertToEth(amount), 0);
+        uint64 last = _lastRewardsReport();
+        withdrawalRequestOf[msg.sender] = WithdrawalRequest({amount: amount, afterReport: last});
+        emit BondWithdrawalRequested(msg.sender, amount, last);
+    }
+
+    /// Withdraws the caller's requested csETH. What stays must be worth its requirement plus
+    /// any penalty certified and not yet paid (its debt).
+    function withdrawBond() external returns (uint256 amount) {
+        WithdrawalRequest memory request = withdrawalRequestOf[msg.sender];
+        amount = request.amount;
+        if (amount == 0) revert NoWithdrawalRequest(msg.sender);
+        INodeManagerView manager = _manager();
+        uint64 last = manager.lastReportNumber(0);
+        if (last <= request.afterReport) revert WithdrawalTooEarly(request.afterReport, last);
+        uint64 settled = manager.settledReport(msg.sender);
+        if (settled != last) revert LatestReportNotClaimed(msg.sender, settled, last);
+
+        uint256 bond = bondOf[msg.sender];
+        uint256 required = bondRequirementOf[msg.sender] + manager.bondDebtOf(msg.sender);
+        uint256 value = csETH.convertToEth(bond);
+        uint256 amountValue = csETH.convertToEth(amount);
+        if (amount > bond || value - amountValue < required) revert BondBelowRequirement(value, amountValue, required);
+        delete withdrawalRequestOf[msg.sender];
         bond -= amount;
         bondOf[msg.sender] = bond;
         csETH.safeTransfer(msg.sender, amount);
@@ -283,18 +412,36 @@ contract OperatorRegistry is Ownable {
     // NodeManager (quorum-signed reports)
     // ----------------------------------------------------------------------------------------
 
-    /// Takes up to `amount` from `operator`'s bond to the treasury; returns what was taken.
+    /// Takes csETH worth up to `amount` ETH wei from `operator`'s bond to the treasury; returns
+    /// the ETH value taken (`amount` when the bond covers it, else the whole bond's value).
     function slashBond(address operator, uint256 amount) external onlyNodeManager returns (uint256 slashed) {
         uint256 bond = bondOf[operator];
-        slashed = amount < bond ? amount : bond;
-        bond -= slashed;
+        uint256 need = csETH.convertToCsEthUp(amount);
+        uint256 taken;
+        if (need <= bond) {
+            (taken, slashed) = (need, amount);
+        } else {
+            (taken, slashed) = (bond, csETH.convertToEth(bond));
+        }
+        bond -= taken;
         bondOf[operator] = bond;
-        if (slashed != 0) csETH.safeTransfer(treasury, slashed);
-        emit BondSlashed(operator, amount, slashed, bond);
+        if (taken != 0) IERC20(csETH).safeTransfer(treasury, taken);
+        emit BondSlashed(operator, amount, slashed, taken, bond);
     }
 
-    /// Sets `operator`'s bond requirement (from the latest rewards report).
-    function setBondRequirement(address operator, uint256 requirement) external onlyNodeManager {
+    /// Sets `operator`'s bond requirement from its leaf of rewards report `reportNumber`, plus
+    /// the increments of its nodes added while report `reportNumber - 1` or a later one was the
+    /// latest: the report may have been computed before they existed.
+    function setBondRequirement(address operator, uint256 requirement, uint64 reportNumber) external onlyNodeManager {
+        uint256 operatorId = operatorIdOf[operator];
+        if (operatorId != 0) {
+            uint256[] storage ids = _nodesOf[operatorId];
+            for (uint256 i = ids.length; i > 0; i--) {
+                uint256 nodeId = ids[i - 1];
+                if (_nodeAddedAfterReport[nodeId] + 1 < reportNumber) break;
+                requirement += _nodeBondIncrement[nodeId];
+            }
+        }
         if (bondRequirementOf[operator] == requirement) return;
         bondRequirementOf[operator] = requirement;
         emit BondRequirementSet(operator, requirement);
@@ -373,16 +520,39 @@ contract OperatorRegistry is Ownable {
         return _validators[validatorId - 1];
     }
 
-    /// csETH the operator may withdraw now: its bond above its requirement.
+    /// ETH wei the operator's bond is worth at csETH's current rate.
+    function bondValueOf(address operator) external view returns (uint256) {
+        return csETH.convertToEth(bondOf[operator]);
+    }
+
+    /// csETH above the operator's requirement and debt: what a withdrawal could take once due.
     function withdrawableBond(address operator) external view returns (uint256) {
         uint256 bond = bondOf[operator];
-        uint256 requirement = bondRequirementOf[operator];
-        return bond > requirement ? bond - requirement : 0;
+        uint256 required = bondRequirementOf[operator];
+        if (nodeManager != address(0)) required += INodeManagerView(nodeManager).bondDebtOf(operator);
+        uint256 keep = csETH.convertToCsEthUp(required);
+        return bond > keep ? bond - keep : 0;
     }
 
     // ----------------------------------------------------------------------------------------
     // Internals
     // ----------------------------------------------------------------------------------------
+
+    function _credit(uint256 amount) private {
+        uint256 bond = bondOf[msg.sender] + amount;
+        bondOf[msg.sender] = bond;
+        emit BondDeposited(msg.sender, amount, bond);
+    }
+
+    function _manager() private view returns (INodeManagerView) {
+        if (nodeManager == address(0)) revert NoNodeManager();
+        return INodeManagerView(nodeManager);
+    }
+
+    /// The latest accepted rewards report (0 before any, or before a NodeManager is set).
+    function _lastRewardsReport() private view returns (uint64) {
+        return nodeManager == address(0) ? 0 : INodeManagerView(nodeManager).lastReportNumber(0);
+    }
 
     function _callerOperatorId() private view returns (uint256 operatorId) {
         operatorId = operatorIdOf[msg.sender];

@@ -23,6 +23,8 @@ contract EndToEndTest is Fixtures {
             operators.push(op);
             vm.prank(op);
             registry.registerOperator(string.concat("operator ", vm.toString(i)), "");
+            // A direct node needs its genesis bond, 4 ETH, bonded first (as csETH).
+            bondEth(op, 4 ether);
             vm.prank(op);
             uint256 node = registry.addNode(OperatorRegistry.NodeType.Direct, "");
             if (i < 2) {
@@ -33,12 +35,6 @@ contract EndToEndTest is Fixtures {
                     vm.parseJsonBytes(json, string.concat(".validatorPubkeys[", vm.toString(i), "]")), cluster
                 );
             }
-            // Every operator bonds 1 csETH.
-            token.mint(op, 1 ether);
-            vm.prank(op);
-            token.approve(address(registry), 1 ether);
-            vm.prank(op);
-            registry.depositBond(1 ether);
         }
         vm.deal(address(this), 10 ether);
         (bool ok,) = address(nm).call{value: 10 ether}("");
@@ -67,58 +63,69 @@ contract EndToEndTest is Fixtures {
         return nm.claim(l.operator, l.cumulative, l.penalty, l.requirement, l.proof);
     }
 
+    /// Pays out `op`'s whole credited balance to itself; returns the amount.
+    function withdrawAll(address op) internal returns (uint256 amount) {
+        amount = nm.balanceOf(op);
+        if (amount == 0) return 0;
+        uint256 before = op.balance;
+        vm.prank(op);
+        nm.withdraw(payable(op), amount);
+        assertEq(op.balance - before, amount, "operator received its balance");
+    }
+
     function test_endToEnd() public {
         // Report 1: members 0, 1, 2 signed; anyone submits.
         vm.prank(address(0xD00D));
         submit(loadReport(json, ".reports.rewards1"));
 
-        // Every operator claims; operator 1 is penalised 0.5 csETH of its bond.
+        // Every operator's leaf is claimed; operator 1 is penalised 0.5 ETH of its bond.
         for (uint256 i = 0; i < 4; i++) {
             Leaf memory l = leaf("rewards1", i);
-            uint256 before = l.operator.balance;
-            if (l.penalty != 0 || l.cumulative != 0) {
-                vm.expectEmit(address(nm));
-                emit NodeManager.Claimed(l.operator, 1, l.cumulative, l.cumulative, l.penalty, l.requirement);
-            }
-            vm.prank(address(0xD00D)); // anyone may trigger; the ETH goes to the operator
-            assertEq(claim(l), l.cumulative, "paid the cumulative");
-            assertEq(l.operator.balance - before, l.cumulative, "operator received");
-            assertEq(registry.bondRequirementOf(l.operator), l.requirement, "requirement set");
+            vm.expectEmit(address(nm));
+            emit NodeManager.Claimed(l.operator, 1, l.cumulative, l.cumulative, l.penalty, 0, 0, l.requirement);
+            vm.prank(address(0xD00D)); // anyone may trigger; the credit is the operator's
+            assertEq(claim(l), l.cumulative, "credited the cumulative");
+            assertEq(withdrawAll(l.operator), l.cumulative, "withdrew the cumulative");
+            // Report 1 may have been computed before the node existed: its 4 ETH stays required.
+            assertEq(registry.bondRequirementOf(l.operator), l.requirement + 4 ether, "requirement set");
         }
-        assertEq(registry.bondOf(operators[1]), 0.5 ether, "penalty slashed");
+        assertEq(registry.bondOf(operators[1]), 3.5 ether, "penalty slashed");
         assertEq(token.balanceOf(TREASURY), 0.5 ether, "treasury got the penalty");
 
-        // Claiming again pays nothing and slashes nothing.
+        // Claiming again credits nothing and slashes nothing.
         Leaf memory l1 = leaf("rewards1", 1);
-        uint256 balance = l1.operator.balance;
         assertEq(claim(l1), 0, "nothing more");
-        assertEq(l1.operator.balance, balance, "no second payment");
-        assertEq(registry.bondOf(operators[1]), 0.5 ether, "penalty applied once");
+        assertEq(nm.balanceOf(l1.operator), 0, "no second credit");
+        assertEq(registry.bondOf(operators[1]), 3.5 ether, "penalty applied once");
 
-        // Operator 1 may withdraw nothing: 0.5 bonded, 2 required.
-        vm.expectRevert(
-            abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 0.5 ether, 0.1 ether, 2 ether)
-        );
-        vm.prank(operators[1]);
-        registry.withdrawBond(0.1 ether);
+        // Operator 2 asks for its whole bond back: not before another report is accepted.
+        vm.prank(operators[2]);
+        registry.requestBondWithdrawal(4 ether);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.WithdrawalTooEarly.selector, 1, 1));
+        vm.prank(operators[2]);
+        registry.withdrawBond();
 
         // Report 2 (all four signed): cumulative amounts grow.
         submit(loadReport(json, ".reports.rewards2"));
+        // ...and not before its leaf of report 2 is claimed.
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.LatestReportNotClaimed.selector, operators[2], 1, 2));
+        vm.prank(operators[2]);
+        registry.withdrawBond();
         for (uint256 i = 0; i < 4; i++) {
             Leaf memory a = leaf("rewards1", i);
             Leaf memory b = leaf("rewards2", i);
-            uint256 before = b.operator.balance;
-            assertEq(claim(b), b.cumulative - a.cumulative, "pays the increase");
-            assertEq(b.operator.balance - before, b.cumulative - a.cumulative, "operator received the increase");
+            assertEq(claim(b), b.cumulative - a.cumulative, "credits the increase");
+            assertEq(withdrawAll(b.operator), b.cumulative - a.cumulative, "withdrew the increase");
             assertEq(nm.claimedRewards(b.operator), b.cumulative, "claimed so far");
             assertEq(nm.appliedBondPenalty(b.operator), b.penalty, "penalty applied so far");
+            assertEq(registry.bondRequirementOf(b.operator), b.requirement, "report 2 counts the node");
         }
         // Operator 1's cumulative penalty went from 0.5 to 0.7: 0.2 more slashed.
-        assertEq(registry.bondOf(operators[1]), 0.3 ether, "second penalty");
+        assertEq(registry.bondOf(operators[1]), 3.3 ether, "second penalty");
         // Operator 2's requirement dropped to 0: its whole bond is withdrawable.
         vm.prank(operators[2]);
-        registry.withdrawBond(1 ether);
-        assertEq(token.balanceOf(operators[2]), 1 ether, "bond returned");
+        registry.withdrawBond();
+        assertEq(token.balanceOf(operators[2]), 4 ether, "bond returned");
 
         // Exits report 1: requested exits published by anyone, once.
         submit(loadReport(json, ".reports.exits1"));
@@ -188,12 +195,14 @@ contract EndToEndTest is Fixtures {
         assertEq(claim(leaf("rewards2", 0)), leaf("rewards2", 0).cumulative, "the whole cumulative at once");
     }
 
-    function test_claim_insufficientFunds() public {
-        NodeManager empty = nm;
+    function test_withdraw_insufficientFunds() public {
         submit(loadReport(json, ".reports.rewards1"));
-        vm.deal(address(empty), 0.1 ether);
+        vm.deal(address(nm), 0.1 ether);
         Leaf memory l = leaf("rewards1", 0);
+        assertEq(claim(l), l.cumulative, "the claim credits whatever the balance");
         vm.expectRevert(abi.encodeWithSelector(NodeManager.InsufficientFunds.selector, 0.1 ether, l.cumulative));
-        claim(l);
+        vm.prank(l.operator);
+        nm.withdraw(payable(l.operator), l.cumulative);
+        assertEq(nm.balanceOf(l.operator), l.cumulative, "the credit stays");
     }
 }

@@ -45,19 +45,25 @@ contract NodeManagerTest is Fixtures {
         uint256[3] memory bad = [uint256(2), 5, 0];
         for (uint256 i = 0; i < bad.length; i++) {
             vm.expectRevert(abi.encodeWithSelector(NodeManager.ThresholdNotMajority.selector, bad[i], 4));
-            new NodeManager(registry, committee.pubkeys, committee.compressed, committee.pops, bad[i]);
+            new NodeManager(registry, 4, bad[i]);
         }
-        new NodeManager(registry, committee.pubkeys, committee.compressed, committee.pops, 4);
+        new NodeManager(registry, 4, 4);
     }
 
-    function test_constructor_rejectsWrongProofOfPossession() public {
+    /// A fresh, unsealed NodeManager for `c` (registered by this test contract).
+    function _unsealed(Committee memory c) internal returns (NodeManager) {
+        return new NodeManager(registry, c.pubkeys.length, 3);
+    }
+
+    function test_register_rejectsWrongProofOfPossession() public {
         Committee memory c = committee;
         (c.pops[1], c.pops[2]) = (c.pops[2], c.pops[1]);
+        NodeManager m = _unsealed(c);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.InvalidProofOfPossession.selector, 1));
-        new NodeManager(registry, c.pubkeys, c.compressed, c.pops, 3);
+        m.registerMembers(c.pubkeys, c.compressed, c.pops);
     }
 
-    function test_constructor_rejectsSignatureInPlaceOfProof() public {
+    function test_register_rejectsSignatureInPlaceOfProof() public {
         // A signature of the compressed key under the signature DST (not the POP DST).
         string memory v = vm.readFile("test/vectors/py_ecc.json");
         bytes[] memory pks = new bytes[](1);
@@ -66,31 +72,35 @@ contract NodeManagerTest is Fixtures {
         pks[0] = vm.parseJsonBytes(v, ".pops[4].pubkey");
         cs[0] = vm.parseJsonBytes(v, ".pops[4].compressed");
         ps[0] = vm.parseJsonBytes(v, ".pops[4].pop");
+        NodeManager m = new NodeManager(registry, 1, 1);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.InvalidProofOfPossession.selector, 0));
-        new NodeManager(registry, pks, cs, ps, 1);
+        m.registerMembers(pks, cs, ps);
     }
 
-    function test_constructor_rejectsMismatchedCompressedKey() public {
+    function test_register_rejectsMismatchedCompressedKey() public {
         Committee memory c = committee;
         (c.compressed[0], c.compressed[3]) = (c.compressed[3], c.compressed[0]);
+        NodeManager m = _unsealed(c);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.PublicKeyMismatch.selector, 0));
-        new NodeManager(registry, c.pubkeys, c.compressed, c.pops, 3);
+        m.registerMembers(c.pubkeys, c.compressed, c.pops);
     }
 
-    function test_constructor_rejectsDuplicateKey() public {
+    function test_register_rejectsDuplicateKey() public {
         Committee memory c = committee;
         c.pubkeys[2] = c.pubkeys[0];
         c.compressed[2] = c.compressed[0];
         c.pops[2] = c.pops[0];
+        NodeManager m = _unsealed(c);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.DuplicatePublicKey.selector, 0, 2));
-        new NodeManager(registry, c.pubkeys, c.compressed, c.pops, 3);
+        m.registerMembers(c.pubkeys, c.compressed, c.pops);
     }
 
-    function test_constructor_rejectsMalformedCommittee() public {
+    function test_register_rejectsMalformedCommittee() public {
         Committee memory c = committee;
         c.pubkeys[1] = new bytes(128);
+        NodeManager m = _unsealed(c);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.InvalidPublicKey.selector, 1));
-        new NodeManager(registry, c.pubkeys, c.compressed, c.pops, 3);
+        m.registerMembers(c.pubkeys, c.compressed, c.pops);
 
         // A point off the curve whose compressed form still matches (same x, same sign).
         c = committee;
@@ -98,15 +108,64 @@ contract NodeManagerTest is Fixtures {
         offCurve[127] = offCurve[127] ^ 0x01;
         c.pubkeys[2] = offCurve;
         vm.expectRevert(abi.encodeWithSelector(NodeManager.InvalidProofOfPossession.selector, 2));
-        new NodeManager(registry, c.pubkeys, c.compressed, c.pops, 3);
+        m.registerMembers(c.pubkeys, c.compressed, c.pops);
 
-        bytes[] memory none = new bytes[](0);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeSizeOutOfRange.selector, 0));
-        new NodeManager(registry, none, none, none, 1);
+        new NodeManager(registry, 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeSizeOutOfRange.selector, 129));
+        new NodeManager(registry, 129, 100);
 
         bytes[] memory three = new bytes[](3);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeLengthMismatch.selector, 4, 3, 4));
-        new NodeManager(registry, committee.pubkeys, three, committee.pops, 3);
+        m.registerMembers(committee.pubkeys, three, committee.pops);
+    }
+
+    /// Members 0..1 then 2..3: the committee is usable only once the second batch seals it;
+    /// only the registrar registers; a key of the first batch cannot come back in the second.
+    function test_register_inBatchesThenSealed() public {
+        Committee memory c = committee;
+        NodeManager m = _unsealed(c);
+        (bytes[] memory pks, bytes[] memory cs, bytes[] memory ps) = _slice(c, 0, 2);
+        m.registerMembers(pks, cs, ps);
+        assertEq(m.registeredMembers(), 2, "two registered");
+        assertFalse(m.isSealed(), "not sealed");
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeNotSealed.selector, 2, 4));
+        m.submitReport(0, 1, bytes32(uint256(1)), bytes32(0), 7, new bytes(256));
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeNotSealed.selector, 2, 4));
+        m.aggregatePublicKey();
+
+        (pks, cs, ps) = _slice(c, 2, 2);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.NotRegistrar.selector, address(0xBAD)));
+        vm.prank(address(0xBAD));
+        m.registerMembers(pks, cs, ps);
+        (bytes[] memory again, bytes[] memory againC, bytes[] memory againP) = _slice(c, 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.DuplicatePublicKey.selector, 0, 2));
+        m.registerMembers(again, againC, againP);
+        (bytes[] memory three, bytes[] memory threeC, bytes[] memory threeP) = _slice(c, 0, 3);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.TooManyMembers.selector, 2, 3, 4));
+        m.registerMembers(three, threeC, threeP);
+
+        m.registerMembers(pks, cs, ps);
+        assertTrue(m.isSealed(), "sealed by the last member");
+        for (uint256 i = 0; i < 4; i++) {
+            assertEq(m.memberPublicKey(i), c.pubkeys[i], "member key across batches");
+        }
+        assertEq(m.aggregatePublicKey(), nm.aggregatePublicKey(), "same aggregate as one batch");
+        vm.expectRevert(NodeManager.CommitteeAlreadySealed.selector);
+        m.registerMembers(pks, cs, ps);
+    }
+
+    function _slice(Committee memory c, uint256 first, uint256 k)
+        internal
+        pure
+        returns (bytes[] memory pks, bytes[] memory cs, bytes[] memory ps)
+    {
+        pks = new bytes[](k);
+        cs = new bytes[](k);
+        ps = new bytes[](k);
+        for (uint256 i = 0; i < k; i++) {
+            (pks[i], cs[i], ps[i]) = (c.pubkeys[first + i], c.compressed[first + i], c.pops[first + i]);
+        }
     }
 
     // ---- the signing root (docs/signing.md) -------------------------------------------------

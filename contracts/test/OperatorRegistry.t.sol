@@ -6,9 +6,35 @@ import {OperatorRegistry} from "../src/OperatorRegistry.sol";
 import {MockCsETH} from "../src/MockCsETH.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
-/// The registry on its own; a plain address plays the NodeManager.
+/// Plays the NodeManager for the registry: the views the registry reads, set by the test.
+contract ManagerStub {
+    address public registry;
+    uint64 internal _last;
+    mapping(address => uint64) public settledReport;
+    mapping(address => uint256) public bondDebtOf;
+
+    constructor(address registry_) {
+        registry = registry_;
+    }
+
+    function lastReportNumber(uint8) external view returns (uint64) {
+        return _last;
+    }
+
+    function setReport(uint64 number) external {
+        _last = number;
+    }
+
+    function setSettled(address operator, uint64 number, uint256 debt) external {
+        settledReport[operator] = number;
+        bondDebtOf[operator] = debt;
+    }
+}
+
+/// The registry on its own; a stub plays the NodeManager.
 contract OperatorRegistryTest is Fixtures {
-    address constant MANAGER = address(0x3A3A);
+    ManagerStub stub;
+    address MANAGER;
     address constant ALICE = address(0xA11CE);
     address constant BOB = address(0xB0B);
     uint256 constant ETH = 1 ether;
@@ -16,6 +42,8 @@ contract OperatorRegistryTest is Fixtures {
     function setUp() public {
         token = new MockCsETH();
         registry = new OperatorRegistry(OWNER, token, TREASURY, registryConfig());
+        stub = new ManagerStub(address(registry));
+        MANAGER = address(stub);
         vm.prank(OWNER);
         registry.setNodeManager(MANAGER);
         vm.warp(BEACON_GENESIS + 1000 * SECONDS_PER_EPOCH + 5);
@@ -26,7 +54,10 @@ contract OperatorRegistryTest is Fixtures {
         id = registry.registerOperator(name, "eu-west");
     }
 
+    /// Adds a node, bonding its increment first when `who` is an operator.
     function _node(address who, OperatorRegistry.NodeType t) internal returns (uint256 id) {
+        uint256 operatorId = registry.operatorIdOf(who);
+        if (operatorId != 0) _fundBond(who, registry.nodeBondIncrement(operatorId, t));
         vm.prank(who);
         id = registry.addNode(t, "");
     }
@@ -66,9 +97,10 @@ contract OperatorRegistryTest is Fixtures {
 
     function test_addNode() public {
         _operator(ALICE, "Alice");
+        _fundBond(ALICE, ETH);
         vm.expectEmit(address(registry));
         emit OperatorRegistry.NodeAdded(1, 1, OperatorRegistry.NodeType.SSV, 1000, "");
-        _node(ALICE, OperatorRegistry.NodeType.SSV);
+        _nodeUnfunded(ALICE, OperatorRegistry.NodeType.SSV);
         _node(ALICE, OperatorRegistry.NodeType.Direct);
         assertEq(registry.nodeCount(), 2, "nodes");
         uint256[] memory ids = registry.nodesOf(1);
@@ -77,7 +109,7 @@ contract OperatorRegistryTest is Fixtures {
         assertTrue(registry.getNode(2).nodeType == OperatorRegistry.NodeType.Direct, "type");
 
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotOperator.selector, BOB));
-        _node(BOB, OperatorRegistry.NodeType.Obol);
+        _nodeUnfunded(BOB, OperatorRegistry.NodeType.Obol);
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownNode.selector, 9));
         registry.getNode(9);
     }
@@ -164,6 +196,21 @@ contract OperatorRegistryTest is Fixtures {
 
     // ---- bonds ----------------------------------------------------------------------------------
 
+    /// Alice asks for `amount`, one report is accepted and her leaf of it claimed.
+    function _requestAndReport(uint256 amount) internal {
+        vm.prank(ALICE);
+        registry.requestBondWithdrawal(amount);
+        uint64 next = stub.lastReportNumber(0) + 1;
+        stub.setReport(next);
+        stub.setSettled(ALICE, next, stub.bondDebtOf(ALICE));
+    }
+
+    function _withdrawAfterReport(uint256 amount) internal {
+        _requestAndReport(amount);
+        vm.prank(ALICE);
+        registry.withdrawBond();
+    }
+
     function test_bond_depositAndWithdrawAboveRequirement() public {
         _operator(ALICE, "Alice");
         _fundBond(ALICE, 3 * ETH);
@@ -171,15 +218,15 @@ contract OperatorRegistryTest is Fixtures {
         assertEq(token.balanceOf(address(registry)), 3 * ETH, "held by the registry");
 
         vm.prank(MANAGER);
-        registry.setBondRequirement(ALICE, 2 * ETH);
+        registry.setBondRequirement(ALICE, 2 * ETH, 1);
         assertEq(registry.withdrawableBond(ALICE), ETH, "withdrawable");
 
+        _requestAndReport(ETH / 2);
         vm.expectEmit(address(registry));
         emit OperatorRegistry.BondWithdrawn(ALICE, ETH / 2, 5 * ETH / 2);
         vm.prank(ALICE);
-        registry.withdrawBond(ETH / 2);
-        vm.prank(ALICE);
-        registry.withdrawBond(ETH / 2); // down to exactly the requirement
+        registry.withdrawBond();
+        _withdrawAfterReport(ETH / 2); // down to exactly the requirement
         assertEq(token.balanceOf(ALICE), ETH, "paid out");
         assertEq(registry.bondOf(ALICE), 2 * ETH, "at requirement");
     }
@@ -188,20 +235,53 @@ contract OperatorRegistryTest is Fixtures {
         _operator(ALICE, "Alice");
         _fundBond(ALICE, 3 * ETH);
         vm.prank(MANAGER);
-        registry.setBondRequirement(ALICE, 2 * ETH);
+        registry.setBondRequirement(ALICE, 2 * ETH, 1);
+        _requestAndReport(ETH + 1);
         vm.expectRevert(
             abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 3 * ETH, ETH + 1, 2 * ETH)
         );
         vm.prank(ALICE);
-        registry.withdrawBond(ETH + 1);
+        registry.withdrawBond();
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 3 * ETH, 4 * ETH, 0));
+        vm.prank(ALICE);
+        registry.requestBondWithdrawal(4 * ETH);
+        vm.prank(ALICE);
+        registry.requestBondWithdrawal(0); // cancels the request above
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NoWithdrawalRequest.selector, ALICE));
+        vm.prank(ALICE);
+        registry.withdrawBond();
+        // A certified penalty the bond has not paid yet (a debt) is kept too.
+        stub.setSettled(ALICE, stub.lastReportNumber(0), ETH / 2);
+        _requestAndReport(ETH);
         vm.expectRevert(
-            abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 3 * ETH, 4 * ETH, 2 * ETH)
+            abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 3 * ETH, ETH, 5 * ETH / 2)
         );
         vm.prank(ALICE);
-        registry.withdrawBond(4 * ETH);
-        vm.expectRevert(OperatorRegistry.ZeroAmount.selector);
+        registry.withdrawBond();
+    }
+
+    function test_bond_depositEthMintsCsEthAtTheRate() public {
+        _operator(ALICE, "Alice");
+        token.setExchangeRate(1.25 ether); // 1 csETH is worth 1.25 ETH
+        vm.deal(ALICE, 5 ether);
         vm.prank(ALICE);
-        registry.withdrawBond(0);
+        assertEq(registry.depositBondWithEth{value: 5 ether}(), 4 ether, "5 ETH mint 4 csETH");
+        assertEq(registry.bondOf(ALICE), 4 ether, "bond in csETH");
+        assertEq(registry.bondValueOf(ALICE), 5 ether, "worth 5 ETH");
+        assertEq(address(token).balance, 5 ether, "the ETH went to csETH");
+        // A 4 ETH direct node fits; a second one (4 ETH more) does not.
+        _nodeUnfunded(ALICE, OperatorRegistry.NodeType.Direct);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, 5 ether, 0, 8 ether));
+        _nodeUnfunded(ALICE, OperatorRegistry.NodeType.Direct);
+        // A 1.25 ETH penalty takes 1 csETH.
+        vm.prank(MANAGER);
+        assertEq(registry.slashBond(ALICE, 1.25 ether), 1.25 ether, "slashed value");
+        assertEq(token.balanceOf(TREASURY), 1 ether, "1 csETH to the treasury");
+    }
+
+    function _nodeUnfunded(address who, OperatorRegistry.NodeType t) internal returns (uint256 id) {
+        vm.prank(who);
+        id = registry.addNode(t, "");
     }
 
     function test_bond_depositNeedsOperatorAndApproval() public {
@@ -219,7 +299,7 @@ contract OperatorRegistryTest is Fixtures {
         _operator(ALICE, "Alice");
         _fundBond(ALICE, ETH);
         vm.expectEmit(address(registry));
-        emit OperatorRegistry.BondSlashed(ALICE, ETH / 4, ETH / 4, 3 * ETH / 4);
+        emit OperatorRegistry.BondSlashed(ALICE, ETH / 4, ETH / 4, ETH / 4, 3 * ETH / 4);
         vm.prank(MANAGER);
         assertEq(registry.slashBond(ALICE, ETH / 4), ETH / 4, "slashed");
         vm.prank(MANAGER);
@@ -232,7 +312,7 @@ contract OperatorRegistryTest is Fixtures {
         bytes memory err = abi.encodeWithSelector(OperatorRegistry.NotNodeManager.selector, ALICE);
         vm.startPrank(ALICE);
         vm.expectRevert(err);
-        registry.setBondRequirement(ALICE, 0);
+        registry.setBondRequirement(ALICE, 0, 1);
         vm.expectRevert(err);
         registry.slashBond(BOB, 1);
         vm.expectRevert(err);
@@ -327,19 +407,23 @@ contract OperatorRegistryTest is Fixtures {
     /// Whatever the deposits, requirement and withdrawal, the bond never goes below the
     /// requirement through a withdrawal, and the registry holds exactly the sum of bonds.
     function testFuzz_bond_neverBelowRequirement(uint96 deposit, uint96 requirement, uint96 amount) public {
-        vm.assume(deposit > 0 && amount > 0);
+        vm.assume(deposit > 0 && amount > 0 && amount <= deposit);
         _operator(ALICE, "Alice");
         _fundBond(ALICE, deposit);
         vm.prank(MANAGER);
-        registry.setBondRequirement(ALICE, requirement);
-        bool allowed = amount <= deposit && deposit - amount >= requirement;
+        registry.setBondRequirement(ALICE, requirement, 1);
+        bool allowed = deposit - amount >= requirement;
+        vm.prank(ALICE);
+        registry.requestBondWithdrawal(amount);
+        stub.setReport(1);
+        stub.setSettled(ALICE, 1, 0);
         if (!allowed) {
             vm.expectRevert(
                 abi.encodeWithSelector(OperatorRegistry.BondBelowRequirement.selector, deposit, amount, requirement)
             );
         }
         vm.prank(ALICE);
-        registry.withdrawBond(amount);
+        registry.withdrawBond();
         assertTrue(registry.bondOf(ALICE) >= requirement || !allowed, "bond covers the requirement");
         assertEq(token.balanceOf(address(registry)), registry.bondOf(ALICE), "held == bonds");
     }

@@ -63,7 +63,7 @@ fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
     // An operator's recomputation from member 0's tallies, registry read from the chain.
     assert!(stdout.contains(&format!("root {root} recomputed and equal to the NodeManager")), "{stdout}");
 
-    // The tree dump loads as standard-v1 with that root, and the claim paid the claimer's leaf.
+    // The tree dump loads as standard-v1 with that root, and the claim credited the claimer's leaf.
     let dump = std::fs::read(dir.join("member-2/data/reports/rewards-1/tree.json")).unwrap();
     let tree = StandardMerkleTree::load(&serde_json::from_slice(&dump).unwrap()).unwrap();
     assert_eq!(hex::encode(&tree.root()), root);
@@ -78,6 +78,9 @@ fn a_local_committee_gets_a_root_accepted_and_an_operator_paid() {
     assert!(amount > 0);
     assert_eq!(u128::from_be_bytes(cumulative[16..].try_into().unwrap()), amount);
     assert!(cumulative[..16].iter().all(|&b| b == 0));
+    // The claim credited it and a second transaction withdrew it (devnet checks the balance).
+    let (claim_tx, withdraw_tx) = (summary["claim"]["tx"].as_str().unwrap(), summary["claim"]["withdraw_tx"].as_str());
+    assert!(withdraw_tx.is_some_and(|w| w.len() == 66 && w != claim_tx), "{:?}", summary["claim"]);
 
     // Each member logged the registry read from the chain at the reference block.
     for i in 0..4 {

@@ -61,6 +61,22 @@ library TestSigner {
         return _msm(BLS.G2_MSM, abi.encodePacked(BLS.hashToG2(message, BLS.SIG_DST), sk), 256);
     }
 
+    /// Proof of possession: a signature of the compressed key under the POP DST.
+    function proveKey(uint256 sk) internal view returns (bytes memory) {
+        return _msm(BLS.G2_MSM, abi.encodePacked(BLS.hashToG2(compress(publicKey(sk)), BLS.POP_DST), sk), 256);
+    }
+
+    /// The 48-byte compressed form of an EIP-2537 G1 point (ZCash flags: compressed, and the
+    /// sign bit when y is the larger of y and p - y).
+    function compress(bytes memory pk) internal pure returns (bytes memory c) {
+        (uint256 xHi, uint256 xLo, uint256 yHi, uint256 yLo) = abi.decode(pk, (uint256, uint256, uint256, uint256));
+        uint256 halfHi = BLS.P_HI >> 1;
+        uint256 halfLo = (BLS.P_LO >> 1) | ((BLS.P_HI & 1) << 255);
+        bool larger = yHi > halfHi || (yHi == halfHi && yLo > halfLo);
+        c = abi.encodePacked(uint128(xHi), xLo);
+        c[0] = c[0] | (larger ? bytes1(0xa0) : bytes1(0x80));
+    }
+
     function g2Add(bytes memory a, bytes memory b) internal view returns (bytes memory) {
         return _msm(BLS.G2_ADD, bytes.concat(a, b), 256);
     }

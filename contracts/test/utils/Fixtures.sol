@@ -73,16 +73,33 @@ abstract contract Fixtures is Test {
             secondsPerEpoch: SECONDS_PER_EPOCH,
             obolClusterSize: 4,
             voluntaryExitDelayEpochs: 225,
-            fastTrackExitDelayEpochs: 1
+            fastTrackExitDelayEpochs: 1,
+            // Genesis mainnet defaults (crates/rewards economics): SSV, Obol, Direct.
+            firstNodeBond: [uint256(1 ether), 2 ether, 4 ether],
+            perNodeBond: [uint256(1 ether), 2 ether, 4 ether]
         });
+    }
+
+    /// A NodeManager for `c` from the caller's current prank state, all members in one batch.
+    function newNodeManager(OperatorRegistry r, Committee memory c) internal returns (NodeManager m) {
+        m = new NodeManager(r, c.pubkeys.length, c.threshold);
+        m.registerMembers(c.pubkeys, c.compressed, c.pops);
+    }
+
+    /// Bonds `amount` ETH for operator `op` (csETH minted at the current rate).
+    function bondEth(address op, uint256 amount) internal {
+        vm.deal(op, op.balance + amount);
+        vm.prank(op);
+        registry.depositBondWithEth{value: amount}();
     }
 
     /// Token, registry, and the NodeManager at the address the vectors were signed for.
     function deploy(Committee memory c, address expectedNodeManager) internal {
         token = new MockCsETH();
         registry = new OperatorRegistry(OWNER, token, TREASURY, registryConfig());
-        vm.prank(DEPLOYER);
-        nm = new NodeManager(registry, c.pubkeys, c.compressed, c.pops, c.threshold);
+        vm.startPrank(DEPLOYER);
+        nm = newNodeManager(registry, c);
+        vm.stopPrank();
         assertEq(address(nm), expectedNodeManager, "NodeManager at the address the vectors signed for");
         vm.prank(OWNER);
         registry.setNodeManager(address(nm));

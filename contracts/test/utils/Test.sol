@@ -78,6 +78,14 @@ abstract contract Test {
         if (condition) revert(string.concat("assertion failed (expected false): ", what));
     }
 
+    function assertLe(uint256 a, uint256 b, string memory what) internal pure {
+        if (a > b) revert(string.concat("assertion failed: ", what, ": ", _dec(a), " > ", _dec(b)));
+    }
+
+    function assertGe(uint256 a, uint256 b, string memory what) internal pure {
+        if (a < b) revert(string.concat("assertion failed: ", what, ": ", _dec(a), " < ", _dec(b)));
+    }
+
     function assertEq(uint256 a, uint256 b, string memory what) internal pure {
         if (a != b) {
             revert(string.concat("assertion failed: ", what, ": ", _dec(a), " != ", _dec(b)));

@@ -16,6 +16,8 @@ use std::fmt;
 use std::sync::LazyLock;
 
 alloy::sol!(
+    // `Claimed` has eight fields: its generated constructor takes eight arguments.
+    #[allow(clippy::too_many_arguments)]
     #[sol(rpc, all_derives)]
     NodeManager,
     "../../contracts/artifacts/NodeManager.json"

@@ -1,5 +1,11 @@
-//! Deploys the contracts for a genesis: MockCsETH, OperatorRegistry, NodeManager (with the
-//! genesis committee), then `registry.setNodeManager`.
+//! Deploys the contracts for a genesis: MockCsETH, OperatorRegistry (with the genesis bond
+//! rules), NodeManager, the committee's keys in batches (`registerMembers`, the last batch
+//! seals the committee), then `registry.setNodeManager`.
+//!
+//! Registering a member checks its proof of possession (~0.24M gas), so a whole committee of
+//! 128 does not fit one transaction under EIP-7825's cap of 16,777,216 gas: members go in
+//! batches of [`DeployConfig::members_per_batch`] (32 by default, ~8-12M gas each; see
+//! docs/contracts.md), each its own transaction, and no report is accepted before the last.
 //!
 //! The committee signs a root bound to the NodeManager's address, so the genesis must name
 //! the address before anyone signs. A contract created by an account lands at
@@ -60,7 +66,18 @@ pub struct DeployConfig {
     pub owner: Option<Address>,
     /// Receives slashed bonds; the owner when `None`.
     pub treasury: Option<Address>,
+    /// Bond (wei) of an operator's first node of each type, in the registry's order (SSV,
+    /// Obol, Direct): genesis `node_types[].first_node_bond_wei`.
+    pub first_node_bond_wei: [u128; 3],
+    /// Bond (wei) of each further node of a type: genesis `per_node_bond_wei`.
+    pub per_node_bond_wei: [u128; 3],
+    /// Committee members registered per transaction.
+    pub members_per_batch: usize,
 }
+
+/// Members per `registerMembers` transaction by default: 32 proofs of possession and the
+/// seal stay well under EIP-7825's 16,777,216 gas (docs/contracts.md has the figures).
+pub const MEMBERS_PER_BATCH: usize = 32;
 
 impl DeployConfig {
     /// Settings from a genesis: the Obol cluster size from its economics; a voluntary exit
@@ -75,6 +92,17 @@ impl DeployConfig {
             .economics
             .node_type("obol")
             .ok_or_else(|| invalid("node_types has no \"obol\" entry; the registry needs its cluster size".into()))?;
+        let mut first_node_bond_wei = [0u128; 3];
+        let mut per_node_bond_wei = [0u128; 3];
+        // The registry's NodeType order: SSV, Obol, Direct.
+        for (i, name) in ["ssv", "obol", "direct"].into_iter().enumerate() {
+            let t = genesis
+                .economics
+                .node_type(name)
+                .ok_or_else(|| invalid(format!("node_types has no \"{name}\" entry; the registry needs its bonds")))?;
+            first_node_bond_wei[i] = t.first_node_bond_wei;
+            per_node_bond_wei[i] = t.per_node_bond_wei;
+        }
         let obol_cluster_size = u8::try_from(obol.cluster_size)
             .ok()
             .filter(|&s| s > 0)
@@ -87,6 +115,9 @@ impl DeployConfig {
             fast_track_exit_delay_epochs: 1,
             owner: None,
             treasury: None,
+            first_node_bond_wei,
+            per_node_bond_wei,
+            members_per_batch: MEMBERS_PER_BATCH,
         })
     }
 }
@@ -111,6 +142,10 @@ pub struct Deployment {
     pub first_nonce: u64,
     /// The block of the NodeManager's creation: where to start reading its events.
     pub node_manager_block: u64,
+    /// Gas used by the NodeManager's creation.
+    pub node_manager_gas: u64,
+    /// Each `registerMembers` transaction: members it registered and gas it used.
+    pub member_batches: Vec<(usize, u64)>,
 }
 
 /// Deploys from one local key (see [`crate::tx`] for how transactions are sent).
@@ -201,6 +236,8 @@ impl Deployer {
                 obolClusterSize: config.obol_cluster_size,
                 voluntaryExitDelayEpochs: config.voluntary_exit_delay_epochs,
                 fastTrackExitDelayEpochs: config.fast_track_exit_delay_epochs,
+                firstNodeBond: config.first_node_bond_wei.map(U256::from),
+                perNodeBond: config.per_node_bond_wei.map(U256::from),
             },
         }
         .abi_encode();
@@ -210,15 +247,14 @@ impl Deployer {
 
         let manager_args = NodeManager::constructorCall {
             registry_: registry,
-            publicKeys: committee.public_keys,
-            compressedKeys: committee.compressed_keys,
-            proofs: committee.proofs,
+            committeeSize_: U256::from(committee.public_keys.len()),
             threshold_: U256::from(genesis.committee.threshold),
         }
         .abi_encode();
         let code = [NodeManager::BYTECODE.as_ref(), &manager_args].concat();
-        let (node_manager, node_manager_block) =
+        let (node_manager, created) =
             self.create("deploy NodeManager", code, predicted.node_manager, nonce + 2).await?;
+        let member_batches = self.register_members(node_manager, &committee, config.members_per_batch).await?;
 
         if owner == deployer {
             let input = OperatorRegistry::setNodeManagerCall { nodeManager_: node_manager }.abi_encode();
@@ -233,7 +269,45 @@ impl Deployer {
             info!(%owner, %node_manager, "registry owner is not the deployer: the owner must call setNodeManager");
         }
         info!(%cs_eth, %registry, %node_manager, "contracts deployed");
-        Ok(Deployment { addresses: predicted, deployer, first_nonce: nonce, node_manager_block })
+        Ok(Deployment {
+            addresses: predicted,
+            deployer,
+            first_nonce: nonce,
+            node_manager_block: created.block,
+            node_manager_gas: created.gas_used,
+            member_batches,
+        })
+    }
+
+    /// Registers the committee in batches of `per_batch` members, one transaction each; the
+    /// last seals it. Returns each batch's size and gas.
+    async fn register_members(
+        &self,
+        node_manager: Address,
+        committee: &CommitteeArgs,
+        per_batch: usize,
+    ) -> Result<Vec<(usize, u64)>, ChainError> {
+        let per_batch = per_batch.max(1);
+        let n = committee.public_keys.len();
+        let mut batches = Vec::new();
+        for first in (0..n).step_by(per_batch) {
+            let end = (first + per_batch).min(n);
+            let input = NodeManager::registerMembersCall {
+                publicKeys: committee.public_keys[first..end].to_vec(),
+                compressedKeys: committee.compressed_keys[first..end].to_vec(),
+                proofs: committee.proofs[first..end].to_vec(),
+            }
+            .abi_encode();
+            let call = Call {
+                what: format!("NodeManager.registerMembers({first}..{end} of {n})"),
+                to: TxKind::Call(node_manager),
+                input: input.into(),
+                value: U256::ZERO,
+            };
+            let m = self.mined(&call).await?;
+            batches.push((end - first, m.gas_used));
+        }
+        Ok(batches)
     }
 
     /// Creates a contract from `code` and checks it landed at `expected`.
@@ -243,11 +317,11 @@ impl Deployer {
         code: Vec<u8>,
         expected: Address,
         nonce: u64,
-    ) -> Result<(Address, u64), ChainError> {
+    ) -> Result<(Address, Mined), ChainError> {
         let call = Call { what: what.to_string(), to: TxKind::Create, input: code.into(), value: U256::ZERO };
         let m = self.mined(&call).await?;
         match m.contract_address {
-            Some(a) if a == expected => Ok((a, m.block)),
+            Some(a) if a == expected => Ok((a, m)),
             got => Err(ChainError::Invalid {
                 what: what.to_string(),
                 message: format!(
@@ -283,6 +357,13 @@ mod tests {
         let c = DeployConfig::for_genesis(&genesis, 1_600_000_000, 384).unwrap();
         assert_eq!(u32::from(c.obol_cluster_size), genesis.economics.node_type("obol").unwrap().cluster_size);
         assert_eq!(c.voluntary_exit_delay_epochs, genesis.economics.frame_epochs);
+        for (i, name) in ["ssv", "obol", "direct"].into_iter().enumerate() {
+            let t = genesis.economics.node_type(name).unwrap();
+            assert_eq!(
+                (c.first_node_bond_wei[i], c.per_node_bond_wei[i]),
+                (t.first_node_bond_wei, t.per_node_bond_wei)
+            );
+        }
     }
 
     #[test]

@@ -27,15 +27,17 @@ pub mod registry;
 pub mod tx;
 
 pub use bindings::{decode_revert, ContractError};
-pub use deploy::{predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment};
+pub use deploy::{
+    predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment, MEMBERS_PER_BATCH,
+};
 pub use error::ChainError;
-pub use node_manager::{AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmitOutcome, Submitter};
+pub use node_manager::{AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmitOutcome, Submitter, Withdrawn};
 pub use registration::Registrar;
 pub use registry::{
     to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
     ValidatorEntry, ValidatorStatus,
 };
-pub use tx::{bump_fees, Fees, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS};
+pub use tx::{bump_fees, Fees, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS, TX_GAS_CAP};
 
 /// Re-exported so callers name the same alloy types (addresses, hashes, signers).
 pub use alloy;

@@ -117,7 +117,18 @@ impl ReportReader {
         Ok(root.0)
     }
 
-    /// Cumulative rewards already paid to `operator`.
+    /// ETH credited to `operator` by claims and not yet withdrawn.
+    pub async fn balance_of(&self, operator: Address) -> Result<U256, ChainError> {
+        self.contract()
+            .balanceOf(operator)
+            .block(self.block)
+            .call()
+            .await
+            .map_err(|e| self.rpc.err(format!("NodeManager.balanceOf({operator})"), e))
+    }
+
+    /// Cumulative rewards already accounted to `operator` (credited, or netted against a
+    /// penalty its bond could not pay).
     pub async fn claimed_rewards(&self, operator: Address) -> Result<U256, ChainError> {
         self.contract()
             .claimedRewards(operator)
@@ -255,10 +266,25 @@ pub struct Claimed {
     pub gas_used: u64,
     /// The rewards report the claim was proven against.
     pub report_number: u64,
-    /// ETH paid to the operator by this claim (0 when already claimed).
+    /// ETH credited to the operator's balance by this claim (0 when already claimed); the
+    /// operator takes it out with [`Submitter::withdraw`].
     pub amount: U256,
-    /// Bond penalty slashed by this claim.
+    /// Bond penalty (ETH wei) its bond paid in this claim.
     pub bond_penalty: U256,
+    /// Penalty taken from the claim's rewards because the bond could not pay it.
+    pub netted: U256,
+    /// Certified penalty still unpaid after this claim.
+    pub debt: U256,
+}
+
+/// A mined withdrawal of credited rewards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub tx: B256,
+    pub block: u64,
+    pub gas_used: u64,
+    pub to: Address,
+    pub amount: U256,
 }
 
 /// Sends reports and claims from one local key.
@@ -348,8 +374,9 @@ impl Submitter {
         Ok(out.err())
     }
 
-    /// Claims `leaf` with `proof` against the latest accepted rewards root. The ETH goes to
-    /// `leaf.operator`, whoever sends the claim.
+    /// Claims `leaf` with `proof` against the latest accepted rewards root: credits
+    /// `leaf.operator`'s balance and applies its penalty and requirement, whoever sends it.
+    /// No ETH moves; the operator withdraws with [`Submitter::withdraw`].
     pub async fn claim(&self, leaf: &RewardsLeaf, proof: &[[u8; 32]]) -> Result<Claimed, ChainError> {
         let input = NodeManager::claimCall {
             operator: leaf.operator,
@@ -385,15 +412,37 @@ impl Submitter {
                 ),
             })?;
         let ev = &event.inner.data;
-        info!(operator = %leaf.operator, amount = %ev.amount, report = ev.reportNumber, tx = %m.tx, "claimed");
+        info!(operator = %leaf.operator, credited = %ev.credited, slashed = %ev.slashed, report = ev.reportNumber, tx = %m.tx, "claimed");
         Ok(Claimed {
             tx: m.tx,
             block: m.block,
             gas_used: m.gas_used,
             report_number: ev.reportNumber,
-            amount: ev.amount,
-            bond_penalty: ev.bondPenalty,
+            amount: ev.credited,
+            bond_penalty: ev.slashed,
+            netted: ev.netted,
+            debt: ev.debt,
         })
+    }
+
+    /// Pays `amount` of the sender's credited balance to `to` (the sender is the operator).
+    pub async fn withdraw(&self, to: Address, amount: U256) -> Result<Withdrawn, ChainError> {
+        let input = NodeManager::withdrawCall { to, amount }.abi_encode();
+        let call = Call {
+            what: format!("withdraw {amount} wei to {to}"),
+            to: TxKind::Call(self.reader.node_manager),
+            input: input.into(),
+            value: U256::ZERO,
+        };
+        let m = match self.tx.send(&call, || async { Ok(true) }).await? {
+            Sent::Mined(m) => m,
+            Sent::Abandoned { .. } => unreachable!("withdrawals are always still wanted"),
+        };
+        if !m.success {
+            return Err(ChainError::Reverted { what: call.what, tx: m.tx, block: m.block });
+        }
+        info!(operator = %self.address(), %to, %amount, tx = %m.tx, "withdrew rewards");
+        Ok(Withdrawn { tx: m.tx, block: m.block, gas_used: m.gas_used, to, amount })
     }
 
     fn submit_call(&self, cert: &Certificate) -> Result<Call, ChainError> {

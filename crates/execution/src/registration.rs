@@ -1,5 +1,5 @@
-//! Writing to the OperatorRegistry as its users do: an operator registers, adds nodes and
-//! bonds csETH; the protocol (the registry's owner) delegates validators to node clusters
+//! Writing to the OperatorRegistry as its users do: an operator registers, bonds (ETH
+//! deposited into csETH, or csETH) and adds nodes its bond covers; the protocol (the registry's owner) delegates validators to node clusters
 //! and funds the NodeManager's rewards. The local testnet uses these to set up a chain the
 //! committee then reports on; production operators would use their own wallets and UIs.
 
@@ -55,6 +55,38 @@ impl Registrar {
         let deposit = OperatorRegistry::depositBondCall { amount };
         self.call("depositBond".into(), self.registry, deposit.abi_encode()).await?;
         Ok(())
+    }
+
+    /// Bonds `amount` wei of ETH: the registry deposits it into csETH at csETH's rate and
+    /// keeps the csETH as the sender's bond (how an operator bonds; the seed: "the supplied
+    /// bond is converted to csETH"). Returns the csETH minted.
+    pub async fn bond_with_eth(&self, amount: U256) -> Result<U256, ChainError> {
+        let input = OperatorRegistry::depositBondWithEthCall {}.abi_encode();
+        let call = Call {
+            what: "depositBondWithEth".into(),
+            to: TxKind::Call(self.registry),
+            input: input.into(),
+            value: amount,
+        };
+        let m = self.mined(&call).await?;
+        let ev = self.event::<OperatorRegistry::BondDeposited>(&m, "BondDeposited")?;
+        Ok(ev.amount)
+    }
+
+    /// Asks to withdraw `amount` csETH of the sender's bond; it can be taken with
+    /// [`Registrar::withdraw_bond`] once a later rewards report is accepted and claimed.
+    pub async fn request_bond_withdrawal(&self, amount: U256) -> Result<(), ChainError> {
+        let input = OperatorRegistry::requestBondWithdrawalCall { amount };
+        self.call("requestBondWithdrawal".into(), self.registry, input.abi_encode()).await?;
+        Ok(())
+    }
+
+    /// Takes the bond withdrawal asked for; returns the csETH withdrawn.
+    pub async fn withdraw_bond(&self) -> Result<U256, ChainError> {
+        let m =
+            self.call("withdrawBond".into(), self.registry, OperatorRegistry::withdrawBondCall {}.abi_encode()).await?;
+        let ev = self.event::<OperatorRegistry::BondWithdrawn>(&m, "BondWithdrawn")?;
+        Ok(ev.amount)
     }
 
     /// Delegates the validator `pubkey` to the cluster `nodes` (ascending ids); owner only.

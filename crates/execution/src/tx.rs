@@ -62,6 +62,9 @@ impl Default for TxConfig {
     }
 }
 
+/// EIP-7825 (Osaka): the most gas one transaction may use, 2^24.
+pub const TX_GAS_CAP: u64 = 16_777_216;
+
 /// A mined transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mined {
@@ -286,8 +289,18 @@ impl Transactor {
             .estimate_gas(request.clone())
             .await
             .map_err(|e| self.rpc.err(format!("{what}: eth_estimateGas"), e))?;
-        let gas_limit =
-            estimate.saturating_add(estimate.saturating_mul(u64::from(self.config.gas_margin_bps)) / 10_000);
+        if estimate > TX_GAS_CAP {
+            return Err(ChainError::Invalid {
+                what: what.to_string(),
+                message: format!(
+                    "needs {estimate} gas, above EIP-7825's per-transaction cap of {TX_GAS_CAP}; split it into smaller transactions"
+                ),
+            });
+        }
+        // The margin never takes a transaction past the cap a chain with EIP-7825 enforces.
+        let gas_limit = estimate
+            .saturating_add(estimate.saturating_mul(u64::from(self.config.gas_margin_bps)) / 10_000)
+            .min(TX_GAS_CAP);
         let nonce = self
             .rpc
             .provider

@@ -122,16 +122,17 @@ impl Net {
     }
 }
 
-/// Registers dev key `key` as an operator with `nodes`, bonded with `bond` csETH.
+/// Registers dev key `key` as an operator bonded with `bond` wei of ETH (as csETH, 1:1 on
+/// the stand-in), then adds `nodes` (the bond must cover the genesis bond of each).
 async fn register_operator(net: &Net, key: usize, name: &str, nodes: &[NodeType], bond: u128) -> Vec<u64> {
     let r = net.registrar(key);
     r.register_operator(name, "{\"location\":\"test\"}").await.unwrap();
+    if bond > 0 {
+        assert_eq!(r.bond_with_eth(U256::from(bond)).await.unwrap(), U256::from(bond));
+    }
     let mut ids = Vec::new();
     for t in nodes {
         ids.push(r.add_node(*t, &format!("{name} node")).await.unwrap());
-    }
-    if bond > 0 {
-        r.bond_with_mock_cs_eth(U256::from(bond)).await.unwrap();
     }
     ids
 }
@@ -179,8 +180,9 @@ async fn deploys_at_predicted_addresses_with_the_genesis_committee() {
 #[tokio::test]
 async fn registry_reads_are_pinned_at_a_block() {
     let net = Net::start().await;
-    let op1 = register_operator(&net, 1, "alpha", &[NodeType::Direct, NodeType::Obol, NodeType::Obol], 4 * ETH).await;
-    let op2 = register_operator(&net, 2, "beta", &[NodeType::Direct, NodeType::Obol, NodeType::Obol], 3 * ETH).await;
+    // Genesis bonds: direct 4 ETH, Obol 2 ETH for the first node and 2 ETH for each further one.
+    let op1 = register_operator(&net, 1, "alpha", &[NodeType::Direct, NodeType::Obol, NodeType::Obol], 8 * ETH).await;
+    let op2 = register_operator(&net, 2, "beta", &[NodeType::Direct, NodeType::Obol, NodeType::Obol], 9 * ETH).await;
     assert_eq!((op1.clone(), op2.clone()), (vec![1, 2, 3], vec![4, 5, 6]));
     add_validator(&net, [0xa1; 48], &[1]).await;
     add_validator(&net, [0xb2; 48], &[4]).await;
@@ -189,7 +191,7 @@ async fn registry_reads_are_pinned_at_a_block() {
     let pinned = net.block().await;
 
     // Registered after the pinned block: must not appear in its snapshot.
-    register_operator(&net, 3, "gamma", &[NodeType::Direct], 0).await;
+    register_operator(&net, 3, "gamma", &[NodeType::Direct], 4 * ETH).await;
     add_validator(&net, [0xd4; 48], &[7]).await;
 
     let reader = RegistryReader::new(net.rpc.clone(), net.registry());
@@ -198,7 +200,7 @@ async fn registry_reads_are_pinned_at_a_block() {
     let accounts: Vec<_> = snap.operators.iter().map(|o| (o.id, o.account, o.name.as_str())).collect();
     assert_eq!(accounts, vec![(1, net.keys[1].address(), "alpha"), (2, net.keys[2].address(), "beta")]);
     let bonds: Vec<_> = snap.operators.iter().map(|o| (o.bond, o.bond_requirement)).collect();
-    assert_eq!(bonds, vec![(U256::from(4 * ETH), U256::ZERO), (U256::from(3 * ETH), U256::ZERO)]);
+    assert_eq!(bonds, vec![(U256::from(8 * ETH), U256::from(8 * ETH)), (U256::from(9 * ETH), U256::from(8 * ETH))]);
     let nodes: Vec<_> = snap.nodes.iter().map(|n| (n.id, n.operator_id, n.node_type)).collect();
     assert_eq!(
         nodes,
@@ -256,8 +258,8 @@ async fn registry_reads_are_pinned_at_a_block() {
 async fn rewards_report_is_accepted_once_and_claims_pay_once() {
     let net = Net::start().await;
     let (alpha, beta, gamma) = (net.keys[1].address(), net.keys[2].address(), net.keys[3].address());
-    register_operator(&net, 1, "alpha", &[NodeType::Direct], ETH).await;
-    register_operator(&net, 2, "beta", &[NodeType::Direct], 2 * ETH).await;
+    register_operator(&net, 1, "alpha", &[NodeType::Direct], 4 * ETH).await;
+    register_operator(&net, 2, "beta", &[NodeType::Direct], 5 * ETH).await;
     add_validator(&net, [0xa1; 48], &[1]).await;
     add_validator(&net, [0xb2; 48], &[2]).await;
 
@@ -337,29 +339,46 @@ async fn rewards_report_is_accepted_once_and_claims_pay_once() {
     assert_eq!(loaded.root(), root);
     let proof_of = |i: usize| (RewardsLeaf::from_values(&loaded.values()[i].value).unwrap(), loaded.proof(i).unwrap());
 
+    // A claim (sent by anyone) credits; the operator withdraws, to itself here.
     let (alpha_leaf, alpha_proof) = proof_of(0);
     let before = net.rpc.provider().get_balance(alpha).await.unwrap();
     let claimed = submitter.claim(&alpha_leaf, &alpha_proof).await.unwrap();
     assert_eq!((claimed.amount, claimed.report_number), (U256::from(3 * ETH), 1));
-    assert_eq!(net.rpc.provider().get_balance(alpha).await.unwrap(), before + U256::from(3 * ETH));
+    assert_eq!(net.rpc.provider().get_balance(alpha).await.unwrap(), before, "a claim moves no ETH");
     let again = submitter.claim(&alpha_leaf, &alpha_proof).await.unwrap();
     assert_eq!(again.amount, U256::ZERO);
-    assert_eq!(net.rpc.provider().get_balance(alpha).await.unwrap(), before + U256::from(3 * ETH));
     assert_eq!(reader.claimed_rewards(alpha).await.unwrap(), U256::from(3 * ETH));
+    assert_eq!(reader.balance_of(alpha).await.unwrap(), U256::from(3 * ETH));
+    let alpha_wallet = net.submitter(1, TxConfig::default());
+    let withdrawn = alpha_wallet.withdraw(alpha, U256::from(3 * ETH)).await.unwrap();
+    let receipt = net.rpc.provider().get_transaction_receipt(withdrawn.tx).await.unwrap().unwrap();
+    let fee = U256::from(receipt.gas_used as u128 * receipt.effective_gas_price);
+    assert_eq!(net.rpc.provider().get_balance(alpha).await.unwrap() + fee, before + U256::from(3 * ETH));
+    assert_eq!(reader.balance_of(alpha).await.unwrap(), U256::ZERO);
+    // Nothing left: a second withdrawal is refused by name and not sent.
+    match alpha_wallet.withdraw(alpha, U256::from(1)).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => assert_eq!(error.name, "AmountAboveBalance"),
+        other => panic!("{other}"),
+    }
 
-    // Beta's claim pays and slashes the bond once; the requirement is set.
+    // Beta's claim credits and slashes the bond once; the requirement is set (the report's,
+    // plus its node's 4 ETH: report 1 may have been computed before the node was added).
     let (beta_leaf, beta_proof) = proof_of(1);
     let claimed = submitter.claim(&beta_leaf, &beta_proof).await.unwrap();
     assert_eq!((claimed.amount, claimed.bond_penalty), (U256::from(3 * ETH / 2), U256::from(ETH / 4)));
+    assert_eq!((claimed.netted, claimed.debt), (U256::ZERO, U256::ZERO));
     let registry = OperatorRegistry::new(net.registry(), net.rpc.provider());
-    assert_eq!(registry.bondOf(beta).call().await.unwrap(), U256::from(2 * ETH - ETH / 4));
-    assert_eq!(registry.bondRequirementOf(beta).call().await.unwrap(), U256::from(2 * ETH));
+    assert_eq!(registry.bondOf(beta).call().await.unwrap(), U256::from(5 * ETH - ETH / 4));
+    assert_eq!(registry.bondRequirementOf(beta).call().await.unwrap(), U256::from(6 * ETH));
     // The snapshot shows it: beta's bond is now short of its requirement.
     let snap = RegistryReader::new(net.rpc.clone(), net.registry()).snapshot(net.block().await).await.unwrap();
     let bonds: Vec<_> = snap.operators.iter().map(|o| (o.account, o.bond, o.bond_requirement)).collect();
     assert_eq!(
         bonds,
-        vec![(alpha, U256::from(ETH), U256::from(ETH)), (beta, U256::from(2 * ETH - ETH / 4), U256::from(2 * ETH))]
+        vec![
+            (alpha, U256::from(4 * ETH), U256::from(5 * ETH)),
+            (beta, U256::from(5 * ETH - ETH / 4), U256::from(6 * ETH))
+        ]
     );
 
     // A leaf that is not in the tree: rejected by name, not sent.
@@ -549,4 +568,64 @@ async fn stuck_submission_is_not_replaced_once_another_member_got_the_report_in(
     }
     assert!(pending_of(&net, ours.address()).await.is_none());
     assert_eq!(net.nonce(4).await, 0);
+}
+
+/// The stated maximum, 128 members, deploys on a chain whose blocks hold 16,777,216 gas
+/// (EIP-7825's per-transaction cap): the members go in batches, each its own transaction under
+/// the cap, and a report signed by a quorum of the 128 is accepted. The gas of each
+/// transaction is printed for docs/contracts.md.
+#[tokio::test]
+async fn a_128_member_committee_deploys_in_transactions_under_the_cap() {
+    let cap = claystack_execution::TX_GAS_CAP;
+    let anvil = Anvil::builder().arg("--gas-limit").arg(cap.to_string()).start().unwrap();
+    let rpc = Rpc::connect(&anvil.endpoint(), CHAIN_ID).await.unwrap();
+    let keys = anvil.dev_keys().unwrap();
+    let (mut genesis, secrets) = generate_local(128, 65, [12; 32], CHAIN_ID);
+    predict_addresses(keys[0].address(), 0).apply_to(&mut genesis);
+    let deployer = Deployer::new(Transactor::new(rpc.clone(), keys[0].clone(), TxConfig::default()));
+    let deployment = deployer.deploy(&genesis, &DeployConfig::for_genesis(&genesis, 0, 384).unwrap()).await.unwrap();
+
+    let batches = &deployment.member_batches;
+    assert_eq!(batches.iter().map(|(n, _)| n).sum::<usize>(), 128);
+    assert_eq!(batches.len(), 128 / claystack_execution::MEMBERS_PER_BATCH);
+    eprintln!("NodeManager creation: {} gas", deployment.node_manager_gas);
+    for (i, (members, gas)) in batches.iter().enumerate() {
+        eprintln!("registerMembers batch {i}: {members} members, {gas} gas");
+        assert!(*gas <= cap, "batch {i} used {gas} gas, above the cap {cap}");
+    }
+    eprintln!("registration total: {} gas", batches.iter().map(|(_, g)| g).sum::<u64>());
+    let manager = NodeManager::new(deployment.addresses.node_manager, rpc.provider());
+    assert!(manager.isSealed().call().await.unwrap());
+    assert_eq!(manager.committeeSize().call().await.unwrap(), U256::from(128));
+
+    // Members 0..=64 sign (the threshold, 65): accepted.
+    let roster = Roster::from_genesis(&genesis).unwrap();
+    let id = ReportId::new(ReportKind::Rewards, 1);
+    let (root, hash) = ([5; 32], report_hash(b"a report of the 128-member committee\n"));
+    let signing_root = roster.signing_root(id, &root, &hash);
+    let signers: Vec<u16> = (0..65).collect();
+    let sigs: Vec<_> = signers
+        .iter()
+        .map(|&m| {
+            let signer = SecretKeySigner::from_bytes(&secrets[m as usize]).unwrap();
+            parse_signature(&signer.sign(signing_root.as_bytes())).unwrap()
+        })
+        .collect();
+    let cert = Certificate {
+        id,
+        signing_root,
+        merkle_root: root,
+        report_hash: hash,
+        signers: signers.iter().copied().collect::<SignerBitmap>(),
+        signature: aggregate_signatures(&sigs).unwrap().to_bytes(),
+    };
+    let submitter =
+        Submitter::new(rpc.clone(), deployment.addresses.node_manager, keys[1].clone(), TxConfig::default());
+    match submitter.submit(&cert).await.unwrap() {
+        SubmitOutcome::Accepted { gas_used, .. } => {
+            eprintln!("submitReport, 128 members, 63 non-signers: {gas_used} gas");
+            assert!(gas_used <= cap);
+        }
+        other => panic!("{other:?}"),
+    }
 }

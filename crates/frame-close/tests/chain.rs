@@ -60,9 +60,10 @@ async fn registry_is_read_at_the_reference_block() {
     Deployer::new(tx(0)).deploy(&genesis, &DeployConfig::for_genesis(&genesis, 0, 48).unwrap()).await.unwrap();
     let operator = Registrar::new(tx(1), &addresses);
     operator.register_operator("alpha", "{}").await.unwrap();
+    // Two direct nodes need their genesis bond (4 ETH each) before they are added.
+    operator.bond_with_eth(U256::from(8 * 10u64.pow(18))).await.unwrap();
     let a = operator.add_node(NodeType::Direct, "a").await.unwrap();
     let b = operator.add_node(NodeType::Direct, "b").await.unwrap();
-    operator.bond_with_mock_cs_eth(U256::from(10u64.pow(18))).await.unwrap();
     let owner = Registrar::new(tx(0), &addresses);
     owner.add_validator(&chain.pubkey(5), &[a]).await.unwrap();
     owner.add_validator(&chain.pubkey(9), &[b]).await.unwrap();

@@ -16,7 +16,7 @@
 //! 6. [`wait_for_report_1`]: the NodeManager accepts report 1, and every member computed
 //!    that root;
 //! 7. [`claim_largest_leaf`]: the operator with the most rewards claims with a proof from a
-//!    member's tree dump;
+//!    member's tree dump (the NodeManager credits it) and withdraws the credit to itself;
 //! 8. [`verify_report_offline`]: `report verify` recomputes report 1 as any operator can;
 //! 9. [`devnet`] stops every process it started, on success, failure or Ctrl-C.
 //!
@@ -383,29 +383,34 @@ async fn claim_largest_leaf(
         .find(|(_, k)| k.address() == leaf.operator)
         .context("the largest leaf is not one of the registered operators")?;
     let balance = rpc.provider().get_balance(leaf.operator).await?;
-    let claimer = Submitter::new(rpc.clone(), addresses.node_manager, key.clone(), local_tx());
-    let claimed = claimer.claim(leaf, &tree.proof(best)?).await?;
-    let after = rpc.provider().get_balance(leaf.operator).await?;
+    // The claim credits the operator's balance in the NodeManager (pull payments); the
+    // operator then withdraws it, here to its own account.
+    let operator = Submitter::new(rpc.clone(), addresses.node_manager, key.clone(), local_tx());
+    let claimed = operator.claim(leaf, &tree.proof(best)?).await?;
     ensure!(
         claimed.amount == leaf.cumulative_rewards,
         "claimed {} but the leaf says {}",
         claimed.amount,
         leaf.cumulative_rewards
     );
-    let fee = U256::from(receipt_fee(rpc, claimed.tx).await?);
-    ensure!(after + fee == balance + claimed.amount, "operator balance moved by the wrong amount");
+    let withdrawn = operator.withdraw(leaf.operator, claimed.amount).await?;
+    let after = rpc.provider().get_balance(leaf.operator).await?;
+    let fees = U256::from(receipt_fee(rpc, claimed.tx).await? + receipt_fee(rpc, withdrawn.tx).await?);
+    ensure!(after + fees == balance + claimed.amount, "operator balance moved by the wrong amount");
     say(&format!(
-        "operator {name} ({}) claimed {} wei ({} ETH) in tx {}; bond penalty {} wei",
+        "operator {name} ({}) claimed {} wei ({} ETH) in tx {} and withdrew it in tx {}; bond penalty {} wei",
         leaf.operator,
         claimed.amount,
         eth(claimed.amount),
         claimed.tx,
+        withdrawn.tx,
         claimed.bond_penalty
     ));
     Ok(json!({
         "operator": leaf.operator.to_string(),
         "amount_wei": claimed.amount.to_string(),
         "tx": claimed.tx.to_string(),
+        "withdraw_tx": withdrawn.tx.to_string(),
     }))
 }
 
@@ -469,7 +474,7 @@ const FRAMES: &str = r#"{
 }
 "#;
 
-/// Four operators (dev keys 1-4) with direct, SSV and Obol nodes and csETH bonds; the
+/// Four operators (dev keys 1-4) with ETH bonded as csETH and direct, SSV and Obol nodes; the
 /// owner delegates the simulator's validators 0-63 to their clusters and funds the
 /// NodeManager. Returns each operator's name and key.
 async fn register(
@@ -482,23 +487,24 @@ async fn register(
     let registrar =
         |k: &PrivateKeySigner| Registrar::new(Transactor::new(rpc.clone(), k.clone(), local_tx()), addresses);
     let obol = genesis.economics.node_type("obol").map_or(4, |t| t.cluster_size as usize);
-    // (name, key, nodes, bond in milli-ETH)
+    // (name, key, nodes, bond in milli-ETH): each bond covers the genesis bond of the
+    // operator's nodes (direct 4 ETH, SSV 1 ETH, Obol 2 ETH per node, before score discounts).
     let plan: [(&str, usize, Vec<NodeType>, u128); 4] = [
-        ("alpha", 1, vec![NodeType::Direct; 2], 2_000),
-        ("beta", 2, vec![NodeType::Ssv; 3], 1_000),
-        ("gamma", 3, [vec![NodeType::Ssv; 2], vec![NodeType::Direct]].concat(), 1_500),
-        ("delta", 4, vec![NodeType::Obol; obol], 1_000),
+        ("alpha", 1, vec![NodeType::Direct; 2], 8_000),
+        ("beta", 2, vec![NodeType::Ssv; 3], 3_000),
+        ("gamma", 3, [vec![NodeType::Ssv; 2], vec![NodeType::Direct]].concat(), 6_500),
+        ("delta", 4, vec![NodeType::Obol; obol], 2_000 * obol as u128),
     ];
     let mut nodes: Vec<Vec<(NodeType, u64)>> = Vec::new();
     let mut operators = Vec::new();
     for (name, key, types, bond) in &plan {
         let r = registrar(&keys[*key]);
         r.register_operator(name, &format!("{{\"location\":\"devnet-{name}\"}}")).await?;
+        r.bond_with_eth(U256::from(bond * ETH / 1000)).await?;
         let mut ids = Vec::new();
         for (j, t) in types.iter().enumerate() {
             ids.push((*t, r.add_node(*t, &format!("{name} node {j}")).await?));
         }
-        r.bond_with_mock_cs_eth(U256::from(bond * ETH / 1000)).await?;
         nodes.push(ids);
         operators.push((name.to_string(), keys[*key].clone()));
     }
