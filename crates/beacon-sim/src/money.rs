@@ -134,8 +134,18 @@ pub(crate) struct Money {
     sweep_period: u64,
     slashings_vector: u64,
     ledgers: Mutex<HashMap<u64, Arc<Ledger>>>,
-    /// Withdrawals in blocks before the first slot of epoch `i`.
-    withdrawals_before_epoch: Mutex<Vec<u64>>,
+    withdrawal_counts: Mutex<WithdrawalCounts>,
+}
+
+/// How many withdrawals each block made, for withdrawal indices: counted whole epochs
+/// at a time, from genesis, and kept (one byte a slot).
+#[derive(Debug)]
+struct WithdrawalCounts {
+    /// Withdrawals in blocks before the first slot of epoch `i`; one more entry than
+    /// epochs counted.
+    before_epoch: Vec<u64>,
+    /// Withdrawals of the block at each counted slot (at most `sweep_k` <= 16).
+    at_slot: Vec<u8>,
 }
 
 impl Money {
@@ -180,7 +190,7 @@ impl Money {
             sweep_period: s.validators.div_ceil(sweep_k),
             slashings_vector: if mainnet { 8192 } else { 64 },
             ledgers: Mutex::new(HashMap::new()),
-            withdrawals_before_epoch: Mutex::new(vec![0]),
+            withdrawal_counts: Mutex::new(WithdrawalCounts { before_epoch: vec![0], at_slot: Vec::new() }),
         }
     }
 
@@ -359,22 +369,23 @@ impl BeaconModel {
             .collect()
     }
 
-    /// Withdrawals in all blocks before `slot`: counted once per epoch and cached.
+    /// Withdrawals in all blocks before `slot` (counted through its epoch once, then kept).
     fn withdrawals_before(&self, slot: u64) -> u64 {
         let spec = self.spec();
         let epoch = spec.epoch_of(slot);
-        let at_epoch = {
-            let mut cum = self.money.withdrawals_before_epoch.lock().unwrap();
-            while cum.len() as u64 <= epoch {
-                let e = cum.len() as u64 - 1;
-                let n: u64 =
-                    (spec.first_slot(e)..=spec.last_slot(e)).map(|s| self.withdrawal_amounts(s).len() as u64).sum();
-                let last = *cum.last().unwrap();
-                cum.push(last + n);
+        let mut counts = self.money.withdrawal_counts.lock().unwrap();
+        while counts.before_epoch.len() as u64 <= epoch + 1 {
+            let e = counts.before_epoch.len() as u64 - 1;
+            let mut n = *counts.before_epoch.last().unwrap();
+            for s in spec.first_slot(e)..=spec.last_slot(e) {
+                let k = self.withdrawal_amounts(s).len();
+                counts.at_slot.push(k as u8);
+                n += k as u64;
             }
-            cum[epoch as usize]
-        };
-        at_epoch + (spec.first_slot(epoch)..slot).map(|s| self.withdrawal_amounts(s).len() as u64).sum::<u64>()
+            counts.before_epoch.push(n);
+        }
+        let within = &counts.at_slot[spec.first_slot(epoch) as usize..slot as usize];
+        counts.before_epoch[epoch as usize] + within.iter().map(|&k| k as u64).sum::<u64>()
     }
 
     /// The deposits the block at `slot` carries (empty when no block).

@@ -59,6 +59,20 @@ impl BeaconModel {
 
     /// The validator's record in the post-state of `slot`.
     pub fn validator_at(&self, v: u64, slot: u64) -> ValidatorState {
+        if !self.walked_bits.get(v) {
+            // No rule names it: active from genesis, never exits (and no map look-ups).
+            let balance = self.balance(v, slot);
+            return ValidatorState {
+                index: v,
+                status: "active_ongoing",
+                balance,
+                effective_balance: effective_balance(balance),
+                slashed: false,
+                activation_epoch: 0,
+                exit_epoch: FAR_FUTURE_EPOCH,
+                withdrawable_epoch: FAR_FUTURE_EPOCH,
+            };
+        }
         let epoch = self.spec().epoch_of(slot);
         let activation = self.activation_epoch(v);
         let slashed = self.rules.slashed_at.get(&v).is_some_and(|&e| e <= epoch);

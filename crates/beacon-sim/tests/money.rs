@@ -238,3 +238,27 @@ fn closed_form_balances_equal_the_epoch_by_epoch_walk() {
     }
     assert_eq!(c.truth(299), walked.truth(299), "a delay-1 rule changes no attestation");
 }
+
+#[test]
+fn the_testnet_money_scenario_does_what_its_comments_say() {
+    let c =
+        BeaconModel::new(Scenario::from_toml(include_str!("../../../testnet/scenarios/money.toml")).unwrap()).unwrap();
+    let protocol: Vec<u64> = (0..64).collect();
+    // The leak's epochs 41-46, credited at the first slots of 43-48: the 3 offline
+    // validators pay 10,000 + k * 1,907 for k = 1..=6, validator 30 pays for its misses,
+    // everyone else earns 0.
+    let (after, through) = credit_window(41, 46);
+    let t = c.consensus_rewards(&protocol, after, through);
+    assert_eq!(c.consensus_rewards(&[3, 4, 5], after, through), -3 * (6 * 10_000 + 1_907 * 21));
+    let others: Vec<u64> = protocol.iter().copied().filter(|v| ![3, 4, 5, 30].contains(v)).collect();
+    assert_eq!(c.consensus_rewards(&others, after, through), 0);
+    assert!(t < 0 && t <= c.consensus_rewards(&[3, 4, 5], after, through), "{t}");
+    assert_eq!(measured(&c, &protocol, after, through), t);
+    let full = (632..=c.initial_head_slot()).flat_map(|s| c.withdrawals_at(s)).find(|w| w.validator == 9).unwrap();
+    assert_eq!(full.amount_gwei, c.balance(9, 641));
+    assert_eq!(c.balance(9, 642), 0);
+    let corr = c.balance_changes(9, 0, 400).into_iter().find(|e| e.change == Change::SlashingCorrelation).unwrap();
+    assert_eq!(corr.slot, 42 * 8);
+    let head = c.initial_head_slot();
+    assert_eq!(measured(&c, &protocol, 0, head), c.consensus_rewards(&protocol, 0, head));
+}
