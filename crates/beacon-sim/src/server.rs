@@ -194,7 +194,7 @@ async fn config_spec(State(srv): St) -> Response {
         "EPOCHS_PER_SLASHINGS_VECTOR": n(if mainnet { 8192 } else { 64 }),
         "MIN_VALIDATOR_WITHDRAWABILITY_DELAY": n(crate::validators::WITHDRAWABILITY_DELAY),
         "SYNC_COMMITTEE_SIZE": n(if mainnet { 512 } else { 32 }),
-        "MAX_EFFECTIVE_BALANCE": n(crate::validators::BALANCE_GWEI),
+        "MAX_EFFECTIVE_BALANCE": n(crate::ledger::BALANCE_GWEI),
         "EFFECTIVE_BALANCE_INCREMENT": n(1_000_000_000),
         "GENESIS_FORK_VERSION": fv(0),
         "ALTAIR_FORK_VERSION": fv(1),
