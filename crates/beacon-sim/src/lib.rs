@@ -39,5 +39,5 @@ pub use scenario::{
     ValidatorSet, ValidatorSpec, MAX_HEAD_EPOCH, MAX_VALIDATORS,
 };
 pub use server::{router, serve};
-pub use truth::{EpochTruth, TallyTruth, Truth};
+pub use truth::{EpochMoney, EpochTruth, MoneyTruth, TallyTruth, Truth, ValidatorMoney};
 pub use validators::{Duty, ValidatorState, EXIT_DELAY, WITHDRAWABILITY_DELAY};
