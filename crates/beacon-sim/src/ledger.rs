@@ -150,7 +150,7 @@ impl Money {
         let mut slashings: Vec<(u64, u64, u64)> =
             s.slashing.iter().map(|e| (first_block_from(spec.first_slot(e.epoch)), e.validator, e.epoch)).collect();
         slashings.sort_unstable();
-        let sweep_k = (if mainnet { 16 } else { 4 }).min(s.validators);
+        let sweep_k = max_withdrawals_per_payload(mainnet).min(s.validators);
         Money {
             leaks,
             deposits,
@@ -172,6 +172,15 @@ impl Money {
     /// Leak epochs in `0..=last`.
     pub fn leak_epochs_through(&self, last: u64) -> u64 {
         self.leaks.iter().take_while(|w| w.0 <= last).map(|w| w.1.min(last) - w.0 + 1).sum()
+    }
+}
+
+/// `MAX_WITHDRAWALS_PER_PAYLOAD` of the preset: validators swept per block.
+pub(crate) const fn max_withdrawals_per_payload(mainnet: bool) -> u64 {
+    if mainnet {
+        16
+    } else {
+        4
     }
 }
 
