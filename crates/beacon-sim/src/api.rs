@@ -8,8 +8,8 @@
 
 use crate::derive::{self, tag};
 use crate::inclusion::Item;
+use crate::ledger::Deposit;
 use crate::model::BeaconModel;
-use crate::money::Deposit;
 use crate::plan::MISSED;
 use crate::validators::{Duty, ValidatorState};
 use claystack_primitives::hex;

@@ -21,6 +21,7 @@
 mod api;
 mod derive;
 mod inclusion;
+mod ledger;
 mod model;
 mod money;
 mod plan;
@@ -31,12 +32,12 @@ mod validators;
 
 pub use api::ApiError;
 pub use claystack_primitives::BeaconSpec;
+pub use ledger::{effective_balance, Change, Deposit, Entry, Withdrawal, BALANCE_GWEI, EFFECTIVE_BALANCE_INCREMENT};
 pub use model::BeaconModel;
-pub use money::{effective_balance, Change, Deposit, Entry, Withdrawal, EFFECTIVE_BALANCE_INCREMENT};
 pub use scenario::{
     DepositRule, Faults, LateRule, LeakWindow, MissRule, OfflineRule, Rewards, Scenario, ScenarioError, ValidatorEpoch,
     ValidatorSet, ValidatorSpec, MAX_HEAD_EPOCH, MAX_VALIDATORS,
 };
 pub use server::{router, serve};
-pub use truth::{EpochTruth, TallyTruth, Truth};
-pub use validators::{Duty, ValidatorState, BALANCE_GWEI, EXIT_DELAY, WITHDRAWABILITY_DELAY};
+pub use truth::{EpochMoney, EpochTruth, MoneyTruth, TallyTruth, Truth, ValidatorMoney};
+pub use validators::{Duty, ValidatorState, EXIT_DELAY, WITHDRAWABILITY_DELAY};

@@ -12,14 +12,15 @@
 //!
 //! This module holds the [`BeaconModel`] itself: the scenario's rules, slots, blocks and roots,
 //! and the caches of epoch plans and planned blocks. [`crate::validators`] adds what each
-//! validator is and does at an epoch, [`crate::truth`] what an oracle must find;
-//! [`crate::plan`] and [`crate::inclusion`] are the data and planner they share.
+//! validator is and does at an epoch, [`crate::truth`] what an oracle must find,
+//! [`crate::money`] its balances, withdrawals and deposits;
+//! [`crate::plan`], [`crate::inclusion`] and [`crate::ledger`] are the data they share.
 //!
 //! [`BeaconCommitteeLayout`]: claystack_primitives::beacon_committee::BeaconCommitteeLayout
 
 use crate::derive::{self, tag};
 use crate::inclusion::{Inclusion, InclusionIndex, Item};
-use crate::money::Money;
+use crate::ledger::Money;
 use crate::plan::{EpochPlan, Shape, Status, MISSED, NEVER};
 use crate::scenario::{Scenario, ScenarioError, ValidatorSet};
 use claystack_primitives::BeaconSpec;

@@ -2,8 +2,8 @@
 //! slashing, exit) and record, whether and how late it attests, and its attester duty.
 
 use crate::derive::{self, tag};
+use crate::ledger::effective_balance;
 use crate::model::BeaconModel;
-use crate::money::effective_balance;
 use crate::plan::{Shape, Status, MISSED, NEVER};
 use claystack_primitives::FAR_FUTURE_EPOCH;
 
@@ -11,8 +11,6 @@ use claystack_primitives::FAR_FUTURE_EPOCH;
 pub const EXIT_DELAY: u64 = 5;
 /// `MIN_VALIDATOR_WITHDRAWABILITY_DELAY` (both presets).
 pub const WITHDRAWABILITY_DELAY: u64 = 256;
-/// Gwei every validator holds at genesis, and `MAX_EFFECTIVE_BALANCE` (`0x01` credentials).
-pub const BALANCE_GWEI: u64 = 32_000_000_000;
 
 /// One validator's attester duty, as the duties endpoint reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -262,3 +262,33 @@ fn the_testnet_money_scenario_does_what_its_comments_say() {
     let head = c.initial_head_slot();
     assert_eq!(measured(&c, &protocol, 0, head), c.consensus_rewards(&protocol, 0, head));
 }
+
+#[test]
+fn money_truth_adds_up_epoch_by_epoch() {
+    let c = chain();
+    let m = c.money_truth(1000);
+    assert_eq!(m.epochs.len(), 301, "clipped to the head epoch");
+    let tracked = c.tracked();
+    let mut previous: Vec<u64> = vec![BALANCE_GWEI; tracked.len()];
+    for e in &m.epochs {
+        let (after, through) = ((e.epoch * 8).saturating_sub(1), e.epoch * 8 + 7);
+        assert_eq!(
+            e.validators.iter().map(|x| x.rewards_gwei as i128).sum::<i128>(),
+            c.consensus_rewards(tracked, after, through),
+            "epoch {}",
+            e.epoch
+        );
+        for (x, prev) in e.validators.iter().zip(&mut previous) {
+            let moved = x.rewards_gwei as i128 - x.withdrawn_gwei as i128 + x.deposited_gwei as i128;
+            assert_eq!(x.balance_gwei as i128 - *prev as i128, moved, "validator {} epoch {}", x.validator, e.epoch);
+            *prev = x.balance_gwei;
+        }
+    }
+    let json = serde_json::to_string(&m).unwrap();
+    assert_eq!(serde_json::from_str::<claystack_beacon_sim::MoneyTruth>(&json).unwrap(), m);
+    assert!(
+        json.starts_with("{\"epochs\":[{\"epoch\":0,\"validators\":[{\"validator\":0,\"rewards_gwei\":0,"),
+        "{}",
+        &json[..120]
+    );
+}
