@@ -101,7 +101,7 @@ async fn registry_is_read_at_the_reference_block() {
     assert_eq!(file.registry.operators.len(), 1);
     assert_eq!(file.registry.operators[0].address.0, keys[1].address().0 .0);
     let truth = chain.consensus_rewards(&[5, 9], 0, 31);
-    assert_eq!(file.source.validator_rewards_wei, i128::from(truth) * 1_000_000_000);
+    assert_eq!(file.source.validator_rewards_wei, truth * 1_000_000_000);
 
     // A file that also gives what is measured is refused: two sources for one thing.
     for (field, value) in [

@@ -262,11 +262,11 @@ mod tests {
         let charged: Vec<(Epoch, Epoch)> = frames
             .iter()
             .copied()
-            .filter(|&f| !beacon_facts(f, &[slashed.clone()], &[]).slashings.is_empty())
+            .filter(|&f| !beacon_facts(f, std::slice::from_ref(&slashed), &[]).slashings.is_empty())
             .collect();
         assert_eq!(charged, vec![(80, 99)]);
         assert_eq!(
-            beacon_facts((80, 99), &[slashed.clone()], &[]).slashings,
+            beacon_facts((80, 99), std::slice::from_ref(&slashed), &[]).slashings,
             vec![Slashing { validator: 7, epoch: 90 }]
         );
         // Its exit is forced, in the frame of its exit epoch, even if it had asked to exit.
