@@ -155,10 +155,23 @@ pub struct SimBeaconArgs {
 
 #[derive(Subcommand)]
 pub enum ReportCommand {
-    /// Compute rewards report N from stored tallies; write report.json and tree.json, print the root.
+    /// Compute rewards report N from stored tallies; write report.json, tree.json and frame-log.json, print the root.
     Compute(ReportArgs),
     /// Recompute rewards report N and compare its root with --root (or the one accepted on chain).
     Verify(VerifyArgs),
+    /// Print one operator's lines of a report and its frame log, for a person to read.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// Operator address (0x-hex).
+    #[arg(long)]
+    pub operator: String,
+    /// A report's directory: report.json and frame-log.json (a node's `<data_dir>/reports/rewards-N`,
+    /// or the --out of `report compute`).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -175,15 +188,15 @@ pub struct ReportArgs {
     /// Data directory whose accounted tallies cover the frame.
     #[arg(long, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// Directory for report.json and tree.json (compute only).
+    /// Directory for report.json, tree.json and frame-log.json (compute only).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-    /// JSON-RPC of the genesis execution chain: read the registry from the OperatorRegistry at the
-    /// frame's reference block (the inputs file then holds no registry); `verify` without
-    /// --root compares with the root the NodeManager accepted.
+    /// JSON-RPC of the genesis execution chain: measure the frame as the committee does (registry
+    /// at the reference block; consensus rewards and facts from --beacon-url; the inputs file
+    /// then holds none of them); `verify` without --root compares with the root the NodeManager accepted.
     #[arg(long, env = "CLAYSTACK_RPC_URL")]
     pub rpc_url: Option<String>,
-    /// Beacon node(s), with --rpc-url: the frame's reference block and the validators' indices.
+    /// Beacon node(s), with --rpc-url: the frame's reference block, validator records and balances.
     #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
     pub beacon_urls: Vec<String>,
 }

@@ -75,7 +75,7 @@ fn reports_are_reproducible_verifiable_and_claimable() {
     let (ok, stdout_b, err) = compute(&b, &out_b, "2");
     assert!(ok, "{err}");
     assert_eq!(stdout_a.replace("out-a", "out-b"), stdout_b);
-    for f in ["report.json", "tree.json"] {
+    for f in ["report.json", "tree.json", "frame-log.json"] {
         let (x, y) = (std::fs::read(out_a.join(f)).unwrap(), std::fs::read(out_b.join(f)).unwrap());
         assert!(x == y, "{f} differs between the two nodes");
     }
@@ -147,6 +147,27 @@ fn reports_are_reproducible_verifiable_and_claimable() {
         .leaf_hash(&[Value::Address([0x22; 20]), Value::uint(amount + 1), Value::uint(penalty), Value::uint(bond)])
         .unwrap();
     assert!(!verify(&root_bytes, &tampered, &steps));
+
+    // `report explain` prints operator 3's nodes with their penalties and the validators they run.
+    let explain = |dir: &Path, operator: &str| {
+        report(&["report", "explain", "--operator", operator, "--dir", dir.to_str().unwrap()])
+    };
+    let (ok, text, err) = explain(&out_a, "0x3333333333333333333333333333333333333333");
+    assert!(ok, "{err}");
+    assert!(text.starts_with("report 2 (beacon epochs 4..=7), operator 0x3333"), "{text}");
+    assert!(text.contains("node 7 (direct)") && text.contains("validator 9: duties 4"), "{text}");
+    assert!(text.contains("penalty") && text.contains("slashed"), "{text}");
+    assert!(text.contains("consensus rewards 3.000000000000000000 ETH from the inputs file"), "{text}");
+    assert!(!text.contains("node 1 ("), "operator 1's node is not operator 3's: {text}");
+    // A log from another report is refused: the report names its log's hash.
+    let log = out_a.join("frame-log.json");
+    let mut other = std::fs::read(&log).unwrap();
+    other.extend_from_slice(b" ");
+    std::fs::write(&log, other).unwrap();
+    let (ok, _, err) = explain(&out_a, "0x3333333333333333333333333333333333333333");
+    assert!(!ok && err.contains("is not the frame log") && err.trim().lines().count() == 1, "{err}");
+    let (ok, _, err) = explain(&out_b, "0x4444444444444444444444444444444444444444");
+    assert!(!ok && err.contains("is not in report 2"), "{err}");
 
     // Report 3 (beacon epochs 8..=11) is not accounted yet: a clear refusal.
     let (ok, _, err) = compute(&a, &dir.path().join("out-c"), "3");

@@ -12,9 +12,14 @@
 //! covering the duty's committee with the validator's aggregation bit set; it is
 //! *timely* when the earliest such `b - s <= integer_sqrt(SLOTS_PER_EPOCH)` (the
 //! timely-source limit). The same vote included twice counts once.
+//!
+//! It also sums each epoch's balance flows ([`epoch_flows`]): withdrawals to tracked
+//! validators and deposits, from which the rewards are measured.
 
+mod flows;
 mod layout;
 mod tally;
 
+pub use flows::{epoch_flows, EpochFlows, PubkeyGwei, ValidatorGwei};
 pub use layout::{solve_active_count, ActiveCount, Layout};
 pub use tally::{account_epoch, AccountingError, EpochTally, Tally};

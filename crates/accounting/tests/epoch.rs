@@ -81,6 +81,8 @@ fn block(slot: u64, attestations: Vec<Attestation>) -> BlockSummary {
         fork: "electra".into(),
         execution: ExecutionLink { block_number: slot, block_hash: [0; 32], parent_hash: [0; 32] },
         attestations,
+        withdrawals: vec![],
+        deposits: vec![],
     }
 }
 

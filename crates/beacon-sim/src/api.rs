@@ -8,6 +8,7 @@
 
 use crate::derive::{self, tag};
 use crate::inclusion::Item;
+use crate::ledger::Deposit;
 use crate::model::BeaconModel;
 use crate::plan::MISSED;
 use crate::validators::{Duty, ValidatorState};
@@ -191,7 +192,7 @@ impl BeaconModel {
         }
     }
 
-    fn write_meta(&self, out: &mut String, slot: u64, head: u64) {
+    pub(crate) fn write_meta(&self, out: &mut String, slot: u64, head: u64) {
         out.push_str("\"execution_optimistic\":false,\"finalized\":");
         out.push_str(if self.is_finalized(slot, head) { "true" } else { "false" });
     }
@@ -270,7 +271,7 @@ impl BeaconModel {
         o.push_str(",\"eth1_data\":{");
         kv_hex(&mut o, "deposit_root", &derive::bytes32(self.seed, tag::GENESIS, 1));
         o.push(',');
-        kv_num(&mut o, "deposit_count", self.validator_count());
+        kv_num(&mut o, "deposit_count", self.validator_count() + self.eth1_deposits_through(slot));
         o.push(',');
         kv_hex(&mut o, "block_hash", &derive::bytes32(self.seed, tag::GENESIS, 2));
         o.push_str("},");
@@ -294,7 +295,17 @@ impl BeaconModel {
             }
             self.write_attestation(&mut o, item, electra);
         }
-        o.push_str("],\"deposits\":[],\"voluntary_exits\":[");
+        o.push_str("],\"deposits\":[");
+        let deposits = self.deposits_at(slot);
+        if !electra {
+            for (i, d) in deposits.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                self.write_eth1_deposit(&mut o, d);
+            }
+        }
+        o.push_str("],\"voluntary_exits\":[");
         if first_block_of_epoch {
             for (i, e) in self.scenario.exit.iter().filter(|e| e.epoch == epoch).enumerate() {
                 if i > 0 {
@@ -333,15 +344,66 @@ impl BeaconModel {
         kv_num(&mut o, "timestamp", self.scenario.genesis_time + slot * spec.seconds_per_slot);
         o.push_str(",\"extra_data\":\"0x\",\"base_fee_per_gas\":\"7\",");
         kv_hex(&mut o, "block_hash", &self.el_block_hash(slot));
-        o.push_str(",\"transactions\":[],\"withdrawals\":[],\"blob_gas_used\":\"0\",\"excess_blob_gas\":\"0\"}");
+        o.push_str(",\"transactions\":[],\"withdrawals\":[");
+        for (i, w) in self.withdrawals_at(slot).iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            o.push('{');
+            kv_num(&mut o, "index", w.index);
+            o.push(',');
+            kv_num(&mut o, "validator_index", w.validator);
+            o.push(',');
+            kv_hex(&mut o, "address", &w.address);
+            o.push(',');
+            kv_num(&mut o, "amount", w.amount_gwei);
+            o.push('}');
+        }
+        o.push_str("],\"blob_gas_used\":\"0\",\"excess_blob_gas\":\"0\"}");
         o.push_str(",\"bls_to_execution_changes\":[],\"blob_kzg_commitments\":[]");
         if electra {
-            o.push_str(",\"execution_requests\":{\"deposits\":[],\"withdrawals\":[],\"consolidations\":[]}");
+            o.push_str(",\"execution_requests\":{\"deposits\":[");
+            for (i, d) in deposits.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                o.push('{');
+                self.write_deposit_data(&mut o, d);
+                o.push(',');
+                kv_num(&mut o, "index", d.index);
+                o.push('}');
+            }
+            o.push_str("],\"withdrawals\":[],\"consolidations\":[]}");
         }
         o.push_str("}},");
         kv_hex(&mut o, "signature", &self.filler96(slot + 3));
         o.push_str("}}");
         (fork, o)
+    }
+
+    /// `pubkey`, `withdrawal_credentials`, `amount`, `signature` of a deposit.
+    fn write_deposit_data(&self, o: &mut String, d: &Deposit) {
+        kv_hex(o, "pubkey", &d.pubkey);
+        o.push(',');
+        kv_hex(o, "withdrawal_credentials", &self.withdrawal_credentials(d.validator));
+        o.push(',');
+        kv_num(o, "amount", d.amount_gwei);
+        o.push(',');
+        kv_hex(o, "signature", &self.filler96(d.index));
+    }
+
+    /// A `body.deposits` entry: a (filler) Merkle proof of 33 roots and the deposit data.
+    fn write_eth1_deposit(&self, o: &mut String, d: &Deposit) {
+        o.push_str("{\"proof\":[");
+        for i in 0..33u64 {
+            if i > 0 {
+                o.push(',');
+            }
+            hexs(o, &derive::bytes32(self.seed, tag::FILLER, (d.index << 6) + i + (3 << 60)));
+        }
+        o.push_str("],\"data\":{");
+        self.write_deposit_data(o, d);
+        o.push_str("}}");
     }
 
     fn write_attestation_data(&self, o: &mut String, slot: u64, index: u64) {
@@ -459,6 +521,65 @@ impl BeaconModel {
         Ok(o)
     }
 
+    /// `/eth/v1/beacon/states/{state_id}/validators` for explicit `indices` (unknown ones
+    /// skipped) at a resolved state slot, keeping those whose status passes `keep`.
+    pub fn validators_json(&self, slot: u64, head: u64, indices: &[u64], keep: impl Fn(&str) -> bool) -> String {
+        let mut o = String::with_capacity(100 + indices.len() * 480);
+        o.push('{');
+        self.write_meta(&mut o, slot, head);
+        o.push_str(",\"data\":[");
+        let mut first = true;
+        for &v in indices.iter().filter(|&&v| v < self.validator_count()) {
+            let s = self.validator_at(v, slot);
+            if keep(s.status) {
+                if !first {
+                    o.push(',');
+                }
+                first = false;
+                self.write_validator(&mut o, &s);
+            }
+        }
+        o.push_str("]}");
+        o
+    }
+
+    /// `/eth/v1/beacon/states/{state_id}/validator_balances` for explicit `indices`
+    /// (unknown ones skipped) at a resolved state slot.
+    pub fn balances_json(&self, slot: u64, head: u64, indices: &[u64]) -> String {
+        let mut o = String::with_capacity(100 + indices.len() * 40);
+        o.push('{');
+        self.write_meta(&mut o, slot, head);
+        o.push_str(",\"data\":[");
+        for (i, &v) in indices.iter().filter(|&&v| v < self.validator_count()).enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            self.write_balance(&mut o, v, slot);
+        }
+        o.push_str("]}");
+        o
+    }
+
+    /// `{"index":"..","balance":".."}`.
+    pub(crate) fn write_balance(&self, o: &mut String, v: u64, slot: u64) {
+        o.push('{');
+        kv_num(o, "index", v);
+        o.push(',');
+        kv_num(o, "balance", self.balance(v, slot));
+        o.push('}');
+    }
+
+    /// `/eth/v1/beacon/states/{state_id}/pending_deposits`: always empty, since deposits
+    /// are credited in the block that carries them.
+    pub fn pending_deposits_json(&self, slot: u64, head: u64) -> String {
+        let mut o = String::from("{\"version\":\"");
+        o.push_str(self.fork_at(slot));
+        o.push_str("\",");
+        self.write_meta(&mut o, slot, head);
+        o.push_str(",\"data\":[]}");
+        o
+    }
+
     /// One validator entry of the validators endpoint.
     pub(crate) fn write_validator(&self, o: &mut String, s: &ValidatorState) {
         o.push('{');
@@ -470,10 +591,7 @@ impl BeaconModel {
         o.push_str("\",\"validator\":{");
         kv_hex(o, "pubkey", &self.pubkey(s.index));
         o.push(',');
-        let mut creds = [0u8; 32];
-        creds[0] = 1;
-        creds[12..].copy_from_slice(&derive::bytes32(self.seed, tag::WITHDRAWAL, s.index)[..20]);
-        kv_hex(o, "withdrawal_credentials", &creds);
+        kv_hex(o, "withdrawal_credentials", &self.withdrawal_credentials(s.index));
         o.push(',');
         kv_num(o, "effective_balance", s.effective_balance);
         o.push_str(",\"slashed\":");

@@ -4,7 +4,10 @@
 //! offline, late, slashed or exiting, which slots are empty, which HTTP answers
 //! fail. [`BeaconModel`] is that chain as a pure model (no I/O, no clock) and knows the
 //! [`Truth`]: for every tracked validator and epoch, whether its attestation was
-//! included and whether in time. [`serve`] answers Beacon API requests from the
+//! included and whether in time. It also keeps the chain's money: balances moved by
+//! attestation rewards and penalties, slashings, the inactivity leak, the withdrawals
+//! sweep and deposits, with [`BeaconModel::consensus_rewards`] as the truth of the
+//! rewards an oracle measures from balances. [`serve`] answers Beacon API requests from the
 //! chain, so an oracle can be checked end to end against the truth.
 //!
 //! It scales to mainnet shape (a million validators): per-validator facts are
@@ -18,7 +21,9 @@
 mod api;
 mod derive;
 mod inclusion;
+mod ledger;
 mod model;
+mod money;
 mod plan;
 mod scenario;
 mod server;
@@ -27,11 +32,12 @@ mod validators;
 
 pub use api::ApiError;
 pub use claystack_primitives::BeaconSpec;
+pub use ledger::{effective_balance, Change, Deposit, Entry, Withdrawal, BALANCE_GWEI, EFFECTIVE_BALANCE_INCREMENT};
 pub use model::BeaconModel;
 pub use scenario::{
-    Faults, LateRule, MissRule, OfflineRule, Scenario, ScenarioError, ValidatorEpoch, ValidatorSet, ValidatorSpec,
-    MAX_HEAD_EPOCH, MAX_VALIDATORS,
+    DepositRule, Faults, LateRule, LeakWindow, MissRule, OfflineRule, Rewards, Scenario, ScenarioError, ValidatorEpoch,
+    ValidatorSet, ValidatorSpec, MAX_HEAD_EPOCH, MAX_VALIDATORS,
 };
 pub use server::{router, serve};
-pub use truth::{EpochTruth, TallyTruth, Truth};
-pub use validators::{Duty, ValidatorState, BALANCE_GWEI, EXIT_DELAY, SLASHING_PENALTY_GWEI, WITHDRAWABILITY_DELAY};
+pub use truth::{EpochMoney, EpochTruth, MoneyTruth, TallyTruth, Truth, ValidatorMoney};
+pub use validators::{Duty, ValidatorState, EXIT_DELAY, WITHDRAWABILITY_DELAY};

@@ -12,13 +12,15 @@
 //!
 //! This module holds the [`BeaconModel`] itself: the scenario's rules, slots, blocks and roots,
 //! and the caches of epoch plans and planned blocks. [`crate::validators`] adds what each
-//! validator is and does at an epoch, [`crate::truth`] what an oracle must find;
-//! [`crate::plan`] and [`crate::inclusion`] are the data and planner they share.
+//! validator is and does at an epoch, [`crate::truth`] what an oracle must find,
+//! [`crate::money`] its balances, withdrawals and deposits;
+//! [`crate::plan`], [`crate::inclusion`] and [`crate::ledger`] are the data they share.
 //!
 //! [`BeaconCommitteeLayout`]: claystack_primitives::beacon_committee::BeaconCommitteeLayout
 
 use crate::derive::{self, tag};
 use crate::inclusion::{Inclusion, InclusionIndex, Item};
+use crate::ledger::Money;
 use crate::plan::{EpochPlan, Shape, Status, MISSED, NEVER};
 use crate::scenario::{Scenario, ScenarioError, ValidatorSet};
 use claystack_primitives::BeaconSpec;
@@ -71,6 +73,9 @@ pub struct BeaconModel {
     /// Validators whose activation or exit differs from the default, ascending.
     lifecycle: Vec<u64>,
     missed_slots: Vec<u64>,
+    /// Validators whose balance is walked epoch by epoch (a rule or a deposit names them).
+    pub(crate) walked_bits: Bits,
+    pub(crate) money: Money,
     plans: Mutex<Vec<Arc<EpochPlan>>>,
     inclusion: Mutex<Inclusion>,
 }
@@ -140,6 +145,20 @@ impl BeaconModel {
         let mut missed_slots = s.missed_slots.clone();
         missed_slots.sort_unstable();
         missed_slots.dedup();
+        let mut walked_bits = Bits::new(n);
+        special
+            .iter()
+            .chain(&lifecycle)
+            .chain(s.deposit.iter().map(|d| &d.validator))
+            .for_each(|&v| walked_bits.set(v));
+        let first_block_from = |slot: u64| {
+            let mut b = slot;
+            while missed_slots.binary_search(&b).is_ok() {
+                b += 1;
+            }
+            b
+        };
+        let money = Money::new(&s, &spec, first_block_from);
         Ok(BeaconModel {
             seed: s.seed,
             spec,
@@ -150,6 +169,8 @@ impl BeaconModel {
             rules,
             lifecycle,
             missed_slots,
+            walked_bits,
+            money,
             plans: Mutex::new(Vec::new()),
             inclusion: Mutex::new(Inclusion::default()),
             scenario: s,
@@ -224,6 +245,35 @@ impl BeaconModel {
     /// Execution block number of the block at `slot`: one per non-empty beacon block.
     pub fn block_number(&self, slot: u64) -> u64 {
         slot - self.missed_slots.partition_point(|&m| m <= slot) as u64
+    }
+
+    /// The first slot at or after `slot` that has a block.
+    pub fn block_at_or_after(&self, slot: u64) -> u64 {
+        let mut s = slot;
+        while self.is_missed_slot(s) {
+            s += 1;
+        }
+        s
+    }
+
+    /// Number of validators active in `epoch`.
+    pub fn active_count(&self, epoch: u64) -> u64 {
+        self.validator_count() - self.lifecycle.iter().filter(|&&v| !self.is_active(v, epoch)).count() as u64
+    }
+
+    /// `0x01` withdrawal credentials: the prefix, 11 zero bytes, the execution address.
+    pub fn withdrawal_credentials(&self, v: u64) -> [u8; 32] {
+        let mut creds = [0u8; 32];
+        creds[0] = 1;
+        creds[12..].copy_from_slice(&self.withdrawal_address(v));
+        creds
+    }
+
+    /// The execution address validator `v` withdraws to.
+    pub fn withdrawal_address(&self, v: u64) -> [u8; 20] {
+        let mut a = [0u8; 20];
+        a.copy_from_slice(&derive::bytes32(self.seed, tag::WITHDRAWAL, v)[..20]);
+        a
     }
 
     pub fn block_root(&self, slot: u64) -> [u8; 32] {

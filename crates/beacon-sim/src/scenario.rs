@@ -177,6 +177,15 @@ pub struct Scenario {
     /// Activation epochs other than 0: no duties before them. [none]
     #[serde(default)]
     pub activation: Vec<ValidatorEpoch>,
+    /// Deposits to existing validators (top-ups). [none]
+    #[serde(default)]
+    pub deposit: Vec<DepositRule>,
+    /// Inactivity-leak windows: attesters earn nothing, missers pay more the longer they miss. [none]
+    #[serde(default)]
+    pub leak: Vec<LeakWindow>,
+    /// Per-epoch attestation rewards and penalties, in gwei. [mainnet-like]
+    #[serde(default)]
+    pub rewards: Rewards,
     /// Faults injected into HTTP answers. [none]
     #[serde(default)]
     pub faults: Faults,
@@ -220,6 +229,53 @@ pub struct ValidatorEpoch {
     pub validator: u64,
     pub epoch: u64,
 }
+
+/// A deposit of `gwei` to existing validator `validator`, carried by the first block at or
+/// after the first slot of `epoch` (never the genesis block).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepositRule {
+    pub validator: u64,
+    pub epoch: u64,
+    pub gwei: u64,
+}
+
+/// Epochs `[from_epoch, to_epoch]` of an inactivity leak.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeakWindow {
+    pub from_epoch: u64,
+    pub to_epoch: u64,
+}
+
+/// What an active validator's attestation of one epoch earns or costs, in gwei
+/// (magnitudes of a 32 ETH validator on mainnet; see `docs/simulator.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rewards {
+    /// Included within the timely limit (`timely_delay` slots). [14000]
+    pub timely_gwei: u64,
+    /// Included, but later than the timely limit. [3000]
+    pub late_gwei: u64,
+    /// Not included (missed, or too late for any block). [10000]
+    pub miss_penalty_gwei: u64,
+    /// In a leak, a miss costs this much more for every epoch of the leak the validator
+    /// has missed so far, this one included. [1907, about 32 ETH / 2^24]
+    pub leak_penalty_gwei: u64,
+}
+
+impl Default for Rewards {
+    fn default() -> Self {
+        Rewards { timely_gwei: 14_000, late_gwei: 3_000, miss_penalty_gwei: 10_000, leak_penalty_gwei: 1_907 }
+    }
+}
+
+/// Largest per-epoch reward or penalty accepted (1 ETH), so sums stay far from overflow.
+pub const MAX_EPOCH_DELTA_GWEI: u64 = 1_000_000_000;
+/// Smallest deposit (the deposit contract's minimum, 1 ETH).
+pub const MIN_DEPOSIT_GWEI: u64 = 1_000_000_000;
+/// Largest single deposit accepted (1,000,000 ETH).
+pub const MAX_DEPOSIT_GWEI: u64 = 1_000_000_000_000_000;
 
 /// Faults injected into HTTP answers, decided by a hash of `seed` and the
 /// server's request counter. The node endpoints (version, syncing, health) and
@@ -402,6 +458,54 @@ impl Scenario {
                 }
             }
         }
+        for (i, d) in self.deposit.iter().enumerate() {
+            if d.validator >= self.validators {
+                return Err(invalid(
+                    format!("deposit[{i}].validator"),
+                    format!("validator {} does not exist (validators = {})", d.validator, self.validators),
+                    format!("use an index below {}; deposits top up existing validators", self.validators),
+                ));
+            }
+            if d.epoch > MAX_HEAD_EPOCH {
+                return Err(invalid(
+                    format!("deposit[{i}].epoch"),
+                    format!("{} is too far out", d.epoch),
+                    format!("use an epoch up to {MAX_HEAD_EPOCH}"),
+                ));
+            }
+            if !(MIN_DEPOSIT_GWEI..=MAX_DEPOSIT_GWEI).contains(&d.gwei) {
+                return Err(invalid(
+                    format!("deposit[{i}].gwei"),
+                    format!("{} gwei is not a deposit amount", d.gwei),
+                    format!("use from {MIN_DEPOSIT_GWEI} (1 ETH) to {MAX_DEPOSIT_GWEI} gwei"),
+                ));
+            }
+        }
+        for (i, l) in self.leak.iter().enumerate() {
+            window(format!("leak[{i}]"), l.from_epoch, l.to_epoch)?;
+            if l.to_epoch > MAX_HEAD_EPOCH {
+                return Err(invalid(
+                    format!("leak[{i}].to_epoch"),
+                    format!("{} is too far out", l.to_epoch),
+                    format!("use an epoch up to {MAX_HEAD_EPOCH}"),
+                ));
+            }
+        }
+        let r = &self.rewards;
+        for (key, v) in [
+            ("rewards.timely_gwei", r.timely_gwei),
+            ("rewards.late_gwei", r.late_gwei),
+            ("rewards.miss_penalty_gwei", r.miss_penalty_gwei),
+            ("rewards.leak_penalty_gwei", r.leak_penalty_gwei),
+        ] {
+            if v > MAX_EPOCH_DELTA_GWEI {
+                return Err(invalid(
+                    key,
+                    format!("{v} gwei an epoch is more than a validator can earn or lose"),
+                    format!("use at most {MAX_EPOCH_DELTA_GWEI} gwei (1 ETH)"),
+                ));
+            }
+        }
         for (key, v) in [
             ("faults.slow_rate_bps", self.faults.slow_rate_bps),
             ("faults.error_rate_bps", self.faults.error_rate_bps),
@@ -485,6 +589,9 @@ hide_block_rate_bps = 0
         assert_eq!(s.preset, "minimal");
         assert_eq!((s.finality_lag, s.genesis_time, s.electra_fork_epoch), (2, 1_700_000_000, 0));
         assert!(s.tracked.is_empty() && s.missed_slots.is_empty());
+        assert_eq!(s.rewards, Rewards::default());
+        let s = Scenario::from_toml("seed = 1\nvalidators = 8\nhead_epoch = 3\n[rewards]\nlate_gwei = 5\n").unwrap();
+        assert_eq!((s.rewards.late_gwei, s.rewards.timely_gwei), (5, Rewards::default().timely_gwei));
     }
 
     #[test]
@@ -513,6 +620,14 @@ hide_block_rate_bps = 0
                 &["`exit[0].epoch`", "before its activation"],
             ),
             ("[faults]\nerror_rate_bps = 10001\n", &["`faults.error_rate_bps`", "10001"]),
+            (
+                "[[deposit]]\nvalidator = 256\nepoch = 1\ngwei = 1000000000\n",
+                &["`deposit[0].validator`", "256", "below 256"],
+            ),
+            ("[[deposit]]\nvalidator = 2\nepoch = 1\ngwei = 5\n", &["`deposit[0].gwei`", "5 gwei", "1 ETH"]),
+            ("[[leak]]\nfrom_epoch = 9\nto_epoch = 3\n", &["`leak[0]`", "from_epoch 9", "from_epoch <= to_epoch"]),
+            ("[rewards]\nlate_gwei = 2000000000\n", &["`rewards.late_gwei`", "2000000000", "at most"]),
+            ("[rewards]\nbonus = 1\n", &["unknown field `bonus`"]),
             ("colour = 3\n", &["line 4", "unknown field `colour`"]),
             ("[faults]\nslowness = 3\n", &["line 5", "unknown field `slowness`"]),
         ];

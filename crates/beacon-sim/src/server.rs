@@ -57,6 +57,8 @@ pub fn router(chain: Arc<BeaconModel>) -> Router {
         .route("/eth/v1/beacon/states/{state_id}/finality_checkpoints", get(finality))
         .route("/eth/v1/beacon/states/{state_id}/fork", get(fork))
         .route("/eth/v1/beacon/states/{state_id}/validators", get(validators_get).post(validators_post))
+        .route("/eth/v1/beacon/states/{state_id}/validator_balances", get(balances_get).post(balances_post))
+        .route("/eth/v1/beacon/states/{state_id}/pending_deposits", get(pending_deposits))
         .route("/eth/v1/beacon/states/{state_id}/committees", get(committees))
         .route("/eth/v1/beacon/headers/{block_id}", get(header))
         .route("/eth/v1/beacon/blocks/{block_id}/root", get(block_root))
@@ -192,8 +194,13 @@ async fn config_spec(State(srv): St) -> Response {
         "EPOCHS_PER_SLASHINGS_VECTOR": n(if mainnet { 8192 } else { 64 }),
         "MIN_VALIDATOR_WITHDRAWABILITY_DELAY": n(crate::validators::WITHDRAWABILITY_DELAY),
         "SYNC_COMMITTEE_SIZE": n(if mainnet { 512 } else { 32 }),
-        "MAX_EFFECTIVE_BALANCE": n(crate::validators::BALANCE_GWEI),
+        "MAX_EFFECTIVE_BALANCE": n(crate::ledger::BALANCE_GWEI),
         "EFFECTIVE_BALANCE_INCREMENT": n(1_000_000_000),
+        "MIN_DEPOSIT_AMOUNT": n(1_000_000_000),
+        "MAX_WITHDRAWALS_PER_PAYLOAD": n(crate::ledger::max_withdrawals_per_payload(mainnet)),
+        "PROPORTIONAL_SLASHING_MULTIPLIER_BELLATRIX": n(3),
+        "MIN_SLASHING_PENALTY_QUOTIENT_BELLATRIX": n(32),
+        "MIN_SLASHING_PENALTY_QUOTIENT_ELECTRA": n(4096),
         "GENESIS_FORK_VERSION": fv(0),
         "ALTAIR_FORK_VERSION": fv(1),
         "ALTAIR_FORK_EPOCH": n(0),
@@ -379,9 +386,104 @@ async fn validators_post(State(srv): St, Path(state_id): Path<String>, body: Byt
     validators(srv, state_id, ids, q.statuses.unwrap_or_default())
 }
 
+async fn balances_get(State(srv): St, Path(state_id): Path<String>, RawQuery(q): RawQuery) -> Response {
+    let mut ids = Vec::new();
+    for pair in q.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("id", v)) => ids.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string)),
+            _ => return error(ApiError::new(400, format!("Invalid query parameter: {pair}"))),
+        }
+    }
+    balances(srv, state_id, (!ids.is_empty()).then_some(ids))
+}
+
+async fn balances_post(State(srv): St, Path(state_id): Path<String>, body: Bytes) -> Response {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return balances(srv, state_id, None);
+    }
+    match serde_json::from_slice::<Vec<Id>>(&body) {
+        Ok(ids) => balances(srv, state_id, Some(ids.into_iter().map(Id::text).collect())),
+        Err(e) => error(ApiError::new(400, format!("request body must be a JSON array of validator ids: {e}"))),
+    }
+}
+
+/// Balances of `ids`, or of every validator (streamed) without ids.
+fn balances(srv: Arc<Server>, state_id: String, ids: Option<Vec<String>>) -> Response {
+    let head = srv.head();
+    let chain = srv.chain.clone();
+    let slot = match chain.resolve_state(&state_id, head) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    if let Some(ids) = ids {
+        return respond(indices_of(&chain, &ids).map(|indices| chain.balances_json(slot, head, &indices)));
+    }
+    let mut head_text = String::from("{");
+    chain.write_meta(&mut head_text, slot, head);
+    head_text.push_str(",\"data\":[");
+    let total = chain.validator_count();
+    let mut next = 0u64;
+    let chunks = std::iter::once(Ok::<Bytes, std::convert::Infallible>(Bytes::from(head_text))).chain(
+        std::iter::from_fn(move || {
+            if next == total {
+                return None;
+            }
+            let end = (next + VALIDATOR_CHUNK).min(total);
+            let mut o = String::with_capacity(VALIDATOR_CHUNK as usize * 40);
+            for v in next..end {
+                if v > 0 {
+                    o.push(',');
+                }
+                chain.write_balance(&mut o, v, slot);
+            }
+            next = end;
+            if next == total {
+                o.push_str("]}");
+            }
+            Some(Ok(Bytes::from(o)))
+        }),
+    );
+    let mut resp = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+async fn pending_deposits(State(srv): St, Path(state_id): Path<String>) -> Response {
+    let head = srv.head();
+    let chain = &srv.chain;
+    match chain.resolve_state(&state_id, head) {
+        Ok(slot) => {
+            let mut resp = json(chain.pending_deposits_json(slot, head));
+            resp.headers_mut().insert("Eth-Consensus-Version", HeaderValue::from_static(chain.fork_at(slot)));
+            resp
+        }
+        Err(e) => error(e),
+    }
+}
+
 fn status_matches(status: &str, filters: &[String]) -> bool {
     filters.is_empty()
         || filters.iter().any(|f| status == f || (status.starts_with(f.as_str()) && status[f.len()..].starts_with('_')))
+}
+
+/// Validator ids (indices or `0x` pubkeys) as indices; unknown ones are dropped.
+fn indices_of(chain: &BeaconModel, ids: &[String]) -> Result<Vec<u64>, ApiError> {
+    let mut indices = Vec::with_capacity(ids.len());
+    for id in ids {
+        let v = if id.starts_with("0x") {
+            match claystack_primitives::hex::decode(id) {
+                Ok(key) => chain.index_of_pubkey(&key),
+                Err(e) => return Err(ApiError::new(400, format!("Invalid validator ID {id}: {e}"))),
+            }
+        } else {
+            match id.parse::<u64>() {
+                Ok(v) => Some(v).filter(|&v| v < chain.validator_count()),
+                Err(_) => return Err(ApiError::new(400, format!("Invalid validator ID: {id}"))),
+            }
+        };
+        indices.extend(v);
+    }
+    Ok(indices)
 }
 
 fn validators(srv: Arc<Server>, state_id: String, ids: Option<Vec<String>>, statuses: Vec<String>) -> Response {
@@ -391,42 +493,15 @@ fn validators(srv: Arc<Server>, state_id: String, ids: Option<Vec<String>>, stat
         Ok(s) => s,
         Err(e) => return error(e),
     };
-    let epoch = chain.spec().epoch_of(slot);
-    let finalized = slot <= chain.spec().first_slot(chain.finalized_epoch(chain.spec().epoch_of(head)));
-    let mut head_text = String::from("{\"execution_optimistic\":false,\"finalized\":");
-    head_text.push_str(if finalized { "true" } else { "false" });
-    head_text.push_str(",\"data\":[");
     if let Some(ids) = ids {
-        let mut indices = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let v = if id.starts_with("0x") {
-                match claystack_primitives::hex::decode(id) {
-                    Ok(key) => chain.index_of_pubkey(&key),
-                    Err(e) => return error(ApiError::new(400, format!("Invalid validator ID {id}: {e}"))),
-                }
-            } else {
-                match id.parse::<u64>() {
-                    Ok(v) => Some(v).filter(|&v| v < chain.validator_count()),
-                    Err(_) => return error(ApiError::new(400, format!("Invalid validator ID: {id}"))),
-                }
-            };
-            indices.extend(v);
-        }
-        let mut o = head_text;
-        let mut first = true;
-        for v in indices {
-            let s = chain.validator_state(v, epoch);
-            if status_matches(s.status, &statuses) {
-                if !first {
-                    o.push(',');
-                }
-                first = false;
-                chain.write_validator(&mut o, &s);
-            }
-        }
-        o.push_str("]}");
-        return json(o);
+        return respond(
+            indices_of(&chain, &ids)
+                .map(|indices| chain.validators_json(slot, head, &indices, |s| status_matches(s, &statuses))),
+        );
     }
+    let mut head_text = String::from("{");
+    chain.write_meta(&mut head_text, slot, head);
+    head_text.push_str(",\"data\":[");
     // All validators: stream in chunks so a million never sit in memory at once.
     let total = chain.validator_count();
     let mut next = 0u64;
@@ -440,7 +515,7 @@ fn validators(srv: Arc<Server>, state_id: String, ids: Option<Vec<String>>, stat
             let mut o = String::with_capacity(VALIDATOR_CHUNK as usize * 480);
             let end = (next + VALIDATOR_CHUNK).min(total);
             for v in next..end {
-                let s = chain.validator_state(v, epoch);
+                let s = chain.validator_at(v, slot);
                 if status_matches(s.status, &statuses) {
                     if !first {
                         o.push(',');

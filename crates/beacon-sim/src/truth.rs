@@ -1,6 +1,8 @@
 //! The ground truth an oracle is checked against: for every tracked validator and
-//! epoch, whether its attestation was included and whether in time.
+//! epoch, whether its attestation was included and whether in time ([`Truth`]), and
+//! what it was credited, held, withdrew and deposited ([`MoneyTruth`]).
 
+use crate::ledger::Change;
 use crate::model::BeaconModel;
 use crate::plan::{MISSED, NEVER};
 use serde::{Deserialize, Serialize};
@@ -63,5 +65,66 @@ impl BeaconModel {
             })
             .collect();
         Truth { epochs }
+    }
+}
+
+/// The money of tracked validators, epoch by epoch: what was credited to each in the
+/// post-states of the epoch's slots, and what it held, withdrew and deposited.
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+pub struct MoneyTruth {
+    pub epochs: Vec<EpochMoney>,
+}
+
+/// One epoch of money: an entry for every tracked validator.
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+pub struct EpochMoney {
+    pub epoch: u64,
+    pub validators: Vec<ValidatorMoney>,
+}
+
+/// One validator's money over the slots of one epoch (slot 0 has no changes).
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone, Copy)]
+pub struct ValidatorMoney {
+    pub validator: u64,
+    /// Rewards minus penalties credited in the epoch's slots (the `T_CL` share).
+    pub rewards_gwei: i64,
+    /// Balance in the post-state of the epoch's last slot.
+    pub balance_gwei: u64,
+    pub withdrawn_gwei: u64,
+    pub deposited_gwei: u64,
+}
+
+impl BeaconModel {
+    /// The money truth for epochs `0..=through_epoch`, clipped to the initial head's epoch.
+    pub fn money_truth(&self, through_epoch: u64) -> MoneyTruth {
+        let spec = self.spec();
+        let epochs = (0..=through_epoch.min(self.scenario.head_epoch))
+            .map(|epoch| {
+                let (after, through) = (spec.first_slot(epoch).saturating_sub(1), spec.last_slot(epoch));
+                let validators = self
+                    .tracked()
+                    .iter()
+                    .map(|&v| {
+                        let mut m = ValidatorMoney {
+                            validator: v,
+                            rewards_gwei: 0,
+                            balance_gwei: self.balance(v, through),
+                            withdrawn_gwei: 0,
+                            deposited_gwei: 0,
+                        };
+                        for e in self.balance_changes(v, after, through) {
+                            match e.change {
+                                Change::Withdrawal => m.withdrawn_gwei += e.delta.unsigned_abs(),
+                                Change::Deposit => m.deposited_gwei += e.delta.unsigned_abs(),
+                                _ => m.rewards_gwei += e.delta,
+                            }
+                        }
+                        m
+                    })
+                    .collect();
+                EpochMoney { epoch, validators }
+            })
+            .collect();
+        MoneyTruth { epochs }
     }
 }

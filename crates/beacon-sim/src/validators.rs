@@ -2,6 +2,7 @@
 //! slashing, exit) and record, whether and how late it attests, and its attester duty.
 
 use crate::derive::{self, tag};
+use crate::ledger::effective_balance;
 use crate::model::BeaconModel;
 use crate::plan::{Shape, Status, MISSED, NEVER};
 use claystack_primitives::FAR_FUTURE_EPOCH;
@@ -10,10 +11,6 @@ use claystack_primitives::FAR_FUTURE_EPOCH;
 pub const EXIT_DELAY: u64 = 5;
 /// `MIN_VALIDATOR_WITHDRAWABILITY_DELAY` (both presets).
 pub const WITHDRAWABILITY_DELAY: u64 = 256;
-/// Gwei every validator holds.
-pub const BALANCE_GWEI: u64 = 32_000_000_000;
-/// Gwei a slashed validator has lost (deterministic stand-in for the penalties).
-pub const SLASHING_PENALTY_GWEI: u64 = 1_000_000_000;
 
 /// One validator's attester duty, as the duties endpoint reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,20 +55,32 @@ impl BeaconModel {
         self.activation_epoch(v) <= epoch && epoch < self.exit_epoch(v)
     }
 
-    /// The validator's record as a state at `epoch` shows it.
-    pub fn validator_state(&self, v: u64, epoch: u64) -> ValidatorState {
+    /// The validator's record in the post-state of `slot`.
+    pub fn validator_at(&self, v: u64, slot: u64) -> ValidatorState {
+        if !self.walked_bits.get(v) {
+            // No rule names it: active from genesis, never exits (and no map look-ups).
+            let balance = self.balance(v, slot);
+            return ValidatorState {
+                index: v,
+                status: "active_ongoing",
+                balance,
+                effective_balance: effective_balance(balance),
+                slashed: false,
+                activation_epoch: 0,
+                exit_epoch: FAR_FUTURE_EPOCH,
+                withdrawable_epoch: FAR_FUTURE_EPOCH,
+            };
+        }
+        let epoch = self.spec().epoch_of(slot);
         let activation = self.activation_epoch(v);
-        let slashing = self.rules.slashed_at.get(&v).copied().filter(|&e| e <= epoch);
-        let exit_request = self.rules.exit_requested_at.get(&v).copied().filter(|&e| e <= epoch);
-        let (exit, withdrawable) = match (slashing, exit_request) {
-            (Some(e), _) => {
-                let slashings_vector = if self.scenario.preset == "mainnet" { 8192 } else { 64 };
-                (e + EXIT_DELAY, e + EXIT_DELAY + slashings_vector)
-            }
-            (None, Some(e)) => (e + EXIT_DELAY, e + EXIT_DELAY + WITHDRAWABILITY_DELAY),
-            (None, None) => (FAR_FUTURE_EPOCH, FAR_FUTURE_EPOCH),
+        let slashed = self.rules.slashed_at.get(&v).is_some_and(|&e| e <= epoch);
+        let exiting = slashed || self.rules.exit_requested_at.get(&v).is_some_and(|&e| e <= epoch);
+        let (exit, withdrawable) = if exiting {
+            (self.exit_epoch(v), self.withdrawable_epoch(v))
+        } else {
+            (FAR_FUTURE_EPOCH, FAR_FUTURE_EPOCH)
         };
-        let slashed = slashing.is_some();
+        let balance = self.balance(v, slot);
         let status = if epoch < activation {
             "pending_queued"
         } else if epoch < exit {
@@ -86,15 +95,16 @@ impl BeaconModel {
             } else {
                 "exited_unslashed"
             }
+        } else if balance == 0 {
+            "withdrawal_done"
         } else {
             "withdrawal_possible"
         };
-        let balance = if slashed { BALANCE_GWEI - SLASHING_PENALTY_GWEI } else { BALANCE_GWEI };
         ValidatorState {
             index: v,
             status,
             balance,
-            effective_balance: balance,
+            effective_balance: effective_balance(balance),
             slashed,
             activation_epoch: activation,
             exit_epoch: exit,
@@ -181,15 +191,22 @@ mod tests {
         let c = chain(
             "[[slashing]]\nvalidator = 9\nepoch = 3\n[[exit]]\nvalidator = 10\nepoch = 4\n[[activation]]\nvalidator = 11\nepoch = 2\n",
         );
-        assert_eq!(c.validator_state(9, 2).status, "active_ongoing");
-        let s = c.validator_state(9, 3);
+        let at = |v: u64, epoch: u64| c.validator_at(v, epoch * 8);
+        assert_eq!(at(9, 2).status, "active_ongoing");
+        let s = at(9, 3);
         assert_eq!((s.status, s.slashed, s.exit_epoch, s.withdrawable_epoch), ("active_slashed", true, 8, 72));
-        assert_eq!(c.validator_state(9, 8).status, "exited_slashed");
-        assert_eq!(c.validator_state(10, 3).exit_epoch, FAR_FUTURE_EPOCH);
-        assert_eq!(c.validator_state(10, 4).status, "active_exiting");
-        assert_eq!(c.validator_state(10, 9).status, "exited_unslashed");
-        assert_eq!(c.validator_state(10, 9 + 256).status, "withdrawal_possible");
-        assert_eq!(c.validator_state(11, 1).status, "pending_queued");
-        assert_eq!(c.validator_state(11, 2).status, "active_ongoing");
+        assert_eq!(at(9, 8).status, "exited_slashed");
+        assert_eq!(at(10, 3).exit_epoch, FAR_FUTURE_EPOCH);
+        assert_eq!(at(10, 4).status, "active_exiting");
+        assert_eq!(at(10, 9).status, "exited_unslashed");
+        // Withdrawable at 265; validator 10 is swept (4 a block, 25 blocks a round) at
+        // slots 2 mod 25: the first from slot 2120 (epoch 265) is 2127.
+        assert_eq!(at(10, 265).status, "withdrawal_possible");
+        assert!(at(10, 265).balance > 0);
+        assert_eq!(c.validator_at(10, 2126).status, "withdrawal_possible");
+        let gone = c.validator_at(10, 2127);
+        assert_eq!((gone.status, gone.balance, gone.effective_balance), ("withdrawal_done", 0, 0));
+        assert_eq!(at(11, 1).status, "pending_queued");
+        assert_eq!(at(11, 2).status, "active_ongoing");
     }
 }

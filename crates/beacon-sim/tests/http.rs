@@ -397,3 +397,105 @@ async fn head_advances_with_slot_ms() {
     assert!(later >= first + 8, "{first} -> {later}");
     assert_eq!(sim.get_raw("/eth/v1/beacon/headers/40").await.0, 200);
 }
+
+/// `T_CL` measured over HTTP as the oracle does: balances from the validators endpoint at
+/// two states, withdrawals and deposits (matched by pubkey) from the blocks between.
+#[tokio::test]
+async fn served_balances_withdrawals_and_deposits_carry_the_model_numbers() {
+    let sim = start(include_str!("data/money.toml")).await;
+    let c = sim.chain.clone();
+    let ids: Vec<String> = ["3", "9", "10", "12", "13", "20", "40"].iter().map(|s| s.to_string()).collect();
+    let vs: Vec<u64> = ids.iter().map(|s| s.parse().unwrap()).collect();
+    let keys: Vec<Vec<u8>> = vs.iter().map(|&v| c.pubkey(v).to_vec()).collect();
+    // Deneb deposit (slot 24), the Electra fork, a slashing's correlation, the leak.
+    for (after, through) in [(0u64, 200u64), (190, 520)] {
+        let mut t: i128 = 0;
+        for (slot, sign) in [(after, -1i128), (through, 1)] {
+            let (status, v) =
+                sim.post(&format!("/eth/v1/beacon/states/{slot}/validators"), serde_json::json!({"ids": ids})).await;
+            assert_eq!(status, 200, "{v}");
+            let data = v["data"].as_array().unwrap();
+            assert_eq!(data.len(), vs.len());
+            for (entry, &validator) in data.iter().zip(&vs) {
+                let balance = int(&entry["balance"]);
+                assert_eq!(balance, c.balance(validator, slot), "validator {validator} at {slot}");
+                let effective = int(&entry["validator"]["effective_balance"]);
+                assert_eq!(effective, claystack_beacon_sim::effective_balance(balance));
+                t += sign * balance as i128;
+            }
+            let q: String = ids.iter().map(|i| format!("id={i}&")).collect();
+            let b = sim.get(&format!("/eth/v1/beacon/states/{slot}/validator_balances?{q}")).await;
+            let served: Vec<(u64, u64)> =
+                b["data"].as_array().unwrap().iter().map(|x| (int(&x["index"]), int(&x["balance"]))).collect();
+            assert_eq!(served, vs.iter().map(|&v| (v, c.balance(v, slot))).collect::<Vec<_>>());
+        }
+        let (mut withdrawn, mut deposited, mut eth1_deposits) = (0u64, 0u64, 0);
+        for slot in after + 1..=through {
+            let (status, body) = sim.get_raw(&format!("/eth/v2/beacon/blocks/{slot}")).await;
+            if status == 404 {
+                assert!(!c.has_block(slot));
+                continue;
+            }
+            let blk: Value = serde_json::from_str(&body).unwrap();
+            let body = &blk["data"]["message"]["body"];
+            let served: Vec<(u64, u64, u64, Vec<u8>)> = body["execution_payload"]["withdrawals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| (int(&w["index"]), int(&w["validator_index"]), int(&w["amount"]), hex(&w["address"], 20)))
+                .collect();
+            let model: Vec<(u64, u64, u64, Vec<u8>)> = c
+                .withdrawals_at(slot)
+                .iter()
+                .map(|w| (w.index, w.validator, w.amount_gwei, w.address.to_vec()))
+                .collect();
+            assert_eq!(served, model, "withdrawals at {slot}");
+            withdrawn += served.iter().filter(|w| vs.contains(&w.1)).map(|w| w.2).sum::<u64>();
+            let electra = blk["version"] == "electra";
+            let deposits = if electra {
+                assert_eq!(body["deposits"], serde_json::json!([]));
+                body["execution_requests"]["deposits"].as_array().unwrap().clone()
+            } else {
+                let ds = body["deposits"].as_array().unwrap();
+                for d in ds {
+                    assert_eq!(d["proof"].as_array().unwrap().len(), 33);
+                    d["proof"].as_array().unwrap().iter().for_each(|r| drop(hex(r, 32)));
+                }
+                eth1_deposits += ds.len();
+                ds.iter().map(|d| d["data"].clone()).collect()
+            };
+            let model = c.deposits_at(slot);
+            assert_eq!(deposits.len(), model.len(), "deposits at {slot}");
+            for (d, m) in deposits.iter().zip(&model) {
+                assert_eq!(hex(&d["pubkey"], 48), m.pubkey.to_vec());
+                assert_eq!(int(&d["amount"]), m.amount_gwei);
+                hex(&d["signature"], 96);
+                assert_eq!(hex(&d["withdrawal_credentials"], 32)[12..], c.withdrawal_address(m.validator));
+                if electra {
+                    assert_eq!(int(&d["index"]), m.index);
+                }
+                if keys.contains(&hex(&d["pubkey"], 48)) {
+                    deposited += int(&d["amount"]);
+                }
+            }
+        }
+        t += withdrawn as i128 - deposited as i128;
+        assert_eq!(t, c.consensus_rewards(&vs, after, through), "slots ({after}, {through}]");
+        assert!(withdrawn > 0 && deposited > 0, "({after}, {through}]: {withdrawn} withdrawn, {deposited} deposited");
+        if after == 0 {
+            assert_eq!(eth1_deposits, 1, "validator 12's deposit rides in body.deposits before Electra");
+        }
+    }
+    let r = sim.http.get(format!("{}/eth/v1/beacon/states/head/pending_deposits", sim.base)).send().await.unwrap();
+    assert_eq!(r.headers()["eth-consensus-version"], "electra");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["version"], "electra");
+    assert_eq!(v["execution_optimistic"], false);
+    assert!(v["finalized"].is_boolean());
+    assert_eq!(v["data"], serde_json::json!([]));
+    // Every validator's balance at once (streamed) matches too.
+    let all = sim.get("/eth/v1/beacon/states/520/validator_balances").await;
+    let data = all["data"].as_array().unwrap();
+    assert_eq!(data.len(), 64);
+    assert!(data.iter().enumerate().all(|(i, x)| int(&x["balance"]) == c.balance(i as u64, 520)));
+}

@@ -250,6 +250,14 @@ impl BeaconClient {
         self.fetch(Request::get(path), |r| parse::committees(&r.body)).await
     }
 
+    /// `GET /eth/v1/beacon/states/{state_id}/pending_deposits`: deposits queued in the state
+    /// and not yet credited (Electra on; a state before Electra has none, and is not asked).
+    pub async fn pending_deposits(&self, state_id: &str) -> Result<Vec<claystack_primitives::Deposit>, BeaconError> {
+        check_id("state id", state_id)?;
+        let path = format!("/eth/v1/beacon/states/{state_id}/pending_deposits");
+        self.fetch(Request::get(path), |r| parse::pending_deposits(&r.body)).await
+    }
+
     /// The records of validators `ids` at `state_id`, in the node's order.
     ///
     /// Uses `POST .../validators` with `{"ids":[..]}`; if a node answers 404 or

@@ -38,6 +38,9 @@ pub enum DecodeError {
     /// A post-merge block without its execution payload.
     #[error("{fork} block has no execution_payload")]
     MissingPayload { fork: String },
+    /// A block without a field its fork always has.
+    #[error("{fork} block has no {field}")]
+    MissingField { field: &'static str, fork: String },
     /// An Electra attestation without `committee_bits`.
     #[error(
         "attestations[{index}] of a {fork} block has no committee_bits, which every attestation has from electra on"

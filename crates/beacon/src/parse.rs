@@ -2,7 +2,7 @@
 //!
 //! Each decoder reads the body with `serde_json::from_slice` into structs that
 //! borrow their hex strings from the body and skip every field the oracle does
-//! not read (transactions, signatures, withdrawals, ...), then decodes the hex
+//! not read (transactions, signatures, proofs, ...), then decodes the hex
 //! with `claystack-primitives`. Blocks and duties are on the oracle's hot path.
 //!
 //! Strictness follows the standard: integers are quoted decimal strings and a
@@ -16,7 +16,8 @@ use crate::types::{
     AttesterDuties, BeaconCommittee, BeaconGenesis, BlockHeader, Checkpoint, FinalityCheckpoints, SyncStatus,
 };
 use claystack_primitives::{
-    hex, Attestation, AttesterDuty, BeaconSpec, Bitlist, Bitvector, BlockSummary, ExecutionLink, Root, ValidatorInfo,
+    hex, Attestation, AttesterDuty, BeaconSpec, Bitlist, Bitvector, BlockSummary, Deposit, ExecutionLink, Root,
+    ValidatorInfo, Withdrawal,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -309,6 +310,24 @@ pub const VALIDATOR_STATUSES: [&str; 9] = [
 ];
 
 /// `/eth/v1/beacon/states/{state_id}/validators` (GET or POST).
+/// `/eth/v1/beacon/states/{state_id}/pending_deposits` (Electra on): each queued deposit's
+/// key and amount, in queue order.
+pub fn pending_deposits(body: &[u8]) -> Result<Vec<Deposit>, DecodeError> {
+    #[derive(Deserialize)]
+    struct Entry<'a> {
+        pubkey: &'a str,
+        amount: Quoted,
+    }
+    let entries = serde_json::from_slice::<Data<Vec<Entry>>>(body)?.data;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            Ok(Deposit { pubkey: fixed::<48>(e.pubkey, || format!("data[{i}].pubkey"))?, amount_gwei: e.amount.0 })
+        })
+        .collect()
+}
+
 pub fn validators(body: &[u8]) -> Result<Vec<ValidatorInfo>, DecodeError> {
     #[derive(Deserialize)]
     struct Entry<'a> {
@@ -482,8 +501,39 @@ struct BlockJson<'a> {
 struct BodyJson<'a> {
     #[serde(borrow)]
     attestations: Vec<AttestationJson<'a>>,
+    #[serde(borrow)]
+    deposits: Vec<BridgeDepositJson<'a>>,
     #[serde(default, borrow)]
     execution_payload: Option<PayloadJson<'a>>,
+    #[serde(default, borrow)]
+    execution_requests: Option<ExecutionRequestsJson<'a>>,
+}
+
+/// `body.deposits[i]`: a deposit from the deposit contract bridge (its Merkle proof is not read).
+#[derive(Deserialize)]
+struct BridgeDepositJson<'a> {
+    #[serde(borrow)]
+    data: DepositDataJson<'a>,
+}
+
+/// The fields of a deposit the oracle reads (`DepositData`, and Electra's `DepositRequest`).
+#[derive(Deserialize)]
+struct DepositDataJson<'a> {
+    pubkey: &'a str,
+    amount: Quoted,
+}
+
+#[derive(Deserialize)]
+struct ExecutionRequestsJson<'a> {
+    #[serde(borrow)]
+    deposits: Vec<DepositDataJson<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WithdrawalJson {
+    index: Quoted,
+    validator_index: Quoted,
+    amount: Quoted,
 }
 
 #[derive(Deserialize)]
@@ -505,13 +555,18 @@ struct PayloadJson<'a> {
     block_number: Quoted,
     block_hash: &'a str,
     parent_hash: &'a str,
+    /// From Capella on.
+    #[serde(default)]
+    withdrawals: Option<Vec<WithdrawalJson>>,
 }
 
 /// `/eth/v2/beacon/blocks/{block_id}`.
 ///
 /// The fork is the body's `version`, else `header_version` (the
 /// `Eth-Consensus-Version` response header). Electra and later attestations'
-/// `committee_bits` are read as `Bitvector[max_committees_per_slot]`.
+/// `committee_bits` are read as `Bitvector[max_committees_per_slot]`. Withdrawals must be
+/// present from Capella on and `execution_requests` from Electra on: a node that leaves them
+/// out would make the rewards measured from this block silently wrong.
 pub fn block(
     body: &[u8],
     header_version: Option<&str>,
@@ -537,6 +592,31 @@ pub fn block(
         .enumerate()
         .map(|(i, a)| attestation(i, a, fork, max_committees_per_slot))
         .collect::<Result<Vec<_>, _>>()?;
+    let withdrawals = match payload.withdrawals {
+        Some(list) => list
+            .iter()
+            .map(|w| Withdrawal { index: w.index.0, validator: w.validator_index.0, amount_gwei: w.amount.0 })
+            .collect(),
+        None if fork >= Fork::Capella => {
+            return Err(DecodeError::MissingField { field: "execution_payload.withdrawals", fork: fork.name().into() })
+        }
+        None => Vec::new(),
+    };
+    let mut deposits = Vec::with_capacity(m.body.deposits.len());
+    for (i, d) in m.body.deposits.iter().enumerate() {
+        deposits.push(deposit(&d.data, || format!("deposits[{i}].data.pubkey"))?);
+    }
+    match (&m.body.execution_requests, fork >= Fork::Electra) {
+        (Some(requests), true) => {
+            for (i, d) in requests.deposits.iter().enumerate() {
+                deposits.push(deposit(d, || format!("execution_requests.deposits[{i}].pubkey"))?);
+            }
+        }
+        (None, true) => {
+            return Err(DecodeError::MissingField { field: "execution_requests", fork: fork.name().into() })
+        }
+        (_, false) => {}
+    }
     Ok(BlockSummary {
         slot: m.slot.0,
         proposer_index: m.proposer_index.0,
@@ -544,7 +624,13 @@ pub fn block(
         fork: fork.name().to_string(),
         execution,
         attestations,
+        withdrawals,
+        deposits,
     })
+}
+
+fn deposit(d: &DepositDataJson, field: impl FnOnce() -> String) -> Result<Deposit, DecodeError> {
+    Ok(Deposit { pubkey: fixed::<48>(d.pubkey, field)?, amount_gwei: d.amount.0 })
 }
 
 fn attestation(i: usize, a: &AttestationJson, fork: Fork, max_committees: usize) -> Result<Attestation, DecodeError> {

@@ -9,7 +9,7 @@
 
 use claystack_genesis::Genesis;
 use claystack_primitives::{Epoch, ReportKind};
-use claystack_report::{build, frame_of, report_bytes, report_hash, ExternalInputs};
+use claystack_report::{build, frame_of, report_bytes, report_hash, Built, ExternalInputs};
 use claystack_rewards::RewardsReport;
 use claystack_store::{Store, StoredReport};
 use std::future::Future;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 mod registry;
-pub use registry::{check_no_registry, OnchainRegistryInputs, RegistryAtReference};
+pub use registry::{check_not_in_file, frame_flows, Measured, MeasuredInputs, ReferenceReader};
 
 /// Why a frame could not be closed. Messages name the report, the file or the epochs and
 /// what to do in this crate's terms; the binary adds its flags and config keys. Causes are
@@ -174,7 +174,7 @@ impl FrameCloser {
         FrameCloser { genesis, store, inputs, export: None }
     }
 
-    /// Also write each closed report as files, `<dir>/rewards-<n>/{report.json,tree.json,root}`,
+    /// Also write each closed report as files, `<dir>/rewards-<n>/{report.json,tree.json,frame-log.json,root}`,
     /// for operators and tools that cannot open the store while the node runs (the tree
     /// dump is what `claystack-oracle proof` and claim front-ends read), and, when the
     /// report is closed, `inputs.json`: the frame inputs it was built from (registry and
@@ -195,9 +195,12 @@ impl FrameCloser {
         let dir = dir.join(format!("rewards-{number}"));
         std::fs::create_dir_all(&dir).map_err(|error| FrameCloseError::Export { path: dir.clone(), error })?;
         let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
-        for (name, bytes) in
-            [("report.json", &stored.report[..]), ("tree.json", &stored.tree[..]), ("root", root.as_bytes())]
-        {
+        for (name, bytes) in [
+            ("report.json", &stored.report[..]),
+            ("tree.json", &stored.tree[..]),
+            ("frame-log.json", &stored.log[..]),
+            ("root", root.as_bytes()),
+        ] {
             write_export(&dir.join(name), bytes)?;
         }
         Ok(())
@@ -260,13 +263,13 @@ impl FrameCloser {
         let mut inputs = serde_json::to_vec_pretty(&file).expect("frame inputs always serialize");
         inputs.push(b'\n');
         let tallies = self.store.sum_tallies(frame.0, frame.1)?;
-        let (report, tree) =
+        let Built { report, tree, log } =
             build(economics, file, number, frame, tallies).map_err(|error| FrameCloseError::Build { number, error })?;
         let bytes = report_bytes(&report);
         let mut dump = serde_json::to_vec_pretty(&tree.dump()).expect("a tree dump always serializes");
         dump.push(b'\n');
         let stored =
-            StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump };
+            StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump, log };
         self.store.put_report(ReportKind::Rewards, number, &stored)?;
         self.export(number)?;
         self.export_inputs(number, &inputs)?;

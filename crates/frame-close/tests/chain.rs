@@ -1,7 +1,8 @@
-//! `OnchainRegistryInputs` against a real anvil (the contracts deployed, operators registered through
-//! `Registrar`) and the beacon simulator over HTTP: the registry is read at the frame's
-//! reference block, waits while the chain is behind it, maps pubkeys to beacon indices at
-//! the reference slot, and ignores everything registered after it.
+//! `MeasuredInputs` against a real anvil (the contracts deployed, operators registered through
+//! `Registrar`) and the beacon simulator over HTTP, with the frame accounted by the real
+//! follower into RocksDB: the registry is read at the frame's reference block, waits while the
+//! chain is behind it, maps pubkeys to beacon indices at the frame's last slot, and ignores
+//! everything registered after it; the consensus rewards and facts come from the beacon chain.
 
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_beacon_sim::{serve, BeaconModel, Scenario};
@@ -10,8 +11,10 @@ use claystack_execution::alloy::providers::Provider;
 use claystack_execution::{
     predict_addresses, DeployConfig, Deployer, NodeType, Registrar, RegistryReader, Rpc, Transactor, TxConfig,
 };
-use claystack_frame_close::{InputFiles, InputsSource, InputsStatus, OnchainRegistryInputs, RegistryAtReference};
+use claystack_frame_close::{InputFiles, InputsSource, InputsStatus, MeasuredInputs, ReferenceReader};
 use claystack_genesis::generate_local;
+use claystack_store::Store;
+use claystack_sync::{Follower, SyncConfig};
 use claystack_testkit::Anvil;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +23,7 @@ use std::time::Duration;
 const SCENARIO: &str = include_str!("data/chain.toml");
 
 const FRAMES: &str = r#"{
-  "source": { "validator_rewards_wei": "1000000000000000000", "execution_fees_wei": "0" },
+  "source": { "validator_rewards_wei": "0", "execution_fees_wei": "0" },
   "ssv_price": { "agreed_wei_per_ssv": "1", "observed_wei_per_ssv": "1" }
 }"#;
 
@@ -31,6 +34,15 @@ async fn registry_is_read_at_the_reference_block() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(chain.clone(), listener));
     let beacon = BeaconClient::new(&[url], ClientConfig::default()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(data.path()).unwrap());
+    let sync = SyncConfig {
+        tracked: (0..64).collect(),
+        until_epoch: Some(3),
+        poll_interval: Duration::from_millis(20),
+        ..SyncConfig::default()
+    };
+    Follower::new(beacon.clone(), store.clone(), sync).await.unwrap().run().await.unwrap();
 
     let anvil = Anvil::start().unwrap();
     let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await.unwrap();
@@ -58,11 +70,10 @@ async fn registry_is_read_at_the_reference_block() {
     owner.add_validator(&[0x77; 48], &[b]).await.unwrap(); // never deposited: no beacon index
 
     let dir = tempfile::tempdir().unwrap();
-    let chain_registry =
-        RegistryAtReference::new(beacon, RegistryReader::new(rpc.clone(), addresses.operator_registry));
+    let reader = ReferenceReader::new(beacon, RegistryReader::new(rpc.clone(), addresses.operator_registry));
     let frame = (0, 3);
-    assert_eq!(chain_registry.reference(1, frame).await.unwrap(), (30, 30));
-    let inputs = OnchainRegistryInputs::new(InputFiles::new(dir.path()), chain_registry);
+    assert_eq!(reader.reference(1, frame).await.unwrap(), (30, 30));
+    let inputs = MeasuredInputs::new(InputFiles::new(dir.path()), reader, store);
 
     // No file yet: waiting for it. Then the chain is behind the reference block: waiting.
     let InputsStatus::Waiting(reason) = inputs.frame_inputs(1, frame).await.unwrap() else {
@@ -89,12 +100,19 @@ async fn registry_is_read_at_the_reference_block() {
     assert_eq!(file.registry.nodes.iter().map(|n| n.id).collect::<Vec<_>>(), vec![a, b]);
     assert_eq!(file.registry.operators.len(), 1);
     assert_eq!(file.registry.operators[0].address.0, keys[1].address().0 .0);
-    assert_eq!(file.source.validator_rewards_wei, 10i128.pow(18));
+    let truth = chain.consensus_rewards(&[5, 9], 0, 31);
+    assert_eq!(file.source.validator_rewards_wei, truth * 1_000_000_000);
 
-    // A file that also holds a registry is refused: two sources for one thing.
-    let mut with_registry: serde_json::Value = serde_json::from_str(FRAMES).unwrap();
-    with_registry["registry"] = serde_json::to_value(&file.registry).unwrap();
-    std::fs::write(dir.path().join("frames.json"), serde_json::to_vec(&with_registry).unwrap()).unwrap();
-    let err = inputs.frame_inputs(1, frame).await.unwrap_err().to_string();
-    assert!(err.contains("remove \"registry\""), "{err}");
+    // A file that also gives what is measured is refused: two sources for one thing.
+    for (field, value) in [
+        ("registry", serde_json::to_value(&file.registry).unwrap()),
+        ("facts", serde_json::json!({ "forced_exits": [{ "validator": 5, "epoch": 1 }] })),
+        ("source", serde_json::json!({ "validator_rewards_wei": "1", "execution_fees_wei": "0" })),
+    ] {
+        let mut given: serde_json::Value = serde_json::from_str(FRAMES).unwrap();
+        given[field] = value;
+        std::fs::write(dir.path().join("frames.json"), serde_json::to_vec(&given).unwrap()).unwrap();
+        let err = inputs.frame_inputs(1, frame).await.unwrap_err().to_string();
+        assert!(err.contains("remove them from the file") && err.contains(field), "{field}: {err}");
+    }
 }

@@ -1,7 +1,7 @@
 //! Reports close in order once accounting passes their frame, chain to each other,
 //! and come out byte-identical from two stores with the same tallies.
 
-use claystack_accounting::{EpochTally, Tally};
+use claystack_accounting::{EpochFlows, EpochTally, Tally};
 use claystack_frame_close::{FrameCloseError, FrameCloser, InputFiles, Waiting};
 use claystack_genesis::generate_local;
 use claystack_primitives::ReportKind;
@@ -132,8 +132,9 @@ async fn closed_reports_are_exported_as_files() {
     // The inputs it was built from: rebuilding from them and the same tallies gives the root.
     let inputs: claystack_report::ExternalInputs =
         serde_json::from_slice(&std::fs::read(files.join("inputs.json")).unwrap()).unwrap();
+    let inputs_validators = inputs.registry.validators.len();
     let frame = (0, 3);
-    let (_, again) = claystack_report::build(
+    let again = claystack_report::build(
         &generate_local(4, 3, [7; 32], 31337).0.economics,
         inputs,
         1,
@@ -141,7 +142,16 @@ async fn closed_reports_are_exported_as_files() {
         store.sum_tallies(frame.0, frame.1).unwrap(),
     )
     .unwrap();
-    assert_eq!(again.root(), stored.merkle_root);
+    assert_eq!(again.tree.root(), stored.merkle_root);
+    // The frame log is exported beside them, and the stored report names its hash.
+    let log = std::fs::read(files.join("frame-log.json")).unwrap();
+    assert_eq!(log, again.log);
+    assert_eq!(log, stored.log);
+    let report: claystack_rewards::RewardsReport = serde_json::from_slice(&stored.report).unwrap();
+    assert_eq!(report.frame_log_hash, Some(claystack_merkle::keccak256(&log)));
+    let parsed: claystack_report::FrameLog = serde_json::from_slice(&log).unwrap();
+    assert_eq!(parsed.validators.len(), inputs_validators);
+    assert!(!parsed.t.consensus_measured, "the file gave the consensus rewards");
 }
 
 #[tokio::test]
@@ -154,7 +164,14 @@ async fn a_registry_validator_the_accounting_skipped_is_refused() {
     for epoch in 0..5 {
         let tallies = tracked.iter().map(|&v| Tally { validator: v, duties: 1, included: 1, timely: 1 }).collect();
         let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: [5; 32] };
-        store.commit_epoch_tracked(&EpochTally { epoch, tallies }, &cursor, &tracked).unwrap();
+        store
+            .commit_epoch_tracked(
+                &EpochTally { epoch, tallies },
+                &EpochFlows { epoch, ..Default::default() },
+                &cursor,
+                &tracked,
+            )
+            .unwrap();
     }
     let r = FrameCloser::new(genesis, store.clone(), Box::new(InputFiles::new(inputs_dir())));
     let err = r.close_ready().await.unwrap_err();

@@ -53,6 +53,28 @@ pub struct BlockSummary {
     pub fork: String,
     pub execution: ExecutionLink,
     pub attestations: Vec<Attestation>,
+    /// Withdrawals the execution payload paid out (Capella on), in payload order.
+    pub withdrawals: Vec<Withdrawal>,
+    /// Deposits the block carries: `body.deposits` (the deposit contract bridge) and, from
+    /// Electra, `execution_requests.deposits`, in that order.
+    pub deposits: Vec<Deposit>,
+}
+
+/// One entry of `execution_payload.withdrawals`: gwei paid from a validator's balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Withdrawal {
+    /// The chain-wide withdrawal counter.
+    pub index: u64,
+    pub validator: ValidatorIndex,
+    pub amount_gwei: u64,
+}
+
+/// A deposit a block carries, keyed by public key: a deposit may come before its
+/// validator has an index (a new validator) or be a top-up of an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Deposit {
+    pub pubkey: [u8; 48],
+    pub amount_gwei: u64,
 }
 
 /// A validator's record at some state, as `/eth/v1/beacon/states/{id}/validators` gives it.

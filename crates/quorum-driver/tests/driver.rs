@@ -84,6 +84,7 @@ impl Committee {
             report_hash: REPORT.report_hash,
             report: b"{}".to_vec(),
             tree: b"{}".to_vec(),
+            log: b"{}".to_vec(),
         };
         store.put_report(ReportKind::Rewards, 1, &report).unwrap();
         let (hub, network_events) = self.hub.join(member_peer_id(member));

@@ -5,6 +5,12 @@
 //! binary fetches tallies from the store and writes the files. What it produces
 //! is canonical: the same inputs give the same bytes on any machine.
 
+mod log;
+mod measure;
+
+pub use log::{frame_log, log_bytes, FrameLog, TComponents, ValidatorLine};
+pub use measure::{beacon_facts, consensus_rewards, ConsensusRewards, ExitRequest, ValidatorMoney, ValidatorValue};
+
 use claystack_accounting::Tally;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::Epoch;
@@ -40,6 +46,10 @@ pub struct ExternalInputs {
     pub adjustments: Vec<Adjustment>,
     #[serde(default)]
     pub previous: Option<Carry>,
+    /// Per validator money over the frame, when the node measured it from the beacon chain
+    /// (`source.validator_rewards_wei` is then its total); it goes into the frame log.
+    #[serde(default)]
+    pub consensus: Option<ConsensusRewards>,
 }
 
 #[derive(Debug, Error)]
@@ -80,18 +90,28 @@ pub fn number_of(economics: &Economics, first_epoch: Epoch, epoch: Epoch) -> Opt
     epoch.checked_sub(first_epoch).map(|d| d / economics.frame_epochs + 1)
 }
 
+/// A computed report with its claim tree and frame log.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub report: RewardsReport,
+    pub tree: StandardMerkleTree,
+    /// [`log_bytes`] of the frame log; its keccak256 is the report's `frame_log_hash`.
+    pub log: Vec<u8>,
+}
+
 /// Computes report `number` over `frame` from the file's inputs and the accounted
-/// tallies. Tallies of validators outside the registry are left out (a node may
-/// track more validators than the protocol registered).
+/// tallies, with its frame log. Tallies of validators outside the registry are left out (a
+/// node may track more validators than the protocol registered).
 pub fn build(
     economics: &Economics,
     file: ExternalInputs,
     number: u64,
     frame: (Epoch, Epoch),
     tallies: Vec<Tally>,
-) -> Result<(RewardsReport, StandardMerkleTree), ReportError> {
+) -> Result<Built, ReportError> {
     let registered: BTreeSet<u64> = file.registry.validators.iter().map(|v| v.index).collect();
-    let tallies = tallies.into_iter().filter(|t| registered.contains(&t.validator)).collect();
+    let tallies: Vec<Tally> = tallies.into_iter().filter(|t| registered.contains(&t.validator)).collect();
+    let log = log_bytes(&frame_log(number, frame, &file, &tallies));
     let inputs = FrameInputs {
         number,
         frame,
@@ -102,10 +122,11 @@ pub fn build(
         ssv_price: file.ssv_price,
         adjustments: file.adjustments,
         previous: file.previous,
+        frame_log_hash: Some(claystack_merkle::keccak256(&log)),
     };
     let report = compute_report(economics, &inputs)?;
     let tree = tree_of(&report)?;
-    Ok((report, tree))
+    Ok(Built { report, tree, log })
 }
 
 /// Leaf encoding of the rewards tree, in the contract's order: operator, cumulative rewards,

@@ -352,7 +352,7 @@ fn slashing_penalties(
                     validator: Some(s.validator),
                     amount_wei: amount,
                     reason: format!(
-                        "validator {} slashed at epoch {}: {} wei + {} bps of base",
+                        "validator {} slashed, final at epoch {}: {} wei + {} bps of base",
                         s.validator, s.epoch, economics.slashing.fixed_wei, economics.slashing.base_bps
                     ),
                 },
@@ -564,7 +564,13 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
     let by_operator = node_reports(&operators, &nodes, &shares, per_node)?;
     let reports = operator_reports(economics, input, &operators, &addresses, by_operator, events)?;
     let totals = totals(shares.t_wei, shares.a, &reports)?;
-    let report = RewardsReport { number: input.number, frame: input.frame, totals, operators: reports };
+    let report = RewardsReport {
+        number: input.number,
+        frame: input.frame,
+        totals,
+        operators: reports,
+        frame_log_hash: input.frame_log_hash,
+    };
     report.check().map_err(RewardsError::Internal)?;
     Ok(report)
 }

@@ -33,6 +33,10 @@ pub struct FrameInputs {
     /// The previous report's carry; `None` for the first report.
     #[serde(default)]
     pub previous: Option<Carry>,
+    /// keccak256 of the frame log these inputs were measured with (`claystack-report`), carried
+    /// into the report so the signed report hash covers the log; `None` without a log.
+    #[serde(default, with = "crate::wei::hash32_opt", skip_serializing_if = "Option::is_none")]
+    pub frame_log_hash: Option<[u8; 32]>,
 }
 
 /// The registry at the frame's reference slot.
@@ -93,6 +97,7 @@ pub struct Facts {
 #[serde(deny_unknown_fields)]
 pub struct Slashing {
     pub validator: ValidatorIndex,
+    /// The epoch from which its outcome is final: its withdrawable epoch, when measured.
     pub epoch: Epoch,
 }
 

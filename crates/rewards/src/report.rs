@@ -14,6 +14,10 @@ pub struct RewardsReport {
     pub frame: (Epoch, Epoch),
     pub totals: Totals,
     pub operators: Vec<OperatorReport>,
+    /// keccak256 of the frame log (`frame-log.json`): why every input number is what it is.
+    /// Absent for a report computed without one.
+    #[serde(default, with = "crate::wei::hash32_opt", skip_serializing_if = "Option::is_none")]
+    pub frame_log_hash: Option<[u8; 32]>,
 }
 
 /// Where every wei of the frame went.

@@ -107,3 +107,22 @@ pub mod signed {
         d.deserialize_any(AmountVisitor)
     }
 }
+
+/// An optional 32-byte hash as `0x`-hex.
+pub mod hash32_opt {
+    use claystack_primitives::hex;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(h) => s.serialize_str(&hex::encode(h)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+        Option::<&str>::deserialize(d)?
+            .map(|s| hex::decode_fixed::<32>(s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -196,6 +196,7 @@ fn build(r: &Raw) -> FrameInputs {
         ssv_price: SsvPrice { agreed_wei_per_ssv: r.agreed as u128, observed_wei_per_ssv: r.observed as u128 },
         adjustments,
         previous,
+        frame_log_hash: None,
     }
 }
 
@@ -380,8 +381,10 @@ proptest! {
             ssv_price: SsvPrice { agreed_wei_per_ssv: w.amounts.2, observed_wei_per_ssv: w.amounts.3 },
             adjustments: vec![Adjustment { node: 0, amount_wei: w.amounts.4, reason: "wild".into() }],
             previous: None,
+            frame_log_hash: Some([7; 32]),
         };
         if let Ok(report) = compute_report(&e, &input) {
+            prop_assert_eq!(report.frame_log_hash, Some([7; 32]));
             prop_assert!(report.check().is_ok());
         }
     }

@@ -2,7 +2,7 @@
 //! a leading format version byte.
 
 use crate::AccountingCursor;
-use claystack_accounting::Tally;
+use claystack_accounting::{EpochFlows, PubkeyGwei, Tally, ValidatorGwei};
 use claystack_primitives::ExecutionLink;
 use thiserror::Error;
 
@@ -107,6 +107,59 @@ pub fn decode_cursor(bytes: &[u8]) -> Result<AccountingCursor, CodecError> {
     Ok(AccountingCursor { next_epoch: u64_at(0), tracked_hash: b[8..40].try_into().unwrap(), anchor })
 }
 
+/// An epoch's flows (without the epoch, which is the key): a 4-byte count of withdrawals,
+/// each validator and gwei (8 + 8 bytes), then a 4-byte count of deposits, each public key and
+/// gwei (48 + 8 bytes).
+pub fn encode_flows(f: &EpochFlows) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 8 + f.withdrawals.len() * 16 + f.deposits.len() * 56);
+    out.push(V1);
+    out.extend_from_slice(&(f.withdrawals.len() as u32).to_be_bytes());
+    for w in &f.withdrawals {
+        out.extend_from_slice(&w.validator.to_be_bytes());
+        out.extend_from_slice(&w.gwei.to_be_bytes());
+    }
+    out.extend_from_slice(&(f.deposits.len() as u32).to_be_bytes());
+    for d in &f.deposits {
+        out.extend_from_slice(&d.pubkey);
+        out.extend_from_slice(&d.gwei.to_be_bytes());
+    }
+    out
+}
+
+pub fn decode_flows(epoch: u64, bytes: &[u8]) -> Result<EpochFlows, CodecError> {
+    let mut r = Reader(versioned(bytes)?);
+    let withdrawals = (0..r.u32()?)
+        .map(|_| Ok(ValidatorGwei { validator: r.u64()?, gwei: r.u64()? }))
+        .collect::<Result<_, CodecError>>()?;
+    let deposits = (0..r.u32()?)
+        .map(|_| Ok(PubkeyGwei { pubkey: r.array()?, gwei: r.u64()? }))
+        .collect::<Result<_, CodecError>>()?;
+    if !r.0.is_empty() {
+        return Err(CodecError::Malformed(format!("{} bytes after the flows", r.0.len())));
+    }
+    Ok(EpochFlows { epoch, withdrawals, deposits })
+}
+
+/// Reads fixed-width big-endian fields off the front of a value.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+        if self.0.len() < N {
+            return Err(CodecError::Malformed(format!("value ends {} bytes short", N - self.0.len())));
+        }
+        let (head, rest) = self.0.split_at(N);
+        self.0 = rest;
+        Ok(head.try_into().expect("split at N"))
+    }
+    fn u32(&mut self) -> Result<u32, CodecError> {
+        self.array().map(u32::from_be_bytes)
+    }
+    fn u64(&mut self) -> Result<u64, CodecError> {
+        self.array().map(u64::from_be_bytes)
+    }
+}
+
 fn versioned(bytes: &[u8]) -> Result<&[u8], CodecError> {
     match bytes.split_first() {
         Some((&V1, rest)) => Ok(rest),
@@ -125,6 +178,18 @@ mod tests {
         fn tallies_round_trip(v in proptest::collection::vec((any::<u64>(), any::<u32>(), any::<u32>(), any::<u32>()), 0..50)) {
             let t: Vec<Tally> = v.into_iter().map(|(validator, duties, included, timely)| Tally { validator, duties, included, timely }).collect();
             prop_assert_eq!(decode_tallies(&encode_tallies(&t)).unwrap(), t);
+        }
+
+        #[test]
+        fn flows_round_trip(e in any::<u64>(), w in proptest::collection::vec(any::<(u64, u64)>(), 0..20), d in proptest::collection::vec((any::<u8>(), any::<u64>()), 0..20)) {
+            let f = EpochFlows {
+                epoch: e,
+                withdrawals: w.into_iter().map(|(validator, gwei)| ValidatorGwei { validator, gwei }).collect(),
+                deposits: d.into_iter().map(|(k, gwei)| PubkeyGwei { pubkey: [k; 48], gwei }).collect(),
+            };
+            let bytes = encode_flows(&f);
+            prop_assert_eq!(decode_flows(e, &bytes).unwrap(), f);
+            prop_assert!(decode_flows(e, &bytes[..bytes.len() - 1]).is_err());
         }
 
         #[test]

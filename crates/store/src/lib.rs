@@ -9,7 +9,7 @@
 mod codec;
 mod reports;
 
-use claystack_accounting::{EpochTally, Tally};
+use claystack_accounting::{EpochFlows, EpochTally, Tally};
 use claystack_primitives::{Epoch, ExecutionLink};
 use rocksdb::{Options, WriteBatch, DB};
 use std::collections::BTreeMap;
@@ -65,6 +65,13 @@ pub struct Store {
 const CURSOR_KEY: &[u8] = b"acct/cursor";
 const TALLY_PREFIX: &[u8] = b"acct/tally/";
 const TRACKED_PREFIX: &[u8] = b"acct/tracked/";
+const FLOWS_PREFIX: &[u8] = b"acct/flows/";
+
+fn flows_key(epoch: Epoch) -> Vec<u8> {
+    let mut k = FLOWS_PREFIX.to_vec();
+    k.extend_from_slice(&epoch.to_be_bytes());
+    k
+}
 
 fn tracked_key(epoch: Epoch) -> Vec<u8> {
     let mut k = TRACKED_PREFIX.to_vec();
@@ -104,13 +111,22 @@ impl Store {
         Ok(())
     }
 
-    /// Like [`commit_epoch`](Store::commit_epoch), and records `tracked` (sorted) as the set
-    /// the tallies are made for from this epoch on, when it is not the stored cursor's set.
-    pub fn commit_epoch_tracked(&self, tally: &EpochTally, cursor: &AccountingCursor, tracked: &[u64]) -> Result<()> {
+    /// What the follower commits for each epoch, atomically: the tallies, the balance flows,
+    /// the cursor past the epoch, and `tracked` (sorted) as the set the tallies are made for
+    /// from this epoch on, when it is not the stored cursor's set.
+    pub fn commit_epoch_tracked(
+        &self,
+        tally: &EpochTally,
+        flows: &EpochFlows,
+        cursor: &AccountingCursor,
+        tracked: &[u64],
+    ) -> Result<()> {
+        debug_assert_eq!(tally.epoch, flows.epoch);
         let mut batch = WriteBatch::default();
         if self.accounting_cursor()?.is_none_or(|c| c.tracked_hash != cursor.tracked_hash) {
             batch.put(tracked_key(tally.epoch), codec::encode_indices(tracked));
         }
+        batch.put(flows_key(flows.epoch), codec::encode_flows(flows));
         batch.put(tally_key(tally.epoch), codec::encode_tallies(&tally.tallies));
         batch.put(CURSOR_KEY, codec::encode_cursor(cursor));
         self.db.write(batch)?;
@@ -169,6 +185,28 @@ impl Store {
             let tallies = codec::decode_tallies(&v)
                 .map_err(|error| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), error })?;
             out.push(EpochTally { epoch, tallies });
+        }
+        Ok(out)
+    }
+
+    /// The stored balance flows of the epochs in `from..=to`, ascending. An epoch accounted by
+    /// a build before flows were recorded (or by [`commit_epoch`](Store::commit_epoch)) has none:
+    /// callers that measure rewards check that every epoch is there.
+    pub fn epoch_flows(&self, from: Epoch, to: Epoch) -> Result<Vec<EpochFlows>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator(rocksdb::IteratorMode::From(&flows_key(from), rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(FLOWS_PREFIX) {
+                break;
+            }
+            let epoch = Epoch::from_be_bytes(k[FLOWS_PREFIX.len()..].try_into().expect("flows keys hold 8 bytes"));
+            if epoch > to {
+                break;
+            }
+            let flows = codec::decode_flows(epoch, &v)
+                .map_err(|error| StoreError::Corrupt { key: format!("acct/flows/{epoch}"), error })?;
+            out.push(flows);
         }
         Ok(out)
     }

@@ -16,7 +16,10 @@ const PEER: &[u8] = b"sig/peer/";
 const AGGREGATE: &[u8] = b"agg/";
 const SUBMISSION: &[u8] = b"sub/";
 
+/// Root, hash, report and tree.
 const V1: u8 = 1;
+/// Root, hash, report, tree and frame log.
+const V2: u8 = 2;
 
 /// A report as the node computed it: the root and hash it signs, and the files it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct StoredReport {
     pub report: Vec<u8>,
     /// The tree dump (`tree.json`) bytes.
     pub tree: Vec<u8>,
+    /// The frame log (`frame-log.json`) bytes; empty for a report stored before logs existed.
+    pub log: Vec<u8>,
 }
 
 fn key(prefix: &[u8], kind: ReportKind, number: u64) -> Vec<u8> {
@@ -44,11 +49,11 @@ fn corrupt(key: &[u8], what: &str) -> StoreError {
 }
 
 fn encode_report(r: &StoredReport) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + 64 + 16 + r.report.len() + r.tree.len());
-    out.push(V1);
+    let mut out = Vec::with_capacity(1 + 64 + 24 + r.report.len() + r.tree.len() + r.log.len());
+    out.push(V2);
     out.extend_from_slice(&r.merkle_root);
     out.extend_from_slice(&r.report_hash);
-    for part in [&r.report, &r.tree] {
+    for part in [&r.report, &r.tree, &r.log] {
         out.extend_from_slice(&(part.len() as u64).to_be_bytes());
         out.extend_from_slice(part);
     }
@@ -58,12 +63,17 @@ fn encode_report(r: &StoredReport) -> Vec<u8> {
 fn decode_report(k: &[u8], v: &[u8]) -> Result<StoredReport> {
     let bad = || corrupt(k, "report record is truncated or has an unknown version");
     let (&version, rest) = v.split_first().ok_or_else(bad)?;
-    if version != V1 || rest.len() < 64 {
+    let count = match version {
+        V1 => 2,
+        V2 => 3,
+        _ => return Err(bad()),
+    };
+    if rest.len() < 64 {
         return Err(bad());
     }
     let (roots, mut rest) = rest.split_at(64);
-    let mut parts = Vec::with_capacity(2);
-    for _ in 0..2 {
+    let mut parts = Vec::with_capacity(3);
+    for _ in 0..count {
         if rest.len() < 8 {
             return Err(bad());
         }
@@ -78,6 +88,7 @@ fn decode_report(k: &[u8], v: &[u8]) -> Result<StoredReport> {
     if !rest.is_empty() {
         return Err(bad());
     }
+    let log = if count == 3 { parts.pop().expect("three parts") } else { Vec::new() };
     let tree = parts.pop().expect("two parts");
     let report = parts.pop().expect("two parts");
     Ok(StoredReport {
@@ -85,6 +96,7 @@ fn decode_report(k: &[u8], v: &[u8]) -> Result<StoredReport> {
         report_hash: roots[32..].try_into().expect("32 bytes"),
         report,
         tree,
+        log,
     })
 }
 
@@ -187,7 +199,13 @@ mod tests {
     use claystack_primitives::ReportKind::{Exits as E, Rewards as R};
 
     fn report(n: u8) -> StoredReport {
-        StoredReport { merkle_root: [n; 32], report_hash: [n + 1; 32], report: vec![n; 3], tree: vec![] }
+        StoredReport {
+            merkle_root: [n; 32],
+            report_hash: [n + 1; 32],
+            report: vec![n; 3],
+            tree: vec![],
+            log: vec![n; 2],
+        }
     }
 
     #[test]
@@ -233,5 +251,19 @@ mod tests {
         let mut ok = encode_report(&report(5));
         ok.push(0);
         assert!(decode_report(b"rep/x", &ok).is_err());
+    }
+
+    #[test]
+    fn a_report_stored_before_frame_logs_reads_with_an_empty_log() {
+        let mut v1 = vec![V1];
+        v1.extend_from_slice(&[4; 32]);
+        v1.extend_from_slice(&[5; 32]);
+        for part in [&b"report"[..], &b"tree"[..]] {
+            v1.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            v1.extend_from_slice(part);
+        }
+        let r = decode_report(b"rep/x", &v1).unwrap();
+        assert_eq!((r.report.as_slice(), r.tree.as_slice(), r.log.len()), (&b"report"[..], &b"tree"[..], 0));
+        assert_eq!(r.merkle_root, [4; 32]);
     }
 }

@@ -1,4 +1,4 @@
-use claystack_accounting::{EpochTally, Tally};
+use claystack_accounting::{EpochFlows, EpochTally, PubkeyGwei, Tally, ValidatorGwei};
 use claystack_primitives::ExecutionLink;
 use claystack_store::{AccountingCursor, Store};
 
@@ -54,7 +54,12 @@ fn tracked_sets_are_recorded_when_they_change() {
             _ => (&b, [2; 32]),
         };
         let cursor = AccountingCursor { next_epoch: e + 1, tracked_hash: hash, anchor: None };
-        store.commit_epoch_tracked(&EpochTally { epoch: e, tallies: vec![t(1, 1, 1)] }, &cursor, set).unwrap();
+        let flows = EpochFlows {
+            epoch: e,
+            withdrawals: vec![ValidatorGwei { validator: 1, gwei: e }],
+            deposits: vec![PubkeyGwei { pubkey: [e as u8; 48], gwei: 32 }],
+        };
+        store.commit_epoch_tracked(&EpochTally { epoch: e, tallies: vec![t(1, 1, 1)] }, &flows, &cursor, set).unwrap();
     }
     assert_eq!(store.tracked_sets(0, 3).unwrap(), vec![(0, a.clone())]);
     assert_eq!(store.tracked_sets(2, 4).unwrap(), vec![(0, a.clone()), (4, b.clone())]);
@@ -62,4 +67,8 @@ fn tracked_sets_are_recorded_when_they_change() {
     assert_eq!(store.tracked_sets(5, 9).unwrap(), vec![(4, b.clone()), (6, a.clone())]);
     assert_eq!(store.tracked_sets(7, 7).unwrap(), vec![(6, a.clone())]);
     assert_eq!(store.epoch_tallies(0, 7).unwrap().len(), 8);
+    let flows = store.epoch_flows(2, 4).unwrap();
+    assert_eq!(flows.iter().map(|f| f.epoch).collect::<Vec<_>>(), vec![2, 3, 4]);
+    assert_eq!(flows[1].withdrawals, vec![ValidatorGwei { validator: 1, gwei: 3 }]);
+    assert_eq!(flows[2].deposits, vec![PubkeyGwei { pubkey: [4; 48], gwei: 32 }]);
 }

@@ -1,7 +1,7 @@
 //! The loop: wait for finality, fetch, verify, account, commit.
 
 use crate::window::{BlockWindow, LinkError};
-use claystack_accounting::{account_epoch, solve_active_count, AccountingError, ActiveCount, Layout};
+use claystack_accounting::{account_epoch, epoch_flows, solve_active_count, AccountingError, ActiveCount, Layout};
 use claystack_beacon::{BeaconClient, BeaconError};
 use claystack_primitives::{AttesterDuty, BeaconSpec, BlockSummary, Epoch, Slot};
 use claystack_store::{AccountingCursor, Store, StoreError};
@@ -263,9 +263,11 @@ impl Follower {
             if needs_layout && !duties.is_empty() { Some(self.layout(epoch, duties, &blocks).await?) } else { None };
         let tally = account_epoch(spec, epoch, duties, &blocks, layout.as_ref())
             .map_err(|error| SyncError::Inconsistent { epoch, error })?;
+        let flows =
+            epoch_flows(spec, epoch, &window.blocks(spec.first_slot(epoch), spec.last_slot(epoch)), &self.tracked);
         let anchor = window.last_block_before(spec.first_slot(epoch + 1));
         let cursor = AccountingCursor { next_epoch: epoch + 1, anchor, tracked_hash: self.hash };
-        self.store.commit_epoch_tracked(&tally, &cursor, &self.tracked)?;
+        self.store.commit_epoch_tracked(&tally, &flows, &cursor, &self.tracked)?;
         let included: u32 = tally.tallies.iter().map(|t| t.included).sum();
         info!(epoch, duties = duties.len(), included, "epoch accounted");
         Ok(())

@@ -120,6 +120,8 @@ mod tests {
                 parent_hash: [(number as u8).wrapping_sub(1); 32],
             },
             attestations: vec![],
+            withdrawals: vec![],
+            deposits: vec![],
         }
     }
 

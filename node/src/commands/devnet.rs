@@ -34,7 +34,7 @@ use claystack_execution::{
     predict_addresses, AcceptedReport, ContractAddresses, DeployConfig, Deployer, Deployment, NodeType, Registrar,
     RegistryReader, ReportReader, RewardsLeaf, Rpc, Submitter, Transactor, TxConfig,
 };
-use claystack_frame_close::RegistryAtReference;
+use claystack_frame_close::ReferenceReader;
 use claystack_genesis::{generate_local, Genesis};
 use claystack_keys::{Kdf, KeyDir, Password};
 use claystack_merkle::StandardMerkleTree;
@@ -233,7 +233,7 @@ async fn deploy_and_register(
 async fn mine_past_reference_block(chains: &Chains, genesis: &Genesis, deployment: &Deployment) -> anyhow::Result<()> {
     let registered_at = chains.rpc.block_number().await?;
     let frame = claystack_report::frame_of(&genesis.economics, genesis.first_epoch, 1)?;
-    let probe = RegistryAtReference::new(
+    let probe = ReferenceReader::new(
         chains.beacon.clone(),
         RegistryReader::new(chains.rpc.clone(), deployment.addresses.operator_registry),
     );
@@ -465,9 +465,11 @@ fn print_report(path: &Path, operators: &[(String, PrivateKeySigner)]) -> anyhow
     Ok(())
 }
 
-/// Frame inputs besides the registry: 3.5 ETH of operator rewards a frame, SSV prices.
+/// Frame inputs not measured yet: 0.5 ETH of execution-layer fees a frame and the SSV prices.
+/// The registry, the consensus-layer rewards and the facts are measured at each frame's
+/// reference points, so `validator_rewards_wei` must be 0 here.
 const FRAMES: &str = r#"{
-  "source": { "validator_rewards_wei": "3000000000000000000", "execution_fees_wei": "500000000000000000" },
+  "source": { "validator_rewards_wei": "0", "execution_fees_wei": "500000000000000000" },
   "ssv_price": { "agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000" }
 }
 "#;

@@ -1,15 +1,15 @@
 //! `report compute|verify` and `proof`: offline and reproducible.
 
-use crate::cli::{ProofArgs, ReportArgs, VerifyArgs};
+use crate::cli::{ExplainArgs, ProofArgs, ReportArgs, VerifyArgs};
 use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::{RegistryReader, ReportReader, Rpc};
-use claystack_frame_close::{check_no_registry, RegistryAtReference};
+use claystack_frame_close::{check_not_in_file, frame_flows, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::{hex, ReportKind};
-use claystack_report::{build, frame_of, report_bytes, ExternalInputs, REWARDS_LEAF_ENCODING};
+use claystack_report::{build, frame_of, report_bytes, Built, ExternalInputs, FrameLog, REWARDS_LEAF_ENCODING};
 use claystack_rewards::RewardsReport;
 use claystack_store::Store;
 use std::path::Path;
@@ -21,9 +21,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
 
 /// Computes the report and its tree from the files, the store and (with --rpc-url) the
 /// registry on chain; returns the RPC connection too, for `verify`.
-async fn compute_from(
-    args: &ReportArgs,
-) -> anyhow::Result<(RewardsReport, StandardMerkleTree, Option<(Rpc, Genesis)>)> {
+async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Built, Option<(Rpc, Genesis)>)> {
     let genesis = super::genesis::load_verified(&args.genesis)?;
     let economics = genesis.economics.clone();
     let mut file: ExternalInputs = read_json(&args.inputs, "frame inputs file")?;
@@ -65,26 +63,27 @@ async fn compute_from(
                 bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator indices");
             }
             // The libraries name what failed; the flags that chose it are this binary's to add.
-            check_no_registry(args.number, &file).context("--rpc-url is given")?;
+            check_not_in_file(args.number, &file).context("--rpc-url is given")?;
+            let flows = frame_flows(&store, args.number, frame)?;
             let rpc = Rpc::connect(url, genesis.chain_id).await.context("--rpc-url")?;
             let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default()).context("--beacon-url")?;
             let registry = Address::from(genesis.contracts.operator_registry.0);
-            let chain = RegistryAtReference::new(beacon, RegistryReader::new(rpc.clone(), registry));
-            file.registry = chain
-                .registry(args.number, frame)
+            let reader = ReferenceReader::new(beacon, RegistryReader::new(rpc.clone(), registry));
+            reader
+                .read(args.number, frame, &flows)
                 .await
-                .context("reading the registry at the frame's reference block (--rpc-url, --beacon-url)")?
-                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
+                .context("measuring the frame at its reference points (--rpc-url, --beacon-url)")?
+                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?
+                .apply_to(&mut file);
             Some((rpc, genesis))
         }
     };
     let tallies = store.sum_tallies(frame.0, frame.1)?;
-    let (report, tree) = build(&economics, file, args.number, frame, tallies)?;
-    Ok((report, tree, chain))
+    Ok((build(&economics, file, args.number, frame, tallies)?, chain))
 }
 
 pub async fn compute(args: ReportArgs) -> anyhow::Result<()> {
-    let (report, tree, _) = compute_from(&args).await?;
+    let (Built { report, tree, log }, _) = compute_from(&args).await?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let report_path = args.out.join("report.json");
     let tree_path = args.out.join("tree.json");
@@ -92,8 +91,9 @@ pub async fn compute(args: ReportArgs) -> anyhow::Result<()> {
     let mut dump = serde_json::to_vec_pretty(&tree.dump())?;
     dump.push(b'\n');
     claystack_fs_util::write_atomic(&tree_path, &dump)?;
+    claystack_fs_util::write_atomic(&args.out.join("frame-log.json"), &log)?;
     println!(
-        "report {} (beacon epochs {}..={}): root {} — {} operators, T {} wei; wrote {} and {}",
+        "report {} (beacon epochs {}..={}): root {} — {} operators, T {} wei; wrote {}, {} and frame-log.json",
         report.number,
         report.frame.0,
         report.frame.1,
@@ -114,7 +114,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let (report, tree, chain) = compute_from(&args.report).await?;
+    let (Built { report, tree, .. }, chain) = compute_from(&args.report).await?;
     let (expected, against) = match (given, chain) {
         (Some(root), _) => (root, "--root".to_string()),
         (None, Some((rpc, genesis))) => {
@@ -173,4 +173,113 @@ pub fn proof(args: ProofArgs) -> anyhow::Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// `report explain`: one operator's nodes (from report.json) and the validators they run (from
+/// frame-log.json), as lines a person reads. The files are checked against each other first: the
+/// report names its log's hash.
+pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
+    let address = hex::decode_fixed::<20>(&args.operator.to_ascii_lowercase())
+        .map_err(|e| anyhow::anyhow!("--operator {}: {e}", args.operator))?;
+    let report_path = args.dir.join("report.json");
+    let log_path = args.dir.join("frame-log.json");
+    let report: RewardsReport = read_json(&report_path, "report")?;
+    let log_bytes =
+        std::fs::read(&log_path).with_context(|| format!("cannot read frame log {}", log_path.display()))?;
+    match report.frame_log_hash {
+        Some(h) if h == claystack_merkle::keccak256(&log_bytes) => {}
+        Some(_) => bail!(
+            "{} is not the frame log {} names (its keccak256 differs): take both files from one report",
+            log_path.display(),
+            report_path.display()
+        ),
+        None => bail!("{} names no frame log: it was computed by a build without frame logs", report_path.display()),
+    }
+    let log: FrameLog = serde_json::from_slice(&log_bytes)
+        .map_err(|e| anyhow::anyhow!("frame log {} is invalid: {e}", log_path.display()))?;
+    let Some(op) = report.operators.iter().find(|o| o.address.0 == address) else {
+        bail!("operator {} is not in report {} ({})", args.operator, report.number, report_path.display());
+    };
+    print!("{}", explain_text(&report, &log, op));
+    Ok(())
+}
+
+fn explain_text(report: &RewardsReport, log: &FrameLog, op: &claystack_rewards::OperatorReport) -> String {
+    use std::fmt::Write;
+    let eth = |wei: i128| {
+        format!(
+            "{}{}.{:018} ETH",
+            if wei < 0 { "-" } else { "" },
+            wei.unsigned_abs() / 10u128.pow(18),
+            wei.unsigned_abs() % 10u128.pow(18)
+        )
+    };
+    let mut o = String::new();
+    let t = &log.t;
+    let _ = writeln!(
+        o,
+        "report {} (beacon epochs {}..={}), operator {}",
+        report.number,
+        report.frame.0,
+        report.frame.1,
+        hex::encode(&op.address.0)
+    );
+    let _ = writeln!(
+        o,
+        "  T = {} (consensus rewards {} {}, execution fees {}), A = {}",
+        eth(report.totals.t_wei as i128),
+        eth(t.consensus_rewards_wei),
+        if t.consensus_measured { "measured from the beacon chain" } else { "from the inputs file" },
+        eth(t.execution_fees_wei as i128),
+        report.totals.weighted_attestations
+    );
+    let _ = writeln!(
+        o,
+        "  SSV price: agreed {} wei, observed {} wei",
+        log.ssv_price.agreed_wei_per_ssv, log.ssv_price.observed_wei_per_ssv
+    );
+    for node in &op.nodes {
+        let _ = writeln!(
+            o,
+            "  node {} ({}): duties {}, included {}, timely {}, rate {}.{:02}%, base {}, reward {}",
+            node.id,
+            node.node_type,
+            node.duties,
+            node.included,
+            node.timely,
+            node.rate_bps / 100,
+            node.rate_bps % 100,
+            eth(node.base_wei as i128),
+            eth(node.reward_wei)
+        );
+        for p in &node.penalties {
+            let _ = writeln!(o, "    penalty {}: {}", eth(p.amount_wei as i128), p.reason);
+        }
+        for a in &node.adjustments {
+            let _ = writeln!(o, "    adjustment {}: {}", eth(a.amount_wei), a.reason);
+        }
+        for v in log.validators.iter().filter(|v| v.nodes.contains(&node.id)) {
+            let mut line =
+                format!("    validator {}: duties {}, included {}, timely {}", v.index, v.duties, v.included, v.timely);
+            if let Some(m) = &v.money {
+                let _ = write!(
+                    line,
+                    "; balance {} -> {} gwei, withdrawn {}, deposited {}, rewards {} gwei",
+                    m.start_gwei, m.end_gwei, m.withdrawn_gwei, m.deposited_gwei, m.rewards_gwei
+                );
+            }
+            let _ = writeln!(o, "{line}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "  total: rewards {}, claimable this frame {}, bond penalty {}, cumulative {}, score {} bps, bond requirement {}",
+        eth(op.rewards_wei),
+        eth(op.epoch_amount_wei as i128),
+        eth(op.bond_penalty_wei as i128),
+        eth(op.cumulative_wei as i128),
+        op.score.score_bps,
+        eth(op.bond_requirement_wei as i128)
+    );
+    o
 }

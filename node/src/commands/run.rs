@@ -11,7 +11,7 @@ use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::{RegistryReader, ReportReader, Rpc, Submitter, TxConfig};
-use claystack_frame_close::{InputFiles, InputsSource, OnchainRegistryInputs, RegistryAtReference};
+use claystack_frame_close::{InputFiles, InputsSource, MeasuredInputs, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
@@ -61,10 +61,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             let inputs: Box<dyn InputsSource> = match rpc {
                 Some(rpc) => {
                     let registry = Address::from(genesis.contracts.operator_registry.0);
-                    info!(rpc = %rpc.url(), %registry, "reading the registry from the OperatorRegistry at each frame's reference block");
-                    Box::new(OnchainRegistryInputs::new(
+                    info!(rpc = %rpc.url(), %registry, "measuring each frame at its reference points: the registry from the OperatorRegistry, rewards and facts from the beacon chain");
+                    Box::new(MeasuredInputs::new(
                         file,
-                        RegistryAtReference::new(client, RegistryReader::new(rpc, registry)),
+                        ReferenceReader::new(client, RegistryReader::new(rpc, registry)),
+                        store.clone(),
                     ))
                 }
                 None => Box::new(file),

@@ -1,0 +1,118 @@
+//! The frame log: why every input number of a report is what it is.
+//!
+//! The report (`report.json`) already says, per node, its duties, rate, base, every penalty with
+//! its reason and every adjustment. The log completes it with what the report is computed
+//! *from*: per validator its cluster, duties, included and timely attestations and, when the
+//! frame was measured, its balance at the start and end, withdrawals, deposits and rewards; the
+//! components of `T`; the prices; the slashing and exit facts; the explicit adjustments. No
+//! number is written in both files. The report carries the log's keccak256
+//! (`frame_log_hash`), so the committee's signature over the report hash covers the log too.
+//!
+//! It depends only on the inputs, never on the engine's result, so its hash is known before
+//! the report is computed. Canonical: JSON of these types in their field order, lists sorted.
+
+use crate::measure::ValidatorMoney;
+use crate::ExternalInputs;
+use claystack_accounting::Tally;
+use claystack_primitives::{Epoch, ValidatorIndex};
+use claystack_rewards::{Adjustment, Facts, NodeId, SsvPrice};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameLog {
+    pub number: u64,
+    pub frame: (Epoch, Epoch),
+    pub t: TComponents,
+    pub ssv_price: SsvPrice,
+    pub facts: Facts,
+    /// Explicit adjustments, sorted.
+    pub adjustments: Vec<Adjustment>,
+    /// Every registry validator, ascending by index.
+    pub validators: Vec<ValidatorLine>,
+}
+
+/// What `T` is made of, before the operator share (docs/rewards.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TComponents {
+    /// The consensus-layer rewards of the protocol's validators, in wei.
+    #[serde(with = "claystack_rewards::wei::signed")]
+    pub consensus_rewards_wei: i128,
+    /// Whether `consensus_rewards_wei` was measured from the beacon chain (`false`: given in a file).
+    pub consensus_measured: bool,
+    /// What the protocol's fee recipient received, in wei.
+    #[serde(with = "claystack_rewards::wei::unsigned")]
+    pub execution_fees_wei: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorLine {
+    pub index: ValidatorIndex,
+    /// The nodes of its cluster, ascending.
+    pub nodes: Vec<NodeId>,
+    pub duties: u32,
+    pub included: u32,
+    pub timely: u32,
+    /// Its money over the frame when the frame was measured.
+    pub money: Option<ValidatorMoney>,
+}
+
+/// The log of report `number` over `frame` from `inputs` and the (registry-filtered) tallies.
+pub fn frame_log(number: u64, frame: (Epoch, Epoch), inputs: &ExternalInputs, tallies: &[Tally]) -> FrameLog {
+    let mut tally_of: BTreeMap<ValidatorIndex, Tally> = BTreeMap::new();
+    for t in tallies {
+        tally_of.entry(t.validator).and_modify(|s| s.add(t)).or_insert(*t);
+    }
+    let money_of: BTreeMap<ValidatorIndex, &ValidatorMoney> =
+        inputs.consensus.iter().flat_map(|c| &c.validators).filter_map(|m| m.index.map(|i| (i, m))).collect();
+    let mut validators: Vec<ValidatorLine> = inputs
+        .registry
+        .validators
+        .iter()
+        .map(|v| {
+            let t = tally_of.get(&v.index);
+            let mut nodes = v.nodes.clone();
+            nodes.sort_unstable();
+            ValidatorLine {
+                index: v.index,
+                nodes,
+                duties: t.map_or(0, |t| t.duties),
+                included: t.map_or(0, |t| t.included),
+                timely: t.map_or(0, |t| t.timely),
+                money: money_of.get(&v.index).map(|m| (*m).clone()),
+            }
+        })
+        .collect();
+    validators.sort_by_key(|v| v.index);
+    validators.dedup_by_key(|v| v.index);
+    let mut adjustments = inputs.adjustments.clone();
+    adjustments.sort();
+    let mut facts = inputs.facts.clone();
+    facts.slashings.sort();
+    facts.requested_exits.sort();
+    facts.voluntary_exits.sort();
+    facts.forced_exits.sort();
+    FrameLog {
+        number,
+        frame,
+        t: TComponents {
+            consensus_rewards_wei: inputs.source.validator_rewards_wei,
+            consensus_measured: inputs.consensus.is_some(),
+            execution_fees_wei: inputs.source.execution_fees_wei,
+        },
+        ssv_price: inputs.ssv_price,
+        facts,
+        adjustments,
+        validators,
+    }
+}
+
+/// Canonical bytes of a frame log: pretty-printed JSON and a final newline.
+pub fn log_bytes(log: &FrameLog) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(log).expect("a frame log always serializes");
+    out.push(b'\n');
+    out
+}
