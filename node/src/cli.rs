@@ -13,7 +13,7 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Log filter (tracing EnvFilter syntax; RUST_LOG overrides it).
-    #[arg(long, global = true, env = "CLAYSTACK_LOG", default_value = "info")]
+    #[arg(long, global = true, hide_env_values = true, env = "CLAYSTACK_LOG", default_value = "info")]
     pub log: String,
     #[command(subcommand)]
     pub command: Command,
@@ -66,43 +66,43 @@ pub struct DevnetArgs {
 #[derive(Args, Clone, Default)]
 pub struct NodeOverrides {
     /// Node config file (TOML); see docs/configuration.md.
-    #[arg(long, env = "CLAYSTACK_CONFIG")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory (RocksDB).
-    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Beacon node URLs, comma separated; later ones are fallbacks.
-    #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    #[arg(long = "beacon-url", hide_env_values = true, env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
     pub beacon_urls: Vec<String>,
     /// Validators to account, comma separated indices or ranges ("0-63,100").
-    #[arg(long, env = "CLAYSTACK_TRACKED", value_delimiter = ',')]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_TRACKED", value_delimiter = ',')]
     pub tracked: Vec<String>,
     /// First beacon epoch to account when the data directory is empty.
-    #[arg(long, env = "CLAYSTACK_START_EPOCH")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_START_EPOCH")]
     pub start_epoch: Option<u64>,
     /// Genesis file; with it (and frame inputs) the node closes rewards reports.
-    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: Option<PathBuf>,
     /// Directory of frame inputs (`frame-<n>.json`, or `frames.json` for every frame).
-    #[arg(long, env = "CLAYSTACK_INPUTS_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_INPUTS_DIR")]
     pub inputs_dir: Option<PathBuf>,
     /// Committee member key directory (`claystack-oracle keys new`); makes the node sign and gossip.
-    #[arg(long, env = "CLAYSTACK_KEYS_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_KEYS_DIR")]
     pub keys_dir: Option<PathBuf>,
     /// File holding the keystore password (else the CLAYSTACK_KEYSTORE_PASSWORD env var).
-    #[arg(long, env = "CLAYSTACK_PASSWORD_FILE")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
     /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/9000.
-    #[arg(long, env = "CLAYSTACK_P2P_LISTEN")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_P2P_LISTEN")]
     pub p2p_listen: Option<String>,
     /// Other committee members, comma separated multiaddrs ending in /p2p/<peer id>.
-    #[arg(long = "peer", env = "CLAYSTACK_PEERS", value_delimiter = ',')]
+    #[arg(long = "peer", hide_env_values = true, env = "CLAYSTACK_PEERS", value_delimiter = ',')]
     pub peers: Vec<String>,
     /// Execution-chain JSON-RPC URL of the NodeManager (a member then submits certificates).
-    #[arg(long, env = "CLAYSTACK_RPC_URL")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_RPC_URL")]
     pub rpc_url: Option<String>,
     /// File holding the submitter account's hex private key.
-    #[arg(long, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
     pub submitter_key_file: Option<PathBuf>,
 }
 
@@ -111,14 +111,14 @@ pub struct RunArgs {
     #[command(flatten)]
     pub node: NodeOverrides,
     /// Exit once this beacon epoch is accounted (for scripts and tests).
-    #[arg(long, env = "CLAYSTACK_UNTIL_EPOCH")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_UNTIL_EPOCH")]
     pub until_epoch: Option<u64>,
 }
 
 #[derive(Args)]
 pub struct TalliesArgs {
     /// Data directory (RocksDB) of a node.
-    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
     /// First beacon epoch to print (default: the first stored).
     #[arg(long)]
@@ -167,13 +167,13 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N")]
     pub number: u64,
     /// Genesis file (its economics fix the rewards rules and the frame length).
-    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
     /// Frame inputs file: registry, facts, rewards source, SSV price, adjustments, previous carry.
     #[arg(long)]
     pub inputs: PathBuf,
     /// Data directory whose accounted tallies cover the frame.
-    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Directory for report.json and tree.json (compute only).
     #[arg(long, default_value = ".")]
@@ -181,10 +181,10 @@ pub struct ReportArgs {
     /// JSON-RPC of the genesis execution chain: read the registry from the OperatorRegistry at the
     /// frame's reference block (the inputs file then holds no registry); `verify` without
     /// --root compares with the root the NodeManager accepted.
-    #[arg(long, env = "CLAYSTACK_RPC_URL")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_RPC_URL")]
     pub rpc_url: Option<String>,
     /// Beacon node(s), with --rpc-url: the frame's reference block and the validators' indices.
-    #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    #[arg(long = "beacon-url", hide_env_values = true, env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
     pub beacon_urls: Vec<String>,
 }
 
@@ -247,7 +247,7 @@ pub struct GenesisNewArgs {
 #[derive(Args)]
 pub struct GenesisVerifyArgs {
     /// The genesis file.
-    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
 }
 

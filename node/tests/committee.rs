@@ -78,6 +78,8 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     let dir = tempfile::tempdir().unwrap();
     let g = dir.path().join("genesis");
     let password_file = write_file(dir.path(), "password", PASSWORD);
+    // Secret files are their owner's alone, or the node refuses them.
+    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = std::process::Command::new(bin())
         .args(["genesis", "new", "--members", "4", "--threshold", "3", "--out"])
         .arg(&g)

@@ -258,7 +258,8 @@ async fn run_member(i: usize, n: usize, ports: &[u16], dir: &std::path::Path) {
     let (network, events) = Network::spawn(P2pConfig::new(addr(i), p2p_keypair(i), peers, scope)).await.unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let store = Arc::new(Store::open(dir).unwrap());
-    let config = Config { rebroadcast_ms: 15_000, fallback_ms: 60_000, ..Config::default() };
+    // New data dirs on purpose: the bench measures rounds, not the fresh-store wait.
+    let config = Config { rebroadcast_ms: 15_000, fallback_ms: 60_000, fresh_wait_ms: 0, ..Config::default() };
     let signer = SecretKeySigner::from_bytes(&bls_secret(i)).unwrap();
     let (quorum_tx, mut quorum_rx) = mpsc::channel(64);
     let gossip = Arc::new(network.clone());

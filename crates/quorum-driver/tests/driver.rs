@@ -31,6 +31,7 @@ const CONFIG: Config = Config {
     rebroadcast_ms: REBROADCAST.as_millis() as u64,
     fallback_ms: FALLBACK.as_millis() as u64,
     late_verify_ms: 0,
+    fresh_wait_ms: 0,
 };
 /// Report 1: its first submitter is member (1 + 0) mod 4 = 1, then 2, 3, 0.
 const REPORT: OwnReport = OwnReport {

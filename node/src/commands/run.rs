@@ -115,9 +115,13 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
     let (network, network_events) = Network::spawn(P2pConfig::new(listen, keys.p2p, peers, scope)).await?;
     info!(member = me, peer_id = %network.local_peer_id(), listen = %network.listen_addr(), "p2p listening");
 
+    let rebroadcast_ms = cfg.rebroadcast.as_millis() as u64;
     let collector = CollectorConfig {
-        rebroadcast_ms: cfg.rebroadcast.as_millis() as u64,
+        rebroadcast_ms,
         fallback_ms: cfg.fallback.as_millis() as u64,
+        // A fresh data dir signs after two re-gossip windows: one to connect to the
+        // committee (members redial within seconds), one to hear every peer's held signatures.
+        fresh_wait_ms: 2 * rebroadcast_ms,
         ..CollectorConfig::default()
     };
     // A submitter, and what tells the driver which reports the chain accepted.
