@@ -229,6 +229,10 @@ pub struct GenesisNewArgs {
     /// Beacon epoch where the frame of report 1 starts.
     #[arg(long, default_value_t = 0)]
     pub first_epoch: u64,
+    /// The beacon chain's genesis validators root (0x-hex, `GET /eth/v1/beacon/genesis`):
+    /// nodes then refuse a beacon node of another network.
+    #[arg(long, value_name = "ROOT")]
+    pub beacon_genesis_validators_root: Option<String>,
     /// 32-byte hex seed for reproducible keys (local testnets only); random if absent.
     #[arg(long)]
     pub seed: Option<String>,

@@ -11,6 +11,7 @@ mod committee;
 mod devnet;
 mod genesis;
 mod keys;
+mod lost_data_dir;
 mod report;
 mod restart;
 mod truth;

@@ -49,6 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
         Some(reports) => {
             let genesis = super::genesis::load_verified(&reports.genesis)?;
+            check_beacon_network(&client, &genesis).await?;
             let rpc = match &reports.rpc_url {
                 Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
                 None => None,
@@ -79,6 +80,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         info!("interrupted; stored state is consistent, restart to resume");
     };
     Node::new(store, Arc::new(WallClock), Box::new(follower), reports).run(shutdown).await?;
+    Ok(())
+}
+
+/// Refuses a beacon node of another network than genesis pins (its genesis validators root).
+/// The execution chain is checked the same way when the RPC is connected (`eth_chainId`).
+async fn check_beacon_network(client: &BeaconClient, genesis: &Genesis) -> anyhow::Result<()> {
+    let beacon = client.genesis().await.context("reading the beacon node's genesis (/eth/v1/beacon/genesis)")?;
+    let theirs = hex::encode(&beacon.genesis_validators_root);
+    match genesis.beacon_genesis_validators_root {
+        Some(ours) if ours != beacon.genesis_validators_root => bail!(
+            "wrong beacon network: the beacon node's genesis validators root is {theirs}, genesis pins {}; point the \
+             beacon URL at a node of the genesis network",
+            hex::encode(&ours)
+        ),
+        Some(_) => info!(genesis_validators_root = %theirs, "the beacon node is on the genesis network"),
+        None => info!(
+            genesis_validators_root = %theirs,
+            "genesis pins no beacon network; set beacon_genesis_validators_root in genesis to refuse another one"
+        ),
+    }
     Ok(())
 }
 
