@@ -51,7 +51,8 @@ fn a_member_on_an_empty_data_dir_never_equivocates() {
     };
     let original = inputs("inputs", FRAMES);
     let different = inputs("inputs-different", &FRAMES.replace("\"3000000000000000000\"", "\"3100000000000000000\""));
-    let env = [("CLAYSTACK_PASSWORD_FILE", password_file.to_str().unwrap()), ("CLAYSTACK_CONFIG", config.to_str().unwrap())];
+    let env =
+        [("CLAYSTACK_PASSWORD_FILE", password_file.to_str().unwrap()), ("CLAYSTACK_CONFIG", config.to_str().unwrap())];
     let start = |i: usize, data: &str, inputs: &std::path::Path| {
         spawn_with_lines(&node_args(&members[i], &members, &dir.path().join(data), &url, &genesis_path, inputs), &env)
     };

@@ -14,4 +14,5 @@ mod keys;
 mod lost_data_dir;
 mod report;
 mod restart;
+mod secrets;
 mod truth;
