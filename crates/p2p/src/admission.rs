@@ -13,6 +13,11 @@
 //!   peer over it has its message rejected, which gossipsub scores as an invalid delivery,
 //!   so a second offence within minutes graylists it and gossipsub itself drops what it
 //!   sends (before it costs us a decode) until the penalty decays;
+//! - a **ban** for a peer that keeps going: its [`BAN_AFTER`]th message over the rate
+//!   before its bucket has filled up again disconnects it and refuses it for [`BAN`]. That
+//!   is the point where gossipsub graylists it (two rejections): from then on its messages
+//!   are dropped and it gets no publications, so the connection is worth nothing, while
+//!   each message it sends still costs a decryption and a decode. A ban stops the bytes;
 //! - a **share** of the buffer (`share` messages handed over and not yet judged): a peer
 //!   at its share has its next message ignored (no penalty: a slow application is not the
 //!   peer's fault), and the other peers' shares stay free.
@@ -32,6 +37,12 @@ use libp2p::PeerId;
 /// message for validation for `HISTORY_LENGTH` heartbeats (10 s), then can no longer use
 /// a verdict.
 pub(crate) const JUDGEMENT_WINDOW: Duration = Duration::from_secs(12);
+
+/// How long a flooding peer is disconnected and refused.
+pub const BAN: Duration = Duration::from_secs(60);
+
+/// Messages over the rate (without a full refill in between) that ban a peer.
+pub const BAN_AFTER: u32 = 2;
 
 /// Per-peer limits; see the module doc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +75,8 @@ pub(crate) enum Admit {
     OverShare,
     /// The peer sends faster than its rate: reject it (a penalty).
     OverRate,
+    /// The peer kept sending faster than its rate: reject it and ban it for [`BAN`].
+    Ban,
 }
 
 #[derive(Debug)]
@@ -72,6 +85,8 @@ struct Peer {
     tokens_milli: u64,
     refilled: Instant,
     waiting: usize,
+    /// Messages over the rate since the bucket was last full.
+    overruns: u32,
 }
 
 #[derive(Debug)]
@@ -96,12 +111,21 @@ impl Admission {
     /// peer's share until [`Admission::judged`].
     pub(crate) fn admit(&mut self, source: PeerId, id: &MessageId, now: Instant) -> Admit {
         let full = u64::from(self.limits.burst) * 1000;
-        let peer = self.peers.entry(source).or_insert(Peer { tokens_milli: full, refilled: now, waiting: 0 });
+        let peer =
+            self.peers.entry(source).or_insert(Peer { tokens_milli: full, refilled: now, waiting: 0, overruns: 0 });
         let elapsed_ms = now.saturating_duration_since(peer.refilled).as_millis() as u64;
         // Integer refill: rate_per_s messages per 1000 ms is rate_per_s milli-messages per ms.
         peer.tokens_milli = (peer.tokens_milli + elapsed_ms * u64::from(self.limits.rate_per_s)).min(full);
         peer.refilled = now;
+        if peer.tokens_milli == full {
+            peer.overruns = 0;
+        }
         if peer.tokens_milli < 1000 {
+            peer.overruns += 1;
+            if peer.overruns >= BAN_AFTER {
+                peer.overruns = 0;
+                return Admit::Ban;
+            }
             return Admit::OverRate;
         }
         peer.tokens_milli -= 1000;
@@ -171,6 +195,22 @@ mod tests {
         let later = t0 + Duration::from_secs(3600);
         let delivered = (100..120).filter(|i| a.admit(p, &id(*i), later) == Admit::Deliver).count();
         assert_eq!(delivered, 10);
+    }
+
+    #[test]
+    fn a_peer_that_keeps_flooding_is_banned_and_one_that_pauses_is_not() {
+        let mut a = Admission::new(PeerLimits { share: 1000, ..LIMITS });
+        let (flooder, t0) = (peer(), Instant::now());
+        let verdicts: Vec<Admit> = (0..12).map(|i| a.admit(flooder, &id(i), t0)).collect();
+        // 10 delivered, one over the rate, the second overrun is a ban.
+        assert_eq!(verdicts[10..], [Admit::OverRate, Admit::Ban]);
+        // A peer that overruns once, then lets its bucket fill (2 s at 5/s), starts afresh.
+        let (bursty, mut t) = (peer(), t0);
+        for round in 0..5 {
+            let verdicts: Vec<Admit> = (0..11).map(|i| a.admit(bursty, &id(1000 + round * 100 + i), t)).collect();
+            assert_eq!(verdicts[10], Admit::OverRate, "round {round}");
+            t += Duration::from_secs(2);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod network;
 mod outbox;
 mod redial;
 
-pub use admission::PeerLimits;
+pub use admission::{PeerLimits, BAN, BAN_AFTER};
 pub use behaviour::{message_id, PROTOCOL_VERSION};
 pub use config::{
     P2pConfig, TopicScope, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_DUPLICATE_WINDOW,

@@ -20,7 +20,7 @@ use libp2p::{identify, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
-use crate::admission::{Admission, Admit};
+use crate::admission::{Admission, Admit, BAN};
 use crate::behaviour::{
     build_swarm, first_nonce, message_id, stamp, unstamp, Behaviour, BehaviourEvent, PROTOCOL_VERSION,
 };
@@ -176,6 +176,7 @@ impl Network {
             next_nonce: first_nonce(&local_peer_id),
             admission: Admission::new(config.peer_limits),
             over_rate: std::collections::HashSet::new(),
+            banned: HashMap::new(),
             events: event_tx,
             commands: command_rx,
         };
@@ -290,6 +291,8 @@ struct SwarmDriver {
     admission: Admission,
     /// Peers over their rate since their last delivered message (logged once per episode).
     over_rate: std::collections::HashSet<PeerId>,
+    /// Members disconnected and refused for flooding, until when.
+    banned: HashMap<PeerId, Instant>,
     events: mpsc::Sender<NetworkEvent>,
     commands: mpsc::Receiver<Command>,
 }
@@ -317,7 +320,7 @@ impl SwarmDriver {
                 },
                 () = &mut redial_timer, if redial_at.is_some() => {}
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush_outbox(),
-                _ = expiry.tick() => self.admission.expire(Instant::now()),
+                _ = expiry.tick() => self.expire(Instant::now()),
             }
         };
         // Dropping the swarm closes the listener and every connection.
@@ -426,6 +429,13 @@ impl SwarmDriver {
                         self.report(&message_id, &propagation_source, Verdict::Reject);
                         return;
                     }
+                    Admit::Ban => {
+                        warn!(peer = %propagation_source, ban_s = BAN.as_secs(), "peer keeps flooding; disconnected and refused for a while");
+                        self.report(&message_id, &propagation_source, Verdict::Reject);
+                        self.swarm.behaviour_mut().allow.disallow_peer(propagation_source);
+                        self.banned.insert(propagation_source, Instant::now() + BAN);
+                        return;
+                    }
                 }
                 self.over_rate.remove(&propagation_source);
                 debug!(id = %message_id, source = %propagation_source, size, "message received");
@@ -523,6 +533,18 @@ impl SwarmDriver {
                 true
             }
         });
+    }
+
+    /// Frees the buffer places of messages never judged, and lets banned members back in
+    /// (the redialer dials them again).
+    fn expire(&mut self, now: Instant) {
+        self.admission.expire(now);
+        let over: Vec<PeerId> = self.banned.iter().filter(|(_, until)| now >= **until).map(|(p, _)| *p).collect();
+        for peer in over {
+            self.banned.remove(&peer);
+            self.swarm.behaviour_mut().allow.allow_peer(peer);
+            info!(%peer, "ban over; the member may connect again");
+        }
     }
 
     fn report(&mut self, id: &MessageId, source: &PeerId, verdict: Verdict) {
