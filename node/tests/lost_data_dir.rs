@@ -5,8 +5,9 @@
 //! All four sign report 1. Member 3 is killed and started on an empty data dir with
 //! *different* frame inputs, so it computes another root: it waits, hears its own earlier
 //! signature back from the peers, and refuses to sign (one error line). Then it is started
-//! on another empty data dir with the original inputs: it adopts its earlier signature.
-//! No peer ever logs an equivocation.
+//! on another empty data dir with the original inputs: it adopts its earlier signature,
+//! and a second process started with the same keys stops at once. No peer ever logs an
+//! equivocation.
 
 use crate::support::*;
 use claystack_genesis::Genesis;
@@ -92,6 +93,11 @@ fn a_member_on_an_empty_data_dir_never_equivocates() {
     let mut log3 = Vec::new();
     let adopted = wait_for(&lines3, &["signed", "kind=rewards report=1"], Duration::from_secs(120), &mut log3);
     assert_eq!(field(&adopted, "merkle_root"), root);
+    // A second process with member 3's keys (another data dir and port) stops at start.
+    let twin = Member { dir: members[3].dir.clone(), port: free_port(), peer_id: members[3].peer_id.clone() };
+    let twin_args = node_args(&twin, &members, &dir.path().join("data-3-twin"), &url, &genesis_path, &original);
+    let (ok, stderr) = run_to_end(&twin_args, &env);
+    assert!(!ok && stderr.contains("is in use by another claystack-oracle process"), "{stderr}");
     std::thread::sleep(Duration::from_secs(3));
     log3.extend(lines3.try_iter());
     m3.kill();

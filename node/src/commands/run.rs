@@ -111,6 +111,7 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
         None => PasswordSource::Env(PASSWORD_ENV.into()),
     }
     .read()?;
+    let lock = KeyDir::lock(&cfg.keys_dir)?;
     let keys = KeyDir::unlock(&cfg.keys_dir, &password)?;
     let roster = Arc::new(Roster::from_genesis(genesis)?);
     let me = roster.index_of(&keys.member.bls_pubkey).with_context(|| {
@@ -160,6 +161,8 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
         }
         (None, _) => (None, None),
     };
+    // Held for the life of the process: the kernel releases it when the node exits.
+    std::mem::forget(lock);
     Ok(Member {
         signer: SecretKeySigner::new(keys.secret_key),
         roster,
