@@ -38,6 +38,10 @@ pub enum Command {
     /// Simulators for local testing.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// The member's signing record (every report it signed): export it from a data dir, or
+    /// import it into a new one before the node runs there (moving machines).
+    #[command(subcommand)]
+    SigningRecord(SigningRecordCommand),
     /// A local committee end to end: beacon simulator, anvil with the contracts, one node
     /// process per member, until a rewards root is accepted on chain and an operator claimed.
     Devnet(DevnetArgs),
@@ -129,6 +133,30 @@ pub struct TalliesArgs {
     /// `table` (sums per validator), or `json` (every epoch, the simulator's truth format).
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+#[derive(Subcommand)]
+pub enum SigningRecordCommand {
+    /// Write every own signature of the data dir to a JSON file (docs/keys.md has the format).
+    Export(SigningRecordArgs),
+    /// Add a JSON signing record to the data dir; refuses another network, member or root.
+    Import(SigningRecordArgs),
+}
+
+#[derive(Args)]
+pub struct SigningRecordArgs {
+    /// Data directory (RocksDB) of the node; the node must not be running.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Genesis file of the committee.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
+    pub genesis: PathBuf,
+    /// The member's key directory (only its public member.json is read).
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_KEYS_DIR")]
+    pub keys_dir: PathBuf,
+    /// The JSON file to write (export) or read (import).
+    #[arg(long)]
+    pub file: PathBuf,
 }
 
 #[derive(Subcommand)]

@@ -2,7 +2,9 @@
 //! `claystack-oracle run` processes on 127.0.0.1 against the beacon simulator, no chain (so
 //! report 1 stays unsettled and every member keeps re-gossiping what it holds).
 //!
-//! All four sign report 1. Member 3 is killed and started on an empty data dir with
+//! All four sign report 1. Member 3 is killed; its signing record is exported and imported
+//! into a new data dir, where it refuses a different root at once. Then it is started on an
+//! empty data dir with
 //! *different* frame inputs, so it computes another root: it waits, hears its own earlier
 //! signature back from the peers, and refuses to sign (one error line). Then it is started
 //! on another empty data dir with the original inputs: it adopts its earlier signature,
@@ -69,6 +71,41 @@ fn a_member_on_an_empty_data_dir_never_equivocates() {
         wait_for(lines, &["quorum certificate", "report=1", "3]"], Duration::from_secs(60), &mut peer_logs[i]);
     }
     m3.kill();
+
+    // Moving machines: the signing record goes with the keys into a new data dir.
+    let record = dir.path().join("signing-record.json");
+    let cli = |verb: &str, data: &str, keys: &std::path::Path| {
+        let out = std::process::Command::new(bin())
+            .args(["signing-record", verb, "--data-dir"])
+            .arg(dir.path().join(data))
+            .arg("--genesis")
+            .arg(&genesis_path)
+            .arg("--keys-dir")
+            .arg(keys)
+            .arg("--file")
+            .arg(&record)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, said) = cli("export", "data-3", &members[3].dir);
+    assert!(ok && said.contains("signed reports of member 3"), "{said}");
+    let (ok, said) = cli("import", "data-3-moved", &members[2].dir);
+    assert!(!ok && said.contains("not this key's"), "another member's record: {said}");
+    let (ok, said) = cli("import", "data-3-moved", &members[3].dir);
+    assert!(ok && said.contains("already held") && !said.starts_with("0 "), "{said}");
+    let (ok, said) = cli("import", "data-3-moved", &members[3].dir);
+    assert!(ok && said.starts_with("0 signed reports added"), "never lowers or duplicates: {said}");
+    // With other inputs there, it refuses at once: no wait, the record says what it signed.
+    let (mut m3, lines3) = start(3, "data-3-moved", &different);
+    let mut log3 = Vec::new();
+    let refused = wait_for(&lines3, &["ERROR", "refusing to sign merkle root"], Duration::from_secs(120), &mut log3);
+    assert!(refused.contains(&root), "{refused}");
+    m3.kill();
+    assert!(!log3.iter().any(|l| l.contains("signing waits") || l.contains("signed kind=")), "{}", log3.join("\n"));
 
     // An empty data dir and other inputs: another root, which it must not sign.
     let (mut m3, lines3) = start(3, "data-3-lost", &different);

@@ -31,6 +31,7 @@
 mod clock;
 mod gossip;
 mod record;
+pub mod signing_record;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
@@ -107,10 +108,13 @@ const RESTORE_BEHIND: u64 = 4;
 /// certificates of the last few reports of each kind, below the newest stored report.
 pub fn restore(store: &Store) -> Result<Persisted, QuorumDriverError> {
     let mut persisted = Persisted::default();
+    // An imported signing record can run ahead of the stored reports.
+    let own = store.own_signatures().map_err(store_error(|| "read the signing record".to_string()))?;
     for kind in ReportKind::ALL {
         let latest =
             store.latest_report(kind).map_err(store_error(|| format!("read the newest stored {kind} report")))?;
-        let top = latest.map_or(0, |(number, _)| number);
+        let newest_own = own.iter().filter(|(k, _, _)| *k == kind).map(|(_, n, _)| *n).max();
+        let top = latest.map_or(0, |(number, _)| number).max(newest_own.unwrap_or(0));
         persisted.current[kind.byte() as usize] = top;
         for number in top.saturating_sub(RESTORE_BEHIND).max(1)..=top {
             let id = ReportId { kind, number };
