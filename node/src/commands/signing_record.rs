@@ -10,8 +10,11 @@ use claystack_quorum::Roster;
 use claystack_quorum_driver::signing_record::{self, SigningRecord};
 use claystack_store::Store;
 
-/// The store, committee, genesis hash, member index and key of the arguments.
-fn open(args: &SigningRecordArgs) -> anyhow::Result<(Store, Roster, [u8; 32], u16, [u8; 48])> {
+/// What both directions need: the store, the committee, the genesis hash, the member's
+/// index and its BLS key.
+type Parts = (Store, Roster, [u8; 32], u16, [u8; 48]);
+
+fn open(args: &SigningRecordArgs) -> anyhow::Result<Parts> {
     let genesis = super::genesis::load_verified(&args.genesis)?;
     let roster = Roster::from_genesis(&genesis)?;
     let keys = KeyDir::load_public(&args.keys_dir)?;
