@@ -14,11 +14,11 @@
 //!   restart.
 //! - **Order does not matter.** Honest members sign one root each and the threshold is a
 //!   strict majority, so at most one root gathers a quorum of non-equivocating members; the
-//!   certificate (root, bitmap, aggregate) and the equivocation evidence after a set of
+//!   certificate (root, bitmap, aggregate) and the set of equivocators after a set of
 //!   messages do not depend on the order they came in.
 //! - **Equivocators count for nothing.** A member with valid signatures of two different
-//!   roots for one report is kept as evidence (the two lowest roots, so the evidence too is
-//!   order-independent) and excluded from every root's count.
+//!   roots for one report is kept as evidence (the first two roots that verified) and
+//!   excluded from every root's count.
 //! - **Verify lazily, in batches, once.** A peer signature is checked for the curve and
 //!   subgroup on arrival, but its pairing check waits until its root could reach the
 //!   threshold (if it is not certified yet), until a conflicting message needs a verdict,
