@@ -13,7 +13,7 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Log filter (tracing EnvFilter syntax; RUST_LOG overrides it).
-    #[arg(long, global = true, env = "CLAYSTACK_LOG", default_value = "info")]
+    #[arg(long, global = true, hide_env_values = true, env = "CLAYSTACK_LOG", default_value = "info")]
     pub log: String,
     #[command(subcommand)]
     pub command: Command,
@@ -38,6 +38,10 @@ pub enum Command {
     /// Simulators for local testing.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// The member's signing record (every report it signed): export it from a data dir, or
+    /// import it into a new one before the node runs there (moving machines).
+    #[command(subcommand)]
+    SigningRecord(SigningRecordCommand),
     /// A local committee end to end: beacon simulator, anvil with the contracts, one node
     /// process per member, until a rewards root is accepted on chain and an operator claimed.
     Devnet(DevnetArgs),
@@ -66,43 +70,43 @@ pub struct DevnetArgs {
 #[derive(Args, Clone, Default)]
 pub struct NodeOverrides {
     /// Node config file (TOML); see docs/configuration.md.
-    #[arg(long, env = "CLAYSTACK_CONFIG")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_CONFIG")]
     pub config: Option<PathBuf>,
     /// Data directory (RocksDB).
-    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Beacon node URLs, comma separated; later ones are fallbacks.
-    #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    #[arg(long = "beacon-url", hide_env_values = true, env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
     pub beacon_urls: Vec<String>,
     /// Validators to account, comma separated indices or ranges ("0-63,100").
-    #[arg(long, env = "CLAYSTACK_TRACKED", value_delimiter = ',')]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_TRACKED", value_delimiter = ',')]
     pub tracked: Vec<String>,
     /// First beacon epoch to account when the data directory is empty.
-    #[arg(long, env = "CLAYSTACK_START_EPOCH")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_START_EPOCH")]
     pub start_epoch: Option<u64>,
     /// Genesis file; with it (and frame inputs) the node closes rewards reports.
-    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: Option<PathBuf>,
     /// Directory of frame inputs (`frame-<n>.json`, or `frames.json` for every frame).
-    #[arg(long, env = "CLAYSTACK_INPUTS_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_INPUTS_DIR")]
     pub inputs_dir: Option<PathBuf>,
     /// Committee member key directory (`claystack-oracle keys new`); makes the node sign and gossip.
-    #[arg(long, env = "CLAYSTACK_KEYS_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_KEYS_DIR")]
     pub keys_dir: Option<PathBuf>,
     /// File holding the keystore password (else the CLAYSTACK_KEYSTORE_PASSWORD env var).
-    #[arg(long, env = "CLAYSTACK_PASSWORD_FILE")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
     /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/9000.
-    #[arg(long, env = "CLAYSTACK_P2P_LISTEN")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_P2P_LISTEN")]
     pub p2p_listen: Option<String>,
     /// Other committee members, comma separated multiaddrs ending in /p2p/<peer id>.
-    #[arg(long = "peer", env = "CLAYSTACK_PEERS", value_delimiter = ',')]
+    #[arg(long = "peer", hide_env_values = true, env = "CLAYSTACK_PEERS", value_delimiter = ',')]
     pub peers: Vec<String>,
     /// Execution-chain JSON-RPC URL of the NodeManager (a member then submits certificates).
-    #[arg(long, env = "CLAYSTACK_RPC_URL")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_RPC_URL")]
     pub rpc_url: Option<String>,
     /// File holding the submitter account's hex private key.
-    #[arg(long, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
     pub submitter_key_file: Option<PathBuf>,
 }
 
@@ -111,14 +115,14 @@ pub struct RunArgs {
     #[command(flatten)]
     pub node: NodeOverrides,
     /// Exit once this beacon epoch is accounted (for scripts and tests).
-    #[arg(long, env = "CLAYSTACK_UNTIL_EPOCH")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_UNTIL_EPOCH")]
     pub until_epoch: Option<u64>,
 }
 
 #[derive(Args)]
 pub struct TalliesArgs {
     /// Data directory (RocksDB) of a node.
-    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
     /// First beacon epoch to print (default: the first stored).
     #[arg(long)]
@@ -129,6 +133,30 @@ pub struct TalliesArgs {
     /// `table` (sums per validator), or `json` (every epoch, the simulator's truth format).
     #[arg(long, default_value = "table")]
     pub format: String,
+}
+
+#[derive(Subcommand)]
+pub enum SigningRecordCommand {
+    /// Write every own signature of the data dir to a JSON file (docs/keys.md has the format).
+    Export(SigningRecordArgs),
+    /// Add a JSON signing record to the data dir; refuses another network, member or root.
+    Import(SigningRecordArgs),
+}
+
+#[derive(Args)]
+pub struct SigningRecordArgs {
+    /// Data directory (RocksDB) of the node; the node must not be running.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Genesis file of the committee.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
+    pub genesis: PathBuf,
+    /// The member's key directory (only its public member.json is read).
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_KEYS_DIR")]
+    pub keys_dir: PathBuf,
+    /// The JSON file to write (export) or read (import).
+    #[arg(long)]
+    pub file: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -180,13 +208,13 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N")]
     pub number: u64,
     /// Genesis file (its economics fix the rewards rules and the frame length).
-    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
     /// Frame inputs file: registry, facts, rewards source, SSV price, adjustments, previous carry.
     #[arg(long)]
     pub inputs: PathBuf,
     /// Data directory whose accounted tallies cover the frame.
-    #[arg(long, env = "CLAYSTACK_DATA_DIR")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Directory for report.json, tree.json and frame-log.json (compute only).
     #[arg(long, default_value = ".")]
@@ -194,10 +222,10 @@ pub struct ReportArgs {
     /// JSON-RPC of the genesis execution chain: measure the frame as the committee does (registry
     /// at the reference block; consensus rewards and facts from --beacon-url; the inputs file
     /// then holds none of them); `verify` without --root compares with the root the NodeManager accepted.
-    #[arg(long, env = "CLAYSTACK_RPC_URL")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_RPC_URL")]
     pub rpc_url: Option<String>,
     /// Beacon node(s), with --rpc-url: the frame's reference block, validator records and balances.
-    #[arg(long = "beacon-url", env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    #[arg(long = "beacon-url", hide_env_values = true, env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
     pub beacon_urls: Vec<String>,
 }
 
@@ -242,6 +270,10 @@ pub struct GenesisNewArgs {
     /// Beacon epoch where the frame of report 1 starts.
     #[arg(long, default_value_t = 0)]
     pub first_epoch: u64,
+    /// The beacon chain's genesis validators root (0x-hex, `GET /eth/v1/beacon/genesis`):
+    /// nodes then refuse a beacon node of another network.
+    #[arg(long, value_name = "ROOT")]
+    pub beacon_genesis_validators_root: Option<String>,
     /// 32-byte hex seed for reproducible keys (local testnets only); random if absent.
     #[arg(long)]
     pub seed: Option<String>,
@@ -260,7 +292,7 @@ pub struct GenesisNewArgs {
 #[derive(Args)]
 pub struct GenesisVerifyArgs {
     /// The genesis file.
-    #[arg(long, env = "CLAYSTACK_GENESIS")]
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
 }
 

@@ -14,70 +14,19 @@ use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{bls, Roster, SecretKeySigner, SignatureMessage, Signer};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
 
 const PASSWORD: &str = "local-testnet-password";
 
-struct Member {
-    dir: PathBuf,
-    port: u16,
-    peer_id: String,
-}
-
-/// Waits for a line containing every needle; returns it (lines before it are dropped).
-fn wait_for(lines: &Receiver<String>, needles: &[&str], timeout: Duration, log: &mut Vec<String>) -> String {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
-            log.push(line.clone());
-            if needles.iter().all(|n| line.contains(n)) {
-                return line;
-            }
-        }
-    }
-    panic!("no line with {needles:?} within {timeout:?}; log:\n{}", log.join("\n"));
-}
-
-/// The `key=value` field of a tracing line.
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line.find(&format!("{key}=")).unwrap_or_else(|| panic!("no {key} in {line}")) + key.len() + 1;
-    line[start..].split_whitespace().next().unwrap()
-}
-
-fn node_args(m: &Member, all: &[Member], data: &Path, url: &str, genesis: &Path, inputs: &Path) -> Vec<String> {
-    let mut args = vec![
-        "run".into(),
-        "--data-dir".into(),
-        data.display().to_string(),
-        "--beacon-url".into(),
-        url.into(),
-        "--tracked".into(),
-        "0-24".into(),
-        "--genesis".into(),
-        genesis.display().to_string(),
-        "--inputs-dir".into(),
-        inputs.display().to_string(),
-        "--keys-dir".into(),
-        m.dir.display().to_string(),
-        "--p2p-listen".into(),
-        format!("/ip4/127.0.0.1/tcp/{}", m.port),
-    ];
-    for other in all.iter().filter(|o| o.port != m.port) {
-        args.push("--peer".into());
-        args.push(format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", other.port, other.peer_id));
-    }
-    args
-}
-
 #[test]
 fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     let dir = tempfile::tempdir().unwrap();
     let g = dir.path().join("genesis");
     let password_file = write_file(dir.path(), "password", PASSWORD);
+    // Secret files are their owner's alone, or the node refuses them.
+    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = std::process::Command::new(bin())
         .args(["genesis", "new", "--members", "4", "--threshold", "3", "--out"])
         .arg(&g)
@@ -129,8 +78,9 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     let closed = wait_for(&lines0, &["report closed", "report=1"], Duration::from_secs(90), &mut logs0);
     let root = hex::decode_fixed::<32>(field(&closed, "merkle_root")).unwrap();
     let report_hash = hex::decode_fixed::<32>(field(&closed, "report_hash")).unwrap();
-    wait_for(&lines0, &["signed", "kind=rewards report=1"], Duration::from_secs(30), &mut logs0);
-    wait_for(&lines1, &["signed", "kind=rewards report=1"], Duration::from_secs(60), &mut logs1);
+    // New data dirs: each member first waits two re-gossip windows (2 x 15 s) before it signs.
+    wait_for(&lines0, &["signed", "kind=rewards report=1"], Duration::from_secs(90), &mut logs0);
+    wait_for(&lines1, &["signed", "kind=rewards report=1"], Duration::from_secs(90), &mut logs1);
 
     // The liar signs a wrong root (a valid signature, but of another report content) ...
     let roster = Roster::from_genesis(&genesis).unwrap();

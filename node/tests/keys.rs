@@ -41,6 +41,14 @@ fn new_list_import_and_wrong_password() {
     let pw_file = tmp.path().join("password.txt");
     std::fs::write(&pw_file, format!("{PASSWORD}\n")).unwrap();
     let mut seen = String::new();
+    // A password file must be its owner's alone, as any secret file.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pw_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, _, stderr) =
+        oracle(&["keys", "new", "--dir", s(&m0), "--password-file", s(&pw_file), "--fast-kdf"], &[], &mut seen);
+    assert!(!ok && stderr.contains("can be read by other users") && stderr.contains("chmod 600"), "{stderr}");
+    assert!(!m0.exists(), "nothing written for a refused password file");
+    std::fs::set_permissions(&pw_file, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     // new
     let (ok, stdout, stderr) =

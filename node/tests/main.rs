@@ -11,6 +11,8 @@ mod committee;
 mod devnet;
 mod genesis;
 mod keys;
+mod lost_data_dir;
 mod report;
 mod restart;
+mod secrets;
 mod truth;

@@ -57,11 +57,34 @@ impl ChainError {
     }
 }
 
-/// RPC error texts sometimes span lines (a node's HTML error page); keep the first.
+/// RPC error texts sometimes span lines (a node's HTML error page); keep the first. A node's
+/// text (a revert reason, say) may hold control characters that would rewrite a terminal or
+/// forge a log line: they are printed escaped (`\u{1b}`).
 fn one_line(s: &str) -> String {
     let line = s.lines().next().unwrap_or_default().trim();
-    match line.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}...", &line[..cut]),
-        None => line.to_string(),
+    let cut = match line.char_indices().nth(300) {
+        Some((cut, _)) => &line[..cut],
+        None => line,
+    };
+    let mut out: String =
+        cut.chars().flat_map(|c| if c.is_control() { c.escape_debug().collect() } else { vec![c] }).collect();
+    if cut.len() < line.len() {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::one_line;
+
+    #[test]
+    fn node_texts_are_one_printable_line() {
+        assert_eq!(
+            one_line("execution reverted: \u{1b}[31mboom\u{7}\nsecond line"),
+            "execution reverted: \\u{1b}[31mboom\\u{7}"
+        );
+        assert_eq!(one_line(&"x".repeat(400)).len(), 303);
+        assert_eq!(one_line("  plain  "), "plain");
     }
 }

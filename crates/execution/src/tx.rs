@@ -25,6 +25,7 @@ use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
 use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::{Log, TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
+use claystack_primitives::redact::RedactedUrl;
 use std::future::Future;
 use std::time::Duration;
 use tracing::{debug, info, warn};
@@ -117,33 +118,41 @@ pub fn bump_fees(previous: Fees, estimate: Fees, bump_bps: u32) -> Fees {
     Fees { max_fee_per_gas: max_fee, max_priority_fee_per_gas: priority }
 }
 
-/// A provider, its URL (for error messages) and the chain id.
+/// A provider, its URL as messages show it (credentials, path and query redacted) and the
+/// chain id.
 #[derive(Debug, Clone)]
 pub struct Rpc {
     pub(crate) provider: RootProvider,
     pub(crate) url: String,
+    /// Scrubs the URL's secret parts out of the transport's error messages.
+    pub(crate) redacted: RedactedUrl,
     pub(crate) chain_id: u64,
 }
 
 impl Rpc {
     /// Connects to `url` over HTTP and checks that it serves chain `expected_chain_id`.
+    /// The URL never appears in a message or log as given: see [`Rpc::url`].
     pub async fn connect(url: &str, expected_chain_id: u64) -> Result<Rpc, ChainError> {
+        let redacted = RedactedUrl::new(url);
+        let shown = redacted.shown().to_string();
         let parsed = url.parse().map_err(|e| ChainError::Invalid {
-            what: format!("execution RPC URL `{url}`"),
-            message: format!("not a URL ({e}); use e.g. http://127.0.0.1:8545"),
+            what: format!("execution RPC URL `{shown}`"),
+            message: format!("not a URL ({}); use e.g. http://127.0.0.1:8545", redacted.scrub(&format!("{e}"))),
         })?;
         let provider = RootProvider::new_http(parsed);
-        let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::rpc(url, "eth_chainId", e))?;
+        let rpc = Rpc { provider, url: shown, redacted, chain_id: 0 };
+        let chain_id = rpc.provider.get_chain_id().await.map_err(|e| rpc.err("eth_chainId", e))?;
         if chain_id != expected_chain_id {
-            return Err(ChainError::WrongChain { url: url.to_string(), got: chain_id, expected: expected_chain_id });
+            return Err(ChainError::WrongChain { url: rpc.url, got: chain_id, expected: expected_chain_id });
         }
-        Ok(Rpc { provider, url: url.to_string(), chain_id })
+        Ok(Rpc { chain_id, ..rpc })
     }
 
     pub fn provider(&self) -> &RootProvider {
         &self.provider
     }
 
+    /// The URL as messages show it: `scheme://[***@]host[:port][/***][?***]`.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -158,7 +167,7 @@ impl Rpc {
     }
 
     pub(crate) fn err(&self, what: impl Into<String>, e: impl std::fmt::Display) -> ChainError {
-        ChainError::rpc(&self.url, what, e)
+        ChainError::rpc(&self.url, what, self.redacted.scrub(&e.to_string()))
     }
 
     /// Fails with [`ChainError::NoCode`] unless `address` holds code at `block`.

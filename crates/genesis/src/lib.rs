@@ -39,6 +39,11 @@ pub struct Genesis {
     pub first_epoch: u64,
     pub economics: Economics,
     pub ssv_price_source: SsvPriceSource,
+    /// The beacon chain's `genesis_validators_root` (`GET /eth/v1/beacon/genesis`): a node
+    /// refuses a beacon node of another network. Optional, and absent from the file (and
+    /// from the hash) when not set, so genesis files written before it keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "hexbytes::option")]
+    pub beacon_genesis_validators_root: Option<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +346,7 @@ pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: 
             agreed_wei_per_ssv: LOCAL_AGREED_WEI_PER_SSV,
             observed: OBSERVED_ORACLE_INPUT.into(),
         },
+        beacon_genesis_validators_root: None,
     };
     (genesis, secrets)
 }

@@ -13,11 +13,13 @@
 
 pub mod keydir;
 pub mod keystore;
+pub mod lock;
 pub mod p2p;
 pub mod password;
 
 pub use keydir::{KeyDir, MemberKeys, Unlocked};
 pub use keystore::{Kdf, Keystore};
+pub use lock::{KeyDirLock, LOCK_FILE};
 pub use password::{Password, PasswordSource};
 
 use std::path::PathBuf;
@@ -93,6 +95,9 @@ pub enum KeysError {
     /// The password cannot be read (the text says from where).
     #[error("{0}")]
     Password(String),
+    /// Another process holds the key directory's lock.
+    #[error("key directory {dir} is in use by another claystack-oracle process; two nodes with one member's keys sign twice — stop the other one")]
+    InUse { dir: PathBuf },
     /// The operating system gave no random bytes.
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),

@@ -57,6 +57,18 @@ impl PasswordSource {
     pub fn read(&self) -> Result<Password, KeysError> {
         let text = match self {
             PasswordSource::File(path) => {
+                // Like the p2p key and the submitter key: a secret others can read is refused.
+                match claystack_fs_util::check_private(path) {
+                    Ok(()) => {}
+                    Err(claystack_fs_util::SecretFileError::OpenToOthers { mode, .. }) => {
+                        return Err(KeysError::Password(format!(
+                            "password file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}`",
+                            path = path.display()
+                        )))
+                    }
+                    // Missing or unreadable: the read below says so.
+                    Err(claystack_fs_util::SecretFileError::Io(_)) => {}
+                }
                 let bytes = Zeroizing::new(std::fs::read(path).map_err(KeysError::io("read password file", path))?);
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|_| KeysError::Password(format!("password file {} is not UTF-8 text", path.display())))?;
@@ -118,15 +130,32 @@ mod tests {
     fn file_source_trims_one_line_ending() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pw");
+        let write = |content: &str| claystack_fs_util::write_private(&f, content.as_bytes()).unwrap();
         for (content, want) in [("pw one\n", "pw one"), ("pw two\r\n", "pw two"), ("pw\n\n", "pw\n"), ("x", "x")] {
-            std::fs::write(&f, content).unwrap();
+            write(content);
             assert_eq!(&*PasswordSource::File(f.clone()).read().unwrap().0, want);
         }
-        std::fs::write(&f, "\n").unwrap();
+        write("\n");
         let err = PasswordSource::File(f.clone()).read().unwrap_err().to_string();
         assert!(err.contains("is empty"), "{err}");
         let err = PasswordSource::File(dir.path().join("missing")).read().unwrap_err().to_string();
         assert!(err.starts_with("cannot read password file"), "{err}");
+    }
+
+    #[test]
+    fn a_password_file_others_can_read_is_refused_without_reading_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "hunter2\n").unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o620] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = PasswordSource::File(f.clone()).read().unwrap_err().to_string();
+            assert!(err.contains("can be read by other users") && err.contains("chmod 600"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(&*PasswordSource::File(f).read().unwrap().0, "hunter2");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use libp2p::identity::{KeyType, Keypair};
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
+use crate::admission::PeerLimits;
 use crate::error::NetworkError;
 
 /// Default bound on one message's payload: a committee signature message (a
@@ -74,11 +75,14 @@ pub struct P2pConfig {
     pub backoff_min: Duration,
     /// Largest delay between redials; the delay doubles from `backoff_min`.
     pub backoff_max: Duration,
+    /// Each peer's rate and share of the messages waiting for a verdict.
+    pub peer_limits: PeerLimits,
 }
 
 impl P2pConfig {
     /// A configuration with the default size bound and backoff.
     pub fn new(listen: Multiaddr, keypair: Keypair, peers: Vec<(PeerId, Multiaddr)>, scope: TopicScope) -> Self {
+        let peer_limits = PeerLimits::for_committee(peers.len() + 1);
         Self {
             listen,
             keypair,
@@ -88,6 +92,7 @@ impl P2pConfig {
             duplicate_window: DEFAULT_DUPLICATE_WINDOW,
             backoff_min: DEFAULT_BACKOFF_MIN,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            peer_limits,
         }
     }
 
@@ -122,6 +127,10 @@ impl P2pConfig {
         if self.backoff_min.is_zero() || self.backoff_min > self.backoff_max {
             return Err(NetworkError::Backoff { min: self.backoff_min, max: self.backoff_max });
         }
+        let l = self.peer_limits;
+        if l.burst == 0 || l.rate_per_s == 0 || l.share == 0 {
+            return Err(NetworkError::PeerLimits(l));
+        }
         Ok(())
     }
 }
@@ -138,6 +147,7 @@ impl fmt::Debug for P2pConfig {
             .field("duplicate_window", &self.duplicate_window)
             .field("backoff_min", &self.backoff_min)
             .field("backoff_max", &self.backoff_max)
+            .field("peer_limits", &self.peer_limits)
             .finish()
     }
 }

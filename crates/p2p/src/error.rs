@@ -27,6 +27,9 @@ pub enum NetworkError {
     /// The reconnect backoff bounds are zero or reversed.
     #[error("reconnect backoff min {min:?} must be non-zero and at most max {max:?}")]
     Backoff { min: Duration, max: Duration },
+    /// A per-peer limit is zero.
+    #[error("per-peer limits {0:?} must all be at least 1")]
+    PeerLimits(crate::PeerLimits),
     /// gossipsub refused its configuration.
     #[error("gossipsub rejected its configuration: {0}")]
     Gossipsub(String),

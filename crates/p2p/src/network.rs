@@ -20,6 +20,7 @@ use libp2p::{identify, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
+use crate::admission::{Admission, Admit, BAN};
 use crate::behaviour::{
     build_swarm, first_nonce, message_id, stamp, unstamp, Behaviour, BehaviourEvent, PROTOCOL_VERSION,
 };
@@ -28,10 +29,13 @@ use crate::error::NetworkError;
 use crate::outbox::{Outbox, Queued, OUTBOX_CAPACITY};
 use crate::redial::Redialer;
 
-/// Events waiting for the application, at most this many. When the
-/// application falls this far behind, new messages are dropped (reported to
-/// gossipsub as Ignore, so they are neither forwarded nor held).
-pub const EVENT_BUFFER: usize = 1024;
+/// Room in the event buffer besides the peers' message shares: connection
+/// events. The buffer holds every peer's share of messages waiting for a
+/// verdict ([`crate::PeerLimits::share`]) plus this.
+pub const PEER_EVENT_ROOM: usize = 64;
+
+/// How often messages never judged give their peer's place back.
+const ADMISSION_EXPIRY: Duration = Duration::from_secs(1);
 
 /// Commands (publish, validate, status) waiting for the driver.
 const COMMAND_BUFFER: usize = 1024;
@@ -154,7 +158,8 @@ impl Network {
         });
 
         let (command_tx, command_rx) = mpsc::channel(COMMAND_BUFFER);
-        let (event_tx, event_rx) = mpsc::channel(EVENT_BUFFER);
+        let buffer = Admission::buffer(&config.peer_limits, config.peers.len()) + PEER_EVENT_ROOM;
+        let (event_tx, event_rx) = mpsc::channel(buffer);
         let driver = SwarmDriver {
             redialer: Redialer::new(
                 local_peer_id,
@@ -169,6 +174,9 @@ impl Network {
             max_message_bytes: config.max_message_bytes,
             outbox: Outbox::default(),
             next_nonce: first_nonce(&local_peer_id),
+            admission: Admission::new(config.peer_limits),
+            over_rate: std::collections::HashSet::new(),
+            banned: HashMap::new(),
             events: event_tx,
             commands: command_rx,
         };
@@ -279,6 +287,12 @@ struct SwarmDriver {
     outbox: Outbox,
     /// Appended to the next publication's payload (see `publication_id`).
     next_nonce: u64,
+    /// Each peer's rate and share of the event buffer.
+    admission: Admission,
+    /// Peers over their rate since their last delivered message (logged once per episode).
+    over_rate: std::collections::HashSet<PeerId>,
+    /// Members disconnected and refused for flooding, until when.
+    banned: HashMap<PeerId, Instant>,
     events: mpsc::Sender<NetworkEvent>,
     commands: mpsc::Receiver<Command>,
 }
@@ -287,6 +301,8 @@ impl SwarmDriver {
     async fn run(mut self) {
         let mut retry = tokio::time::interval(OUTBOX_RETRY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry = tokio::time::interval(ADMISSION_EXPIRY);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let redial_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(redial_timer);
         let stopped_by = loop {
@@ -304,6 +320,7 @@ impl SwarmDriver {
                 },
                 () = &mut redial_timer, if redial_at.is_some() => {}
                 _ = retry.tick(), if !self.outbox.is_empty() => self.flush_outbox(),
+                _ = expiry.tick() => self.expire(Instant::now()),
             }
         };
         // Dropping the swarm closes the listener and every connection.
@@ -398,6 +415,29 @@ impl SwarmDriver {
                     self.report(&message_id, &propagation_source, Verdict::Reject);
                     return;
                 };
+                match self.admission.admit(propagation_source, &message_id, Instant::now()) {
+                    Admit::Deliver => {}
+                    Admit::OverShare => {
+                        debug!(id = %message_id, source = %propagation_source, "peer's share of the buffer is full, message ignored");
+                        self.report(&message_id, &propagation_source, Verdict::Ignore);
+                        return;
+                    }
+                    Admit::OverRate => {
+                        if self.over_rate.insert(propagation_source) {
+                            warn!(peer = %propagation_source, "peer sends faster than any member should; its messages are refused and it is penalised");
+                        }
+                        self.report(&message_id, &propagation_source, Verdict::Reject);
+                        return;
+                    }
+                    Admit::Ban => {
+                        warn!(peer = %propagation_source, ban_s = BAN.as_secs(), "peer keeps flooding; disconnected and refused for a while");
+                        self.report(&message_id, &propagation_source, Verdict::Reject);
+                        self.swarm.behaviour_mut().allow.disallow_peer(propagation_source);
+                        self.banned.insert(propagation_source, Instant::now() + BAN);
+                        return;
+                    }
+                }
+                self.over_rate.remove(&propagation_source);
                 debug!(id = %message_id, source = %propagation_source, size, "message received");
                 let event = NetworkEvent::Message { id: message_id.clone(), source: propagation_source, data };
                 if let Err(error) = self.events.try_send(event) {
@@ -495,7 +535,20 @@ impl SwarmDriver {
         });
     }
 
+    /// Frees the buffer places of messages never judged, and lets banned members back in
+    /// (the redialer dials them again).
+    fn expire(&mut self, now: Instant) {
+        self.admission.expire(now);
+        let over: Vec<PeerId> = self.banned.iter().filter(|(_, until)| now >= **until).map(|(p, _)| *p).collect();
+        for peer in over {
+            self.banned.remove(&peer);
+            self.swarm.behaviour_mut().allow.allow_peer(peer);
+            info!(%peer, "ban over; the member may connect again");
+        }
+    }
+
     fn report(&mut self, id: &MessageId, source: &PeerId, verdict: Verdict) {
+        self.admission.judged(id);
         let found = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(id, source, verdict.into());
         if !found {
             debug!(%id, ?verdict, "verdict for a message no longer cached");

@@ -373,3 +373,43 @@ async fn port_zero_binds_a_free_port_and_a_taken_port_is_refused() {
     }
     handle.shutdown().await.unwrap();
 }
+
+/// A member replaying payloads as fast as it can gets its burst through, then its
+/// messages refused, then its connections closed (a ban); another member's messages keep
+/// arriving all along, because each member has its own rate and its own share of the
+/// buffer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_member_is_cut_off_and_the_others_still_get_through() {
+    let (a, flooder, honest) = (Member::new(), Member::new(), Member::new());
+    let mut config = a.config(&[&flooder, &honest]);
+    config.peer_limits = claystack_p2p::PeerLimits { burst: 20, rate_per_s: 5, share: 1000 };
+    let mut na = a.start_with(config).await;
+    let nf = flooder.start(&[&a, &honest]).await;
+    let nh = honest.start(&[&a, &flooder]).await;
+    na.until_subscribed(&[&flooder, &honest]).await;
+    nf.until_subscribed(&[&a]).await;
+    nh.until_subscribed(&[&a]).await;
+
+    // The same payload with a fresh nonce each time: a new message id every publication.
+    for _ in 0..400 {
+        nf.handle.publish(b"replayed signature".to_vec()).await.unwrap();
+    }
+    nh.handle.publish(b"honest signature".to_vec()).await.unwrap();
+    let (mut from_flooder, mut honest_seen) = (0, false);
+    while let Some(m) = na.message_within(QUIET).await {
+        if m.source == flooder.id() {
+            from_flooder += 1;
+        } else if m.data == b"honest signature" {
+            honest_seen = true;
+        }
+        na.handle.validate(m.id, m.source, Verdict::Ignore).await.unwrap();
+    }
+    assert!(honest_seen, "the honest member's message was crowded out");
+    // The burst and what the rate refilled meanwhile; never the flood.
+    assert!((1..=40).contains(&from_flooder), "{from_flooder} of 400 replays reached the application");
+    na.until("the flooder cut off", |s| !s.connected.contains(&flooder.id())).await;
+    // Still connected to the honest member, which still gets through.
+    nh.handle.publish(b"honest again".to_vec()).await.unwrap();
+    let again = na.message().await;
+    assert_eq!((again.source, &again.data[..]), (honest.id(), &b"honest again"[..]));
+}

@@ -9,6 +9,7 @@ pub mod beacon_committee;
 pub mod bits;
 pub mod hex;
 pub mod ranges;
+pub mod redact;
 pub mod report;
 pub mod spec;
 pub mod types;

@@ -17,13 +17,25 @@
 //! exits when its stdin closes, so no member outlives the parent, even one killed with
 //! SIGKILL; the parent also kills and reaps its children when it ends or panics.
 //!
+//! # Flood
+//!
+//! With `COMMITTEE_FLOOD=1`, each size runs twice more with its last member not honest:
+//! once **silent** (connected, subscribed, sends nothing) and once **replaying**: it
+//! publishes every signature message it receives again, with a fresh nonce, as fast as its
+//! network task takes publications, for the whole run. The figures are then the honest
+//! members' (round time to the last honest member's aggregate, their CPU). Real sockets, one
+//! process per member, because what a flood costs is decryption, framing, gossipsub's
+//! bookkeeping and the per-peer limits in `claystack-p2p`, none of which the in-memory hub
+//! has. `COMMITTEE_LIMITS=off` lifts the per-peer limits (rate and buffer share) in the
+//! honest members, to show what they buy.
+//!
 //! `cargo bench -p claystack-quorum-driver --bench aggregate`, or without the release build, the
 //! dev-profile binary: `cargo build --workspace --locked --benches`, then
 //! `$CARGO_TARGET_DIR/debug/deps/aggregate-<hash> --bench`. `COMMITTEE_SIZES=4,16` and
 //! `COMMITTEE_ROUNDS=5` change the sizes and rounds. Without `--bench` (as
 //! `cargo test --all-targets` runs it) it does one smoke round with 4 members.
 
-use claystack_p2p::{Keypair, Multiaddr, Network, P2pConfig, TopicScope};
+use claystack_p2p::{Keypair, Multiaddr, Network, NetworkEvent, P2pConfig, PeerLimits, TopicScope, Verdict};
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{Config, Roster, SecretKeySigner, Signer, SigningDomain};
 use claystack_quorum_driver::{OwnReport, QuorumDriver, QuorumEvent, WallClock};
@@ -60,9 +72,45 @@ fn main() {
         .map(|s| s.trim().parse().expect("COMMITTEE_SIZES: comma-separated sizes"))
         .collect();
     let rounds = std::env::var("COMMITTEE_ROUNDS").map_or(rounds, |s| s.parse().expect("COMMITTEE_ROUNDS: a number"));
-    println!("report -> aggregate on 127.0.0.1, one process per member, {rounds} rounds per size");
+    let flood = std::env::var("COMMITTEE_FLOOD").is_ok_and(|v| v == "1");
+    let limits = if std::env::var("COMMITTEE_LIMITS").is_ok_and(|v| v == "off") { "off" } else { "on" };
+    println!(
+        "report -> aggregate on 127.0.0.1, one process per member, {rounds} rounds per size, per-peer limits {limits}"
+    );
     for n in sizes {
-        committee(n, rounds);
+        committee(n, rounds, Role::Honest);
+        if flood {
+            committee(n, rounds, Role::Silent);
+            committee(n, rounds, Role::Replay);
+        }
+    }
+}
+
+/// What the last member of a committee does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    Honest,
+    /// Connected and subscribed, sends nothing.
+    Silent,
+    /// Replays every signature message it receives, as fast as it can.
+    Replay,
+}
+
+impl Role {
+    fn word(self) -> &'static str {
+        match self {
+            Role::Honest => "honest",
+            Role::Silent => "silent",
+            Role::Replay => "replay",
+        }
+    }
+
+    fn from_word(w: &str) -> Role {
+        match w {
+            "silent" => Role::Silent,
+            "replay" => Role::Replay,
+            _ => Role::Honest,
+        }
     }
 }
 
@@ -115,7 +163,7 @@ impl Drop for Members {
 }
 
 impl Members {
-    fn spawn(n: usize, rounds: usize) -> Members {
+    fn spawn(n: usize, rounds: usize, last: Role) -> Members {
         let dir = tempfile::tempdir().unwrap();
         let ports = claystack_testkit::free_ports(n);
         let ports_arg = ports.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
@@ -124,8 +172,12 @@ impl Members {
         let mut children = Vec::new();
         let mut stdins = Vec::new();
         for i in 0..n {
+            let role = if i == n - 1 { last } else { Role::Honest };
             let mut child = Command::new(&exe)
-                .env(MEMBER_ENV, format!("{i};{n};{ports_arg};{}", dir.path().join(i.to_string()).display()))
+                .env(
+                    MEMBER_ENV,
+                    format!("{i};{n};{ports_arg};{};{}", dir.path().join(i.to_string()).display(), role.word()),
+                )
                 .env("COMMITTEE_ROUNDS", rounds.to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -177,9 +229,11 @@ impl Members {
     }
 }
 
-fn committee(n: usize, rounds: usize) {
+fn committee(n: usize, rounds: usize, last: Role) {
     let started = Instant::now();
-    let mut members = Members::spawn(n, rounds);
+    let mut members = Members::spawn(n, rounds, last);
+    // Only honest members' figures count; the last one answers `done` with `-` otherwise.
+    let honest = if last == Role::Honest { n } else { n - 1 };
     members.gather("ready", MESH_TIMEOUT);
     let mesh = started.elapsed();
 
@@ -198,12 +252,16 @@ fn committee(n: usize, rounds: usize) {
         let start = unix_ns() + LEAD.as_nanos();
         members.tell_all(&format!("round {round} {start}"));
         let answers = members.gather("done", ROUND_TIMEOUT);
-        let (mut had, mut ready): (Vec<u128>, Vec<u128>) =
-            answers.iter().map(|w| (w[1].parse::<u128>().unwrap(), w[2].parse::<u128>().unwrap())).unzip();
+        let (mut had, mut ready): (Vec<u128>, Vec<u128>) = answers
+            .iter()
+            .filter(|w| w[1] != "-")
+            .map(|w| (w[1].parse::<u128>().unwrap(), w[2].parse::<u128>().unwrap()))
+            .unzip();
+        assert_eq!(ready.len(), honest);
         had.sort();
         ready.sort();
-        late_ms.push(ms(had[n - 1].saturating_sub(start)));
-        round_ms.push(ms(ready[n - 1] - start));
+        late_ms.push(ms(had[honest - 1].saturating_sub(start)));
+        round_ms.push(ms(ready[honest - 1] - start));
         first_ms.push(ms(ready[0] - start));
         std::thread::sleep(SETTLE);
         let cpu = members.cpu_ms();
@@ -220,10 +278,11 @@ fn committee(n: usize, rounds: usize) {
     };
     let max = round_ms.iter().copied().fold(0.0, f64::max);
     println!(
-        "N={n:>2} threshold={:>2}: mesh {:>6.2?}; all members hold the aggregate: median {:>8.1} ms, max {:>8.1} ms; \
+        "N={n:>2} threshold={:>2} last member {:>6}: mesh {:>6.2?}; all members hold the aggregate: median {:>8.1} ms, max {:>8.1} ms; \
          first member: median {:>7.1} ms; last report taken {:>5.1} ms late (median); CPU per round above idle, all members: {:>6.0} ms \
          (idle committee: {:>4.0} ms per s)",
         threshold(n),
+        last.word(),
         mesh,
         median(&mut round_ms),
         max,
@@ -242,23 +301,101 @@ fn member(spec: &str) {
     let (i, n): (usize, usize) = (parts[0].parse().unwrap(), parts[1].parse().unwrap());
     let ports: Vec<u16> = parts[2].split(',').map(|p| p.parse().unwrap()).collect();
     let dir = std::path::PathBuf::from(parts[3]);
+    let role = Role::from_word(parts.get(4).copied().unwrap_or("honest"));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(run_member(i, n, &ports, &dir));
+    match role {
+        Role::Honest => runtime.block_on(run_member(i, n, &ports, &dir)),
+        Role::Silent | Role::Replay => runtime.block_on(run_dishonest(i, n, &ports, role)),
+    }
+}
+
+/// The member's network config; `COMMITTEE_LIMITS=off` lifts the per-peer limits.
+fn p2p_config(i: usize, n: usize, ports: &[u16]) -> P2pConfig {
+    let addr = |j: usize| -> Multiaddr { format!("/ip4/127.0.0.1/tcp/{}", ports[j]).parse().unwrap() };
+    let peers = (0..n).filter(|&j| j != i).map(|j| (p2p_keypair(j).public().to_peer_id(), addr(j))).collect();
+    let scope = TopicScope { chain_id: 31337, committee_hash: [3; 32] };
+    let mut config = P2pConfig::new(addr(i), p2p_keypair(i), peers, scope);
+    if std::env::var("COMMITTEE_LIMITS").is_ok_and(|v| v == "off") {
+        config.peer_limits = PeerLimits { burst: u32::MAX / 2, rate_per_s: u32::MAX / 2, share: 1 << 16 };
+    }
+    config
+}
+
+fn say(line: String) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A member that does not sign: silent, or replaying what it hears as fast as it can.
+async fn run_dishonest(i: usize, n: usize, ports: &[u16], role: Role) {
+    let (network, mut events) = Network::spawn(p2p_config(i, n, ports)).await.unwrap();
+    loop {
+        if network.status().await.is_ok_and(|s| s.subscribed.len() + 1 >= n) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    say("ready".into());
+    let heard = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let listener = {
+        let (network, heard) = (network.clone(), heard.clone());
+        async move {
+            while let Some(event) = events.recv().await {
+                if let NetworkEvent::Message { id, source, data } = event {
+                    let _ = network.validate(id, source, Verdict::Ignore).await;
+                    let mut heard = heard.lock().unwrap();
+                    if !heard.contains(&data) {
+                        heard.push(data);
+                    }
+                }
+            }
+        }
+    };
+    tokio::spawn(listener);
+    if role == Role::Replay {
+        let (network, heard) = (network.clone(), heard.clone());
+        tokio::spawn(async move {
+            loop {
+                let batch: Vec<Vec<u8>> = heard.lock().unwrap().clone();
+                if batch.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                for data in batch {
+                    let _ = network.publish(data).await;
+                }
+            }
+        });
+    }
+    let (line_tx, mut lines) = mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            let _ = line_tx.send(line);
+        }
+        std::process::exit(0);
+    });
+    while let Some(line) = lines.recv().await {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            // Its own CPU is not the committee's cost: the figures are the honest members'.
+            ["cpu"] => say("cpu 0".into()),
+            ["round", number, _] => say(format!("done {number} - -")),
+            _ => {}
+        }
+    }
 }
 
 async fn run_member(i: usize, n: usize, ports: &[u16], dir: &std::path::Path) {
-    let addr = |j: usize| -> Multiaddr { format!("/ip4/127.0.0.1/tcp/{}", ports[j]).parse().unwrap() };
     let pubkeys: Vec<[u8; 48]> =
         (0..n).map(|j| SecretKeySigner::from_bytes(&bls_secret(j)).unwrap().public_key()).collect();
     let domain = SigningDomain { chain_id: 31337, node_manager: [7; 20] };
     let roster = Arc::new(Roster::new(domain, threshold(n) as u32, &pubkeys).unwrap());
     let peer_ids: Vec<String> = (0..n).map(|j| p2p_keypair(j).public().to_peer_id().to_string()).collect();
-    let peers = (0..n).filter(|&j| j != i).map(|j| (p2p_keypair(j).public().to_peer_id(), addr(j))).collect();
-    let scope = TopicScope { chain_id: 31337, committee_hash: [3; 32] };
-    let (network, events) = Network::spawn(P2pConfig::new(addr(i), p2p_keypair(i), peers, scope)).await.unwrap();
+    let (network, events) = Network::spawn(p2p_config(i, n, ports)).await.unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let store = Arc::new(Store::open(dir).unwrap());
-    let config = Config { rebroadcast_ms: 15_000, fallback_ms: 60_000, ..Config::default() };
+    // New data dirs on purpose: the bench measures rounds, not the fresh-store wait.
+    let config = Config { rebroadcast_ms: 15_000, fallback_ms: 60_000, fresh_wait_ms: 0, ..Config::default() };
     let signer = SecretKeySigner::from_bytes(&bls_secret(i)).unwrap();
     let (quorum_tx, mut quorum_rx) = mpsc::channel(64);
     let gossip = Arc::new(network.clone());
@@ -276,11 +413,6 @@ async fn run_member(i: usize, n: usize, ports: &[u16], dir: &std::path::Path) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let say = |line: String| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-    };
     say("ready".into());
 
     // Certificates, by report number, as they come.

@@ -31,6 +31,7 @@
 mod clock;
 mod gossip;
 mod record;
+pub mod signing_record;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
@@ -51,7 +52,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Why the driver could not start, or stopped.
 #[derive(Debug, Error)]
@@ -107,10 +108,13 @@ const RESTORE_BEHIND: u64 = 4;
 /// certificates of the last few reports of each kind, below the newest stored report.
 pub fn restore(store: &Store) -> Result<Persisted, QuorumDriverError> {
     let mut persisted = Persisted::default();
+    // An imported signing record can run ahead of the stored reports.
+    let own = store.own_signatures().map_err(store_error(|| "read the signing record".to_string()))?;
     for kind in ReportKind::ALL {
         let latest =
             store.latest_report(kind).map_err(store_error(|| format!("read the newest stored {kind} report")))?;
-        let top = latest.map_or(0, |(number, _)| number);
+        let newest_own = own.iter().filter(|(k, _, _)| *k == kind).map(|(_, n, _)| *n).max();
+        let top = latest.map_or(0, |(number, _)| number).max(newest_own.unwrap_or(0));
         persisted.current[kind.byte() as usize] = top;
         for number in top.saturating_sub(RESTORE_BEHIND).max(1)..=top {
             let id = ReportId { kind, number };
@@ -175,6 +179,14 @@ impl<S: Signer> QuorumDriver<S> {
         let restored = (persisted.own.len(), persisted.peers.len());
         let (collector, actions) = Collector::new(config, roster.clone(), signer, clock.now_ms(), persisted)?;
         info!(member = collector.member(), own = restored.0, peers = restored.1, "committee member started");
+        if let Some(until_ms) = collector.quiet_until_ms() {
+            let wait_s = until_ms.saturating_sub(clock.now_ms()) / 1000;
+            warn!(
+                wait_s,
+                "no own signature in the data dir (a new or lost one): signing waits until the peers have re-gossiped \
+                 what this key signed before; if this member ran elsewhere, import its signing record first"
+            );
+        }
         let mut driver =
             QuorumDriver { collector, store, network, clock, members_by_peer, events, awaiting: BTreeMap::new() };
         driver.apply(actions).await?;
@@ -224,7 +236,7 @@ impl<S: Signer> QuorumDriver<S> {
             Ok(actions) => self.apply(actions).await,
             Err(e @ CollectorError::WouldEquivocate { .. }) => {
                 // Never fatal: the node keeps its first signature and says loudly why it did not sign.
-                warn!(kind = %r.id.kind, report = r.id.number, "{e}");
+                error!(kind = %r.id.kind, report = r.id.number, "{e}");
                 Ok(())
             }
             Err(e @ CollectorError::Stale { .. }) => {
@@ -252,6 +264,13 @@ impl<S: Signer> QuorumDriver<S> {
                 // penalises `source`, the peer that handed it over (honest members forward
                 // only what verified).
                 let member = message.signer;
+                // A copy of a message already held (a replay, a rebroadcast or a peer's
+                // re-gossip) costs a map lookup: no curve work, and it is not forwarded again,
+                // so a member replaying signatures reaches only its direct peers.
+                if self.collector.standing(&message) != Standing::Unknown {
+                    self.verdict(id, source, Verdict::Ignore).await;
+                    return Ok(());
+                }
                 // Waiting first: the collector's actions below may already settle it.
                 self.awaiting.entry(message).or_default().push((id, source));
                 let actions = self.collector.handle(Input::Peer { member, message })?;
@@ -324,6 +343,16 @@ impl<S: Signer> QuorumDriver<S> {
                     info!(kind = %m.kind, report = m.number, merkle_root = %hex::encode(&m.merkle_root), "signed");
                 }
                 Action::Broadcast(m) | Action::Rebroadcast(m) => self.publish(&m).await,
+                Action::Regossip(m) => {
+                    if let Err(e) = self.network.publish(m.encode().to_vec()).await {
+                        debug!(kind = %m.kind, report = m.number, signer = m.signer, "cannot re-gossip a held signature: {e}");
+                    }
+                }
+                Action::Deferred { id, until_ms } => {
+                    let wait_s = until_ms.saturating_sub(self.clock.now_ms()).div_ceil(1000);
+                    info!(kind = %id.kind, report = id.number, wait_s, "report held back: a fresh data dir signs once the peers have re-gossiped");
+                }
+                Action::SignRefused(e) => error!("{e}"),
                 Action::Record(m) => {
                     self.store_peer_signature(&m)?;
                     self.resolve(&m, Verdict::Accept).await;

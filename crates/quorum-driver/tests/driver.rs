@@ -31,6 +31,7 @@ const CONFIG: Config = Config {
     rebroadcast_ms: REBROADCAST.as_millis() as u64,
     fallback_ms: FALLBACK.as_millis() as u64,
     late_verify_ms: 0,
+    fresh_wait_ms: 0,
 };
 /// Report 1: its first submitter is member (1 + 0) mod 4 = 1, then 2, 3, 0.
 const REPORT: OwnReport = OwnReport {
@@ -78,7 +79,18 @@ impl Committee {
     /// Starts `member` on its store (as frame-close would have left it: report 1 stored),
     /// with the network `wrap` makes of its hub connection.
     async fn start_with(&self, member: usize, wrap: impl FnOnce(HubHandle, Arc<Store>) -> Arc<dyn Gossip>) -> Running {
-        let store = Arc::new(Store::open(self.dirs[member].path()).unwrap());
+        self.start_on(member, self.dirs[member].path(), CONFIG, wrap).await
+    }
+
+    /// Starts `member` on the data dir `dir` with `config`.
+    async fn start_on(
+        &self,
+        member: usize,
+        dir: &std::path::Path,
+        config: Config,
+        wrap: impl FnOnce(HubHandle, Arc<Store>) -> Arc<dyn Gossip>,
+    ) -> Running {
+        let store = Arc::new(Store::open(dir).unwrap());
         let report = StoredReport {
             merkle_root: REPORT.merkle_root,
             report_hash: REPORT.report_hash,
@@ -93,7 +105,7 @@ impl Committee {
         let clock = Arc::new(TokioClock::new(1_700_000_000_000));
         let (events_tx, events) = mpsc::channel(64);
         let driver = QuorumDriver::start(
-            CONFIG,
+            config,
             self.roster.clone(),
             &peer_ids,
             signer(member),
@@ -311,4 +323,48 @@ async fn a_restarted_driver_does_not_sign_a_second_root_for_a_report_it_signed()
     assert_eq!(stored.unwrap().merkle_root, REPORT.merkle_root);
     // Refusing is not an error: the driver keeps running.
     assert!(!restarted.task.is_finished());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_driver_on_a_lost_data_dir_waits_and_never_signs_another_root() {
+    let committee = Committee::new();
+    let mut members = Vec::new();
+    for i in 0..SIZE {
+        members.push(committee.start(i).await);
+    }
+    for m in &members {
+        m.own.send(REPORT).await.unwrap();
+    }
+    for m in &mut members {
+        m.certificate(Duration::from_secs(5)).await.expect("a quorum");
+    }
+    members.pop().unwrap().stop().await;
+    // What member 3 signed and gossiped (it also re-gossips the others' signatures).
+    let own_key =
+        || -> Vec<SignatureMessage> { committee.published_by(3).into_iter().filter(|m| m.signer == 3).collect() };
+    let before = own_key().len();
+
+    // Member 3 again, on an empty data dir, and it computes another root.
+    let lost = tempfile::tempdir().unwrap();
+    let config = Config { fresh_wait_ms: 2 * REBROADCAST.as_millis() as u64, ..CONFIG };
+    let fresh = committee.start_on(3, lost.path(), config, |hub, _| Arc::new(hub)).await;
+    let other = OwnReport { merkle_root: [0xcc; 32], report_hash: [0xdd; 32], ..REPORT };
+    fresh.own.send(other).await.unwrap();
+    sleep(REBROADCAST * 4).await;
+    // It heard its earlier signature re-gossiped by the peers and signed nothing.
+    assert_eq!(own_key().len(), before, "{:?}", own_key());
+    assert_eq!(fresh.store.own_signature(ReportKind::Rewards, 1).unwrap(), None);
+    assert!(!fresh.task.is_finished());
+    // The peers never saw a second root from member 3: nothing was refused as an equivocation.
+    assert!(committee.hub.verdicts().iter().all(|v| v.verdict != Verdict::Reject));
+
+    // The same lost data dir handed the root it did sign: it adopts and gossips that one.
+    fresh.stop().await;
+    let again = committee.start_on(3, lost.path(), config, |hub, _| Arc::new(hub)).await;
+    again.own.send(REPORT).await.unwrap();
+    sleep(REBROADCAST * 3).await;
+    let stored = again.store.own_signature(ReportKind::Rewards, 1).unwrap().expect("adopted");
+    assert_eq!(SignatureMessage::decode(&stored).unwrap().merkle_root, REPORT.merkle_root);
+    let published = own_key();
+    assert!(published.len() > before && published.iter().all(|m| m.merkle_root == REPORT.merkle_root));
 }

@@ -1,6 +1,7 @@
 //! The cost of committee signatures: one verification, a batch of 64, aggregating 64, and a
 //! whole in-memory collection for committees of 4, 16 and 64 (every member's message fed
-//! to one collector, until the quorum and until the last).
+//! to one collector, until the quorum and until the last), and what a replayed copy of a
+//! signature the collector already holds costs (a flooding member's every message).
 
 use blst::min_pk::{PublicKey, SecretKey, Signature};
 use claystack_primitives::{ReportId, ReportKind};
@@ -68,9 +69,14 @@ fn committee(n: usize) -> Committee {
 
 /// One node's whole collection: sign its own, then take peers' messages until the quorum
 /// (or until the last); returns the number of signers of the final certificate.
+/// The default timings, without the fresh-store wait (every collector here starts empty).
+fn config() -> Config {
+    Config { fresh_wait_ms: 0, ..Config::default() }
+}
+
 fn collect(c: &Committee, until_all: bool) -> usize {
     let signer = SecretKeySigner::new(secret(0));
-    let (mut col, _) = Collector::new(Config::default(), c.roster.clone(), signer, 0, Persisted::default()).unwrap();
+    let (mut col, _) = Collector::new(config(), c.roster.clone(), signer, 0, Persisted::default()).unwrap();
     col.handle(Input::Own { id: ID, merkle_root: MERKLE_ROOT, report_hash: REPORT_HASH }).unwrap();
     for m in &c.messages {
         let actions = col.handle(Input::Peer { member: m.signer, message: *m }).unwrap();
@@ -96,6 +102,20 @@ fn collector(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("until_quorum", n), &committee, |b, c| b.iter(|| collect(c, false)));
         g.bench_with_input(BenchmarkId::new("until_all", n), &committee, |b, c| b.iter(|| collect(c, true)));
     }
+    // A copy of a verified signature, as a replaying member sends it again and again: a
+    // lookup by its bytes, no decompression or subgroup check (bls/parse_signature).
+    let committee = committee(16);
+    let signer = SecretKeySigner::new(secret(0));
+    let (mut col, _) = Collector::new(config(), committee.roster.clone(), signer, 0, Persisted::default()).unwrap();
+    for m in &committee.messages {
+        col.handle(Input::Peer { member: m.signer, message: *m }).unwrap();
+    }
+    col.handle(Input::Tick { now_ms: 1_000_000 }).unwrap();
+    let copy = committee.messages[3];
+    assert!(col.handle(Input::Peer { member: copy.signer, message: copy }).unwrap().is_empty());
+    g.bench_function("replayed_copy_of_a_held_signature", |b| {
+        b.iter(|| col.handle(Input::Peer { member: copy.signer, message: black_box(copy) }).unwrap())
+    });
     g.finish();
 }
 

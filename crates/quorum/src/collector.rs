@@ -14,11 +14,11 @@
 //!   restart.
 //! - **Order does not matter.** Honest members sign one root each and the threshold is a
 //!   strict majority, so at most one root gathers a quorum of non-equivocating members; the
-//!   certificate (root, bitmap, aggregate) and the equivocation evidence after a set of
+//!   certificate (root, bitmap, aggregate) and the set of equivocators after a set of
 //!   messages do not depend on the order they came in.
 //! - **Equivocators count for nothing.** A member with valid signatures of two different
-//!   roots for one report is kept as evidence (the two lowest roots, so the evidence too is
-//!   order-independent) and excluded from every root's count.
+//!   roots for one report is kept as evidence (the first two roots that verified) and
+//!   excluded from every root's count.
 //! - **Verify lazily, in batches, once.** A peer signature is checked for the curve and
 //!   subgroup on arrival, but its pairing check waits until its root could reach the
 //!   threshold (if it is not certified yet), until a conflicting message needs a verdict,
@@ -29,6 +29,18 @@
 //!   message once [`Action::Record`] or [`Collector::standing`] says it is valid.
 //! - **Rotation.** The submitter of attempt `k` for report number `n` is member
 //!   `(n + k) mod size`; attempt `k` is due `k * fallback_ms` after this node saw the quorum.
+//! - **A fresh store waits before it signs.** A collector restored with no own signature
+//!   (a new data dir, or a lost one) may have signed before, in a life it no longer
+//!   remembers. It holds [`Input::Own`] back for [`Config::fresh_wait_ms`] ([`Action::Deferred`]),
+//!   while every member re-gossips each signature it holds for unsettled reports once per
+//!   `rebroadcast_ms` ([`Action::Regossip`]); a signature of its own key that comes back that
+//!   way is adopted if it is the root it computed and otherwise stops it from signing
+//!   ([`Action::SignRefused`]). It never starts signing a report already settled on chain.
+//! - **Copies cost nothing.** A message already held (pending, verified, or as evidence) is
+//!   recognised by its bytes before any curve work, and a member already caught
+//!   equivocating on a report gets no more signature checks for it: its further messages
+//!   are ignored ([`RejectReason::Equivocator`]), so the evidence kept is the first two
+//!   roots that verified.
 
 use crate::bls::{self, Signer};
 use crate::message::SignatureMessage;
@@ -58,11 +70,22 @@ pub struct Config {
     /// They only add signers to a certificate that is already valid, so batching them saves
     /// a pairing pair per tick; the p2p layer forwards them once verified.
     pub late_verify_ms: u64,
+    /// How long a collector restored with no own signature holds its reports back before
+    /// signing (see the module doc); 0 signs at once. At least `rebroadcast_ms` plus the
+    /// time to connect to the committee, so that every peer's re-gossip has come in.
+    pub fresh_wait_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 30_000, fallback_ms: 60_000, late_verify_ms: 1_000 }
+        Config {
+            window_behind: 2,
+            window_ahead: 2,
+            rebroadcast_ms: 30_000,
+            fallback_ms: 60_000,
+            late_verify_ms: 1_000,
+            fresh_wait_ms: 60_000,
+        }
     }
 }
 
@@ -135,6 +158,15 @@ pub enum Action {
     Broadcast(SignatureMessage),
     /// Gossip this own signature again (timer, report not settled yet).
     Rebroadcast(SignatureMessage),
+    /// Gossip this verified peer signature (or evidence message) again, so that a member
+    /// on a fresh store learns what its key signed before (timer, report not settled yet).
+    Regossip(SignatureMessage),
+    /// A fresh store: report `id` is signed no earlier than `until_ms` (and only if no
+    /// signature of this node's key for another root has come in by then).
+    Deferred { id: ReportId, until_ms: u64 },
+    /// A report held back by [`Action::Deferred`] was not signed: the error says why (a
+    /// signature of this node's key for another root came in).
+    SignRefused(CollectorError),
     /// Store this verified peer signature (no ordering constraint; idempotent).
     Record(SignatureMessage),
     /// A quorum formed for a report (first time, or after it was lost).
@@ -222,6 +254,11 @@ pub struct Collector<S> {
     now_ms: u64,
     window: Window,
     rounds: BTreeMap<ReportId, Round>,
+    /// While set (a fresh store), own reports wait in `deferred` until this time.
+    quiet_until_ms: Option<u64>,
+    deferred: Vec<(ReportId, Content)>,
+    /// When every held peer signature of unsettled reports is next gossiped again.
+    next_regossip_ms: u64,
 }
 
 impl<S: Signer> Collector<S> {
@@ -247,7 +284,20 @@ impl<S: Signer> Collector<S> {
         for id in persisted.settled.iter().copied().chain(persisted.own.iter().map(|m| m.id())) {
             window.advance(id);
         }
-        let mut c = Collector { config, roster, signer, me, now_ms, window, rounds: BTreeMap::new() };
+        // Nobody else to hear from in a committee of one.
+        let fresh = persisted.own.is_empty() && roster.size() > 1 && config.fresh_wait_ms > 0;
+        let mut c = Collector {
+            config,
+            roster,
+            signer,
+            me,
+            now_ms,
+            window,
+            rounds: BTreeMap::new(),
+            quiet_until_ms: fresh.then(|| now_ms.saturating_add(config.fresh_wait_ms)),
+            deferred: Vec::new(),
+            next_regossip_ms: now_ms.saturating_add(config.rebroadcast_ms),
+        };
         let mut out = Vec::new();
 
         let mut own = persisted.own;
@@ -282,12 +332,25 @@ impl<S: Signer> Collector<S> {
     pub fn handle(&mut self, input: Input) -> Result<Vec<Action>, CollectorError> {
         let mut out = Vec::new();
         match input {
-            Input::Own { id, merkle_root, report_hash } => self.own(id, (merkle_root, report_hash), &mut out)?,
+            Input::Own { id, merkle_root, report_hash } => match self.quiet_until_ms {
+                Some(until_ms) => {
+                    if !self.deferred.iter().any(|d| d.0 == id) {
+                        out.push(Action::Deferred { id, until_ms });
+                    }
+                    self.deferred.push((id, (merkle_root, report_hash)));
+                }
+                None => self.own(id, (merkle_root, report_hash), &mut out)?,
+            },
             Input::Peer { member, message } => self.peer(member, message, &mut out),
             Input::Tick { now_ms } => self.tick(now_ms, &mut out),
             Input::Settled { id } => self.settled(id),
         }
         Ok(out)
+    }
+
+    /// Until when a fresh store holds its own reports back (`None`: it signs at once).
+    pub fn quiet_until_ms(&self) -> Option<u64> {
+        self.quiet_until_ms
     }
 
     /// This node's member index.
@@ -381,6 +444,11 @@ impl<S: Signer> Collector<S> {
         self.advance(id);
         let me = self.me;
         let round = self.rounds.entry(id).or_default();
+        if round.settled && round.own.is_none() {
+            // Accepted on chain without us: a signature adds nothing, and on a fresh store it
+            // could contradict one this key made before.
+            return Ok(());
+        }
         if let Some(SignatureState::Pending(e)) = round.slots.get(&me) {
             // A signature of our key from the network (say, sent before a lost store): settle it first.
             let e = *e;
@@ -450,6 +518,13 @@ impl<S: Signer> Collector<S> {
         if let Err(reason) = self.window.check(id) {
             return reject(out, reason);
         }
+        // Copies and an equivocator's further roots are settled by their bytes: no curve work.
+        match self.rounds.get(&id).and_then(|round| round.slots.get(&member)) {
+            Some(SignatureState::Pending(old) | SignatureState::Verified(old)) if old.message == message => return,
+            Some(SignatureState::Equivocated(ev)) if ev.first == message || ev.second == message => return,
+            Some(SignatureState::Equivocated(_)) => return reject(out, RejectReason::Equivocator { member }),
+            _ => {}
+        }
         let signature = match bls::parse_signature(&message.signature) {
             Ok(s) => s,
             Err(e) => return reject(out, RejectReason::BadSignature(e)),
@@ -461,7 +536,6 @@ impl<S: Signer> Collector<S> {
             None => {
                 round.slots.insert(member, SignatureState::Pending(new));
             }
-            Some(SignatureState::Pending(old) | SignatureState::Verified(old)) if old.message == message => return,
             Some(SignatureState::Pending(old)) => {
                 if verify_entry(roster, &old) {
                     out.push(Action::Record(old.message));
@@ -473,28 +547,26 @@ impl<S: Signer> Collector<S> {
                 }
             }
             Some(SignatureState::Verified(old)) => conflict(roster, round, member, old, new, out),
-            Some(SignatureState::Equivocated(ev)) => {
-                if ev.first == message || ev.second == message {
-                    return;
-                }
-                let c = content(&message);
-                if c == content(&ev.first) || c == content(&ev.second) || !verify_entry(roster, &new) {
-                    // A key has one valid signature per root, and that one is already held.
-                    return reject(out, RejectReason::InvalidSignature);
-                }
-                let mut three = [ev.first, ev.second, message];
-                three.sort_by_key(content);
-                round.slots.insert(
-                    member,
-                    SignatureState::Equivocated(Evidence { member, first: three[0], second: three[1] }),
-                );
-            }
+            Some(SignatureState::Equivocated(_)) => unreachable!("answered above"),
         }
         self.after_change(id, out);
     }
 
     fn tick(&mut self, now_ms: u64, out: &mut Vec<Action>) {
         self.now_ms = self.now_ms.max(now_ms);
+        if self.quiet_until_ms.is_some_and(|until| self.now_ms >= until) {
+            self.quiet_until_ms = None;
+            for (id, c) in std::mem::take(&mut self.deferred) {
+                match self.own(id, c, out) {
+                    Ok(()) | Err(CollectorError::Stale { .. }) => {}
+                    Err(e) => out.push(Action::SignRefused(e)),
+                }
+            }
+        }
+        if self.now_ms >= self.next_regossip_ms {
+            self.next_regossip_ms = self.now_ms + self.config.rebroadcast_ms;
+            self.regossip(out);
+        }
         let ids: Vec<ReportId> = self.rounds.keys().copied().collect();
         for id in ids {
             let round = self.rounds.get_mut(&id).expect("listed");
@@ -516,6 +588,22 @@ impl<S: Signer> Collector<S> {
                 }
             }
             self.due_submission(id, out);
+        }
+    }
+
+    /// Every verified peer signature and evidence message of the unsettled reports, again.
+    fn regossip(&self, out: &mut Vec<Action>) {
+        for round in self.rounds.values().filter(|r| !r.settled) {
+            for (&member, slot) in &round.slots {
+                match slot {
+                    SignatureState::Verified(e) if member != self.me => out.push(Action::Regossip(e.message)),
+                    SignatureState::Equivocated(ev) => {
+                        out.push(Action::Regossip(ev.first));
+                        out.push(Action::Regossip(ev.second));
+                    }
+                    _ => {}
+                }
+            }
         }
     }
 

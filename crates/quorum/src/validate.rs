@@ -80,13 +80,18 @@ pub enum RejectReason {
     /// A valid signature, but not by this member of this report.
     #[error("signature does not verify for the member and report")]
     InvalidSignature,
+    /// The member already signed two roots of this report; nothing more of it is checked.
+    #[error("member {member} already equivocated on this report; its further signatures are not checked")]
+    Equivocator { member: u16 },
 }
 
 impl RejectReason {
-    /// False for what honest members send too (a report outside this node's window):
-    /// dropped without penalising the sender. Everything else no honest member sends.
+    /// False for what honest members send too (a report outside this node's window) and
+    /// for what an honest member may have relayed before it knew better (an equivocator's
+    /// signature): dropped without penalising the sender. Everything else no honest
+    /// member sends.
     pub fn penalises(&self) -> bool {
-        !matches!(self, RejectReason::OutOfWindow { .. })
+        !matches!(self, RejectReason::OutOfWindow { .. } | RejectReason::Equivocator { .. })
     }
 }
 

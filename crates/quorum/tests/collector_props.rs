@@ -1,6 +1,7 @@
 //! Property tests of the collector: for random committees with honest, silent, dissenting
 //! and equivocating members, plus duplicates, forgeries and strangers, delivered in any
-//! order with ticks in between, the outcome is the same and is the one the rules give.
+//! order with ticks in between, the outcome (certificate, equivocators) is the same and is
+//! the one the rules give.
 
 use blst::min_pk::{PublicKey, SecretKey};
 use claystack_primitives::{ReportId, ReportKind};
@@ -19,8 +20,14 @@ const ID: ReportId = ReportId { kind: ReportKind::Rewards, number: 7 };
 const DOMAIN: SigningDomain = SigningDomain { chain_id: 17000, node_manager: [0x42; 20] };
 /// Three candidate (merkle_root, report_hash) pairs; the node itself signs `ROOTS[0]`.
 const ROOTS: [([u8; 32], [u8; 32]); 3] = [([0xa0; 32], [1; 32]), ([0xb0; 32], [2; 32]), ([0xc0; 32], [3; 32])];
-const CONFIG: Config =
-    Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 500, fallback_ms: 1_000, late_verify_ms: 600 };
+const CONFIG: Config = Config {
+    window_behind: 2,
+    window_ahead: 2,
+    rebroadcast_ms: 500,
+    fallback_ms: 1_000,
+    late_verify_ms: 600,
+    fresh_wait_ms: 0,
+};
 
 fn secret(i: usize) -> SecretKey {
     let mut ikm = [0x33u8; 32];
@@ -308,11 +315,14 @@ proptest! {
             }
             prop_assert_eq!(&outcome.evidence.iter().map(|e| e.member).collect::<BTreeSet<_>>(), &equivocators);
             for e in &outcome.evidence {
-                // Evidence is two valid signatures of different roots, the two lowest.
+                // Evidence is two valid signatures of two of the roots the member signed, in
+                // order. Which two depends on arrival: once a member is caught, its further
+                // roots are not checked (that would be a pairing per message it cares to send).
                 prop_assert!((e.first.merkle_root, e.first.report_hash) < (e.second.merkle_root, e.second.report_hash));
                 let mask = match s.behaviour_of(e.member as usize) { Behaviour::Equivocates(m) => m, _ => unreachable!() };
-                let lowest: Vec<usize> = (0..3).filter(|r| mask & (1 << r) != 0).take(2).collect();
-                prop_assert_eq!((e.first, e.second), (honest(e.member as usize, lowest[0]), honest(e.member as usize, lowest[1])));
+                let signed: Vec<SignatureMessage> =
+                    (0..3).filter(|r| mask & (1 << r) != 0).map(|r| honest(e.member as usize, r)).collect();
+                prop_assert!(signed.contains(&e.first) && signed.contains(&e.second), "{e:?}");
             }
             // Every message no honest member sends is turned away, by name (by the final tick
             // at the latest): the p2p layer turns that into its Reject and never forwards it.
@@ -329,8 +339,12 @@ proptest! {
             prop_assert!(matches!(own[0], Action::Persist(_)));
             outcomes.push(outcome);
         }
-        prop_assert_eq!(&outcomes[0], &outcomes[1]);
-        prop_assert_eq!(&outcomes[0], &outcomes[2]);
+        // The certificate and who equivocated do not depend on the order.
+        for o in &outcomes[1..] {
+            prop_assert_eq!(&o.certificate, &outcomes[0].certificate);
+            let members = |o: &Outcome| o.evidence.iter().map(|e| e.member).collect::<Vec<_>>();
+            prop_assert_eq!(members(o), members(&outcomes[0]));
+        }
     }
 }
 

@@ -154,6 +154,8 @@ fn member_node(
         collector: CollectorConfig {
             rebroadcast_ms: REBROADCAST.as_millis() as u64,
             fallback_ms: FALLBACK.as_millis() as u64,
+            // Every member starts on a new data dir here; the wait is tested in quorum and node/tests.
+            fresh_wait_ms: 0,
             ..CollectorConfig::default()
         },
         network: Arc::new(network),

@@ -141,6 +141,26 @@ impl Store {
         Ok(self.db.get(key(OWN, kind, number))?)
     }
 
+    /// Every own signature stored (the signing record), by kind then number.
+    pub fn own_signatures(&self) -> Result<Vec<(ReportKind, u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator(rocksdb::IteratorMode::From(OWN, rocksdb::Direction::Forward)) {
+            let (k, v) = item?;
+            if !k.starts_with(OWN) {
+                break;
+            }
+            let rest = &k[OWN.len()..];
+            let kind = rest.first().and_then(|b| ReportKind::from_byte(*b));
+            match (kind, rest.len()) {
+                (Some(kind), 9) => {
+                    out.push((kind, u64::from_be_bytes(rest[1..].try_into().expect("8 bytes")), v.to_vec()))
+                }
+                _ => return Err(corrupt(&k, "own signature key is malformed")),
+            }
+        }
+        Ok(out)
+    }
+
     /// Stores a peer's valid signature message; one per (member, root), so an equivocating
     /// member's two messages are both kept as evidence.
     pub fn put_peer_signature(
@@ -237,6 +257,8 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.own_signature(R, 3).unwrap().as_deref(), Some(&b"own"[..]));
         assert_eq!(store.own_signature(R, 4).unwrap(), None);
+        store.put_own_signature(E, 2, b"own exits").unwrap();
+        assert_eq!(store.own_signatures().unwrap(), vec![(R, 3, b"own".to_vec()), (E, 2, b"own exits".to_vec())]);
         let peers = store.peer_signatures(R, 3).unwrap();
         assert_eq!(peers, vec![b"p1-root1".to_vec(), b"p2-root1".to_vec(), b"p2-root2".to_vec()]);
         assert_eq!(store.aggregate(R, 3).unwrap().as_deref(), Some(&b"agg"[..]));

@@ -114,6 +114,8 @@ pub struct Follower {
     tracked: Arc<Vec<u64>>,
     hash: [u8; 32],
     warned_tracked: std::sync::atomic::AtomicBool,
+    /// The finalized epoch last warned about as behind the accounted ones (warn once per value).
+    warned_behind: std::sync::atomic::AtomicU64,
 }
 
 impl Follower {
@@ -133,6 +135,7 @@ impl Follower {
             cfg,
             hash,
             warned_tracked: Default::default(),
+            warned_behind: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
 
@@ -160,6 +163,21 @@ impl Follower {
             // Epoch e needs e+1's blocks and one verified block after them, all final:
             // slots up to first_slot(finalized) are.
             if cursor.next_epoch + 2 > finalized {
+                // Accounting epoch `next - 1` needed finality at `next + 1`: a beacon node that
+                // now reports less went back (a resynced node, another network). That is for
+                // the operator, not a debug line.
+                let accounted = cursor.next_epoch > self.cfg.start_epoch;
+                if accounted
+                    && finalized < cursor.next_epoch + 1
+                    && self.warned_behind.swap(finalized, std::sync::atomic::Ordering::Relaxed) != finalized
+                {
+                    warn!(
+                        finalized,
+                        accounted_through = cursor.next_epoch - 1,
+                        "the beacon node's finalized epoch is behind epochs already accounted as final: finality went \
+                         backwards; check that the beacon node is synced and on the genesis network"
+                    );
+                }
                 debug!(next = cursor.next_epoch, finalized, "waiting for finality");
                 tokio::time::sleep(self.cfg.poll_interval).await;
                 continue;

@@ -32,6 +32,11 @@ pub fn new(args: GenesisNewArgs) -> anyhow::Result<()> {
     };
     let (mut genesis, secrets) = generate_local(args.members, args.threshold, seed, args.chain_id);
     genesis.first_epoch = args.first_epoch;
+    if let Some(root) = &args.beacon_genesis_validators_root {
+        let root =
+            hex::decode_fixed::<32>(root).map_err(|e| anyhow::anyhow!("--beacon-genesis-validators-root: {e}"))?;
+        genesis.beacon_genesis_validators_root = Some(root);
+    }
     let problems = genesis.verify();
     if !problems.is_empty() {
         bail!(

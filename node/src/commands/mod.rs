@@ -5,10 +5,11 @@ mod genesis;
 pub mod keys;
 mod report;
 mod run;
+mod signing_record;
 mod sim;
 mod tallies;
 
-use crate::cli::{Command, GenesisCommand, ReportCommand, SimCommand};
+use crate::cli::{Command, GenesisCommand, ReportCommand, SigningRecordCommand, SimCommand};
 
 pub async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
@@ -23,5 +24,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Proof(args) => report::proof(args),
         Command::Sim(SimCommand::Beacon(args)) => sim::beacon(args).await,
         Command::Devnet(args) => devnet::devnet(args).await,
+        Command::SigningRecord(SigningRecordCommand::Export(args)) => signing_record::export(args),
+        Command::SigningRecord(SigningRecordCommand::Import(args)) => signing_record::import(args),
     }
 }

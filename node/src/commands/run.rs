@@ -49,6 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
         Some(reports) => {
             let genesis = super::genesis::load_verified(&reports.genesis)?;
+            check_beacon_network(&client, &genesis).await?;
             let rpc = match &reports.rpc_url {
                 Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
                 None => None,
@@ -83,6 +84,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a beacon node of another network than genesis pins (its genesis validators root).
+/// The execution chain is checked the same way when the RPC is connected (`eth_chainId`).
+async fn check_beacon_network(client: &BeaconClient, genesis: &Genesis) -> anyhow::Result<()> {
+    let beacon = client.genesis().await.context("reading the beacon node's genesis (/eth/v1/beacon/genesis)")?;
+    let theirs = hex::encode(&beacon.genesis_validators_root);
+    match genesis.beacon_genesis_validators_root {
+        Some(ours) if ours != beacon.genesis_validators_root => bail!(
+            "wrong beacon network: the beacon node's genesis validators root is {theirs}, genesis pins {}; point the \
+             beacon URL at a node of the genesis network",
+            hex::encode(&ours)
+        ),
+        Some(_) => info!(genesis_validators_root = %theirs, "the beacon node is on the genesis network"),
+        None => info!(
+            genesis_validators_root = %theirs,
+            "genesis pins no beacon network; set beacon_genesis_validators_root in genesis to refuse another one"
+        ),
+    }
+    Ok(())
+}
+
 /// Unlocks the member's keys, checks them against genesis, starts the p2p network and
 /// connects the submitter: this node's parts as a committee member.
 async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> anyhow::Result<Member> {
@@ -91,6 +112,7 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
         None => PasswordSource::Env(PASSWORD_ENV.into()),
     }
     .read()?;
+    let lock = KeyDir::lock(&cfg.keys_dir)?;
     let keys = KeyDir::unlock(&cfg.keys_dir, &password)?;
     let roster = Arc::new(Roster::from_genesis(genesis)?);
     let me = roster.index_of(&keys.member.bls_pubkey).with_context(|| {
@@ -116,9 +138,13 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
     let (network, network_events) = Network::spawn(P2pConfig::new(listen, keys.p2p, peers, scope)).await?;
     info!(member = me, peer_id = %network.local_peer_id(), listen = %network.listen_addr(), "p2p listening");
 
+    let rebroadcast_ms = cfg.rebroadcast.as_millis() as u64;
     let collector = CollectorConfig {
-        rebroadcast_ms: cfg.rebroadcast.as_millis() as u64,
+        rebroadcast_ms,
         fallback_ms: cfg.fallback.as_millis() as u64,
+        // A fresh data dir signs after two re-gossip windows: one to connect to the
+        // committee (members redial within seconds), one to hear every peer's held signatures.
+        fresh_wait_ms: 2 * rebroadcast_ms,
         ..CollectorConfig::default()
     };
     // A submitter, and what tells the driver which reports the chain accepted.
@@ -136,6 +162,8 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
         }
         (None, _) => (None, None),
     };
+    // Held for the life of the process: the kernel releases it when the node exits.
+    std::mem::forget(lock);
     Ok(Member {
         signer: SecretKeySigner::new(keys.secret_key),
         roster,

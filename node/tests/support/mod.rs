@@ -122,3 +122,56 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// A committee member's process settings: its key dir, p2p port and peer id.
+pub struct Member {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub peer_id: String,
+}
+
+/// Waits for a line containing every needle; returns it (lines before it are dropped).
+pub fn wait_for(lines: &mpsc::Receiver<String>, needles: &[&str], timeout: Duration, log: &mut Vec<String>) -> String {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            log.push(line.clone());
+            if needles.iter().all(|n| line.contains(n)) {
+                return line;
+            }
+        }
+    }
+    panic!("no line with {needles:?} within {timeout:?}; log:\n{}", log.join("\n"));
+}
+
+/// The `key=value` field of a tracing line.
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line.find(&format!("{key}=")).unwrap_or_else(|| panic!("no {key} in {line}")) + key.len() + 1;
+    line[start..].split_whitespace().next().unwrap()
+}
+
+/// `run` arguments of a committee member (tracking validators 0-24), peers from `all`.
+pub fn node_args(m: &Member, all: &[Member], data: &Path, url: &str, genesis: &Path, inputs: &Path) -> Vec<String> {
+    let mut args = vec![
+        "run".into(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--beacon-url".into(),
+        url.into(),
+        "--tracked".into(),
+        "0-24".into(),
+        "--genesis".into(),
+        genesis.display().to_string(),
+        "--inputs-dir".into(),
+        inputs.display().to_string(),
+        "--keys-dir".into(),
+        m.dir.display().to_string(),
+        "--p2p-listen".into(),
+        format!("/ip4/127.0.0.1/tcp/{}", m.port),
+    ];
+    for other in all.iter().filter(|o| o.port != m.port) {
+        args.push("--peer".into());
+        args.push(format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", other.port, other.peer_id));
+    }
+    args
+}

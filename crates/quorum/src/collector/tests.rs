@@ -33,8 +33,21 @@ fn message(roster: &Roster, member: usize, id: ReportId, c: Content) -> Signatur
     }
 }
 
-const CONFIG: Config =
-    Config { window_behind: 2, window_ahead: 2, rebroadcast_ms: 1_000, fallback_ms: 10_000, late_verify_ms: 0 };
+const CONFIG: Config = Config {
+    window_behind: 2,
+    window_ahead: 2,
+    rebroadcast_ms: 1_000,
+    fallback_ms: 10_000,
+    late_verify_ms: 0,
+    fresh_wait_ms: 0,
+};
+
+/// A fresh store waits 2.5 rebroadcast windows before it signs.
+const FRESH: Config = Config { fresh_wait_ms: 2_500, ..CONFIG };
+
+fn no_regossip(actions: Vec<Action>) -> Vec<Action> {
+    actions.into_iter().filter(|a| !matches!(a, Action::Regossip(_))).collect()
+}
 
 fn collector(roster: &Arc<Roster>, me: usize, persisted: Persisted) -> (Collector<SecretKeySigner>, Vec<Action>) {
     Collector::new(CONFIG, roster.clone(), signer(me), 0, persisted).unwrap()
@@ -189,7 +202,7 @@ fn quorum_then_rotation_with_fallback() {
     assert_eq!(submits(c.handle(Input::Tick { now_ms: 16_000 }).unwrap()), Vec::<u64>::new());
     // A late signature updates, at the next tick, the certificate that later attempts submit.
     assert!(c.handle(peer(message(&r, 1, id(1), A))).unwrap().is_empty());
-    let actions = c.handle(Input::Tick { now_ms: 16_500 }).unwrap();
+    let actions = no_regossip(c.handle(Input::Tick { now_ms: 16_500 }).unwrap());
     assert_eq!(quorums(&actions)[0].signers.len(), 4);
     assert!(matches!(&actions[..], [Action::Record(_), Action::AggregateUpdated(_)]), "{actions:?}");
     // Attempts 2..4 are the others'; attempt 5 wraps round to this node again.
@@ -354,7 +367,7 @@ fn late_signatures_of_a_certified_root_wait_for_one_batch() {
     c.handle(peer(late[0])).unwrap();
     c.handle(Input::Tick { now_ms: 600 }).unwrap();
     c.handle(peer(late[1])).unwrap();
-    let actions = c.handle(Input::Tick { now_ms: 1_000 }).unwrap();
+    let actions = no_regossip(c.handle(Input::Tick { now_ms: 1_000 }).unwrap());
     assert!(matches!(&actions[..], [Action::Rebroadcast(_)]), "{actions:?}");
     assert_eq!(c.standing(&late[0]), Standing::Pending);
     let actions = c.handle(Input::Tick { now_ms: 1_100 }).unwrap();
@@ -364,4 +377,174 @@ fn late_signatures_of_a_certified_root_wait_for_one_batch() {
     let other = message(&r, 3, id(2), B);
     c.handle(peer(other)).unwrap();
     assert_eq!(c.handle(Input::Tick { now_ms: 1_200 }).unwrap(), vec![Action::Record(other)]);
+}
+
+#[test]
+fn a_fresh_store_holds_its_report_back_for_the_wait_then_signs() {
+    let r = roster(4, 3);
+    let (mut c, _) = Collector::new(FRESH, r.clone(), signer(0), 0, Persisted::default()).unwrap();
+    assert_eq!(c.quiet_until_ms(), Some(2_500));
+    assert_eq!(c.handle(own(A, 1)).unwrap(), vec![Action::Deferred { id: id(1), until_ms: 2_500 }]);
+    // Offered again while waiting (a restarted frame-close): announced once.
+    assert_eq!(c.handle(own(A, 1)).unwrap(), vec![]);
+    assert!(no_regossip(c.handle(Input::Tick { now_ms: 2_499 }).unwrap()).is_empty());
+    assert_eq!(c.own_signature(id(1)), None);
+    let m = message(&r, 0, id(1), A);
+    assert_eq!(
+        no_regossip(c.handle(Input::Tick { now_ms: 2_500 }).unwrap()),
+        vec![Action::Persist(m), Action::Broadcast(m)]
+    );
+    assert_eq!(c.quiet_until_ms(), None);
+    // From now on it signs at once.
+    assert!(matches!(&c.handle(own(B, 2)).unwrap()[..], [Action::Persist(_), Action::Broadcast(_)]));
+}
+
+#[test]
+fn a_store_with_a_signing_record_or_a_committee_of_one_does_not_wait() {
+    let r = roster(4, 3);
+    let persisted = Persisted { own: vec![message(&r, 0, id(1), A)], ..Persisted::default() };
+    let (mut c, _) = Collector::new(FRESH, r.clone(), signer(0), 0, persisted).unwrap();
+    assert_eq!(c.quiet_until_ms(), None);
+    assert!(matches!(&c.handle(own(B, 2)).unwrap()[..], [Action::Persist(_), Action::Broadcast(_)]));
+    let alone = roster(1, 1);
+    let (c, _) = Collector::new(FRESH, alone, signer(0), 0, Persisted::default()).unwrap();
+    assert_eq!(c.quiet_until_ms(), None);
+}
+
+/// Every order of the fresh node's own report, its key's earlier signature coming back
+/// (re-gossiped by a peer), a peer's signature and a tick inside the wait: the fresh node
+/// never signs the other root, and it says so when the wait ends.
+#[test]
+fn a_fresh_store_never_signs_a_root_other_than_its_key_signed_in_any_order() {
+    let r = roster(4, 3);
+    let earlier = message(&r, 0, id(1), A);
+    let inputs = [own(B, 1), peer(earlier), peer(message(&r, 1, id(1), A)), Input::Tick { now_ms: 1_000 }, own(B, 1)];
+    let mut orders = 0;
+    for order in permutations(inputs.len()) {
+        let (mut c, _) = Collector::new(FRESH, r.clone(), signer(0), 0, Persisted::default()).unwrap();
+        let mut actions = Vec::new();
+        for &i in &order {
+            actions.extend(c.handle(inputs[i].clone()).unwrap());
+        }
+        actions.extend(c.handle(Input::Tick { now_ms: 2_500 }).unwrap());
+        let signed_b = |a: &Action| matches!(a, Action::Persist(m) | Action::Broadcast(m) if m.merkle_root == B.0);
+        assert!(!actions.iter().any(signed_b), "{order:?}: {actions:?}");
+        let refused: Vec<_> = actions.iter().filter(|a| matches!(a, Action::SignRefused(_))).collect();
+        assert!(!refused.is_empty(), "{order:?}: {actions:?}");
+        assert!(matches!(refused[0], Action::SignRefused(CollectorError::WouldEquivocate { .. })));
+        assert_eq!(c.own_signature(id(1)), None);
+        // And after the wait, still refused.
+        assert!(matches!(c.handle(own(B, 1)), Err(CollectorError::WouldEquivocate { .. })));
+        orders += 1;
+    }
+    assert_eq!(orders, 120);
+}
+
+/// Its key's earlier signature of the very root it computed is adopted: stored as its own
+/// and gossiped, not signed anew, in either order.
+#[test]
+fn a_fresh_store_adopts_its_earlier_signature_of_the_same_root() {
+    let r = roster(4, 3);
+    let earlier = message(&r, 0, id(1), A);
+    for report_first in [true, false] {
+        let (mut c, _) = Collector::new(FRESH, r.clone(), signer(0), 0, Persisted::default()).unwrap();
+        if report_first {
+            c.handle(own(A, 1)).unwrap();
+            c.handle(peer(earlier)).unwrap();
+        } else {
+            c.handle(peer(earlier)).unwrap();
+            c.handle(own(A, 1)).unwrap();
+        }
+        let actions = no_regossip(c.handle(Input::Tick { now_ms: 2_500 }).unwrap());
+        assert_eq!(actions, vec![Action::Record(earlier), Action::Persist(earlier), Action::Broadcast(earlier)]);
+        assert_eq!(c.own_signature(id(1)), Some(&earlier));
+    }
+}
+
+#[test]
+fn a_report_settled_on_chain_is_not_signed_by_a_member_that_has_not_signed_it() {
+    let r = roster(4, 3);
+    let (mut c, _) = Collector::new(FRESH, r.clone(), signer(0), 0, Persisted::default()).unwrap();
+    c.handle(own(A, 1)).unwrap();
+    c.handle(Input::Settled { id: id(1) }).unwrap();
+    assert!(c.handle(Input::Tick { now_ms: 2_500 }).unwrap().is_empty());
+    assert_eq!(c.own_signature(id(1)), None);
+    // One that signed it before keeps its signature and does nothing more.
+    let (mut d, _) = collector(&r, 1, Persisted::default());
+    d.handle(own(A, 1)).unwrap();
+    d.handle(Input::Settled { id: id(1) }).unwrap();
+    assert_eq!(d.handle(own(A, 1)).unwrap(), vec![]);
+    assert!(d.own_signature(id(1)).is_some());
+}
+
+#[test]
+fn held_peer_signatures_and_evidence_are_regossiped_each_window_until_settled() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let (m1, m2a, m2b) = (message(&r, 1, id(1), A), message(&r, 2, id(1), A), message(&r, 2, id(1), B));
+    c.handle(own(A, 1)).unwrap();
+    for m in [m1, m2a, m2b] {
+        c.handle(peer(m)).unwrap();
+    }
+    c.handle(Input::Tick { now_ms: 1 }).unwrap();
+    assert!(c.handle(Input::Tick { now_ms: 999 }).unwrap().is_empty());
+    let regossiped = |actions: Vec<Action>| -> Vec<SignatureMessage> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Regossip(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    };
+    // Own signature is rebroadcast, not regossiped; the evidence goes out with the rest.
+    assert_eq!(regossiped(c.handle(Input::Tick { now_ms: 1_000 }).unwrap()), vec![m1, m2a, m2b]);
+    assert!(regossiped(c.handle(Input::Tick { now_ms: 1_999 }).unwrap()).is_empty());
+    assert_eq!(regossiped(c.handle(Input::Tick { now_ms: 2_000 }).unwrap()).len(), 3);
+    c.handle(Input::Settled { id: id(1) }).unwrap();
+    assert!(c.handle(Input::Tick { now_ms: 9_000 }).unwrap().is_empty());
+}
+
+#[test]
+fn an_equivocator_gets_no_more_signature_checks_and_copies_are_free() {
+    let r = roster(4, 3);
+    let (mut c, _) = collector(&r, 0, Persisted::default());
+    let (a, b) = (message(&r, 2, id(1), A), message(&r, 2, id(1), B));
+    c.handle(peer(a)).unwrap();
+    c.handle(Input::Tick { now_ms: 1 }).unwrap();
+    assert!(matches!(&c.handle(peer(b)).unwrap()[..], [Action::Equivocation(_)]));
+    // A third root with bytes that are not even a curve point: refused by who sent it, not
+    // parsed (a parse would say BadSignature), and never a penalty for the relaying peer.
+    let mut third = message(&r, 2, id(1), ([0xcc; 32], [3; 32]));
+    third.signature = [0xab; 96];
+    let actions = c.handle(peer(third)).unwrap();
+    assert_eq!(
+        actions,
+        vec![Action::Reject { member: 2, message: third, reason: RejectReason::Equivocator { member: 2 } }]
+    );
+    assert!(!RejectReason::Equivocator { member: 2 }.penalises());
+    // Copies of held messages: nothing to do, whatever their state.
+    for m in [a, b] {
+        assert!(c.handle(peer(m)).unwrap().is_empty());
+    }
+    let pending = message(&r, 3, id(2), A);
+    assert!(c.handle(peer(pending)).unwrap().is_empty());
+    assert!(c.handle(peer(pending)).unwrap().is_empty());
+    assert_eq!(c.standing(&pending), Standing::Pending);
+}
+
+/// Every order of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for at in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(at, n - 1);
+            out.push(q);
+        }
+    }
+    out
 }
