@@ -104,6 +104,9 @@ pub struct NodeOverrides {
     /// File holding the submitter account's hex private key.
     #[arg(long, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
     pub submitter_key_file: Option<PathBuf>,
+    /// Never bid more than this max fee per gas (gwei) for a submission; no cap by default.
+    #[arg(long, env = "CLAYSTACK_MAX_FEE_PER_GAS_GWEI")]
+    pub max_fee_per_gas_gwei: Option<u64>,
 }
 
 #[derive(Args)]

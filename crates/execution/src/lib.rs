@@ -29,13 +29,17 @@ pub mod tx;
 pub use bindings::{decode_revert, ContractError};
 pub use deploy::{predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment};
 pub use error::ChainError;
-pub use node_manager::{AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmitOutcome, Submitter};
+pub use node_manager::{
+    AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmissionJournal, SubmitOutcome, Submitter,
+};
 pub use registration::Registrar;
 pub use registry::{
     to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
     ValidatorEntry, ValidatorStatus,
 };
-pub use tx::{bump_fees, Fees, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS};
+pub use tx::{
+    bump_fees, cap_fees, replacement_fees, Fees, InFlight, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS,
+};
 
 /// Re-exported so callers name the same alloy types (addresses, hashes, signers).
 pub use alloy;
