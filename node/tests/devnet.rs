@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs `devnet` with `extra` flags; returns its directory (kept in `tmp`), summary and stdout.
-fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
+pub(crate) fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
     let dir = tmp.join("devnet");
     let summary_path = tmp.join("summary.json");
     let out = Command::new(bin())
@@ -36,9 +36,9 @@ fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
 /// report), so every run accepts this root. It was the same before the names-and-seams
 /// restructuring and after it; a change here means the report's content changed, which
 /// must be deliberate (and docs/testnet.md updated).
-const DEVNET_REPORT_1_ROOT: &str = "0xa1e2f32094b8f767531413b97a3c8c999c843fcd7a134b95b3153a176ee8fbea";
+pub(crate) const DEVNET_REPORT_1_ROOT: &str = "0xa1e2f32094b8f767531413b97a3c8c999c843fcd7a134b95b3153a176ee8fbea";
 
-fn assert_all_stopped(summary: &serde_json::Value) {
+pub(crate) fn assert_all_stopped(summary: &serde_json::Value) {
     for pid in summary["pids"].as_array().unwrap() {
         let alive = unsafe { libc::kill(pid.as_u64().unwrap() as libc::pid_t, 0) } == 0;
         assert!(!alive, "process {pid} still runs after devnet exited");

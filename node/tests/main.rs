@@ -12,5 +12,6 @@ mod devnet;
 mod genesis;
 mod keys;
 mod report;
+mod resilience;
 mod restart;
 mod truth;

@@ -419,7 +419,8 @@ impl Transactor {
             })?;
             let hash = *envelope.tx_hash();
             let raw = envelope.encoded_2718();
-            if !state.hashes.contains(&hash) {
+            let again = state.hashes.contains(&hash);
+            if !again {
                 state.hashes.push(hash);
             }
             state.sent_at_ms = unix_ms();
@@ -459,7 +460,12 @@ impl Transactor {
                     }
                 }
             }
-            info!(what, %hash, nonce, attempt, max_fee = fees.max_fee_per_gas, priority_fee = fees.max_priority_fee_per_gas, "transaction sent");
+            if again {
+                // The very transaction sent before (a resume, or a wait at the fee cap).
+                info!(what, %hash, nonce, attempt, "transaction sent again, unchanged");
+            } else {
+                info!(what, %hash, nonce, attempt, max_fee = fees.max_fee_per_gas, priority_fee = fees.max_priority_fee_per_gas, "transaction sent");
+            }
 
             if let Some(m) = self.wait(what, &state.hashes, attempt).await? {
                 return Ok(Sent::Mined(m));

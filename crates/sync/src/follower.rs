@@ -171,7 +171,16 @@ impl Follower {
     pub async fn run(&self) -> Result<(), SyncError> {
         let mut retry = Retry::new(self.cfg.max_retry_wait);
         loop {
-            let cursor = self.cursor().await?;
+            // A fresh store's cursor reads the anchor block from the beacon node too.
+            let cursor = match self.cursor().await {
+                Ok(c) => c,
+                Err(e) => {
+                    let wait = retry.failed(e, self.cfg.start_epoch)?;
+                    self.retrying(&retry);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
             if self.cfg.until_epoch.is_some_and(|u| cursor.next_epoch > u) {
                 return Ok(());
             }
@@ -200,7 +209,8 @@ impl Follower {
                     }
                 }
                 Err(e) => {
-                    let now = self.cursor().await?.next_epoch;
+                    // After a round, the cursor is in the store: reading it asks no beacon node.
+                    let now = self.store.accounting_cursor()?.map_or(cursor.next_epoch, |c| c.next_epoch);
                     if now > cursor.next_epoch {
                         retry.progressed();
                     }
