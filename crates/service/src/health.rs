@@ -59,7 +59,11 @@ impl HealthReporter {
                 if troubled.remove(part).is_none() {
                     return;
                 }
-                info!(part, "recovered");
+                if troubled.is_empty() {
+                    info!(part, "recovered; node healthy again");
+                } else {
+                    info!(part, "recovered");
+                }
             }
         }
         let health = if troubled.is_empty() {
@@ -72,9 +76,6 @@ impl HealthReporter {
             let reason = troubled.iter().map(|(part, problem)| format!("{part}: {problem}")).collect::<Vec<_>>();
             Health::Degraded { since_ms, reason: reason.join("; ") }
         };
-        if health == Health::Ok && *self.tx.borrow() != Health::Ok {
-            info!("node healthy again");
-        }
         self.tx.send_replace(health);
     }
 }

@@ -36,7 +36,7 @@ pub(crate) async fn close_reports(
                 r
             }
             Err(e) => {
-                // Logged once by the health reporter (and again only if it changes).
+                // Logged once, by the health reporter, when closing starts failing.
                 health.set(CLOSING, Some(format!("cannot close the next report: {e}")));
                 tokio::time::sleep(poll).await;
                 continue;
@@ -53,7 +53,7 @@ pub(crate) async fn close_reports(
                 "report closed"
             );
             if let Some(e) = &c.export_error {
-                warn!(report = c.number, "report stored and signed, but its files were not exported: {e}; they are rewritten on the next start");
+                warn!(report = c.number, "report stored (and signed by a member all the same), but its files were not exported: {e}; they are rewritten on the next start");
             }
             if let Some(tx) = &own {
                 let id = ReportId { kind: ReportKind::Rewards, number: c.number };

@@ -102,8 +102,9 @@ impl SyncError {
 pub enum FollowerStatus {
     /// Accounting, or caught up and waiting for finality.
     Following,
-    /// The beacon node keeps failing with errors that waiting can fix; the follower retries
-    /// with backoff for as long as it takes. `error` is the first error of the streak.
+    /// The beacon node keeps failing (three times in a row, or more) with errors that waiting
+    /// can fix; the follower retries with backoff for as long as it takes. `error` is the
+    /// first error of the streak.
     Retrying { error: String },
 }
 
@@ -175,9 +176,7 @@ impl Follower {
             let cursor = match self.cursor().await {
                 Ok(c) => c,
                 Err(e) => {
-                    let wait = retry.failed(e, self.cfg.start_epoch)?;
-                    self.retrying(&retry);
-                    tokio::time::sleep(wait).await;
+                    self.back_off(&mut retry, e, self.cfg.start_epoch).await?;
                     continue;
                 }
             };
@@ -187,9 +186,7 @@ impl Follower {
             let finalized = match self.client.finality_checkpoints("head").await {
                 Ok(c) => c.finalized.epoch,
                 Err(e) => {
-                    let wait = retry.failed(e.into(), cursor.next_epoch)?;
-                    self.retrying(&retry);
-                    tokio::time::sleep(wait).await;
+                    self.back_off(&mut retry, e.into(), cursor.next_epoch).await?;
                     continue;
                 }
             };
@@ -214,12 +211,19 @@ impl Follower {
                     if now > cursor.next_epoch {
                         retry.progressed();
                     }
-                    let wait = retry.failed(e, now)?;
-                    self.retrying(&retry);
-                    tokio::time::sleep(wait).await;
+                    self.back_off(&mut retry, e, now).await?;
                 }
             }
         }
+    }
+
+    /// A failure at `epoch`: the error itself if waiting cannot fix it, else the status
+    /// (once the streak is long enough) and the wait before the next try.
+    async fn back_off(&self, retry: &mut Retry, error: SyncError, epoch: Epoch) -> Result<(), SyncError> {
+        let wait = retry.failed(error, epoch)?;
+        self.retrying(retry);
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// The beacon node answers again (or never stopped): back to [`FollowerStatus::Following`].
@@ -231,9 +235,10 @@ impl Follower {
         self.status.send_if_modified(|s| std::mem::replace(s, FollowerStatus::Following) != FollowerStatus::Following);
     }
 
-    /// Publishes the streak's first error once; later failures of the streak are debug lines.
+    /// Publishes the streak's first error once the streak is [`RETRYING_AFTER`] failures
+    /// long; later failures of the streak change nothing.
     fn retrying(&self, retry: &Retry) {
-        let Some(error) = &retry.first else { return };
+        let Some(error) = retry.first.as_ref().filter(|_| retry.failures >= RETRYING_AFTER) else { return };
         self.status.send_if_modified(|s| match s {
             FollowerStatus::Retrying { .. } => false,
             FollowerStatus::Following => {
@@ -374,6 +379,11 @@ struct Retry {
     /// The first error of the current streak, as the status and the one warn line show it.
     first: Option<String>,
 }
+
+/// Failures in a row before the status says [`FollowerStatus::Retrying`]: one failed round
+/// that the next one repairs (a beacon node answering 5xx now and then) is not an outage,
+/// and must not flip the node's health back and forth.
+const RETRYING_AFTER: u32 = 3;
 
 /// The wait after the first failure of a streak; it doubles with each failure after it.
 const FIRST_RETRY_WAIT: Duration = Duration::from_millis(200);
