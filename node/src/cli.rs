@@ -65,6 +65,16 @@ pub struct DevnetArgs {
     /// quorum, and if it is the member whose turn it is, the next one submits after fallback.
     #[arg(long)]
     pub offline_member: Option<usize>,
+    /// Fault injection: once the members run, stop the beacon simulator for this many
+    /// seconds, then start it again on the same port with the same seed. Every member must
+    /// keep running, and report 1 must still be accepted.
+    #[arg(long)]
+    pub beacon_outage_secs: Option<u64>,
+    /// Fault injection: `kill -9` the member whose turn it is to submit report 1 right after
+    /// it sent its transaction (anvil holds it unmined), start it again, then mine. The
+    /// restarted member must resume that transaction, not send a second one.
+    #[arg(long)]
+    pub crash_submitter: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -108,6 +118,9 @@ pub struct NodeOverrides {
     /// File holding the submitter account's hex private key.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_SUBMITTER_KEY_FILE")]
     pub submitter_key_file: Option<PathBuf>,
+    /// Never bid more than this max fee per gas (gwei) for a submission; no cap by default.
+    #[arg(long, env = "CLAYSTACK_MAX_FEE_PER_GAS_GWEI")]
+    pub max_fee_per_gas_gwei: Option<u64>,
 }
 
 #[derive(Args)]

@@ -28,6 +28,7 @@ struct FileConfig {
 struct ExecutionSection {
     rpc_url: Option<String>,
     submitter_key_file: Option<PathBuf>,
+    max_fee_per_gas_gwei: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +109,8 @@ pub struct CommitteeConfig {
     /// File holding the hex private key this member submits certificates with (never
     /// logged); without it the member signs and gossips but leaves submitting to others.
     pub submitter_key_file: Option<PathBuf>,
+    /// The highest max fee per gas a submission bids, in wei (`None`: no cap).
+    pub max_fee_per_gas: Option<u128>,
 }
 
 /// Environment variable holding the keystore password when no password file is set.
@@ -134,6 +137,11 @@ impl NodeConfig {
         let genesis = o.genesis.clone().or(file.genesis);
         let rpc_url = o.rpc_url.clone().or(file.execution.rpc_url);
         let submitter_key_file = o.submitter_key_file.clone().or(file.execution.submitter_key_file);
+        let max_fee_gwei = o.max_fee_per_gas_gwei.or(file.execution.max_fee_per_gas_gwei);
+        if max_fee_gwei == Some(0) {
+            bail!("execution: max_fee_per_gas_gwei is 0; set a cap above the chain's base fee, or leave it out for no cap");
+        }
+        let max_fee_per_gas = max_fee_gwei.map(|g| u128::from(g) * 1_000_000_000);
         if submitter_key_file.is_some() && rpc_url.is_none() {
             bail!("execution: submitter_key_file is set but rpc_url is not; set execution.rpc_url, CLAYSTACK_RPC_URL or --rpc-url");
         }
@@ -152,6 +160,7 @@ impl NodeConfig {
                     rebroadcast: Duration::from_millis(c.rebroadcast_ms.unwrap_or(15_000).max(1)),
                     fallback: Duration::from_millis(c.fallback_ms.unwrap_or(60_000).max(1)),
                     submitter_key_file: submitter_key_file.clone(),
+                    max_fee_per_gas,
                 })
             }
         };
@@ -256,5 +265,23 @@ mod tests {
         };
         let committee = NodeConfig::resolve(&o).unwrap().reports.unwrap().committee.unwrap();
         assert_eq!(committee.submitter_key_file, Some(PathBuf::from("k")));
+        assert_eq!(committee.max_fee_per_gas, None, "no cap unless one is set");
+    }
+
+    #[test]
+    fn the_fee_cap_comes_in_gwei_from_the_file_or_the_flag() {
+        let f = write(
+            "genesis = \"g.json\"\n[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n\
+             [reports]\ninputs_dir = \"in\"\n[committee]\nkeys_dir = \"keys\"\n\
+             [execution]\nrpc_url = \"http://rpc\"\nsubmitter_key_file = \"k\"\nmax_fee_per_gas_gwei = 500\n",
+        );
+        let mut o = NodeOverrides { config: Some(f.path().into()), ..Default::default() };
+        let cap =
+            |o: &NodeOverrides| NodeConfig::resolve(o).map(|c| c.reports.unwrap().committee.unwrap().max_fee_per_gas);
+        assert_eq!(cap(&o).unwrap(), Some(500_000_000_000));
+        o.max_fee_per_gas_gwei = Some(40);
+        assert_eq!(cap(&o).unwrap(), Some(40_000_000_000));
+        o.max_fee_per_gas_gwei = Some(0);
+        assert!(cap(&o).unwrap_err().to_string().contains("max_fee_per_gas_gwei is 0"));
     }
 }

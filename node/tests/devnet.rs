@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs `devnet` with `extra` flags; returns its directory (kept in `tmp`), summary and stdout.
-fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
+pub(crate) fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
     let dir = tmp.join("devnet");
     let summary_path = tmp.join("summary.json");
     let out = Command::new(bin())
@@ -37,9 +37,9 @@ fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value, String) {
 /// rewards and facts began to be measured from the simulator's balances instead of the
 /// frame-inputs file's 3 ETH (before: 0xa1e2f320…8fbea); a change here means the report's
 /// content changed, which must be deliberate (and docs/testnet.md updated).
-const DEVNET_REPORT_1_ROOT: &str = "0x73e8693f9d65668a31018d4332e1bd9c7b22d19349714620911cfba49307df16";
+pub(crate) const DEVNET_REPORT_1_ROOT: &str = "0x73e8693f9d65668a31018d4332e1bd9c7b22d19349714620911cfba49307df16";
 
-fn assert_all_stopped(summary: &serde_json::Value) {
+pub(crate) fn assert_all_stopped(summary: &serde_json::Value) {
     for pid in summary["pids"].as_array().unwrap() {
         let alive = unsafe { libc::kill(pid.as_u64().unwrap() as libc::pid_t, 0) } == 0;
         assert!(!alive, "process {pid} still runs after devnet exited");

@@ -13,6 +13,7 @@ mod genesis;
 mod keys;
 mod lost_data_dir;
 mod report;
+mod resilience;
 mod restart;
 mod secrets;
 mod truth;

@@ -35,12 +35,12 @@ pub enum ChainError {
     NonceTaken { what: String, from: Address, nonce: u64 },
 
     /// A transaction stays unmined after every replacement.
-    #[error("{what}: nonce {nonce} not mined after {attempts} attempts (last {tx}, max fee {max_fee_per_gas} wei/gas); raise max_replacements or the fee cap, or check the node's mempool")]
+    #[error("{what}: nonce {nonce} not mined after {attempts} attempts (last {tx}, max fee {max_fee_per_gas} wei/gas); raise the fee cap if one is set, or check the node's mempool")]
     Stuck { what: String, nonce: u64, attempts: u32, tx: B256, max_fee_per_gas: u128 },
 
-    /// Replacing a stuck transaction would exceed the fee cap.
-    #[error("{what}: replacing the stuck transaction needs a max fee of {needed} wei/gas, above the cap of {cap}; raise max_fee_per_gas_cap or wait for lower fees")]
-    FeeCap { what: String, needed: u128, cap: u128 },
+    /// The record of a transaction in flight cannot be saved or read back.
+    #[error("{what}: the record of the transaction in flight: {message}")]
+    Journal { what: String, message: String },
 
     /// An answer or argument that cannot be used (the text says why).
     #[error("{what}: {message}")]

@@ -31,13 +31,18 @@ pub use deploy::{
     predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment, MEMBERS_PER_BATCH,
 };
 pub use error::ChainError;
-pub use node_manager::{AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmitOutcome, Submitter, Withdrawn};
+pub use node_manager::{
+    AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmissionJournal, SubmitOutcome, Submitter, Withdrawn,
+};
 pub use registration::Registrar;
 pub use registry::{
     to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
     ValidatorEntry, ValidatorStatus,
 };
-pub use tx::{bump_fees, Fees, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS, TX_GAS_CAP};
+pub use tx::{
+    bump_fees, cap_fees, replacement_fees, Fees, InFlight, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS,
+    TX_GAS_CAP,
+};
 
 /// Re-exported so callers name the same alloy types (addresses, hashes, signers).
 pub use alloy;

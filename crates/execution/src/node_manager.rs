@@ -10,11 +10,15 @@
 //!   error, and nothing is sent;
 //! - send it by the rules of [`crate::tx`] (explicit nonce, node fees, replacement of a
 //!   stuck transaction), asking the chain again before each replacement: once another
-//!   member's submission is accepted, ours is not replaced.
+//!   member's submission is accepted, ours is not replaced;
+//! - with a [`SubmissionJournal`], save the transaction in flight before it is sent, and on
+//!   the next submission of the same report (after a crash, say) look it up first: mined
+//!   is done, pending is waited for or replaced with the same nonce, dropped is sent again.
+//!   A node killed with a submission in flight never sends a second one.
 
 use crate::bindings::{ContractError, NodeManager};
 use crate::error::ChainError;
-use crate::tx::{Call, Mined, Rpc, Sent, Transactor, TxConfig};
+use crate::tx::{Call, InFlight, Mined, Rpc, Sent, Transactor, TxConfig};
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
 use alloy::providers::Provider;
@@ -25,6 +29,7 @@ use claystack_merkle::Value;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::bls::g2_to_eip2537;
 use claystack_quorum::{Certificate, SignerBitmap};
+use std::sync::Arc;
 use tracing::info;
 
 /// Blocks per `eth_getLogs` request: public nodes cap the range (often at 10,000).
@@ -287,12 +292,32 @@ pub struct Withdrawn {
     pub amount: U256,
 }
 
+/// Where a [`Submitter`] keeps the transaction it has in flight for each report, so that a
+/// restarted node tracks or replaces it instead of sending a second one. A node keeps it in
+/// its store, synced to disk before `save` returns. Errors are one line saying what failed.
+pub trait SubmissionJournal: Send + Sync {
+    /// The record saved for report `id`, if one is (and the report is not settled).
+    fn load(&self, id: ReportId) -> Result<Option<InFlight>, String>;
+    /// Saves the record of report `id`, replacing the previous one.
+    fn save(&self, id: ReportId, record: &InFlight) -> Result<(), String>;
+}
+
+#[derive(Clone)]
+struct Journal(Arc<dyn SubmissionJournal>);
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubmissionJournal")
+    }
+}
+
 /// Sends reports and claims from one local key.
 #[derive(Debug, Clone)]
 pub struct Submitter {
     tx: Transactor,
     reader: ReportReader,
     events_from: u64,
+    journal: Option<Journal>,
 }
 
 impl Submitter {
@@ -301,7 +326,15 @@ impl Submitter {
             reader: ReportReader::new(rpc.clone(), node_manager),
             tx: Transactor::new(rpc, signer, config),
             events_from: 0,
+            journal: None,
         }
+    }
+
+    /// Saves each submission's transaction in flight in `journal` before sending it, and
+    /// resumes from it (see the module doc).
+    pub fn with_journal(mut self, journal: Arc<dyn SubmissionJournal>) -> Submitter {
+        self.journal = Some(Journal(journal));
+        self
     }
 
     /// Where to start searching `ReportAccepted` events (the NodeManager's deployment block);
@@ -322,24 +355,31 @@ impl Submitter {
 
     /// Submits `cert` unless its report is already accepted; see the module doc.
     pub async fn submit(&self, cert: &Certificate) -> Result<SubmitOutcome, ChainError> {
-        if let Some(done) = self.already_accepted(cert, None).await? {
+        let call = self.submit_call(cert)?;
+        let journal_error = |message| ChainError::Journal { what: call.what.clone(), message };
+        let resume = match &self.journal {
+            Some(j) => j.0.load(cert.id).map_err(journal_error)?,
+            None => None,
+        };
+        if let Some(saved) = &resume {
+            // Ours, mined while this node was down (or before it noticed)?
+            if let Some(m) = self.tx.find_mined(&call.what, &saved.hashes, saved.attempt).await? {
+                return self.mined_outcome(cert, &call, &m).await;
+            }
+        }
+        let ours = resume.as_ref().and_then(|r| r.hashes.last().copied());
+        if let Some(done) = self.already_accepted(cert, ours).await? {
             info!(report = %cert.id, "already accepted on chain; not submitting");
             return Ok(done);
         }
-        let call = self.submit_call(cert)?;
         let reader = &self.reader;
         let still_wanted = move || async move { Ok(reader.report_root(cert.id.kind, cert.id.number).await?.is_none()) };
-        match self.tx.send(&call, still_wanted).await {
-            Ok(Sent::Mined(m)) if m.success => {
-                info!(report = %cert.id, tx = %m.tx, block = m.block, gas_used = m.gas_used, "report accepted");
-                Ok(SubmitOutcome::Accepted {
-                    tx: m.tx,
-                    block: m.block,
-                    gas_used: m.gas_used,
-                    replacements: m.replacements,
-                })
-            }
-            Ok(Sent::Mined(m)) => self.after_revert(cert, &call, &m).await,
+        let save = |record: &InFlight| match &self.journal {
+            Some(j) => j.0.save(cert.id, record).map_err(journal_error),
+            None => Ok(()),
+        };
+        match self.tx.send_journaled(&call, resume, &save, still_wanted).await {
+            Ok(Sent::Mined(m)) => self.mined_outcome(cert, &call, &m).await,
             Ok(Sent::Abandoned { pending }) => {
                 match self.already_accepted(cert, pending.last().copied()).await? {
                     Some(done) => Ok(done),
@@ -485,6 +525,15 @@ impl Submitter {
         // Best effort: a node that refuses the log range still lets us answer.
         let accepted = self.reader.find_accepted(id, self.events_from).await.unwrap_or_default();
         Ok(Some(SubmitOutcome::AlreadyAccepted { id, root, same_root: root.0 == cert.merkle_root, accepted, our_tx }))
+    }
+
+    /// What our mined transaction did: carried the report, or reverted.
+    async fn mined_outcome(&self, cert: &Certificate, call: &Call, m: &Mined) -> Result<SubmitOutcome, ChainError> {
+        if !m.success {
+            return self.after_revert(cert, call, m).await;
+        }
+        info!(report = %cert.id, tx = %m.tx, block = m.block, gas_used = m.gas_used, "report accepted");
+        Ok(SubmitOutcome::Accepted { tx: m.tx, block: m.block, gas_used: m.gas_used, replacements: m.replacements })
     }
 
     /// Our mined transaction reverted: someone else's acceptance in between, or a rejection

@@ -13,6 +13,14 @@
 //!    still wanted, then replace it — same nonce, both fees raised by at least 12.5%
 //!    (nodes refuse replacements below +10%) and never below the node's current estimate.
 //!    After `max_replacements` replacements, give up with [`ChainError::Stuck`].
+//! 5. A configured fee cap (`TxConfig::max_fee_per_gas_cap`) is never exceeded: above it
+//!    the transaction bids the cap, and a replacement that the cap leaves no room for is
+//!    not sent (the one already sent keeps waiting). Hitting the cap is one warn line per
+//!    transaction.
+//! 6. With a journal ([`Transactor::send_journaled`]), the transaction's nonce, gas limit,
+//!    fees and hashes are saved *before* each is sent, so a process killed with a
+//!    transaction in flight resumes it ([`InFlight`]): it looks the hashes up, and re-sends
+//!    or replaces with the same nonce, instead of estimating and sending a second one.
 //!
 //! The private key stays inside the [`EthereumWallet`]; nothing here formats it.
 
@@ -101,6 +109,97 @@ impl From<Eip1559Estimation> for Fees {
     fn from(e: Eip1559Estimation) -> Fees {
         Fees { max_fee_per_gas: e.max_fee_per_gas, max_priority_fee_per_gas: e.max_priority_fee_per_gas }
     }
+}
+
+/// Clamps `fees` to `cap` (wei per gas): `(fees, true)` when the cap lowered them.
+pub fn cap_fees(fees: Fees, cap: Option<u128>) -> (Fees, bool) {
+    match cap {
+        Some(cap) if fees.max_fee_per_gas > cap => {
+            (Fees { max_fee_per_gas: cap, max_priority_fee_per_gas: fees.max_priority_fee_per_gas.min(cap) }, true)
+        }
+        _ => (fees, false),
+    }
+}
+
+/// The fees of a replacement under `cap`: [`bump_fees`], clamped to the cap, or `None`
+/// when the cap leaves no room for a replacement nodes would take (both fees at least
+/// `MIN_FEE_BUMP_BPS` above the previous attempt). The bool says whether the cap bit.
+pub fn replacement_fees(previous: Fees, estimate: Fees, bump_bps: u32, cap: Option<u128>) -> (Option<Fees>, bool) {
+    let (next, capped) = cap_fees(bump_fees(previous, estimate, bump_bps), cap);
+    let least_max = raise(previous.max_fee_per_gas, MIN_FEE_BUMP_BPS);
+    let least_priority = raise(previous.max_priority_fee_per_gas, MIN_FEE_BUMP_BPS);
+    if next.max_fee_per_gas < least_max || next.max_priority_fee_per_gas < least_priority {
+        return (None, capped);
+    }
+    (Some(next), capped)
+}
+
+/// A transaction sent and not yet known to be mined, as a journal keeps it: enough to find
+/// it again after a crash, and to re-send or replace it with the same nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub nonce: u64,
+    pub gas_limit: u64,
+    /// The fees of the last attempt.
+    pub fees: Fees,
+    /// Every hash sent for this nonce, oldest first (replacements, or a changed call).
+    pub hashes: Vec<B256>,
+    /// Replacements so far.
+    pub attempt: u32,
+    /// When the last attempt was sent, in Unix milliseconds (for operators; nothing waits on it).
+    pub sent_at_ms: u64,
+}
+
+const IN_FLIGHT_V1: u8 = 1;
+const IN_FLIGHT_HEAD: usize = 1 + 8 + 8 + 16 + 16 + 4 + 8 + 4;
+
+impl InFlight {
+    /// Version byte, then big-endian fixed-width fields, then the hashes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(IN_FLIGHT_HEAD + 32 * self.hashes.len());
+        out.push(IN_FLIGHT_V1);
+        out.extend_from_slice(&self.nonce.to_be_bytes());
+        out.extend_from_slice(&self.gas_limit.to_be_bytes());
+        out.extend_from_slice(&self.fees.max_fee_per_gas.to_be_bytes());
+        out.extend_from_slice(&self.fees.max_priority_fee_per_gas.to_be_bytes());
+        out.extend_from_slice(&self.attempt.to_be_bytes());
+        out.extend_from_slice(&self.sent_at_ms.to_be_bytes());
+        out.extend_from_slice(&(self.hashes.len() as u32).to_be_bytes());
+        for h in &self.hashes {
+            out.extend_from_slice(h.as_slice());
+        }
+        out
+    }
+
+    /// `None` when the bytes are not a version-1 record.
+    pub fn decode(b: &[u8]) -> Option<InFlight> {
+        if b.len() < IN_FLIGHT_HEAD || b[0] != IN_FLIGHT_V1 {
+            return None;
+        }
+        let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let u128_at = |at: usize| u128::from_be_bytes(b[at..at + 16].try_into().expect("16 bytes"));
+        let u32_at = |at: usize| u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+        let count = u32_at(IN_FLIGHT_HEAD - 4) as usize;
+        let rest = &b[IN_FLIGHT_HEAD..];
+        if rest.len() != count.checked_mul(32)? {
+            return None;
+        }
+        Some(InFlight {
+            nonce: u64_at(1),
+            gas_limit: u64_at(9),
+            fees: Fees { max_fee_per_gas: u128_at(17), max_priority_fee_per_gas: u128_at(33) },
+            attempt: u32_at(49),
+            sent_at_ms: u64_at(53),
+            hashes: rest.chunks_exact(32).map(B256::from_slice).collect(),
+        })
+    }
+}
+
+/// Saves an [`InFlight`] record durably; called before each attempt is sent.
+pub(crate) type SaveInFlight<'a> = &'a (dyn Fn(&InFlight) -> Result<(), ChainError> + Send + Sync);
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn raise(value: u128, bump_bps: u32) -> u128 {
@@ -276,22 +375,166 @@ impl Transactor {
 
     /// Simulates `call`, then sends it and waits until it is mined. Before each replacement
     /// `still_wanted` is asked; `Ok(false)` abandons the transaction.
-    pub(crate) async fn send<W, F>(&self, call: &Call, mut still_wanted: W) -> Result<Sent, ChainError>
+    pub(crate) async fn send<W, F>(&self, call: &Call, still_wanted: W) -> Result<Sent, ChainError>
     where
         W: FnMut() -> F,
         F: Future<Output = Result<bool, ChainError>>,
     {
+        self.send_journaled(call, None, &|_| Ok(()), still_wanted).await
+    }
+
+    /// [`send`](Transactor::send), saving each attempt with `save` before it is sent. With
+    /// `resume` (what a previous run saved), nothing is simulated or estimated: the saved
+    /// hashes are looked up, and the call is sent again with the saved nonce, gas limit and
+    /// fees — the node answers "already known" if it still holds it, takes it again if it
+    /// dropped it, or asks for higher fees if the call changed (a replacement).
+    pub(crate) async fn send_journaled<W, F>(
+        &self,
+        call: &Call,
+        resume: Option<InFlight>,
+        save: SaveInFlight<'_>,
+        mut still_wanted: W,
+    ) -> Result<Sent, ChainError>
+    where
+        W: FnMut() -> F,
+        F: Future<Output = Result<bool, ChainError>>,
+    {
+        let what = call.what.as_str();
+        let request = TransactionRequest::default()
+            .with_from(self.from)
+            .with_kind(call.to)
+            .with_input(call.input.clone())
+            .with_value(call.value);
+        let mut cap_warned = false;
+        let mut state = match resume {
+            Some(saved) => {
+                info!(what, nonce = saved.nonce, tx = ?saved.hashes.last(), attempt = saved.attempt, "resuming the transaction an earlier run sent");
+                if let Some(m) = self.find_mined(what, &saved.hashes, saved.attempt).await? {
+                    return Ok(Sent::Mined(m));
+                }
+                saved
+            }
+            None => self.first_attempt(call, &request, &mut cap_warned).await?,
+        };
+        loop {
+            let (nonce, fees, attempt) = (state.nonce, state.fees, state.attempt);
+            let tx = request
+                .clone()
+                .with_chain_id(self.rpc.chain_id)
+                .with_nonce(nonce)
+                .with_gas_limit(state.gas_limit)
+                .with_max_fee_per_gas(fees.max_fee_per_gas)
+                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+            let envelope = tx.build(&self.wallet).await.map_err(|e| ChainError::Invalid {
+                what: what.to_string(),
+                message: format!("cannot sign the transaction: {e}"),
+            })?;
+            let hash = *envelope.tx_hash();
+            let raw = envelope.encoded_2718();
+            let again = state.hashes.contains(&hash);
+            if !again {
+                state.hashes.push(hash);
+            }
+            state.sent_at_ms = unix_ms();
+            // On disk before it can be on the network: a crash after this line resumes it.
+            save(&state)?;
+            match self.rpc.provider.send_raw_transaction(&raw).await {
+                Ok(_) => {}
+                Err(e) => {
+                    let text = e.to_string().to_lowercase();
+                    if text.contains("already known") || text.contains("already imported") {
+                        // The node has exactly this transaction: nothing to do.
+                    } else if text.contains("nonce too low") {
+                        // Mined meanwhile: one of ours, or someone else's with our key.
+                        if let Some(m) = self.find_mined(what, &state.hashes, attempt).await? {
+                            return Ok(Sent::Mined(m));
+                        }
+                        return Err(ChainError::NonceTaken { what: what.to_string(), from: self.from, nonce });
+                    } else if text.contains("underpriced") && attempt < self.config.max_replacements {
+                        // A pending transaction with this nonce pays more: outbid it.
+                        match self.next_fees(what, fees, &mut cap_warned).await? {
+                            Some(next) => {
+                                state.attempt += 1;
+                                state.fees = next;
+                                warn!(
+                                    what,
+                                    nonce,
+                                    attempt = state.attempt,
+                                    max_fee = next.max_fee_per_gas,
+                                    "replacement underpriced; raising fees"
+                                );
+                                continue;
+                            }
+                            None => return Err(self.rpc.err(format!("{what}: eth_sendRawTransaction"), e)),
+                        }
+                    } else {
+                        return Err(self.rpc.err(format!("{what}: eth_sendRawTransaction"), e));
+                    }
+                }
+            }
+            if again {
+                // The very transaction sent before (a resume, or a wait at the fee cap).
+                info!(what, %hash, nonce, attempt, "transaction sent again, unchanged");
+            } else {
+                info!(what, %hash, nonce, attempt, max_fee = fees.max_fee_per_gas, priority_fee = fees.max_priority_fee_per_gas, "transaction sent");
+            }
+
+            if let Some(m) = self.wait(what, &state.hashes, attempt).await? {
+                return Ok(Sent::Mined(m));
+            }
+            // Not mined in time. Mined by someone else's transaction with our nonce?
+            let mined_count = self
+                .rpc
+                .provider
+                .get_transaction_count(self.from)
+                .latest()
+                .await
+                .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionCount"), e))?;
+            if mined_count > nonce {
+                if let Some(m) = self.find_mined(what, &state.hashes, attempt).await? {
+                    return Ok(Sent::Mined(m));
+                }
+                return Err(ChainError::NonceTaken { what: what.to_string(), from: self.from, nonce });
+            }
+            if attempt >= self.config.max_replacements {
+                return Err(ChainError::Stuck {
+                    what: what.to_string(),
+                    nonce,
+                    attempts: attempt + 1,
+                    tx: hash,
+                    max_fee_per_gas: fees.max_fee_per_gas,
+                });
+            }
+            if !still_wanted().await? {
+                info!(what, nonce, "transaction no longer needed; not replacing it");
+                return Ok(Sent::Abandoned { pending: state.hashes });
+            }
+            state.attempt += 1;
+            match self.next_fees(what, fees, &mut cap_warned).await? {
+                Some(next) => {
+                    state.fees = next;
+                    warn!(what, nonce, attempt = state.attempt, %hash, "not mined in time; replacing with higher fees");
+                }
+                // At the cap: send the same transaction again (the node may have dropped it)
+                // and keep waiting for it.
+                None => debug!(what, nonce, %hash, "not mined in time; at the fee cap, waiting on"),
+            }
+        }
+    }
+
+    /// Simulation, gas limit, nonce and fees of a transaction not sent before.
+    async fn first_attempt(
+        &self,
+        call: &Call,
+        request: &TransactionRequest,
+        cap_warned: &mut bool,
+    ) -> Result<InFlight, ChainError> {
         let what = call.what.as_str();
         if let Err(error) =
             self.rpc.simulate(what, self.from, call.to, &call.input, call.value, BlockId::latest()).await?
         {
             return Err(ChainError::Rejected { what: what.to_string(), error });
         }
-        let request = TransactionRequest::default()
-            .with_from(self.from)
-            .with_kind(call.to)
-            .with_input(call.input.clone())
-            .with_value(call.value);
         let estimate = self
             .rpc
             .provider
@@ -317,92 +560,18 @@ impl Transactor {
             .latest()
             .await
             .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionCount of {}", self.from), e))?;
-        let mut fees = self.estimate_fees(what).await?;
-        self.check_cap(what, fees.max_fee_per_gas)?;
+        let wanted = self.estimate_fees(what).await?;
+        let (fees, capped) = cap_fees(wanted, self.config.max_fee_per_gas_cap);
+        if capped {
+            self.warn_cap(what, wanted.max_fee_per_gas, cap_warned);
+        }
+        Ok(InFlight { nonce, gas_limit, fees, hashes: Vec::new(), attempt: 0, sent_at_ms: 0 })
+    }
 
-        let mut sent: Vec<B256> = Vec::new();
-        let mut attempt = 0u32;
-        loop {
-            let tx = request
-                .clone()
-                .with_chain_id(self.rpc.chain_id)
-                .with_nonce(nonce)
-                .with_gas_limit(gas_limit)
-                .with_max_fee_per_gas(fees.max_fee_per_gas)
-                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-            let envelope = tx.build(&self.wallet).await.map_err(|e| ChainError::Invalid {
-                what: what.to_string(),
-                message: format!("cannot sign the transaction: {e}"),
-            })?;
-            let hash = *envelope.tx_hash();
-            let raw = envelope.encoded_2718();
-            match self.rpc.provider.send_raw_transaction(&raw).await {
-                Ok(_) => {}
-                Err(e) => {
-                    let text = e.to_string().to_lowercase();
-                    if text.contains("already known") || text.contains("already imported") {
-                        // The node has exactly this transaction: nothing to do.
-                    } else if text.contains("nonce too low") {
-                        // Mined meanwhile: one of ours, or someone else's with our key.
-                        if let Some(m) = self.find_mined(what, &sent, attempt).await? {
-                            return Ok(Sent::Mined(m));
-                        }
-                        return Err(ChainError::NonceTaken { what: what.to_string(), from: self.from, nonce });
-                    } else if text.contains("underpriced") && attempt < self.config.max_replacements {
-                        // A pending transaction with this nonce pays more: outbid it.
-                        attempt += 1;
-                        fees = self.next_fees(what, fees).await?;
-                        warn!(
-                            what,
-                            nonce,
-                            attempt,
-                            max_fee = fees.max_fee_per_gas,
-                            "replacement underpriced; raising fees"
-                        );
-                        continue;
-                    } else {
-                        return Err(self.rpc.err(format!("{what}: eth_sendRawTransaction"), e));
-                    }
-                }
-            }
-            if !sent.contains(&hash) {
-                sent.push(hash);
-            }
-            info!(what, %hash, nonce, attempt, max_fee = fees.max_fee_per_gas, priority_fee = fees.max_priority_fee_per_gas, "transaction sent");
-
-            if let Some(m) = self.wait(what, &sent, attempt).await? {
-                return Ok(Sent::Mined(m));
-            }
-            // Not mined in time. Mined by someone else's transaction with our nonce?
-            let mined_count = self
-                .rpc
-                .provider
-                .get_transaction_count(self.from)
-                .latest()
-                .await
-                .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionCount"), e))?;
-            if mined_count > nonce {
-                if let Some(m) = self.find_mined(what, &sent, attempt).await? {
-                    return Ok(Sent::Mined(m));
-                }
-                return Err(ChainError::NonceTaken { what: what.to_string(), from: self.from, nonce });
-            }
-            if attempt >= self.config.max_replacements {
-                return Err(ChainError::Stuck {
-                    what: what.to_string(),
-                    nonce,
-                    attempts: attempt + 1,
-                    tx: hash,
-                    max_fee_per_gas: fees.max_fee_per_gas,
-                });
-            }
-            if !still_wanted().await? {
-                info!(what, nonce, "transaction no longer needed; not replacing it");
-                return Ok(Sent::Abandoned { pending: sent });
-            }
-            attempt += 1;
-            fees = self.next_fees(what, fees).await?;
-            warn!(what, nonce, attempt, %hash, "not mined in time; replacing with higher fees");
+    fn warn_cap(&self, what: &str, needed: u128, warned: &mut bool) {
+        if !std::mem::replace(warned, true) {
+            let cap = self.config.max_fee_per_gas_cap.unwrap_or_default();
+            warn!(what, needed, cap, "fee cap reached: bidding the cap of {cap} wei/gas instead of {needed}; the transaction waits until fees fall below it");
         }
     }
 
@@ -416,18 +585,16 @@ impl Transactor {
         Ok(e.into())
     }
 
-    async fn next_fees(&self, what: &str, previous: Fees) -> Result<Fees, ChainError> {
+    /// The next replacement's fees, or `None` when the fee cap leaves no room for one.
+    async fn next_fees(&self, what: &str, previous: Fees, cap_warned: &mut bool) -> Result<Option<Fees>, ChainError> {
         let estimate = self.estimate_fees(what).await?;
-        let next = bump_fees(previous, estimate, self.config.fee_bump_bps);
-        self.check_cap(what, next.max_fee_per_gas)?;
-        Ok(next)
-    }
-
-    fn check_cap(&self, what: &str, needed: u128) -> Result<(), ChainError> {
-        match self.config.max_fee_per_gas_cap {
-            Some(cap) if needed > cap => Err(ChainError::FeeCap { what: what.to_string(), needed, cap }),
-            _ => Ok(()),
+        let cap = self.config.max_fee_per_gas_cap;
+        let (next, capped) = replacement_fees(previous, estimate, self.config.fee_bump_bps, cap);
+        if capped {
+            let wanted = bump_fees(previous, estimate, self.config.fee_bump_bps);
+            self.warn_cap(what, wanted.max_fee_per_gas, cap_warned);
         }
+        Ok(next)
     }
 
     /// Polls for a receipt of any hash in `sent` until the receipt timeout.
@@ -444,7 +611,13 @@ impl Transactor {
         }
     }
 
-    async fn find_mined(&self, what: &str, sent: &[B256], replacements: u32) -> Result<Option<Mined>, ChainError> {
+    /// The receipt of the first of `sent` that is mined, if one is.
+    pub(crate) async fn find_mined(
+        &self,
+        what: &str,
+        sent: &[B256],
+        replacements: u32,
+    ) -> Result<Option<Mined>, ChainError> {
         for hash in sent {
             let receipt = self
                 .rpc
@@ -500,6 +673,66 @@ mod tests {
         // 9 * 1.125 = 10.125 -> 11.
         assert_eq!(raise(9, MIN_FEE_BUMP_BPS), 11);
         assert_eq!(raise(u128::MAX, MIN_FEE_BUMP_BPS), u128::MAX);
+    }
+
+    const GWEI: u128 = 1_000_000_000;
+
+    #[test]
+    fn the_cap_bounds_the_first_bid_and_every_replacement() {
+        // The numbers: a 1,600 gwei base fee made the node bid 3,200 gwei, then
+        // replace up to 5 times above it. With a 500 gwei cap it bids 500, once.
+        let estimate = Fees { max_fee_per_gas: 3_200 * GWEI, max_priority_fee_per_gas: 2 * GWEI };
+        let cap = Some(500 * GWEI);
+        let (first, capped) = cap_fees(estimate, cap);
+        assert!(capped);
+        assert_eq!(first, Fees { max_fee_per_gas: 500 * GWEI, max_priority_fee_per_gas: 2 * GWEI });
+        // At the cap there is no room for a replacement nodes would take: none is sent.
+        assert_eq!(replacement_fees(first, estimate, MIN_FEE_BUMP_BPS, cap), (None, true));
+        // Without a cap nothing changes.
+        assert_eq!(cap_fees(estimate, None), (estimate, false));
+        assert_eq!(
+            replacement_fees(first, estimate, MIN_FEE_BUMP_BPS, None),
+            (Some(bump_fees(first, estimate, MIN_FEE_BUMP_BPS)), false)
+        );
+    }
+
+    #[test]
+    fn below_the_cap_replacements_rise_until_it_and_no_further() {
+        let low = Fees { max_fee_per_gas: 10 * GWEI, max_priority_fee_per_gas: GWEI };
+        let cap = Some(13 * GWEI);
+        let (second, capped) = replacement_fees(low, low, MIN_FEE_BUMP_BPS, cap);
+        assert_eq!(second, Some(Fees { max_fee_per_gas: 11_250_000_000, max_priority_fee_per_gas: 1_125_000_000 }));
+        assert!(!capped);
+        let (third, capped) = replacement_fees(second.unwrap(), low, MIN_FEE_BUMP_BPS, cap);
+        assert_eq!(third, Some(Fees { max_fee_per_gas: 12_656_250_000, max_priority_fee_per_gas: 1_265_625_000 }));
+        assert!(!capped);
+        // 12.66 * 1.125 = 14.24 > 13: clamped to 13, less than +12.5%: no replacement.
+        assert_eq!(replacement_fees(third.unwrap(), low, MIN_FEE_BUMP_BPS, cap), (None, true));
+        // A priority fee above the cap is clamped too.
+        let (fees, _) = cap_fees(Fees { max_fee_per_gas: 20 * GWEI, max_priority_fee_per_gas: 20 * GWEI }, cap);
+        assert_eq!(fees, Fees { max_fee_per_gas: 13 * GWEI, max_priority_fee_per_gas: 13 * GWEI });
+    }
+
+    #[test]
+    fn in_flight_records_round_trip_and_garbage_is_refused() {
+        let record = InFlight {
+            nonce: 7,
+            gas_limit: 310_000,
+            fees: Fees { max_fee_per_gas: 3_200 * GWEI, max_priority_fee_per_gas: 2 * GWEI },
+            hashes: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+            attempt: 1,
+            sent_at_ms: 1_764_000_000_000,
+        };
+        let bytes = record.encode();
+        assert_eq!(bytes.len(), IN_FLIGHT_HEAD + 64);
+        assert_eq!(InFlight::decode(&bytes), Some(record.clone()));
+        assert_eq!(InFlight::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(InFlight::decode(b"settled"), None);
+        let mut bad = bytes.clone();
+        bad[0] = 2;
+        assert_eq!(InFlight::decode(&bad), None);
+        let empty = InFlight { hashes: vec![], ..record };
+        assert_eq!(InFlight::decode(&empty.encode()), Some(empty));
     }
 
     #[test]

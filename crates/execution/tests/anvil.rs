@@ -10,8 +10,9 @@ use claystack_execution::alloy::rpc::types::TransactionRequest;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::bindings::{NodeManager, OperatorRegistry};
 use claystack_execution::{
-    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, NodeType, Registrar,
-    RegistryReader, RewardsLeaf, Rpc, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus,
+    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, InFlight, NodeType,
+    Registrar, RegistryReader, RewardsLeaf, Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig,
+    ValidatorStatus,
 };
 use claystack_genesis::{generate_local, Genesis};
 use claystack_merkle::{StandardMerkleTree, Value};
@@ -628,4 +629,105 @@ async fn a_128_member_committee_deploys_in_transactions_under_the_cap() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A journal in memory, as the node's store keeps it (the store's own tests cover the disk).
+#[derive(Default)]
+struct MemoryJournal(std::sync::Mutex<BTreeMap<ReportId, Vec<u8>>>);
+
+impl SubmissionJournal for MemoryJournal {
+    fn load(&self, id: ReportId) -> Result<Option<InFlight>, String> {
+        Ok(self.0.lock().unwrap().get(&id).map(|b| InFlight::decode(b).expect("a record this test saved")))
+    }
+    fn save(&self, id: ReportId, record: &InFlight) -> Result<(), String> {
+        self.0.lock().unwrap().insert(id, record.encode());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_submission_in_flight_when_the_process_died_is_resumed_not_sent_twice() {
+    let net = Net::start().await;
+    let root =
+        StandardMerkleTree::of(vec![leaf(net.keys[1].address(), ETH, 0, 0)], &REWARDS_LEAF_ENCODING).unwrap().root();
+    let id = ReportId::new(ReportKind::Rewards, 1);
+    let cert = net.certificate(id, root, report_hash(b"r1"), &[0, 1, 2], &[0, 1, 2]);
+    let config = TxConfig {
+        receipt_timeout: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(100),
+        ..TxConfig::default()
+    };
+    let journal = std::sync::Arc::new(MemoryJournal::default());
+    let first_run = net.submitter(4, config.clone()).with_journal(journal.clone());
+    let from = first_run.address();
+
+    // The first run sends, and dies with its transaction in the pool.
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let task = tokio::spawn({
+        let (s, c) = (first_run.clone(), cert.clone());
+        async move { s.submit(&c).await }
+    });
+    let sent = wait_pending(&net, from, None).await;
+    task.abort();
+    let saved = journal.load(id).unwrap().expect("saved before it was sent");
+    assert_eq!((saved.nonce, saved.hashes.clone()), (0, vec![sent.hash]));
+
+    // Without the record, a restarted node starts over, and fails at gas estimation (the
+    // pending transaction already carries the report): what every turn did before.
+    let forgetful = net.submitter(4, config.clone());
+    let err = forgetful.submit(&cert).await.unwrap_err();
+    assert!(err.to_string().contains("eth_estimateGas"), "{err}");
+
+    // With it, the restarted node tracks the same transaction: nothing new is sent.
+    let second_run = net.submitter(4, config).with_journal(journal.clone());
+    let task = tokio::spawn({
+        let (s, c) = (second_run.clone(), cert.clone());
+        async move { s.submit(&c).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pending_of(&net, from).await.map(|p| p.hash), Some(sent.hash), "still the first transaction");
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_mine".into(), ()).await.unwrap();
+    match task.await.unwrap().unwrap() {
+        SubmitOutcome::Accepted { tx, .. } => assert_eq!(tx, sent.hash),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nonce(4).await, 1, "one transaction from the submitter's key");
+
+    // Submitted again after that (the next turn, say): the record finds it mined.
+    let third_run = net.submitter(4, TxConfig::default()).with_journal(journal);
+    assert!(matches!(third_run.submit(&cert).await.unwrap(), SubmitOutcome::Accepted { tx, .. } if tx == sent.hash));
+    assert_eq!(net.nonce(4).await, 1);
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_found_in_the_record_is_sent_again_with_its_nonce() {
+    let net = Net::start().await;
+    let root =
+        StandardMerkleTree::of(vec![leaf(net.keys[1].address(), ETH, 0, 0)], &REWARDS_LEAF_ENCODING).unwrap().root();
+    let id = ReportId::new(ReportKind::Rewards, 1);
+    let cert = net.certificate(id, root, report_hash(b"r1"), &[0, 1, 2], &[0, 1, 2]);
+    let config = TxConfig { poll_interval: Duration::from_millis(100), ..TxConfig::default() };
+    let journal = std::sync::Arc::new(MemoryJournal::default());
+    let first_run = net.submitter(4, config.clone()).with_journal(journal.clone());
+    let from = first_run.address();
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let task = tokio::spawn({
+        let (s, c) = (first_run.clone(), cert.clone());
+        async move { s.submit(&c).await }
+    });
+    let sent = wait_pending(&net, from, None).await;
+    task.abort();
+    // The pool forgets it while the node is down.
+    let _: serde_json::Value =
+        net.rpc.provider().raw_request("anvil_dropTransaction".into(), (sent.hash,)).await.unwrap();
+    assert!(pending_of(&net, from).await.is_none());
+
+    let _: serde_json::Value = net.rpc.provider().raw_request("evm_setAutomine".into(), (true,)).await.unwrap();
+    let second_run = net.submitter(4, config).with_journal(journal);
+    match second_run.submit(&cert).await.unwrap() {
+        // The same transaction (same nonce, fees and call), so the same hash.
+        SubmitOutcome::Accepted { tx, .. } => assert_eq!(tx, sent.hash),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nonce(4).await, 1);
 }

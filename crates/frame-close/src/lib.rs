@@ -151,6 +151,10 @@ pub struct ClosedReport {
     pub report_hash: [u8; 32],
     pub operators: usize,
     pub t_wei: u128,
+    /// Why its files could not be exported, if they could not. The report is stored (and
+    /// is signed) all the same: the files are a copy, rewritten by
+    /// [`FrameCloser::check_exports`] on the next start.
+    pub export_error: Option<String>,
 }
 
 /// What stops the next report from closing.
@@ -187,23 +191,52 @@ impl FrameCloser {
     /// Writes stored report `number`'s files into the export dir, if one is set; atomic per
     /// file (written aside, then renamed), so a reader never sees half a file.
     pub fn export(&self, number: u64) -> Result<(), FrameCloseError> {
-        let Some(dir) = &self.export else { return Ok(()) };
-        let stored = self
-            .store
-            .report(ReportKind::Rewards, number)?
-            .ok_or_else(|| FrameCloseError::StoredReport { number, message: "it is not in the store".into() })?;
+        self.export_files(number, false).map(|_| ())
+    }
+
+    /// Compares every stored report's exported files with the store and rewrites the ones
+    /// that are missing or differ (a crash between storing and exporting, a failed export,
+    /// a file edited or damaged on disk). Returns the numbers of the reports it rewrote.
+    /// (`inputs.json` is not in the store and is not checked.)
+    pub fn check_exports(&self) -> Result<Vec<u64>, FrameCloseError> {
+        let latest = self.store.latest_report(ReportKind::Rewards)?.map_or(0, |(n, _)| n);
+        let mut rewritten = Vec::new();
+        for number in 1..=latest {
+            if self.export_files(number, true)? {
+                rewritten.push(number);
+            }
+        }
+        Ok(rewritten)
+    }
+
+    /// Writes report `number`'s files (with `only_differing`, only those whose bytes on disk
+    /// are not the stored ones); whether it wrote any.
+    fn export_files(&self, number: u64, only_differing: bool) -> Result<bool, FrameCloseError> {
+        let Some(dir) = &self.export else { return Ok(false) };
+        let Some(stored) = self.store.report(ReportKind::Rewards, number)? else {
+            if only_differing {
+                return Ok(false); // a gap in the store is frame-close's to refuse, not this check's
+            }
+            return Err(FrameCloseError::StoredReport { number, message: "it is not in the store".into() });
+        };
         let dir = dir.join(format!("rewards-{number}"));
         std::fs::create_dir_all(&dir).map_err(|error| FrameCloseError::Export { path: dir.clone(), error })?;
         let root = format!("{}\n", claystack_primitives::hex::encode(&stored.merkle_root));
+        let mut wrote = false;
         for (name, bytes) in [
             ("report.json", &stored.report[..]),
             ("tree.json", &stored.tree[..]),
             ("frame-log.json", &stored.log[..]),
             ("root", root.as_bytes()),
         ] {
-            write_export(&dir.join(name), bytes)?;
+            let path = dir.join(name);
+            if only_differing && std::fs::read(&path).is_ok_and(|on_disk| on_disk == bytes) {
+                continue;
+            }
+            write_export(&path, bytes)?;
+            wrote = true;
         }
-        Ok(())
+        Ok(wrote)
     }
 
     fn export_inputs(&self, number: u64, inputs: &[u8]) -> Result<(), FrameCloseError> {
@@ -271,8 +304,9 @@ impl FrameCloser {
         let stored =
             StoredReport { merkle_root: tree.root(), report_hash: report_hash(&bytes), report: bytes, tree: dump, log };
         self.store.put_report(ReportKind::Rewards, number, &stored)?;
-        self.export(number)?;
-        self.export_inputs(number, &inputs)?;
+        // From here the report is closed: a failed export must not keep it from being
+        // returned (and signed), or it would never be offered again.
+        let export_error = self.export(number).and_then(|()| self.export_inputs(number, &inputs)).err();
         Ok(Ok(ClosedReport {
             number,
             frame,
@@ -280,6 +314,7 @@ impl FrameCloser {
             report_hash: stored.report_hash,
             operators: report.operators.len(),
             t_wei: report.totals.t_wei,
+            export_error: export_error.map(|e| e.to_string()),
         }))
     }
 

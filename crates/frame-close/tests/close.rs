@@ -180,3 +180,34 @@ async fn a_registry_validator_the_accounting_skipped_is_refused() {
     assert!(text.contains("13, 14") && text.contains("track them too"), "{text}");
     assert!(store.latest_report(ReportKind::Rewards).unwrap().is_none(), "nothing stored");
 }
+
+#[tokio::test]
+async fn a_failed_export_still_closes_the_report_and_the_check_rewrites_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, store) = reporter(&dir.path().join("data"), 0, 8);
+    let export = dir.path().join("reports");
+    let r = r.with_export_dir(export.clone());
+    // Report 1's export directory cannot be made: a file stands where it belongs.
+    std::fs::create_dir_all(&export).unwrap();
+    std::fs::write(export.join("rewards-1"), b"in the way").unwrap();
+    let (closed, _) = r.close_ready().await.unwrap();
+    assert_eq!(closed.iter().map(|c| c.number).collect::<Vec<_>>(), vec![1, 2], "report 1 is closed all the same");
+    let error = closed[0].export_error.as_deref().expect("report 1's export failed");
+    assert!(error.contains("rewards-1"), "{error}");
+    assert_eq!(closed[1].export_error, None);
+
+    // Report 2's files are damaged meanwhile; the check finds both reports and rewrites them.
+    std::fs::remove_file(export.join("rewards-1")).unwrap();
+    std::fs::write(export.join("rewards-2/root"), b"0xdamaged\n").unwrap();
+    assert_eq!(r.check_exports().unwrap(), vec![1, 2]);
+    for n in [1u64, 2] {
+        let stored = store.report(ReportKind::Rewards, n).unwrap().unwrap();
+        let files = export.join(format!("rewards-{n}"));
+        assert_eq!(std::fs::read(files.join("report.json")).unwrap(), stored.report, "report {n}");
+        assert_eq!(std::fs::read(files.join("tree.json")).unwrap(), stored.tree, "report {n}");
+        let root = std::fs::read_to_string(files.join("root")).unwrap();
+        assert_eq!(root.trim(), claystack_primitives::hex::encode(&stored.merkle_root), "report {n}");
+    }
+    // Nothing differs now: nothing is rewritten.
+    assert_eq!(r.check_exports().unwrap(), Vec::<u64>::new());
+}

@@ -10,6 +10,14 @@
 //! which root wins and whose turn it is to submit (`quorum`). It only starts, connects and
 //! stops the crates that do.
 //!
+//! # Health
+//!
+//! A part that keeps failing with something waiting can fix (the beacon node is down, the
+//! registry cannot be read) does not stop the node: it retries, and the node's [`Health`]
+//! ([`Node::health`], a `watch` channel a later HTTP layer serves) is `Degraded` since then,
+//! with the reason, until it recovers. Each change is one log line. Only what waiting
+//! cannot fix (the store fails, a task panics) stops the node.
+//!
 //! # Testing
 //!
 //! Like mini-redis's `server::run(listener, shutdown)`, [`Node::run`] takes its shutdown
@@ -18,9 +26,13 @@
 //! `test-utils`) and in-process stand-ins for the seams in [`seams`], a whole committee
 //! runs in one test under paused time (`crates/service/tests/node.rs`).
 
+mod health;
+mod journal;
 mod seams;
 mod tasks;
 
+pub use health::Health;
+pub use journal::StoreJournal;
 pub use seams::{AcceptedReports, Accounting, SubmitCertificate};
 
 use claystack_frame_close::{FrameCloser, InputsSource};
@@ -30,12 +42,13 @@ use claystack_quorum::{Config as CollectorConfig, Roster, SecretKeySigner};
 use claystack_quorum_driver::{Clock, Gossip, OwnReport, QuorumDriver, QuorumDriverError};
 use claystack_store::{Store, StoreError};
 use claystack_sync::SyncError;
+use health::HealthReporter;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinSet};
 
 /// How often the quorum driver ticks (rebroadcasts, late batch verification, submitter
@@ -51,8 +64,8 @@ pub enum NodeError {
     /// The quorum driver could not start, or stopped with an error.
     #[error("the quorum driver stopped")]
     Driver(#[source] QuorumDriverError),
-    /// The newest stored report could not be read at start-up.
-    #[error("cannot read the newest stored report")]
+    /// The stored reports could not be read at start-up.
+    #[error("cannot read the stored reports at start-up")]
     LatestReport(#[source] StoreError),
     /// A node task panicked.
     #[error("a node task panicked")]
@@ -66,6 +79,7 @@ pub struct Node {
     clock: Arc<dyn Clock>,
     accounting: Box<dyn Accounting>,
     reports: Option<Reports>,
+    health: Arc<HealthReporter>,
 }
 
 /// What a node needs to close rewards reports: present when it has a genesis.
@@ -105,7 +119,13 @@ impl Node {
         accounting: Box<dyn Accounting>,
         reports: Option<Reports>,
     ) -> Node {
-        Node { store, clock, accounting, reports }
+        let health = Arc::new(HealthReporter::new(clock.clone()));
+        Node { store, clock, accounting, reports, health }
+    }
+
+    /// The node's health, and each change of it, for as long as the node runs.
+    pub fn health(&self) -> watch::Receiver<Health> {
+        self.health.subscribe()
     }
 
     /// Runs the node until `shutdown` fires (`Ok`), a task fails (its error), or
@@ -124,11 +144,14 @@ impl Node {
         tasks: &mut JoinSet<Result<(), NodeError>>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), NodeError> {
-        let Node { store, clock, accounting, reports } = self;
+        let Node { store, clock, accounting, reports, health } = self;
         let accounting_ends_node = reports.as_ref().is_none_or(|r| r.member.is_none());
+        if let Some(status) = accounting.status() {
+            tasks.spawn(tasks::watch_accounting(status, health.clone()));
+        }
         let accounting_task = tasks.spawn(async move { accounting.run().await.map_err(NodeError::Accounting) }).id();
         if let Some(reports) = reports {
-            start_reports(reports, store, clock, tasks).await?;
+            start_reports(reports, store, clock, health, tasks).await?;
         }
         tokio::pin!(shutdown);
         loop {
@@ -151,6 +174,7 @@ async fn start_reports(
     reports: Reports,
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
+    health: Arc<HealthReporter>,
     tasks: &mut JoinSet<Result<(), NodeError>>,
 ) -> Result<(), NodeError> {
     let Reports { genesis, inputs, export_dir, poll_interval, member } = reports;
@@ -159,7 +183,7 @@ async fn start_reports(
         None => None,
     };
     let closer = FrameCloser::new(genesis, store.clone(), inputs).with_export_dir(export_dir);
-    tasks.spawn(tasks::close_reports(closer, store, own, poll_interval));
+    tasks.spawn(tasks::close_reports(closer, store, own, poll_interval, health));
     Ok(())
 }
 

@@ -5,19 +5,29 @@
 use claystack_execution::{ChainError, ReportReader, SubmitOutcome, Submitter};
 use claystack_primitives::ReportKind;
 use claystack_quorum::Certificate;
-use claystack_sync::{Follower, SyncError};
+use claystack_sync::{Follower, FollowerStatus, SyncError};
 use futures::future::BoxFuture;
+use tokio::sync::watch;
 
 /// Keeps the store's tallies current. In a node, the beacon-chain [`Follower`].
 pub trait Accounting: Send + Sync {
     /// Runs until accounting is done (a configured last epoch was accounted; never
-    /// without one), or fails.
+    /// without one), or fails with an error that waiting cannot fix.
     fn run(&self) -> BoxFuture<'_, Result<(), SyncError>>;
+
+    /// What it is doing, for the node's health; `None` if it never says.
+    fn status(&self) -> Option<watch::Receiver<FollowerStatus>> {
+        None
+    }
 }
 
 impl Accounting for Follower {
     fn run(&self) -> BoxFuture<'_, Result<(), SyncError>> {
         Box::pin(Follower::run(self))
+    }
+
+    fn status(&self) -> Option<watch::Receiver<FollowerStatus>> {
+        Some(Follower::status(self))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The node's long-running tasks besides accounting and the driver. Each loops on
 //! `tokio::time` and logs what an operator cares about; none decides anything.
 
+use crate::health::HealthReporter;
 use crate::seams::{AcceptedReports, SubmitCertificate};
 use crate::NodeError;
 use claystack_execution::SubmitOutcome;
@@ -9,9 +10,10 @@ use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum_driver::{OwnReport, QuorumEvent};
 use claystack_store::Store;
+use claystack_sync::FollowerStatus;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 /// How often the NodeManager is asked which reports it accepted.
@@ -23,25 +25,19 @@ pub(crate) async fn close_reports(
     store: Arc<Store>,
     own: Option<mpsc::Sender<OwnReport>>,
     poll: Duration,
+    health: Arc<HealthReporter>,
 ) -> Result<(), NodeError> {
-    // After a restart, the newest stored report is offered again: the collector signs it
-    // if the crash came before its signature was stored, and does nothing otherwise.
-    if let Some((number, stored)) = store.latest_report(ReportKind::Rewards).map_err(NodeError::LatestReport)? {
-        // A crash between storing and exporting leaves the files one report behind.
-        if let Err(e) = closer.export(number) {
-            warn!(report = number, "cannot export the report's files: {e}");
-        }
-        if let Some(tx) = &own {
-            let id = ReportId { kind: ReportKind::Rewards, number };
-            tx.send(OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash }).await.ok();
-        }
-    }
+    restart_reports(&closer, &store, own.as_ref()).await?;
     let mut last_wait = None;
     loop {
         let (closed, waiting) = match closer.close_ready().await {
-            Ok(r) => r,
+            Ok(r) => {
+                health.set(CLOSING, None);
+                r
+            }
             Err(e) => {
-                warn!("cannot close the next report: {e}");
+                // Logged once, by the health reporter, when closing starts failing.
+                health.set(CLOSING, Some(format!("cannot close the next report: {e}")));
                 tokio::time::sleep(poll).await;
                 continue;
             }
@@ -56,6 +52,9 @@ pub(crate) async fn close_reports(
                 t_wei = %c.t_wei,
                 "report closed"
             );
+            if let Some(e) = &c.export_error {
+                warn!(report = c.number, "report stored (and signed by a member all the same), but its files were not exported: {e}; they are rewritten on the next start");
+            }
             if let Some(tx) = &own {
                 let id = ReportId { kind: ReportKind::Rewards, number: c.number };
                 tx.send(OwnReport { id, merkle_root: c.merkle_root, report_hash: c.report_hash }).await.ok();
@@ -70,6 +69,64 @@ pub(crate) async fn close_reports(
         tokio::time::sleep(poll).await;
     }
 }
+
+/// The health part that closing reports reports as.
+const CLOSING: &str = "closing reports";
+
+/// After a restart: rewrites exported files that differ from the store, and offers the
+/// driver every stored report this member has not signed, oldest first (a crash, or a
+/// failed export, between storing a report and signing it), and the newest one again (the
+/// collector ignores what it already signed, and what left its window).
+async fn restart_reports(
+    closer: &FrameCloser,
+    store: &Store,
+    own: Option<&mpsc::Sender<OwnReport>>,
+) -> Result<(), NodeError> {
+    match closer.check_exports() {
+        Ok(rewritten) => {
+            for number in rewritten {
+                warn!(report = number, "exported files were missing or differed from the stored report; rewritten");
+            }
+        }
+        Err(e) => warn!("cannot check the exported report files: {e}"),
+    }
+    let Some(tx) = own else { return Ok(()) };
+    let kind = ReportKind::Rewards;
+    let latest = store.latest_report(kind).map_err(NodeError::LatestReport)?.map_or(0, |(n, _)| n);
+    for number in 1..=latest {
+        let signed = store.own_signature(kind, number).map_err(NodeError::LatestReport)?.is_some();
+        if signed && number != latest {
+            continue;
+        }
+        let Some(stored) = store.report(kind, number).map_err(NodeError::LatestReport)? else { continue };
+        if !signed {
+            info!(report = number, "stored but not signed by this member; offering it to the committee again");
+        }
+        let id = ReportId { kind, number };
+        tx.send(OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash }).await.ok();
+    }
+    Ok(())
+}
+
+/// Publishes accounting's status as the node's health, until accounting stops.
+pub(crate) async fn watch_accounting(
+    mut status: watch::Receiver<FollowerStatus>,
+    health: Arc<HealthReporter>,
+) -> Result<(), NodeError> {
+    loop {
+        let problem = match &*status.borrow_and_update() {
+            FollowerStatus::Following => None,
+            FollowerStatus::Retrying { error } => Some(format!("the beacon node keeps failing: {error}")),
+        };
+        health.set(ACCOUNTING, problem);
+        if status.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// The health part that accounting reports as.
+const ACCOUNTING: &str = "accounting";
 
 /// Sends the certificate when it is this member's turn; tells the driver what the chain accepted.
 pub(crate) async fn submit_certificates(

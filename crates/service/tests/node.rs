@@ -6,16 +6,16 @@
 use claystack_accounting::{EpochTally, Tally};
 use claystack_execution::alloy::primitives::B256;
 use claystack_execution::{ChainError, SubmitOutcome};
-use claystack_frame_close::InputFiles;
+use claystack_frame_close::{FrameCloser, InputFiles};
 use claystack_genesis::{generate_local, Genesis};
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::bls::{parse_signature, verify_aggregate};
 use claystack_quorum::{Certificate, Config as CollectorConfig, Roster, SecretKeySigner, SignatureMessage};
 use claystack_quorum_driver::test_utils::{member_peer_id, GossipHub};
 use claystack_quorum_driver::{is_settled, TokioClock};
-use claystack_service::{AcceptedReports, Accounting, Member, Node, NodeError, Reports, SubmitCertificate};
+use claystack_service::{AcceptedReports, Accounting, Health, Member, Node, NodeError, Reports, SubmitCertificate};
 use claystack_store::{AccountingCursor, Store};
-use claystack_sync::SyncError;
+use claystack_sync::{FollowerStatus, SyncError};
 use futures::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -46,8 +46,13 @@ fn committee() -> (Genesis, Vec<[u8; 32]>) {
 
 /// A store that accounting has taken through epoch 4: report 1 (epochs 0-3) can close.
 fn store_with_tallies(dir: &Path) -> Arc<Store> {
+    store_with_epochs(dir, 5)
+}
+
+/// A store with epochs `0..epochs` accounted.
+fn store_with_epochs(dir: &Path, epochs: u64) -> Arc<Store> {
     let store = Store::open(dir).unwrap();
-    for epoch in 0..5u64 {
+    for epoch in 0..epochs {
         let tallies = (0..25u64)
             .map(|v| {
                 let included = u32::from((v + epoch) % 7 != 0);
@@ -280,4 +285,78 @@ async fn finished_accounting_ends_a_node_unless_it_is_a_committee_member() {
     let started = Instant::now();
     node.run(sleep(Duration::from_secs(20))).await.unwrap();
     assert_eq!(started.elapsed(), Duration::from_secs(20));
+}
+
+/// Accounting that never finishes and reports the status the test sets.
+struct Reporting(watch::Sender<FollowerStatus>);
+
+impl Accounting for Reporting {
+    fn run(&self) -> BoxFuture<'_, Result<(), SyncError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn status(&self) -> Option<watch::Receiver<FollowerStatus>> {
+        Some(self.0.subscribe())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_is_degraded_while_accounting_retries_and_ok_again_after() {
+    let committee = committee();
+    let dir = tempfile::tempdir().unwrap();
+    let status = watch::Sender::new(FollowerStatus::Following);
+    let accounting = Box::new(Reporting(status.clone()));
+    let node = member_node(0, &committee, &GossipHub::new(), &StandInNodeManager::default(), dir.path(), accounting);
+    let mut health = node.health();
+    let (stop, mut stopped) = watch::channel(false);
+    let running = tokio::spawn(node.run(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    sleep(Duration::from_secs(5)).await;
+    assert_eq!(*health.borrow_and_update(), Health::Ok);
+
+    status.send_replace(FollowerStatus::Retrying { error: "beacon node unreachable".into() });
+    timeout(Duration::from_secs(1), health.changed()).await.expect("health changes").unwrap();
+    match &*health.borrow_and_update() {
+        Health::Degraded { since_ms, reason } => {
+            assert_eq!(*since_ms, 1_700_000_005_000, "since the change, on the node's clock");
+            assert!(reason.starts_with("accounting: ") && reason.contains("beacon node unreachable"), "{reason}");
+        }
+        Health::Ok => panic!("still Ok"),
+    }
+    // The node runs on (the driver, the closer, the submitter): nothing ended.
+    sleep(Duration::from_secs(60)).await;
+    assert!(!running.is_finished());
+
+    status.send_replace(FollowerStatus::Following);
+    timeout(Duration::from_secs(1), health.changed()).await.expect("health changes").unwrap();
+    assert_eq!(*health.borrow_and_update(), Health::Ok);
+    stop.send(true).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_member_signs_every_stored_report_it_had_not_signed() {
+    let committee = committee();
+    let dir = tempfile::tempdir().unwrap();
+    // Reports 1 and 2 were stored, and the node stopped before signing either (a crash, or
+    // an export that failed before the report reached the driver).
+    {
+        let store = store_with_epochs(dir.path(), 9);
+        let closer = FrameCloser::new(committee.0.clone(), store.clone(), Box::new(InputFiles::new(&inputs_dir())));
+        let (closed, _) = closer.close_ready().await.unwrap();
+        assert_eq!(closed.iter().map(|c| c.number).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(store.own_signature(ReportKind::Rewards, 1).unwrap(), None);
+    }
+    let node =
+        member_node(0, &committee, &GossipHub::new(), &StandInNodeManager::default(), dir.path(), Box::new(Caught));
+    node.run(sleep(Duration::from_secs(5))).await.unwrap();
+
+    let store = Store::open(dir.path()).unwrap();
+    for number in [1, 2] {
+        let stored = store.report(ReportKind::Rewards, number).unwrap().unwrap();
+        let own = store.own_signature(ReportKind::Rewards, number).unwrap();
+        let own = SignatureMessage::decode(&own.unwrap_or_else(|| panic!("report {number} unsigned"))).unwrap();
+        assert_eq!((own.number, own.merkle_root), (number, stored.merkle_root));
+    }
 }

@@ -25,10 +25,23 @@ pub use reports::StoredReport;
 /// already prints them, and a `source` would make `anyhow`'s `{:#}` print them twice.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// RocksDB cannot open the directory (locked by another process, not writable, damaged).
+    /// Another process holds the directory's lock (a node, or `tallies`, running on it).
     #[error(
-        "cannot open the data directory {path}: {error} — is another claystack-oracle using it, or is it not writable?"
+        "the data directory {path} is in use by another process (RocksDB: {error}); stop the other claystack-oracle \
+         using it, or give this one its own data directory"
     )]
+    Locked { path: PathBuf, error: rocksdb::Error },
+    /// The directory's log or tables are damaged (a truncated or bit-flipped write-ahead
+    /// log, a bad table checksum). Refused rather than rolled back: RocksDB's default
+    /// recovery would drop the damaged tail, losing tallies and own signatures silently.
+    #[error(
+        "the data directory {path} is corrupt (RocksDB: {error}); the node refuses to start rather than drop the \
+         damaged records. Restore the directory from a backup, or move it aside and start with an empty one \
+         (accounting starts again from the start epoch)"
+    )]
+    DbCorrupt { path: PathBuf, error: rocksdb::Error },
+    /// RocksDB cannot open the directory for another reason (not writable, not a database).
+    #[error("cannot open the data directory {path}: {error} — is it writable, and a claystack-oracle data directory?")]
     Open { path: PathBuf, error: rocksdb::Error },
     /// A read or write failed.
     #[error("database error: {0}")]
@@ -85,13 +98,35 @@ fn tally_key(epoch: Epoch) -> Vec<u8> {
     k
 }
 
+/// Names what went wrong opening `path`: locked, corrupt, or something else.
+fn open_error(path: &Path, error: rocksdb::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match error.kind() {
+        rocksdb::ErrorKind::Corruption => StoreError::DbCorrupt { path, error },
+        // RocksDB reports a held lock as an IO error naming its LOCK file.
+        rocksdb::ErrorKind::IOError if error.as_ref().contains("lock") => StoreError::Locked { path, error },
+        _ => StoreError::Open { path, error },
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
+    ///
+    /// Damage is refused, never rolled back: the write-ahead log is replayed with
+    /// `AbsoluteConsistency` (any bad or incomplete record fails the open, where the default
+    /// `PointInTime` recovery stops at it and drops everything after, without a word) and
+    /// paranoid checks are on. A `kill -9` does not damage the log: RocksDB hands each write
+    /// batch to the kernel before the write returns (this node's batches are kilobytes,
+    /// one `write` call), and the kernel keeps what a killed process wrote. A machine crash
+    /// can lose unsynced writes; the records this node must not lose (own signatures,
+    /// transactions in flight) are synced, and a torn log is then refused with a clear error.
     pub fn open(dir: &Path) -> Result<Store> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let db = DB::open(&opts, dir).map_err(|error| StoreError::Open { path: dir.to_path_buf(), error })?;
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::AbsoluteConsistency);
+        opts.set_paranoid_checks(true);
+        let db = DB::open(&opts, dir).map_err(|error| open_error(dir, error))?;
         Ok(Store { db })
     }
 

@@ -15,6 +15,7 @@ const OWN: &[u8] = b"sig/own/";
 const PEER: &[u8] = b"sig/peer/";
 const AGGREGATE: &[u8] = b"agg/";
 const SUBMISSION: &[u8] = b"sub/";
+const IN_FLIGHT: &[u8] = b"tx/";
 
 /// Root, hash, report and tree.
 const V1: u8 = 1;
@@ -211,6 +212,18 @@ impl Store {
     pub fn submission(&self, kind: ReportKind, number: u64) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get(key(SUBMISSION, kind, number))?)
     }
+
+    /// The submitter's record of the transaction it has in flight for a report (hash,
+    /// nonce, fees: opaque bytes here, the execution crate's `InFlight`), synced: it is
+    /// written before the transaction is sent, so a restarted node tracks it instead of
+    /// sending another.
+    pub fn put_in_flight(&self, kind: ReportKind, number: u64, record: &[u8]) -> Result<()> {
+        self.synced_put(&key(IN_FLIGHT, kind, number), record)
+    }
+
+    pub fn in_flight(&self, kind: ReportKind, number: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(key(IN_FLIGHT, kind, number))?)
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +266,7 @@ mod tests {
             store.put_peer_signature(R, 4, 1, &[1; 32], b"other report").unwrap();
             store.put_aggregate(R, 3, b"agg").unwrap();
             store.put_submission(R, 3, b"sent").unwrap();
+            store.put_in_flight(R, 3, b"tx").unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.own_signature(R, 3).unwrap().as_deref(), Some(&b"own"[..]));
@@ -263,6 +277,8 @@ mod tests {
         assert_eq!(peers, vec![b"p1-root1".to_vec(), b"p2-root1".to_vec(), b"p2-root2".to_vec()]);
         assert_eq!(store.aggregate(R, 3).unwrap().as_deref(), Some(&b"agg"[..]));
         assert_eq!(store.submission(R, 3).unwrap().as_deref(), Some(&b"sent"[..]));
+        assert_eq!(store.in_flight(R, 3).unwrap().as_deref(), Some(&b"tx"[..]));
+        assert_eq!(store.in_flight(E, 3).unwrap(), None);
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn a_second_opener_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Store::open(dir.path()).unwrap();
     let err = Store::open(dir.path()).err().expect("the lock must refuse a second opener").to_string();
-    assert!(err.contains("another claystack-oracle"), "{err}");
+    assert!(err.contains("in use by another process") && err.contains("claystack-oracle"), "{err}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 #[derive(Debug, Clone)]
@@ -26,8 +26,9 @@ pub struct SyncConfig {
     pub concurrency: usize,
     /// How often to ask for a new finalized checkpoint when caught up.
     pub poll_interval: Duration,
-    /// Rounds in a row that may fail without progress before giving up.
-    pub max_failed_rounds: u32,
+    /// The longest wait between two tries while the beacon node keeps failing (the wait
+    /// doubles from 200 ms up to this).
+    pub max_retry_wait: Duration,
 }
 
 impl Default for SyncConfig {
@@ -38,7 +39,7 @@ impl Default for SyncConfig {
             until_epoch: None,
             concurrency: 16,
             poll_interval: Duration::from_secs(6),
-            max_failed_rounds: 8,
+            max_retry_wait: Duration::from_secs(10),
         }
     }
 }
@@ -64,9 +65,6 @@ pub enum SyncError {
     /// The tracked validator set is empty.
     #[error("no validators to track")]
     NothingTracked,
-    /// Rounds kept failing without progress.
-    #[error("gave up after {rounds} failed rounds at epoch {epoch}; last error: {last}")]
-    GaveUp { rounds: u32, epoch: Epoch, last: String },
 }
 
 impl From<LinkError> for SyncError {
@@ -78,15 +76,36 @@ impl From<LinkError> for SyncError {
 impl SyncError {
     /// Whether another round could succeed without anyone changing anything: the beacon
     /// node may answer, or answer better, later (see [`BeaconError::is_retryable`]), and a
-    /// block it skipped may be served next time. A failing data directory, an empty tracked
-    /// set, or a follower that already gave up stay as they are: retrying would only hide them.
+    /// block it skipped may be served next time. A failing data directory or an empty
+    /// tracked set stay as they are: retrying would only hide them.
+    ///
+    /// [`SyncError::Inconsistent`] (the node's duties and blocks contradict each other) is
+    /// retryable, on purpose: nothing of the round is committed, so retrying is safe; a
+    /// node that is resyncing, or a fallback URL behind a load balancer, can answer
+    /// consistently on a later try; and stopping would take the node's signing and
+    /// submission of reports already closed down with it, which do not need the beacon
+    /// node. A node that keeps contradicting itself leaves the follower retrying, and the
+    /// node's health degraded with this error as the reason, until an operator points it
+    /// at another beacon node.
     pub fn is_retryable(&self) -> bool {
         match self {
             SyncError::Beacon(e) => e.is_retryable(),
             SyncError::Inconsistent { .. } | SyncError::Link(_) => true,
-            SyncError::Store(_) | SyncError::NothingTracked | SyncError::GaveUp { .. } => false,
+            SyncError::Store(_) | SyncError::NothingTracked => false,
         }
     }
+}
+
+/// What the follower is doing, for the node's health: published on a `watch` channel
+/// ([`Follower::status`]) and changed only when it changes, not on every poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowerStatus {
+    /// Accounting, or caught up and waiting for finality.
+    Following,
+    /// The beacon node keeps failing (three times in a row, or more) with errors that waiting
+    /// can fix; the follower retries with backoff for as long as it takes. `error` is the
+    /// first error of the streak.
+    Retrying { error: String },
 }
 
 /// SHA-256 of the sorted tracked indices, to notice when the set changes.
@@ -116,6 +135,7 @@ pub struct Follower {
     warned_tracked: std::sync::atomic::AtomicBool,
     /// The finalized epoch last warned about as behind the accounted ones (warn once per value).
     warned_behind: std::sync::atomic::AtomicU64,
+    status: watch::Sender<FollowerStatus>,
 }
 
 impl Follower {
@@ -136,6 +156,7 @@ impl Follower {
             hash,
             warned_tracked: Default::default(),
             warned_behind: std::sync::atomic::AtomicU64::new(u64::MAX),
+            status: watch::Sender::new(FollowerStatus::Following),
         })
     }
 
@@ -143,20 +164,32 @@ impl Follower {
         &self.spec
     }
 
-    /// Follows finality until `until_epoch` is accounted, or forever.
+    /// What the follower is doing now, and each change of it.
+    pub fn status(&self) -> watch::Receiver<FollowerStatus> {
+        self.status.subscribe()
+    }
+
+    /// Follows finality until `until_epoch` is accounted, or forever. Errors that waiting
+    /// can fix ([`SyncError::is_retryable`]) are retried with backoff for as long as it
+    /// takes, never returned; the others end the run at once.
     pub async fn run(&self) -> Result<(), SyncError> {
-        let mut failed = FailedRounds::new(self.cfg.max_failed_rounds);
+        let mut retry = Retry::new(self.cfg.max_retry_wait);
         loop {
-            let cursor = self.cursor().await?;
+            // A fresh store's cursor reads the anchor block from the beacon node too.
+            let cursor = match self.cursor().await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.back_off(&mut retry, e, self.cfg.start_epoch).await?;
+                    continue;
+                }
+            };
             if self.cfg.until_epoch.is_some_and(|u| cursor.next_epoch > u) {
                 return Ok(());
             }
             let finalized = match self.client.finality_checkpoints("head").await {
                 Ok(c) => c.finalized.epoch,
                 Err(e) => {
-                    warn!(error = %e, "cannot read finality");
-                    failed.finality_failed(e)?;
-                    tokio::time::sleep(self.cfg.poll_interval).await;
+                    self.back_off(&mut retry, e.into(), cursor.next_epoch).await?;
                     continue;
                 }
             };
@@ -179,19 +212,58 @@ impl Follower {
                     );
                 }
                 debug!(next = cursor.next_epoch, finalized, "waiting for finality");
+                self.following(&mut retry);
                 tokio::time::sleep(self.cfg.poll_interval).await;
                 continue;
             }
             match self.round(cursor, finalized).await {
-                Ok(done) if done > 0 => failed.progressed(),
-                Ok(_) => tokio::time::sleep(self.cfg.poll_interval).await,
+                Ok(done) => {
+                    self.following(&mut retry);
+                    if done == 0 {
+                        tokio::time::sleep(self.cfg.poll_interval).await;
+                    }
+                }
                 Err(e) => {
-                    let now = self.cursor().await?.next_epoch;
-                    let wait = failed.round_failed(e, now, now > cursor.next_epoch)?;
-                    tokio::time::sleep(wait).await;
+                    // After a round, the cursor is in the store: reading it asks no beacon node.
+                    let now = self.store.accounting_cursor()?.map_or(cursor.next_epoch, |c| c.next_epoch);
+                    if now > cursor.next_epoch {
+                        retry.progressed();
+                    }
+                    self.back_off(&mut retry, e, now).await?;
                 }
             }
         }
+    }
+
+    /// A failure at `epoch`: the error itself if waiting cannot fix it, else the status
+    /// (once the streak is long enough) and the wait before the next try.
+    async fn back_off(&self, retry: &mut Retry, error: SyncError, epoch: Epoch) -> Result<(), SyncError> {
+        let wait = retry.failed(error, epoch)?;
+        self.retrying(retry);
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// The beacon node answers again (or never stopped): back to [`FollowerStatus::Following`].
+    fn following(&self, retry: &mut Retry) {
+        if retry.failures > 0 {
+            debug!(failures = retry.failures, "the beacon node answers again");
+        }
+        retry.progressed();
+        self.status.send_if_modified(|s| std::mem::replace(s, FollowerStatus::Following) != FollowerStatus::Following);
+    }
+
+    /// Publishes the streak's first error once the streak is [`RETRYING_AFTER`] failures
+    /// long; later failures of the streak change nothing.
+    fn retrying(&self, retry: &Retry) {
+        let Some(error) = retry.first.as_ref().filter(|_| retry.failures >= RETRYING_AFTER) else { return };
+        self.status.send_if_modified(|s| match s {
+            FollowerStatus::Retrying { .. } => false,
+            FollowerStatus::Following => {
+                *s = FollowerStatus::Retrying { error: error.clone() };
+                true
+            }
+        });
     }
 
     /// The stored cursor, or a fresh one anchored on the block at or before the start epoch.
@@ -318,53 +390,50 @@ impl Follower {
     }
 }
 
-/// Failures in a row, and whether the loop tries again: the loop's one decision that does
+/// Failures in a row and how long to wait after each: the loop's one decision that does
 /// not need a beacon node or a store, kept apart so it can be tested without them.
 #[derive(Debug)]
-struct FailedRounds {
-    count: u32,
-    max: u32,
+struct Retry {
+    failures: u32,
+    max_wait: Duration,
+    /// The first error of the current streak, as the status and the one warn line show it.
+    first: Option<String>,
 }
 
-impl FailedRounds {
-    fn new(max: u32) -> Self {
-        FailedRounds { count: 0, max }
+/// Failures in a row before the status says [`FollowerStatus::Retrying`]: one failed round
+/// that the next one repairs (a beacon node answering 5xx now and then) is not an outage,
+/// and must not flip the node's health back and forth.
+const RETRYING_AFTER: u32 = 3;
+
+/// The wait after the first failure of a streak; it doubles with each failure after it.
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(200);
+
+impl Retry {
+    fn new(max_wait: Duration) -> Self {
+        Retry { failures: 0, max_wait, first: None }
     }
 
-    /// A round accounted something: the failures before it no longer count.
+    /// Something was accounted, or the beacon node answered and there was nothing to do:
+    /// the streak is over.
     fn progressed(&mut self) {
-        self.count = 0;
+        self.failures = 0;
+        self.first = None;
     }
 
-    /// Reading the finalized checkpoint failed: `Ok` to try again after the poll interval,
-    /// `Err` (the error itself) when it cannot help or the failures ran out.
-    fn finality_failed(&mut self, error: BeaconError) -> Result<(), SyncError> {
-        if !error.is_retryable() {
-            return Err(error.into());
-        }
-        self.count += 1;
-        if self.count >= self.max {
-            return Err(error.into());
-        }
-        Ok(())
-    }
-
-    /// A round failed with the cursor now at `epoch` (`progressed`: it moved during the
-    /// round): how long to wait before the next round, or the error to stop with. An error
-    /// that retrying cannot fix is returned at once, not after `max` rounds.
-    fn round_failed(&mut self, error: SyncError, epoch: Epoch, progressed: bool) -> Result<Duration, SyncError> {
+    /// A request or round failed with the cursor at `epoch`: how long to wait before trying
+    /// again, or the error itself when waiting cannot fix it. Each failure is a debug line:
+    /// the streak is logged once, by whoever watches [`Follower::status`] (the node's health).
+    fn failed(&mut self, error: SyncError, epoch: Epoch) -> Result<Duration, SyncError> {
         if !error.is_retryable() {
             return Err(error);
         }
-        if progressed {
-            self.count = 0;
+        self.failures = self.failures.saturating_add(1);
+        debug!(%error, epoch, failures = self.failures, "beacon node failing; retrying");
+        if self.first.is_none() {
+            self.first = Some(error.to_string());
         }
-        self.count += 1;
-        warn!(error = %error, epoch, attempt = self.count, "round failed; retrying from the stored cursor");
-        if self.count >= self.max {
-            return Err(SyncError::GaveUp { rounds: self.count, epoch, last: error.to_string() });
-        }
-        Ok(Duration::from_millis(200 * u64::from(self.count.min(10))))
+        let doublings = (self.failures - 1).min(16);
+        Ok(FIRST_RETRY_WAIT.saturating_mul(1 << doublings).min(self.max_wait))
     }
 }
 
@@ -445,8 +514,8 @@ mod tests {
 
     #[test]
     fn a_store_error_is_returned_at_once_not_retried() {
-        let mut failed = FailedRounds::new(8);
-        let err = failed.round_failed(store_error(), 3, false).unwrap_err();
+        let mut retry = Retry::new(Duration::from_secs(10));
+        let err = retry.failed(store_error(), 3).unwrap_err();
         assert!(matches!(err, SyncError::Store(StoreError::Corrupt { .. })), "{err:?}");
     }
 
@@ -458,34 +527,33 @@ mod tests {
             status: 400,
             message: "bad request".into(),
         };
-        let mut failed = FailedRounds::new(8);
-        let err = failed.round_failed(refused.into(), 3, false).unwrap_err();
+        let mut retry = Retry::new(Duration::from_secs(10));
+        let err = retry.failed(refused.into(), 3).unwrap_err();
         assert!(matches!(err, SyncError::Beacon(BeaconError::Status { status: 400, .. })), "{err:?}");
-        let mut failed = FailedRounds::new(8);
         let bad_url = BeaconError::InvalidUrl { url: "x".into(), reason: "no host".into() };
-        assert!(matches!(failed.finality_failed(bad_url), Err(SyncError::Beacon(BeaconError::InvalidUrl { .. }))));
+        assert!(matches!(retry.failed(bad_url.into(), 3), Err(SyncError::Beacon(BeaconError::InvalidUrl { .. }))));
     }
 
     #[test]
-    fn a_missing_block_is_retried_until_the_rounds_run_out() {
-        let mut failed = FailedRounds::new(3);
-        assert_eq!(failed.round_failed(link_error(), 5, false).unwrap(), Duration::from_millis(200));
-        assert_eq!(failed.round_failed(link_error(), 5, false).unwrap(), Duration::from_millis(400));
-        let err = failed.round_failed(link_error(), 5, false).unwrap_err();
-        assert!(matches!(err, SyncError::GaveUp { rounds: 3, epoch: 5, .. }), "{err:?}");
+    fn an_unreachable_beacon_node_is_retried_for_ever_with_a_capped_backoff() {
+        let mut retry = Retry::new(Duration::from_secs(10));
+        let waits: Vec<u128> =
+            (0..1000).map(|_| retry.failed(SyncError::Beacon(unreachable()), 5).unwrap().as_millis()).collect();
+        assert_eq!(&waits[..8], &[200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+        assert!(waits.iter().all(|&w| w <= 10_000));
+        assert_eq!(retry.failures, 1000);
+        assert!(retry.first.as_deref().is_some_and(|e| e.contains("127.0.0.1:1")), "{:?}", retry.first);
     }
 
     #[test]
-    fn progress_forgives_earlier_failures() {
-        let mut failed = FailedRounds::new(2);
-        failed.round_failed(link_error(), 5, false).unwrap();
-        assert_eq!(failed.round_failed(link_error(), 6, true).unwrap(), Duration::from_millis(200));
-        failed.progressed();
-        assert!(failed.finality_failed(unreachable()).is_ok());
-        assert!(matches!(
-            failed.finality_failed(unreachable()),
-            Err(SyncError::Beacon(BeaconError::Unreachable { .. }))
-        ));
+    fn progress_ends_the_streak_and_the_backoff_starts_over() {
+        let mut retry = Retry::new(Duration::from_secs(10));
+        for _ in 0..5 {
+            retry.failed(link_error(), 5).unwrap();
+        }
+        retry.progressed();
+        assert_eq!(retry.first, None);
+        assert_eq!(retry.failed(SyncError::Beacon(unreachable()), 6).unwrap(), Duration::from_millis(200));
     }
 
     #[test]
@@ -496,5 +564,7 @@ mod tests {
         assert!(SyncError::Beacon(unreachable()).is_retryable());
         let exhausted = BeaconError::Exhausted { endpoints: 2, attempts: 6, last: Box::new(unreachable()) };
         assert!(SyncError::Beacon(exhausted).is_retryable());
+        let inconsistent = SyncError::Inconsistent { epoch: 4, error: AccountingError::LayoutMissing { epoch: 4 } };
+        assert!(inconsistent.is_retryable());
     }
 }

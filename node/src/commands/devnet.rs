@@ -20,6 +20,9 @@
 //! 8. [`verify_report_offline`]: `report verify` recomputes report 1 as any operator can;
 //! 9. [`devnet`] stops every process it started, on success, failure or Ctrl-C.
 //!
+//! Two faults can be injected between steps 5 and 6, for the cross-process tests:
+//! `--beacon-outage-secs` ([`beacon_outage`]) and `--crash-submitter` ([`crash_submitter`]).
+//!
 //! Everything is written under `--dir` (default `devnet/`): genesis, keys, configs,
 //! each process's log and data directory. The directory is replaced on the next run.
 
@@ -72,6 +75,13 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         "--members must be 1 to 5 (anvil has 10 funded keys: one owner, four operators, one submitter per member)"
     );
     let threshold = args.members as u32 * 2 / 3 + 1;
+    if args.crash_submitter {
+        ensure!(
+            args.offline_member != Some(1 % args.members),
+            "--crash-submitter: member {} submits report 1 and cannot be offline",
+            1 % args.members
+        );
+    }
     if let Some(m) = args.offline_member {
         ensure!(m < args.members, "--offline-member {m}: the members are 0 to {}", args.members - 1);
         ensure!(
@@ -111,7 +121,21 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let genesis = write_genesis(args, threshold, &chains).await?;
     let (deployment, operators) = deploy_and_register(&chains, &genesis).await?;
     mine_past_reference_block(&chains, &genesis, &deployment).await?;
+    if args.beacon_outage_secs.is_some() {
+        // Report 1 must not close before the outage: the head starts before its frame is final.
+        restart_beacon(dir, &exe, &chains, procs, &moving_head(chains.beacon_genesis_time), "sim-moving.log").await?;
+    }
+    if args.crash_submitter {
+        set_automine(&chains.rpc, false).await?;
+    }
     let members = start_members(args, &exe, &chains, &genesis, procs)?;
+    let mut faults = json!({});
+    if let Some(secs) = args.beacon_outage_secs {
+        faults["beacon_outage_secs"] = json!(beacon_outage(args, &exe, &chains, &members, procs, secs).await?);
+    }
+    if args.crash_submitter {
+        faults["crashed_submitter"] = crash_submitter(args, &exe, &chains, procs).await?;
+    }
     let report = wait_for_report_1(args, &chains, &deployment, &members, procs).await?;
     let exported = dir.join(format!("member-{}/data/reports/rewards-1", members.online[0]));
     print_report(&exported.join("report.json"), &operators)?;
@@ -132,6 +156,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "threshold": threshold,
         "claim": claim,
         "pids": pids,
+        "faults": faults,
     }))
 }
 
@@ -162,14 +187,8 @@ async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Resu
     claystack_fs_util::write_atomic(&scenario, format!("genesis_time = {beacon_genesis_time}\n{SCENARIO}").as_bytes())?;
     let beacon_port = free_port();
     let beacon_url = format!("http://127.0.0.1:{beacon_port}");
-    let mut sim = Command::new(exe);
-    sim.args(["sim", "beacon", "--scenario"]).arg(&scenario).args(["--listen", &format!("127.0.0.1:{beacon_port}")]);
-    procs.spawn("beacon simulator", sim, &dir.join("sim.log"))?;
     let beacon = BeaconClient::new(std::slice::from_ref(&beacon_url), ClientConfig::default())?;
-    wait_until(procs, Duration::from_secs(30), "the beacon simulator to answer", || async {
-        beacon.node_version().await.is_ok()
-    })
-    .await?;
+    start_beacon(exe, &scenario, &beacon_url, &beacon, procs, &dir.join("sim.log")).await?;
     let spec = beacon.spec().await?;
     ensure!(
         (spec.seconds_per_slot, spec.slots_per_epoch) == (seconds_per_slot, slots_per_epoch),
@@ -177,6 +196,124 @@ async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Resu
     );
     say(&format!("beacon simulator on {beacon_url} (log {})", dir.join("sim.log").display()));
     Ok(Chains { anvil, rpc, keys, beacon, beacon_url, beacon_genesis_time, seconds_per_epoch })
+}
+
+/// Starts `sim beacon` on `url`'s port and waits until it answers.
+async fn start_beacon(
+    exe: &Path,
+    scenario: &Path,
+    url: &str,
+    beacon: &BeaconClient,
+    procs: &mut Procs,
+    log: &Path,
+) -> anyhow::Result<()> {
+    let listen = url.trim_start_matches("http://");
+    let mut sim = Command::new(exe);
+    sim.args(["sim", "beacon", "--scenario"]).arg(scenario).args(["--listen", listen]);
+    procs.spawn("beacon simulator", sim, log)?;
+    wait_until(procs, Duration::from_secs(30), "the beacon simulator to answer", || async {
+        beacon.node_version().await.is_ok()
+    })
+    .await
+}
+
+/// Stops the simulator and starts it again on the same port with `scenario` (same seed).
+async fn restart_beacon(
+    dir: &Path,
+    exe: &Path,
+    chains: &Chains,
+    procs: &mut Procs,
+    scenario: &str,
+    log: &str,
+) -> anyhow::Result<()> {
+    procs.stop_one("beacon simulator");
+    let path = dir.join("scenario.toml");
+    claystack_fs_util::write_atomic(&path, scenario.as_bytes())?;
+    start_beacon(exe, &path, &chains.beacon_url, &chains.beacon, procs, &dir.join(log)).await
+}
+
+/// The committee scenario with its head at epoch 17 (finalized 15: nothing of report 1's
+/// frame is final yet), moving one slot every 200 ms once serving starts, so report 1's frame
+/// becomes final about 10 s after the simulator (re)starts. Same seed: same chain.
+fn moving_head(genesis_time: u64) -> String {
+    let moving = SCENARIO.replace("head_epoch = 24", "head_epoch = 17\nslot_ms = 200");
+    format!("genesis_time = {genesis_time}\n{moving}")
+}
+
+/// Fault: once every running member has started, the beacon simulator stops for `secs`
+/// seconds (every member must keep running: `wait_until` fails on the first that exits),
+/// then starts again on the same port with the same seed. Returns the outage in seconds.
+async fn beacon_outage(
+    args: &DevnetArgs,
+    exe: &Path,
+    chains: &Chains,
+    members: &Members,
+    procs: &mut Procs,
+    secs: u64,
+) -> anyhow::Result<u64> {
+    let logs: Vec<PathBuf> = members.online.iter().map(|i| args.dir.join(format!("member-{i}/node.log"))).collect();
+    wait_until(procs, Duration::from_secs(60), "every member to start", || async {
+        logs.iter().all(|l| std::fs::read_to_string(l).is_ok_and(|t| t.contains("oracle node started")))
+    })
+    .await?;
+    procs.stop_one("beacon simulator");
+    say(&format!("beacon simulator stopped for {secs} s (the members keep running)"));
+    let back = Instant::now() + Duration::from_secs(secs);
+    wait_until(procs, Duration::from_secs(secs + 5), "the outage to pass", || async { Instant::now() >= back }).await?;
+    let scenario = moving_head(chains.beacon_genesis_time);
+    restart_beacon(&args.dir, exe, chains, procs, &scenario, "sim-after-outage.log").await?;
+    say(&format!("beacon simulator back on {} after {secs} s", chains.beacon_url));
+    Ok(secs)
+}
+
+/// Fault: anvil holds transactions unmined (set before the members start); once the member
+/// whose turn it is sends report 1's transaction, it is killed (`kill -9`) and started
+/// again; when the restarted member has resumed, anvil mines. Returns what happened.
+async fn crash_submitter(
+    args: &DevnetArgs,
+    exe: &Path,
+    chains: &Chains,
+    procs: &mut Procs,
+) -> anyhow::Result<serde_json::Value> {
+    let m = 1 % args.members; // report 1's first turn (number + attempt, modulo the size)
+    let member = args.dir.join(format!("member-{m}"));
+    let log = member.join("node.log");
+    let sent_line = || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .and_then(|t| t.lines().find(|l| l.contains("transaction sent")).map(str::to_string))
+    };
+    wait_until(procs, Duration::from_secs(args.timeout_secs), "member to send report 1's transaction", || async {
+        sent_line().is_some()
+    })
+    .await?;
+    let line = sent_line().context("no transaction sent line")?;
+    let sent = line.split("hash=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_string();
+    procs.kill_one(&format!("member {m}"));
+    say(&format!("member {m} killed (kill -9) with transaction {sent} in flight; starting it again"));
+    let mut cmd = Command::new(exe);
+    cmd.arg("run").arg("--config").arg(member.join("node.toml"));
+    let restarted = member.join("node-restarted.log");
+    procs.spawn(&format!("member {m}"), cmd, &restarted)?;
+    wait_until(procs, Duration::from_secs(60), "the restarted member to resume its transaction", || async {
+        std::fs::read_to_string(&restarted).is_ok_and(|t| t.contains("resuming the transaction an earlier run sent"))
+    })
+    .await?;
+    set_automine(&chains.rpc, true).await?;
+    say(&format!("member {m} resumed its transaction; anvil mines again"));
+    Ok(json!({ "member": m, "tx": sent }))
+}
+
+/// Turns anvil's mining of each transaction on arrival on or off; on also mines what waits.
+async fn set_automine(rpc: &Rpc, on: bool) -> anyhow::Result<()> {
+    rpc.provider()
+        .raw_request::<_, serde_json::Value>("evm_setAutomine".into(), (on,))
+        .await
+        .context("evm_setAutomine")?;
+    if on {
+        rpc.provider().raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.context("evm_mine")?;
+    }
+    Ok(())
 }
 
 /// Step 2: Genesis and member keys; the contracts' addresses are predicted for the deployer.
@@ -603,6 +740,13 @@ impl Procs {
     fn stop_one(&mut self, name: &str) {
         if let Some(i) = self.children.iter().position(|(c, _)| c.name() == name) {
             self.children.remove(i).0.stop(STOP_GRACE);
+        }
+    }
+
+    /// Kills one child (`kill -9`, no grace) and forgets it.
+    fn kill_one(&mut self, name: &str) {
+        if let Some(i) = self.children.iter().position(|(c, _)| c.name() == name) {
+            self.children.remove(i).0.kill();
         }
     }
 

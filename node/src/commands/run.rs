@@ -18,7 +18,7 @@ use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
 use claystack_primitives::hex;
 use claystack_quorum::{Config as CollectorConfig, Roster, SecretKeySigner};
 use claystack_quorum_driver::WallClock;
-use claystack_service::{AcceptedReports, Member, Node, Reports, SubmitCertificate};
+use claystack_service::{AcceptedReports, Member, Node, Reports, StoreJournal, SubmitCertificate};
 use claystack_store::Store;
 use claystack_sync::{Follower, SyncConfig};
 use std::path::Path;
@@ -55,7 +55,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 None => None,
             };
             let member = match &reports.committee {
-                Some(committee) => Some(member(committee, &genesis, rpc.clone()).await?),
+                Some(committee) => Some(member(committee, &genesis, rpc.clone(), store.clone()).await?),
                 None => None,
             };
             let file = InputFiles::new(&reports.inputs_dir);
@@ -106,7 +106,12 @@ async fn check_beacon_network(client: &BeaconClient, genesis: &Genesis) -> anyho
 
 /// Unlocks the member's keys, checks them against genesis, starts the p2p network and
 /// connects the submitter: this node's parts as a committee member.
-async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> anyhow::Result<Member> {
+async fn member(
+    cfg: &CommitteeConfig,
+    genesis: &Genesis,
+    rpc: Option<Rpc>,
+    store: Arc<Store>,
+) -> anyhow::Result<Member> {
     let password = match &cfg.password_file {
         Some(path) => PasswordSource::File(path.clone()),
         None => PasswordSource::Env(PASSWORD_ENV.into()),
@@ -151,7 +156,9 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
     type ChainParts = (Option<Box<dyn SubmitCertificate>>, Option<Box<dyn AcceptedReports>>);
     let (submitter, chain): ChainParts = match (rpc, &cfg.submitter_key_file) {
         (Some(rpc), Some(key_file)) => {
-            let submitter = connect_submitter(rpc, key_file, genesis).await?;
+            let tx = TxConfig { max_fee_per_gas_cap: cfg.max_fee_per_gas, ..TxConfig::default() };
+            let submitter =
+                connect_submitter(rpc, key_file, genesis, tx).await?.with_journal(Arc::new(StoreJournal::new(store)));
             info!(submitter = %submitter.address(), rpc = %submitter.reader().rpc().url(), "submitting certificates to the NodeManager");
             let reader = submitter.reader().clone();
             (Some(Box::new(submitter)), Some(Box::new(reader)))
@@ -175,10 +182,10 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Option<Rpc>) -> a
     })
 }
 
-async fn connect_submitter(rpc: Rpc, key_file: &Path, genesis: &Genesis) -> anyhow::Result<Submitter> {
+async fn connect_submitter(rpc: Rpc, key_file: &Path, genesis: &Genesis, tx: TxConfig) -> anyhow::Result<Submitter> {
     let signer = read_submitter_key(key_file)?;
     let node_manager = Address::from(genesis.contracts.node_manager.0);
-    let submitter = Submitter::new(rpc, node_manager, signer, TxConfig::default());
+    let submitter = Submitter::new(rpc, node_manager, signer, tx);
     submitter.reader().check_deployed().await?;
     Ok(submitter)
 }
