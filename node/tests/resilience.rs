@@ -138,6 +138,8 @@ fn a_failed_export_still_signs_the_report_and_the_next_start_rewrites_the_files(
     let dir = tempfile::tempdir().unwrap();
     let g = dir.path().join("genesis");
     let password_file = write_file(dir.path(), "password", PASSWORD);
+    // Secret files must be owner-only (`run` refuses a password file others can read).
+    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = Command::new(bin())
         .args(["genesis", "new", "--members", "1", "--threshold", "1", "--out"])
         .arg(&g)
