@@ -30,7 +30,7 @@ pub struct ValidatorGwei {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PubkeyGwei {
-    #[serde(with = "pubkey_hex")]
+    #[serde(with = "claystack_primitives::hex::fixed")]
     pub pubkey: [u8; 48],
     pub gwei: u64,
 }
@@ -66,20 +66,6 @@ pub fn epoch_flows(spec: &BeaconSpec, epoch: Epoch, blocks: &[&BlockSummary], tr
             .filter(|&(_, gwei)| gwei > 0)
             .map(|(pubkey, gwei)| PubkeyGwei { pubkey, gwei })
             .collect(),
-    }
-}
-
-mod pubkey_hex {
-    use claystack_primitives::hex;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(key: &[u8; 48], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(key))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 48], D::Error> {
-        let s = <&str>::deserialize(d)?;
-        hex::decode_fixed::<48>(s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -65,6 +65,21 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
     }
 }
 
+/// Serde for a fixed-size byte array as `0x`-hex (a validator public key, a hash):
+/// `#[serde(with = "claystack_primitives::hex::fixed")]`.
+pub mod fixed {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+        let s = <&str>::deserialize(d)?;
+        super::decode_fixed::<N>(s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

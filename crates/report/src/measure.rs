@@ -45,7 +45,7 @@ impl ValidatorValue {
 /// One validator's money over the frame, as the frame log shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorMoney {
-    #[serde(with = "pubkey_hex")]
+    #[serde(with = "claystack_primitives::hex::fixed")]
     pub pubkey: [u8; 48],
     pub index: Option<ValidatorIndex>,
     pub start_gwei: u64,
@@ -182,20 +182,6 @@ pub fn beacon_facts(frame: (Epoch, Epoch), records: &[ValidatorInfo], requests: 
     facts.voluntary_exits.sort();
     facts.requested_exits.sort();
     facts
-}
-
-mod pubkey_hex {
-    use claystack_primitives::hex;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(key: &[u8; 48], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(key))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 48], D::Error> {
-        let s = <&str>::deserialize(d)?;
-        hex::decode_fixed::<48>(s).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]
