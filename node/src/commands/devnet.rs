@@ -287,9 +287,16 @@ async fn crash_submitter(
         sent_line().is_some()
     })
     .await?;
-    let line = sent_line().context("no transaction sent line")?;
-    let sent = line.split("hash=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_string();
     procs.kill_one(&format!("member {m}"));
+    // Every attempt it sent before the kill (a slow machine may have replaced the first one
+    // already): all carry the same nonce, and whichever is mined is the one submission.
+    let text = std::fs::read_to_string(&log).context("the killed member's log")?;
+    let attempts: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("transaction sent"))
+        .filter_map(|l| l.split("hash=").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string))
+        .collect();
+    let sent = attempts.last().cloned().context("no transaction sent line")?;
     say(&format!("member {m} killed (kill -9) with transaction {sent} in flight; starting it again"));
     let mut cmd = Command::new(exe);
     cmd.arg("run").arg("--config").arg(member.join("node.toml"));
@@ -301,7 +308,7 @@ async fn crash_submitter(
     .await?;
     set_automine(&chains.rpc, true).await?;
     say(&format!("member {m} resumed its transaction; anvil mines again"));
-    Ok(json!({ "member": m, "tx": sent }))
+    Ok(json!({ "member": m, "tx": sent, "attempts": attempts }))
 }
 
 /// Turns anvil's mining of each transaction on arrival on or off; on also mines what waits.
