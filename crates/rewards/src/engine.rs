@@ -322,6 +322,39 @@ fn performance_penalties(economics: &Economics, shares: &Shares, effects: &mut E
     Ok(())
 }
 
+/// A fixed fine plus a share of each node's base, charged to every node of a validator's
+/// cluster: the rule slashings and forced exits share.
+struct Fine {
+    kind: PenaltyKind,
+    fixed_wei: u128,
+    base_bps: u32,
+    /// Names the amount in an overflow error.
+    what: &'static str,
+}
+
+impl Fine {
+    fn charge(
+        &self,
+        cluster: &[NodeId],
+        validator: ValidatorIndex,
+        reason: &str,
+        shares: &Shares,
+        effects: &mut Effects,
+        event: fn(&mut OperatorEvents) -> &mut BTreeSet<ValidatorIndex>,
+    ) -> Result<()> {
+        for id in cluster {
+            let share = bps_of(shares.base_of(id), self.base_bps, self.what)?;
+            let amount_wei = self.fixed_wei.checked_add(share).ok_or(ovf(self.what))?;
+            effects.penalize(
+                *id,
+                Penalty { kind: self.kind, validator: Some(validator), amount_wei, reason: reason.to_string() },
+            );
+            effects.record(*id, event, validator);
+        }
+        Ok(())
+    }
+}
+
 /// A slashing penalty on every node of each slashed validator.
 fn slashing_penalties(
     economics: &Economics,
@@ -342,23 +375,17 @@ fn slashing_penalties(
                 last,
             });
         }
-        for id in cluster {
-            let share = bps_of(shares.base_of(id), economics.slashing.base_bps, "slashing penalty")?;
-            let amount = economics.slashing.fixed_wei.checked_add(share).ok_or(ovf("slashing penalty"))?;
-            effects.penalize(
-                *id,
-                Penalty {
-                    kind: PenaltyKind::Slashing,
-                    validator: Some(s.validator),
-                    amount_wei: amount,
-                    reason: format!(
-                        "validator {} slashed, final at epoch {}: {} wei + {} bps of base",
-                        s.validator, s.epoch, economics.slashing.fixed_wei, economics.slashing.base_bps
-                    ),
-                },
-            );
-            effects.record(*id, |e| &mut e.slashed, s.validator);
-        }
+        let reason = format!(
+            "validator {} slashed, final at epoch {}: {} wei + {} bps of base",
+            s.validator, s.epoch, economics.slashing.fixed_wei, economics.slashing.base_bps
+        );
+        let fine = Fine {
+            kind: PenaltyKind::Slashing,
+            fixed_wei: economics.slashing.fixed_wei,
+            base_bps: economics.slashing.base_bps,
+            what: "slashing penalty",
+        };
+        fine.charge(cluster, s.validator, &reason, shares, effects, |e| &mut e.slashed)?;
     }
     Ok(())
 }
@@ -424,23 +451,17 @@ fn forced_exit_penalties(
                 last,
             });
         }
-        for id in cluster {
-            let share = bps_of(shares.base_of(id), economics.exits.forced_base_bps, "forced exit penalty")?;
-            let amount = economics.exits.forced_fixed_wei.checked_add(share).ok_or(ovf("forced exit penalty"))?;
-            effects.penalize(
-                *id,
-                Penalty {
-                    kind: PenaltyKind::ForcedExit,
-                    validator: Some(f.validator),
-                    amount_wei: amount,
-                    reason: format!(
-                        "validator {} forced to exit at epoch {}: {} wei + {} bps of base",
-                        f.validator, f.epoch, economics.exits.forced_fixed_wei, economics.exits.forced_base_bps
-                    ),
-                },
-            );
-            effects.record(*id, |e| &mut e.forced, f.validator);
-        }
+        let reason = format!(
+            "validator {} forced to exit at epoch {}: {} wei + {} bps of base",
+            f.validator, f.epoch, economics.exits.forced_fixed_wei, economics.exits.forced_base_bps
+        );
+        let fine = Fine {
+            kind: PenaltyKind::ForcedExit,
+            fixed_wei: economics.exits.forced_fixed_wei,
+            base_bps: economics.exits.forced_base_bps,
+            what: "forced exit penalty",
+        };
+        fine.charge(cluster, f.validator, &reason, shares, effects, |e| &mut e.forced)?;
     }
     Ok(())
 }
