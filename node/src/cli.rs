@@ -55,7 +55,10 @@ pub struct DevnetArgs {
     /// Committee members (1 to 5); the threshold is more than two thirds.
     #[arg(long, default_value_t = 4)]
     pub members: usize,
-    /// Give up if report 1 is not accepted on chain within this many seconds.
+    /// Rewards reports to run through (each frame's fees, prices and adjustments measured).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=20))]
+    pub reports: u64,
+    /// Give up if a report is not accepted on chain within this many seconds.
     #[arg(long, default_value_t = 180)]
     pub timeout_secs: u64,
     /// Also write what happened (roots, transactions, claim) as JSON to this file.
@@ -94,10 +97,10 @@ pub struct NodeOverrides {
     /// First beacon epoch to account when the data directory is empty.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_START_EPOCH")]
     pub start_epoch: Option<u64>,
-    /// Genesis file; with it (and frame inputs) the node closes rewards reports.
+    /// Genesis file; with it (and --rpc-url) the node closes rewards reports.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: Option<PathBuf>,
-    /// Directory of frame inputs (`frame-<n>.json`, or `frames.json` for every frame).
+    /// Directory of frame inputs (`frame-<n>.json`, or `frames.json` for every frame); only without --rpc-url.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_INPUTS_DIR")]
     pub inputs_dir: Option<PathBuf>,
     /// Committee member key directory (`claystack-oracle keys new`); makes the node sign and gossip.
@@ -223,18 +226,19 @@ pub struct ReportArgs {
     /// Genesis file (its economics fix the rewards rules and the frame length).
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
-    /// Frame inputs file: registry, facts, rewards source, SSV price, adjustments, previous carry.
-    #[arg(long)]
-    pub inputs: PathBuf,
+    /// Frame inputs file (a report's exported `inputs.json`): registry, facts, rewards source, SSV
+    /// price, adjustments, previous carry. Instead of --rpc-url.
+    #[arg(long, conflicts_with = "rpc_url")]
+    pub inputs: Option<PathBuf>,
     /// Data directory whose accounted tallies cover the frame.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Directory for report.json, tree.json and frame-log.json (compute only).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
-    /// JSON-RPC of the genesis execution chain: measure the frame as the committee does (registry
-    /// at the reference block; consensus rewards and facts from --beacon-url; the inputs file
-    /// then holds none of them); `verify` without --root compares with the root the NodeManager accepted.
+    /// JSON-RPC of the genesis execution chain: measure every frame input as the committee does
+    /// (contracts at the reference blocks; consensus rewards and facts from --beacon-url);
+    /// `verify` without --root compares with the root the NodeManager accepted.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_RPC_URL")]
     pub rpc_url: Option<String>,
     /// Beacon node(s), with --rpc-url: the frame's reference block, validator records and balances.

@@ -86,11 +86,10 @@ pub struct NodeConfig {
 #[derive(Debug)]
 pub struct ReportsConfig {
     pub genesis: PathBuf,
-    /// Frame inputs (`frame-<n>.json` or `frames.json`): facts, rewards source, SSV price, and
-    /// the registry unless `rpc_url` is set.
-    pub inputs_dir: PathBuf,
-    /// Execution RPC: when set, the registry is read from the OperatorRegistry at each
-    /// frame's reference block, and a member with a submitter key submits there.
+    /// Frame inputs from files (`frame-<n>.json` or `frames.json`), only without `rpc_url`.
+    pub inputs_dir: Option<PathBuf>,
+    /// Execution RPC: when set, every frame input is measured from the chains at the frame's
+    /// reference points, and a member with a submitter key submits there.
     pub rpc_url: Option<String>,
     /// Set when the node is a committee member.
     pub committee: Option<CommitteeConfig>,
@@ -169,11 +168,17 @@ impl NodeConfig {
             bail!("execution: submitter_key_file is set but this node has no committee keys; set committee.keys_dir, or drop the submitter key (observers do not submit)");
         }
         let reports = match (genesis, inputs_dir) {
-            (Some(genesis), Some(inputs_dir)) => Some(ReportsConfig { genesis, inputs_dir, rpc_url, committee }),
+            (Some(_), Some(_)) if rpc_url.is_some() => bail!(
+                "reports.inputs_dir is set, but with execution.rpc_url every frame input is measured from the chains; \
+                 remove reports.inputs_dir (or CLAYSTACK_INPUTS_DIR, --inputs-dir)"
+            ),
+            (Some(genesis), inputs_dir) if inputs_dir.is_some() || rpc_url.is_some() => {
+                Some(ReportsConfig { genesis, inputs_dir, rpc_url, committee })
+            }
             (None, None) if committee.is_none() && rpc_url.is_none() => None,
             (None, _) => bail!("reports need a genesis file: set genesis in the config file, CLAYSTACK_GENESIS or --genesis"),
-            (Some(_), None) => bail!(
-                "reports need frame inputs: set reports.inputs_dir in the config file, CLAYSTACK_INPUTS_DIR or --inputs-dir"
+            (Some(_), _) => bail!(
+                "reports need the execution chain: set execution.rpc_url in the config file, CLAYSTACK_RPC_URL or --rpc-url"
             ),
         };
         Ok(NodeConfig {

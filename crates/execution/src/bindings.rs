@@ -4,7 +4,7 @@
 //! `contracts/src`, and this crate's tests fail when the bindings' bytecode differs from
 //! the artifacts.
 //!
-//! Revert data is decoded against the errors of all three ABIs ([`decode_revert`]), since a
+//! Revert data is decoded against the errors of all the ABIs ([`decode_revert`]), since a
 //! call to one contract can bubble up another's error (a claim reverts with the registry's,
 //! a bond deposit with the token's).
 
@@ -35,14 +35,35 @@ alloy::sol!(
     "../../contracts/artifacts/MockCsETH.json"
 );
 
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    RewardsVault,
+    "../../contracts/artifacts/RewardsVault.json"
+);
+
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    RewardsGovernance,
+    "../../contracts/artifacts/RewardsGovernance.json"
+);
+
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    MockAggregatorV3,
+    "../../contracts/artifacts/MockAggregatorV3.json"
+);
+
 /// The artifacts' text, for the error table and the freshness tests.
-pub(crate) const ARTIFACTS: [(&str, &str); 3] = [
+pub(crate) const ARTIFACTS: [(&str, &str); 6] = [
     ("NodeManager", include_str!("../../../contracts/artifacts/NodeManager.json")),
     ("OperatorRegistry", include_str!("../../../contracts/artifacts/OperatorRegistry.json")),
     ("MockCsETH", include_str!("../../../contracts/artifacts/MockCsETH.json")),
+    ("RewardsVault", include_str!("../../../contracts/artifacts/RewardsVault.json")),
+    ("RewardsGovernance", include_str!("../../../contracts/artifacts/RewardsGovernance.json")),
+    ("MockAggregatorV3", include_str!("../../../contracts/artifacts/MockAggregatorV3.json")),
 ];
 
-/// Every custom error of the three contracts, by selector.
+/// Every custom error of the contracts, by selector.
 static ERRORS: LazyLock<BTreeMap<Selector, alloy::json_abi::Error>> = LazyLock::new(|| {
     let mut map = BTreeMap::new();
     for (name, text) in ARTIFACTS {
@@ -182,6 +203,9 @@ mod tests {
         );
         assert_eq!(MockCsETH::BYTECODE.as_ref(), artifact_bytes("MockCsETH", "bytecode"));
         assert_eq!(MockCsETH::DEPLOYED_BYTECODE.as_ref(), artifact_bytes("MockCsETH", "deployedBytecode"));
+        assert_eq!(RewardsVault::BYTECODE.as_ref(), artifact_bytes("RewardsVault", "bytecode"));
+        assert_eq!(RewardsGovernance::BYTECODE.as_ref(), artifact_bytes("RewardsGovernance", "bytecode"));
+        assert_eq!(MockAggregatorV3::BYTECODE.as_ref(), artifact_bytes("MockAggregatorV3", "bytecode"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Deploys the contracts for a genesis: MockCsETH, OperatorRegistry (with the genesis bond
-//! rules), NodeManager, the committee's keys in batches (`registerMembers`, the last batch
-//! seals the committee), then `registry.setNodeManager`.
+//! rules), NodeManager, RewardsVault (the fee recipient), RewardsGovernance (agreed SSV price,
+//! adjustments with the genesis cap) and, on a local chain, a MockAggregatorV3 standing in for
+//! the SSV price feed; then the committee's keys in batches (`registerMembers`, the last batch
+//! seals the committee), `registry.setNodeManager` and the first agreed SSV price.
 //!
 //! Registering a member checks its proof of possession (~0.24M gas), so a whole committee of
 //! 128 does not fit one transaction under EIP-7825's cap of 16,777,216 gas: members go in
@@ -9,15 +11,15 @@
 //!
 //! The committee signs a root bound to the NodeManager's address, so the genesis must name
 //! the address before anyone signs. A contract created by an account lands at
-//! `keccak256(rlp(deployer, nonce))`: [`predict_addresses`] gives the three addresses for a
+//! `keccak256(rlp(deployer, nonce))`: [`predict_addresses`] gives the addresses for a
 //! deployer and its next nonce, a local testnet writes them into its genesis, and
 //! [`Deployer::deploy`] refuses to start when the genesis disagrees and checks every
 //! address it gets against the prediction.
 
-use crate::bindings::{MockCsETH, NodeManager, OperatorRegistry};
+use crate::bindings::{MockAggregatorV3, MockCsETH, NodeManager, OperatorRegistry, RewardsGovernance, RewardsVault};
 use crate::error::ChainError;
 use crate::tx::{Call, Mined, Transactor};
-use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::primitives::{Address, Bytes, TxKind, I256, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::{SolCall, SolConstructor};
 use claystack_genesis::Genesis;
@@ -30,24 +32,45 @@ pub struct ContractAddresses {
     pub cs_eth: Address,
     pub operator_registry: Address,
     pub node_manager: Address,
+    pub rewards_vault: Address,
+    pub rewards_governance: Address,
+    /// Where the feed stand-in lands, if the deployment makes one.
+    pub ssv_price_feed: Address,
 }
 
 impl ContractAddresses {
-    /// Writes the NodeManager and registry addresses into `genesis.contracts`.
+    /// Writes the addresses into `genesis.contracts` (the feed too: a local chain has no other).
     pub fn apply_to(&self, genesis: &mut Genesis) {
-        genesis.contracts.node_manager = claystack_genesis::Address(self.node_manager.0 .0);
-        genesis.contracts.operator_registry = claystack_genesis::Address(self.operator_registry.0 .0);
+        let g = |a: Address| claystack_genesis::Address(a.0 .0);
+        genesis.contracts.node_manager = g(self.node_manager);
+        genesis.contracts.operator_registry = g(self.operator_registry);
+        genesis.contracts.rewards_vault = g(self.rewards_vault);
+        genesis.contracts.rewards_governance = g(self.rewards_governance);
+        genesis.contracts.ssv_price_feed = g(self.ssv_price_feed);
     }
 }
 
 /// The addresses [`Deployer::deploy`] gives when `deployer`'s next nonce is `nonce`: csETH
-/// at `nonce`, the registry at `nonce + 1`, the NodeManager at `nonce + 2`.
+/// at `nonce`, then the registry, the NodeManager, the vault, the governance contract and the
+/// feed stand-in at the next five.
 pub fn predict_addresses(deployer: Address, nonce: u64) -> ContractAddresses {
     ContractAddresses {
         cs_eth: deployer.create(nonce),
         operator_registry: deployer.create(nonce + 1),
         node_manager: deployer.create(nonce + 2),
+        rewards_vault: deployer.create(nonce + 3),
+        rewards_governance: deployer.create(nonce + 4),
+        ssv_price_feed: deployer.create(nonce + 5),
     }
+}
+
+/// A `MockAggregatorV3` to deploy as the SSV price feed (local chains only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedStandIn {
+    /// The feed's `decimals()` (Chainlink's ETH pairs: 18).
+    pub decimals: u8,
+    /// Its first answer, in units of `10^-decimals` ETH per SSV.
+    pub initial_answer: i128,
 }
 
 /// The registry's constructor settings.
@@ -73,6 +96,13 @@ pub struct DeployConfig {
     pub per_node_bond_wei: [u128; 3],
     /// Committee members registered per transaction.
     pub members_per_batch: usize,
+    /// RewardsGovernance's cap on one report's adjustments (genesis `economics.adjustment_cap_wei`).
+    pub adjustment_cap_wei: u128,
+    /// Deploy a feed stand-in where genesis names the feed; `None`: the feed exists already.
+    pub feed_stand_in: Option<FeedStandIn>,
+    /// Publish this agreed SSV price (wei per SSV) from report 1 on, when the deployer owns
+    /// the governance contract.
+    pub agreed_wei_per_ssv: Option<u128>,
 }
 
 /// Members per `registerMembers` transaction by default: 32 proofs of possession and the
@@ -118,6 +148,9 @@ impl DeployConfig {
             first_node_bond_wei,
             per_node_bond_wei,
             members_per_batch: MEMBERS_PER_BATCH,
+            adjustment_cap_wei: genesis.economics.adjustment_cap_wei,
+            feed_stand_in: None,
+            agreed_wei_per_ssv: None,
         })
     }
 }
@@ -204,10 +237,16 @@ impl Deployer {
         }
         let nonce = self.next_nonce().await?;
         let predicted = predict_addresses(deployer, nonce);
-        for (field, genesis_address, predicted) in [
+        let mut expected = vec![
             ("node_manager", genesis.contracts.node_manager, predicted.node_manager),
             ("operator_registry", genesis.contracts.operator_registry, predicted.operator_registry),
-        ] {
+            ("rewards_vault", genesis.contracts.rewards_vault, predicted.rewards_vault),
+            ("rewards_governance", genesis.contracts.rewards_governance, predicted.rewards_governance),
+        ];
+        if config.feed_stand_in.is_some() {
+            expected.push(("ssv_price_feed", genesis.contracts.ssv_price_feed, predicted.ssv_price_feed));
+        }
+        for (field, genesis_address, predicted) in expected {
             let genesis_address = Address::from(genesis_address.0);
             if genesis_address != predicted {
                 return Err(ChainError::GenesisMismatch {
@@ -254,6 +293,43 @@ impl Deployer {
         let code = [NodeManager::BYTECODE.as_ref(), &manager_args].concat();
         let (node_manager, created) =
             self.create("deploy NodeManager", code, predicted.node_manager, nonce + 2).await?;
+        let (rewards_vault, _) = self
+            .create(
+                "deploy RewardsVault",
+                [RewardsVault::BYTECODE.as_ref(), &RewardsVault::constructorCall { owner_: owner }.abi_encode()]
+                    .concat(),
+                predicted.rewards_vault,
+                nonce + 3,
+            )
+            .await?;
+        let governance_args = RewardsGovernance::constructorCall {
+            owner_: owner,
+            adjustmentCapWei_: U256::from(config.adjustment_cap_wei),
+        }
+        .abi_encode();
+        let (rewards_governance, _) = self
+            .create(
+                "deploy RewardsGovernance",
+                [RewardsGovernance::BYTECODE.as_ref(), &governance_args].concat(),
+                predicted.rewards_governance,
+                nonce + 4,
+            )
+            .await?;
+        if let Some(feed) = config.feed_stand_in {
+            let args = MockAggregatorV3::constructorCall {
+                decimals_: feed.decimals,
+                description_: "SSV / ETH (local stand-in)".into(),
+                initialAnswer: I256::try_from(feed.initial_answer).expect("i128 fits i256"),
+            }
+            .abi_encode();
+            self.create(
+                "deploy MockAggregatorV3",
+                [MockAggregatorV3::BYTECODE.as_ref(), &args].concat(),
+                predicted.ssv_price_feed,
+                nonce + 5,
+            )
+            .await?;
+        }
         let member_batches = self.register_members(node_manager, &committee, config.members_per_batch).await?;
 
         if owner == deployer {
@@ -265,10 +341,22 @@ impl Deployer {
                 value: U256::ZERO,
             };
             self.mined(&call).await?;
+            if let Some(price) = config.agreed_wei_per_ssv {
+                let input =
+                    RewardsGovernance::publishAgreedSsvPriceCall { fromReport: 1, weiPerSsv: U256::from(price) }
+                        .abi_encode();
+                let call = Call {
+                    what: "RewardsGovernance.publishAgreedSsvPrice(1)".into(),
+                    to: TxKind::Call(rewards_governance),
+                    input: input.into(),
+                    value: U256::ZERO,
+                };
+                self.mined(&call).await?;
+            }
         } else {
             info!(%owner, %node_manager, "registry owner is not the deployer: the owner must call setNodeManager");
         }
-        info!(%cs_eth, %registry, %node_manager, "contracts deployed");
+        info!(%cs_eth, %registry, %node_manager, %rewards_vault, %rewards_governance, "contracts deployed");
         Ok(Deployment {
             addresses: predicted,
             deployer,
@@ -348,6 +436,7 @@ mod tests {
         assert_eq!(a.cs_eth, deployer.create(0));
         assert_eq!(a.operator_registry, deployer.create(1));
         assert_eq!(a.node_manager, deployer.create(2));
+        assert_eq!(a.ssv_price_feed, deployer.create(5));
         assert_eq!(predict_addresses(deployer, 1).cs_eth, a.operator_registry);
     }
 

@@ -1,11 +1,14 @@
 //! The oracle's edge to the execution chain (alloy over HTTP JSON-RPC):
 //!
-//! - [`bindings`]: `sol!` bindings of NodeManager, OperatorRegistry and MockCsETH from the
+//! - [`bindings`]: `sol!` bindings of the contracts in `contracts/artifacts` from the
 //!   committed artifacts, and [`decode_revert`], which names a revert by its custom error;
 //! - [`deploy`]: [`Deployer`] deploys the contracts for a genesis; [`predict_addresses`]
 //!   tells where they will land, so a genesis can name them first;
 //! - [`registry`]: [`RegistryReader`] reads the operator registry pinned at a block number
 //!   into a [`RegistrySnapshot`]; [`to_rewards_registry`] turns it into the engine's input;
+//! - [`inputs`]: [`RewardsInputsReader`] reads the other report inputs kept on chain (fees the
+//!   RewardsVault received, the agreed SSV price and adjustments in RewardsGovernance, the SSV
+//!   price feed's latest round), pinned at a block number;
 //! - [`registration`]: [`Registrar`] registers operators, nodes, bonds and validators as
 //!   their owners do (the local testnet sets up its chain with it);
 //! - [`node_manager`]: [`ReportReader`] (accepted reports, roots, events) and [`Submitter`]
@@ -21,6 +24,7 @@
 pub mod bindings;
 pub mod deploy;
 pub mod error;
+pub mod inputs;
 pub mod node_manager;
 pub mod registration;
 pub mod registry;
@@ -28,9 +32,11 @@ pub mod tx;
 
 pub use bindings::{decode_revert, ContractError};
 pub use deploy::{
-    predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment, MEMBERS_PER_BATCH,
+    predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment, FeedStandIn,
+    MEMBERS_PER_BATCH,
 };
 pub use error::ChainError;
+pub use inputs::{ChainAdjustment, FeedAnswer, RewardsInputsReader};
 pub use node_manager::{
     AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmissionJournal, SubmitOutcome, Submitter, Withdrawn,
 };

@@ -1,14 +1,15 @@
 //! Writing to the OperatorRegistry as its users do: an operator registers, bonds (ETH
 //! deposited into csETH, or csETH) and adds nodes its bond covers; the protocol (the registry's owner) delegates validators to node clusters
-//! and funds the NodeManager's rewards. The local testnet uses these to set up a chain the
+//! and funds the NodeManager's rewards; governance publishes agreed SSV prices and enters
+//! adjustments (RewardsGovernance); the local chain's feed stand-in gets new prices. The local testnet uses these to set up a chain the
 //! committee then reports on; production operators would use their own wallets and UIs.
 
-use crate::bindings::{MockCsETH, OperatorRegistry};
+use crate::bindings::{MockAggregatorV3, MockCsETH, OperatorRegistry, RewardsGovernance, RewardsVault};
 use crate::error::ChainError;
 use crate::registry::NodeType;
 use crate::tx::{Call, Mined, Transactor};
 use crate::ContractAddresses;
-use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::primitives::{Address, Bytes, TxKind, I256, U256};
 use alloy::sol_types::{SolCall, SolEvent};
 
 /// Sends registry transactions from one key.
@@ -17,11 +18,21 @@ pub struct Registrar {
     tx: Transactor,
     registry: Address,
     cs_eth: Address,
+    governance: Address,
+    feed: Address,
+    vault: Address,
 }
 
 impl Registrar {
     pub fn new(tx: Transactor, addresses: &ContractAddresses) -> Registrar {
-        Registrar { tx, registry: addresses.operator_registry, cs_eth: addresses.cs_eth }
+        Registrar {
+            tx,
+            registry: addresses.operator_registry,
+            cs_eth: addresses.cs_eth,
+            governance: addresses.rewards_governance,
+            feed: addresses.ssv_price_feed,
+            vault: addresses.rewards_vault,
+        }
     }
 
     /// The account this registrar sends from.
@@ -104,6 +115,46 @@ impl Registrar {
     pub async fn transfer(&self, to: Address, amount: U256) -> Result<u64, ChainError> {
         let call = Call { what: format!("transfer to {to}"), to: TxKind::Call(to), input: Bytes::new(), value: amount };
         Ok(self.mined(&call).await?.block)
+    }
+
+    /// Publishes the agreed SSV price `wei_per_ssv` from report `from_report` on; governance only.
+    pub async fn publish_agreed_ssv_price(&self, from_report: u64, wei_per_ssv: u128) -> Result<u64, ChainError> {
+        let input = RewardsGovernance::publishAgreedSsvPriceCall {
+            fromReport: from_report,
+            weiPerSsv: U256::from(wei_per_ssv),
+        };
+        let what = format!("RewardsGovernance.publishAgreedSsvPrice({from_report})");
+        Ok(self.call(what, self.governance, input.abi_encode()).await?.block)
+    }
+
+    /// Enters an adjustment of `amount_wei` to node `node` in report `report`; governance only.
+    pub async fn enter_adjustment(
+        &self,
+        report: u64,
+        node: u64,
+        amount_wei: i128,
+        reason: &str,
+    ) -> Result<u64, ChainError> {
+        let input = RewardsGovernance::enterAdjustmentCall {
+            report,
+            nodeId: node,
+            amountWei: I256::try_from(amount_wei).expect("i128 fits i256"),
+            reason: reason.into(),
+        };
+        let what = format!("RewardsGovernance.enterAdjustment(report {report}, node {node})");
+        Ok(self.call(what, self.governance, input.abi_encode()).await?.block)
+    }
+
+    /// Posts a new round with `answer` to the local feed stand-in (anyone may); returns its block.
+    pub async fn post_feed_answer(&self, answer: i128) -> Result<u64, ChainError> {
+        let input = MockAggregatorV3::postAnswerCall { answer: I256::try_from(answer).expect("i128 fits i256") };
+        Ok(self.call(format!("feed.postAnswer({answer})"), self.feed, input.abi_encode()).await?.block)
+    }
+
+    /// Moves `amount` wei out of the RewardsVault to `to`; the vault's owner only.
+    pub async fn vault_withdraw(&self, to: Address, amount: U256) -> Result<u64, ChainError> {
+        let input = RewardsVault::withdrawCall { to, amount };
+        Ok(self.call(format!("RewardsVault.withdraw({amount} to {to})"), self.vault, input.abi_encode()).await?.block)
     }
 
     async fn call(&self, what: String, to: Address, input: Vec<u8>) -> Result<Mined, ChainError> {

@@ -1,58 +1,61 @@
-//! Frame inputs measured from the chains at the frame's reference points.
+//! Frame inputs measured from the chains at the frame's reference points: every number of a
+//! report, none from a file.
 //!
 //! Every member must read the same bytes whenever it closes a report, so nothing is read at
-//! `latest`:
+//! `latest`. A frame's **reference block** is the execution block carried in the payload of
+//! its last non-empty beacon slot (DESIGN §3); its **start block** is the previous frame's
+//! reference block (the last non-empty slot at or before the slot before the frame).
 //! - the **registry** (operators, nodes, validators, exit requests) from the OperatorRegistry
-//!   at the frame's **reference block**: the execution block carried in the payload of the
-//!   last non-empty beacon slot of the frame (DESIGN §3);
+//!   at the reference block;
 //! - the protocol validators' **records** (index, balance, slashed, exit and withdrawable
 //!   epochs) and pending deposits from the beacon states at the frame's last slot and at the
 //!   slot before the frame (the previous frame's last slot), by public key;
 //! - the **flows** (withdrawals, deposits) of the frame's blocks from this node's own
-//!   accounting (`claystack-store`).
+//!   accounting (`claystack-store`);
+//! - the **execution-layer fees**: the RewardsVault's running total at the start and
+//!   reference blocks;
+//! - the **agreed SSV price** and the **explicit adjustments** from RewardsGovernance, and the
+//!   **observed SSV price** from the feed's latest round, at the reference block.
 //!
-//! From these, `claystack_report::consensus_rewards` gives the consensus-layer part of `T` and
-//! `claystack_report::beacon_facts` the slashings and exits. The execution-layer fees, the SSV
-//! price and explicit adjustments still come from the frame-inputs file.
+//! From these, `claystack_report::consensus_rewards` gives the consensus-layer part of `T`,
+//! `claystack_report::beacon_facts` the slashings and exits, and `claystack_report`'s onchain
+//! rules the fees and the observed price. Whatever cannot be read yet (the execution node is
+//! behind, the feed is stale, no agreed price applies) makes the node wait with one line
+//! saying what and why; it never signs a guess.
 
-use crate::{BoxFuture, FrameCloseError, InputFiles, InputsSource, InputsStatus};
+use crate::{BoxFuture, FrameCloseError, InputsSource, InputsStatus};
 use claystack_accounting::EpochFlows;
 use claystack_beacon::BeaconClient;
-use claystack_execution::{to_rewards_registry, RegistryReader, RegistrySnapshot, ValidatorStatus};
+use claystack_execution::alloy::primitives::Address;
+use claystack_execution::{
+    to_rewards_registry, RegistryReader, RegistrySnapshot, RewardsInputsReader, Rpc, ValidatorStatus,
+};
+use claystack_genesis::Genesis;
 use claystack_primitives::{hex, BeaconSpec, Epoch, ValidatorInfo};
 use claystack_report::{
-    beacon_facts, consensus_rewards, ConsensusRewards, ExitRequest, ExternalInputs, ValidatorValue,
+    beacon_facts, consensus_rewards, execution_fees_wei, observed_wei_per_ssv, ChainReadings, ConsensusRewards,
+    ExitRequest, ExternalInputs, FeedRound, ValidatorValue,
 };
-use claystack_rewards::{Facts, Registry};
+use claystack_rewards::{Adjustment, Facts, Registry, RewardsSource, SsvPrice};
 use claystack_store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Registry, consensus rewards and facts measured at the reference points; everything else
-/// from the frame-inputs file (which must then hold no registry, no facts and no
-/// `validator_rewards_wei`).
+/// Every frame input measured at the frame's reference points.
 pub struct MeasuredInputs {
-    file: InputFiles,
     reader: ReferenceReader,
     store: Arc<Store>,
 }
 
 impl MeasuredInputs {
-    pub fn new(file: InputFiles, reader: ReferenceReader, store: Arc<Store>) -> MeasuredInputs {
-        MeasuredInputs { file, reader, store }
+    pub fn new(reader: ReferenceReader, store: Arc<Store>) -> MeasuredInputs {
+        MeasuredInputs { reader, store }
     }
 
     async fn inputs(&self, number: u64, frame: (Epoch, Epoch)) -> Result<InputsStatus, FrameCloseError> {
-        let Some(mut file) = self.file.read(number, frame)? else {
-            return Ok(InputsStatus::Waiting(self.file.missing(number)));
-        };
-        check_not_in_file(number, &file)?;
         let flows = frame_flows(&self.store, number, frame)?;
         match self.reader.read(number, frame, &flows).await? {
-            Ok(measured) => {
-                measured.apply_to(&mut file);
-                Ok(InputsStatus::Ready(Box::new(file)))
-            }
+            Ok(measured) => Ok(InputsStatus::Ready(Box::new(measured.into_inputs()))),
             Err(waiting) => Ok(InputsStatus::Waiting(waiting)),
         }
     }
@@ -95,30 +98,59 @@ pub struct Measured {
     pub registry: Registry,
     pub rewards: ConsensusRewards,
     pub facts: Facts,
+    pub execution_fees_wei: u128,
+    pub ssv_price: SsvPrice,
+    pub adjustments: Vec<Adjustment>,
+    pub chain: ChainReadings,
     /// Registry keys the beacon state at the frame's end does not hold (not deposited yet).
     pub unindexed: usize,
 }
 
 impl Measured {
-    /// Puts the measured parts into a frame-inputs file's contents.
-    pub fn apply_to(self, file: &mut ExternalInputs) {
-        file.registry = self.registry;
-        file.facts = self.facts;
-        file.source.validator_rewards_wei = self.rewards.total_wei();
-        file.consensus = Some(self.rewards);
+    /// The report's inputs (the previous report's carry is the reporter's to add).
+    pub fn into_inputs(self) -> ExternalInputs {
+        ExternalInputs {
+            registry: self.registry,
+            facts: self.facts,
+            source: RewardsSource {
+                validator_rewards_wei: self.rewards.total_wei(),
+                execution_fees_wei: self.execution_fees_wei,
+            },
+            ssv_price: self.ssv_price,
+            adjustments: self.adjustments,
+            previous: None,
+            consensus: Some(self.rewards),
+            chain: Some(self.chain),
+        }
     }
 }
 
-/// Reads a frame's measured inputs: the OperatorRegistry at the reference block, validator
-/// records and pending deposits at the frame's boundary states.
+/// Reads a frame's measured inputs: the protocol's contracts at the reference blocks,
+/// validator records and pending deposits at the frame's boundary states.
 pub struct ReferenceReader {
     beacon: BeaconClient,
     registry: RegistryReader,
+    contracts: RewardsInputsReader,
+    /// Genesis `ssv_price_source.max_age_secs`.
+    feed_max_age_secs: u64,
 }
 
 impl ReferenceReader {
-    pub fn new(beacon: BeaconClient, registry: RegistryReader) -> ReferenceReader {
-        ReferenceReader { beacon, registry }
+    /// Reads the contracts genesis names over `rpc`, and the beacon chain over `beacon`.
+    pub fn new(beacon: BeaconClient, rpc: Rpc, genesis: &Genesis) -> ReferenceReader {
+        let c = &genesis.contracts;
+        let address = |a: claystack_genesis::Address| Address::from(a.0);
+        ReferenceReader {
+            beacon,
+            registry: RegistryReader::new(rpc.clone(), address(c.operator_registry)),
+            contracts: RewardsInputsReader::new(
+                rpc,
+                address(c.rewards_vault),
+                address(c.rewards_governance),
+                address(c.ssv_price_feed),
+            ),
+            feed_max_age_secs: genesis.ssv_price_source.max_age_secs,
+        }
     }
 
     async fn spec(&self, number: u64) -> Result<BeaconSpec, FrameCloseError> {
@@ -128,19 +160,34 @@ impl ReferenceReader {
     /// The last non-empty slot of `frame` and its execution block number.
     pub async fn reference(&self, number: u64, frame: (Epoch, Epoch)) -> Result<(u64, u64), FrameCloseError> {
         let spec = self.spec(number).await?;
-        let first = spec.first_slot(frame.0);
-        let mut slot = spec.last_slot(frame.1);
+        match self.last_block(number, spec.last_slot(frame.1), spec.first_slot(frame.0)).await? {
+            Some(found) => Ok(found),
+            None => {
+                Err(source(number, format!("no beacon block in epochs {}..={}; no reference block", frame.0, frame.1)))
+            }
+        }
+    }
+
+    /// The previous frame's reference block: the execution block of the last non-empty slot
+    /// before `frame` (block 0 when there is none, i.e. the frame starts the chain).
+    pub async fn start_block(&self, number: u64, frame: (Epoch, Epoch)) -> Result<u64, FrameCloseError> {
+        let spec = self.spec(number).await?;
+        if frame.0 == 0 {
+            return Ok(0);
+        }
+        Ok(self.last_block(number, spec.last_slot(frame.0 - 1), 0).await?.map_or(0, |(_, block)| block))
+    }
+
+    /// The last slot in `floor..=slot` with a block, and that block's execution block number.
+    async fn last_block(&self, number: u64, mut slot: u64, floor: u64) -> Result<Option<(u64, u64)>, FrameCloseError> {
         loop {
             let block =
                 self.beacon.block(slot).await.map_err(|e| source(number, format!("beacon block {slot}: {e}")))?;
             if let Some(b) = block {
-                return Ok((slot, b.execution.block_number));
+                return Ok(Some((slot, b.execution.block_number)));
             }
-            if slot == first {
-                return Err(source(
-                    number,
-                    format!("no beacon block in epochs {}..={}; no reference block", frame.0, frame.1),
-                ));
+            if slot <= floor {
+                return Ok(None);
             }
             slot -= 1;
         }
@@ -242,6 +289,10 @@ impl ReferenceReader {
             .collect();
         let rewards = consensus_rewards(&pubkeys, &start, &end, flows);
         let facts = beacon_facts(frame, &records, &requests);
+        let contracts = match self.contracts_at(number, frame, snapshot.block).await? {
+            Ok(read) => read,
+            Err(waiting) => return Ok(Err(waiting)),
+        };
         tracing::info!(
             report = number,
             block = snapshot.block,
@@ -252,6 +303,10 @@ impl ReferenceReader {
             consensus_rewards_gwei = %rewards.total_gwei,
             slashings = facts.slashings.len(),
             exits = facts.forced_exits.len() + facts.voluntary_exits.len() + facts.requested_exits.len(),
+            execution_fees_wei = %contracts.fees_wei,
+            agreed_wei_per_ssv = %contracts.price.agreed_wei_per_ssv,
+            observed_wei_per_ssv = %contracts.price.observed_wei_per_ssv,
+            adjustments = contracts.adjustments.len(),
             "frame measured at its reference points"
         );
         Ok(Ok(Measured {
@@ -260,37 +315,95 @@ impl ReferenceReader {
             registry: registry.registry,
             rewards,
             facts,
+            execution_fees_wei: contracts.fees_wei,
+            ssv_price: contracts.price,
+            adjustments: contracts.adjustments,
+            chain: contracts.readings,
+        }))
+    }
+
+    /// The fees, prices and adjustments of report `number` from the vault, the governance
+    /// contract and the feed; or what they wait for.
+    async fn contracts_at(
+        &self,
+        number: u64,
+        frame: (Epoch, Epoch),
+        end_block: u64,
+    ) -> Result<Result<ContractReadings, String>, FrameCloseError> {
+        let read = |e: claystack_execution::ChainError| source(number, e.to_string());
+        let start_block = self.start_block(number, frame).await?;
+        let c = &self.contracts;
+        let received_start = c.vault_received(start_block).await.map_err(read)?;
+        let received_end = c.vault_received(end_block).await.map_err(read)?;
+        let Some(fees_wei) = execution_fees_wei(received_start, received_end) else {
+            return Err(source(
+                number,
+                format!(
+                    "the rewards vault's total received went down from {received_start} wei at block {start_block} \
+                     to {received_end} at block {end_block}; check genesis contracts.rewards_vault"
+                ),
+            ));
+        };
+        let Some((agreed, agreed_from)) = c.agreed_ssv_price(number, end_block).await.map_err(read)? else {
+            return Ok(Err(format!(
+                "RewardsGovernance has no agreed SSV price for report {number} at its reference block {end_block}; \
+                 governance must publish one (publishAgreedSsvPrice) before a frame's reference block"
+            )));
+        };
+        let feed = match c.feed_round(end_block).await {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(format!("the SSV price feed cannot be read at block {end_block}: {e}"))),
+        };
+        let Some(answer) = feed.answer else {
+            return Ok(Err(format!("the SSV price feed's answer at block {end_block} does not fit 128 bits")));
+        };
+        let feed = FeedRound {
+            round_id: feed.round_id,
+            answer,
+            updated_at: feed.updated_at,
+            answered_in_round: feed.answered_in_round,
+            decimals: feed.decimals,
+        };
+        let timestamp = c.block_timestamp(end_block).await.map_err(read)?;
+        let observed = match observed_wei_per_ssv(&feed, timestamp, self.feed_max_age_secs) {
+            Ok(price) => price,
+            Err(problem) => {
+                return Ok(Err(format!(
+                    "the SSV price feed gives no usable price for report {number} at its reference block {end_block}: \
+                     {problem}; not signing a guessed price"
+                )))
+            }
+        };
+        let adjustments = c
+            .adjustments(number, end_block)
+            .await
+            .map_err(read)?
+            .into_iter()
+            .map(|a| Adjustment { node: a.node, amount_wei: a.amount_wei, reason: a.reason })
+            .collect();
+        Ok(Ok(ContractReadings {
+            fees_wei,
+            price: SsvPrice { agreed_wei_per_ssv: agreed, observed_wei_per_ssv: observed },
+            adjustments,
+            readings: ChainReadings {
+                start_block,
+                end_block,
+                vault_received_start_wei: received_start,
+                vault_received_end_wei: received_end,
+                agreed_price_from_report: agreed_from,
+                feed,
+                end_block_timestamp: timestamp,
+            },
         }))
     }
 }
 
-/// With the registry, the consensus rewards and the facts measured, the file must not give
-/// them a second time.
-pub fn check_not_in_file(number: u64, file: &ExternalInputs) -> Result<(), FrameCloseError> {
-    let mut given = Vec::new();
-    if !file.registry.operators.is_empty() || !file.registry.validators.is_empty() {
-        given.push("\"registry\"");
-    }
-    if file.facts != Facts::default() {
-        given.push("\"facts\"");
-    }
-    if file.source.validator_rewards_wei != 0 {
-        given.push("a non-zero \"source.validator_rewards_wei\"");
-    }
-    if file.consensus.is_some() {
-        given.push("\"consensus\"");
-    }
-    if !given.is_empty() {
-        return Err(source(
-            number,
-            format!(
-                "the frame-inputs file gives {}, but the registry, the consensus-layer rewards and the slashing and \
-                 exit facts are measured from the chains (an execution RPC is given); remove them from the file",
-                given.join(", ")
-            ),
-        ));
-    }
-    Ok(())
+/// What [`ReferenceReader::contracts_at`] read.
+struct ContractReadings {
+    fees_wei: u128,
+    price: SsvPrice,
+    adjustments: Vec<Adjustment>,
+    readings: ChainReadings,
 }
 
 fn source(number: u64, message: String) -> FrameCloseError {

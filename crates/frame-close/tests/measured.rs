@@ -9,7 +9,7 @@ use claystack_beacon_sim::{serve, BeaconModel, Scenario};
 use claystack_execution::alloy::primitives::U256;
 use claystack_execution::alloy::providers::Provider;
 use claystack_execution::{
-    predict_addresses, DeployConfig, Deployer, NodeType, Registrar, RegistryReader, Rpc, Transactor, TxConfig,
+    predict_addresses, DeployConfig, Deployer, FeedStandIn, NodeType, Registrar, Rpc, Transactor, TxConfig,
 };
 use claystack_frame_close::{frame_flows, ReferenceReader};
 use claystack_genesis::generate_local;
@@ -64,7 +64,10 @@ async fn every_frame_measures_the_simulators_truth_and_charges_the_slashing_once
     assert_eq!(genesis.economics.frame_epochs, 4);
     let addresses = predict_addresses(keys[0].address(), 0);
     addresses.apply_to(&mut genesis);
-    Deployer::new(tx(0)).deploy(&genesis, &DeployConfig::for_genesis(&genesis, 0, 48).unwrap()).await.unwrap();
+    let mut config = DeployConfig::for_genesis(&genesis, 0, 48).unwrap();
+    config.feed_stand_in = Some(FeedStandIn { decimals: 18, initial_answer: 4_500_000_000_000_000 });
+    config.agreed_wei_per_ssv = Some(5_000_000_000_000_000);
+    Deployer::new(tx(0)).deploy(&genesis, &config).await.unwrap();
     let operator = Registrar::new(tx(1), &addresses);
     operator.register_operator("alpha", "{}").await.unwrap();
     operator.bond_with_eth(U256::from(4 * PROTOCOL.len() as u64) * U256::from(10u64.pow(18))).await.unwrap();
@@ -74,7 +77,7 @@ async fn every_frame_measures_the_simulators_truth_and_charges_the_slashing_once
         owner.add_validator(&chain.pubkey(v), &[node]).await.unwrap();
     }
     let registered_at = rpc.block_number().await.unwrap();
-    let reader = ReferenceReader::new(beacon, RegistryReader::new(rpc.clone(), addresses.operator_registry));
+    let reader = ReferenceReader::new(beacon, rpc.clone(), &genesis);
     assert!(
         registered_at < reader.reference(1, (0, 3)).await.unwrap().1,
         "registration must end before report 1's reference block"

@@ -10,7 +10,6 @@
 pub mod bls;
 pub mod hexbytes;
 
-use claystack_rewards::wei;
 pub use claystack_rewards::{Address, Economics};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,13 +18,10 @@ use std::path::Path;
 use thiserror::Error;
 
 /// The only genesis format version this crate reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Prefix of the hashed bytes: binds the hash to this format.
-pub const HASH_DOMAIN: &[u8] = b"claystack-genesis-v1\0";
-
-/// The one value `ssv_price_source.observed` may take in version 1.
-pub const OBSERVED_ORACLE_INPUT: &str = "oracle-input";
+pub const HASH_DOMAIN: &[u8] = b"claystack-genesis-v2\0";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +47,13 @@ pub struct Genesis {
 pub struct Contracts {
     pub node_manager: Address,
     pub operator_registry: Address,
+    /// The protocol validators' fee recipient (`RewardsVault`): the execution-layer part of `T`
+    /// is what it received between two reference blocks.
+    pub rewards_vault: Address,
+    /// `RewardsGovernance`: the agreed SSV price with its history, and explicit adjustments.
+    pub rewards_governance: Address,
+    /// A Chainlink `AggregatorV3Interface` feed of the SSV price in ETH: the observed price.
+    pub ssv_price_feed: Address,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,16 +80,15 @@ pub struct Member {
     pub submitter: Address,
 }
 
-/// Where the SSV prices of the `O` settlement come from.
+/// How the SSV prices of the `O` settlement are read: the agreed price from
+/// `contracts.rewards_governance`, the observed price from `contracts.ssv_price_feed`, both at
+/// the frame's reference block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsvPriceSource {
-    /// The price the protocol agreed in advance, in wei per SSV (decimal string).
-    #[serde(with = "wei::unsigned")]
-    pub agreed_wei_per_ssv: u128,
-    /// Where the observed price comes from; version 1 knows only `"oracle-input"`: it is a
-    /// per-frame input of the report, from a source the I/O layer pins.
-    pub observed: String,
+    /// The feed's latest round must have been updated at most this many seconds before the
+    /// reference block's timestamp; an older round is stale and the node does not sign.
+    pub max_age_secs: u64,
 }
 
 /// One thing wrong with a genesis; `Display` is one line naming the field and the fix.
@@ -136,12 +138,11 @@ pub enum Problem {
     /// Two members share a submitter.
     #[error("committee.members[{second}].submitter: {address} is also member {first}'s; each member needs its own submitter")]
     DuplicateSubmitter { first: usize, second: usize, address: Address },
-    /// The agreed SSV price is 0.
-    #[error("ssv_price_source.agreed_wei_per_ssv: is 0; set the agreed price (the SSV settlement divides by it)")]
-    ZeroAgreedSsvPrice,
-    /// The observed SSV price source is unknown.
-    #[error("ssv_price_source.observed: `{0}` is unknown; version 1 supports only `{OBSERVED_ORACLE_INPUT}`")]
-    UnknownObservedSource(String),
+    /// The feed's staleness bound is 0: every round would be stale.
+    #[error(
+        "ssv_price_source.max_age_secs: is 0; set how old the feed's latest round may be (its heartbeat plus a margin)"
+    )]
+    ZeroFeedMaxAge,
     /// `Economics::validate` failed; its message names the field.
     #[error("{0}")]
     Economics(claystack_rewards::RewardsError),
@@ -217,18 +218,22 @@ impl Genesis {
         if self.contracts.node_manager == Address::default() {
             p.push(Problem::ZeroContract("node_manager"));
         }
-        if self.contracts.operator_registry == Address::default() {
-            p.push(Problem::ZeroContract("operator_registry"));
+        for (field, address) in [
+            ("operator_registry", self.contracts.operator_registry),
+            ("rewards_vault", self.contracts.rewards_vault),
+            ("rewards_governance", self.contracts.rewards_governance),
+            ("ssv_price_feed", self.contracts.ssv_price_feed),
+        ] {
+            if address == Address::default() {
+                p.push(Problem::ZeroContract(field));
+            }
         }
         self.verify_committee(&mut p);
         if let Err(e) = self.economics.validate() {
             p.push(Problem::Economics(e));
         }
-        if self.ssv_price_source.agreed_wei_per_ssv == 0 {
-            p.push(Problem::ZeroAgreedSsvPrice);
-        }
-        if self.ssv_price_source.observed != OBSERVED_ORACLE_INPUT {
-            p.push(Problem::UnknownObservedSource(self.ssv_price_source.observed.clone()));
+        if self.ssv_price_source.max_age_secs == 0 {
+            p.push(Problem::ZeroFeedMaxAge);
         }
         p
     }
@@ -281,8 +286,9 @@ impl Genesis {
 /// Frame length of a local testnet genesis, in beacon epochs.
 pub const LOCAL_FRAME_EPOCHS: u64 = 4;
 
-/// Agreed SSV price of a local genesis (0.003 ETH per SSV), a placeholder.
-pub const LOCAL_AGREED_WEI_PER_SSV: u128 = 3_000_000_000_000_000;
+/// How old the SSV feed's round may be in a local genesis: a day and an hour (Chainlink's
+/// ETH-pair feeds have a 24 h heartbeat).
+pub const LOCAL_FEED_MAX_AGE_SECS: u64 = 90_000;
 
 fn derive(label: &[u8], seed: &[u8; 32], index: Option<u32>) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -313,8 +319,8 @@ fn derive_address(label: &[u8], seed: &[u8; 32], index: Option<u32>) -> Address 
 ///
 /// Placeholders until the committee, keys and contract work replaces them: peer ids are
 /// `"local-<i>"` (not libp2p ids), submitter and contract addresses are the last 20 bytes of
-/// seed-derived SHA-256 values (nobody holds their keys), and the agreed SSV price is
-/// [`LOCAL_AGREED_WEI_PER_SSV`]. `threshold` is taken as given; [`Genesis::verify`] judges it.
+/// seed-derived SHA-256 values (nobody holds their keys), and the feed's staleness bound is
+/// [`LOCAL_FEED_MAX_AGE_SECS`]. `threshold` is taken as given; [`Genesis::verify`] judges it.
 pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: u64) -> (Genesis, Vec<[u8; 32]>) {
     let mut secrets = Vec::with_capacity(members);
     let mut list = Vec::with_capacity(members);
@@ -338,14 +344,14 @@ pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: 
         contracts: Contracts {
             node_manager: derive_address(b"node_manager", &seed, None),
             operator_registry: derive_address(b"operator_registry", &seed, None),
+            rewards_vault: derive_address(b"rewards_vault", &seed, None),
+            rewards_governance: derive_address(b"rewards_governance", &seed, None),
+            ssv_price_feed: derive_address(b"ssv_price_feed", &seed, None),
         },
         committee: Committee { threshold, members: list },
         first_epoch: 0,
         economics,
-        ssv_price_source: SsvPriceSource {
-            agreed_wei_per_ssv: LOCAL_AGREED_WEI_PER_SSV,
-            observed: OBSERVED_ORACLE_INPUT.into(),
-        },
+        ssv_price_source: SsvPriceSource { max_age_secs: LOCAL_FEED_MAX_AGE_SECS },
         beacon_genesis_validators_root: None,
     };
     (genesis, secrets)

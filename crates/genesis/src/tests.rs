@@ -96,17 +96,19 @@ fn zero_addresses_and_chain() {
     g.contracts.node_manager = Address::default();
     assert_eq!(lines(&g), ["contracts.node_manager: is the zero address; set the deployed contract's address"]);
     g.contracts.operator_registry = Address::default();
+    g.contracts.ssv_price_feed = Address::default();
     g.chain_id = 0;
-    g.version = 2;
+    g.version = 1;
     g.committee.members[1].submitter = Address::default();
     g.committee.members[0].peer_id.clear();
     assert_eq!(
         g.verify(),
         [
-            Problem::UnsupportedVersion(2),
+            Problem::UnsupportedVersion(1),
             Problem::ZeroChainId,
             Problem::ZeroContract("node_manager"),
             Problem::ZeroContract("operator_registry"),
+            Problem::ZeroContract("ssv_price_feed"),
             Problem::EmptyPeerId { member: 0 },
             Problem::ZeroSubmitter { member: 1 },
         ]
@@ -128,14 +130,12 @@ fn invalid_pubkey_is_named_not_a_bad_pop() {
 fn economics_and_price_source_problems() {
     let mut g = local(3, 2);
     g.economics.operator_share_bps = 10_001;
-    g.ssv_price_source.agreed_wei_per_ssv = 0;
-    g.ssv_price_source.observed = "chainlink".into();
+    g.ssv_price_source.max_age_secs = 0;
     assert_eq!(
         lines(&g),
         [
             "economics: `operator_share_bps` is invalid: 10001 is above 10000 bps",
-            "ssv_price_source.agreed_wei_per_ssv: is 0; set the agreed price (the SSV settlement divides by it)",
-            "ssv_price_source.observed: `chainlink` is unknown; version 1 supports only `oracle-input`",
+            "ssv_price_source.max_age_secs: is 0; set how old the feed's latest round may be (its heartbeat plus a margin)",
         ]
     );
     let mut g = local(3, 2);
@@ -170,7 +170,7 @@ fn save_load_round_trip() {
     assert_eq!(hash, g.hash());
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text, g.to_pretty_json());
-    assert!(text.starts_with("{\n  \"version\": 1,\n  \"chain_id\": 31337,\n  \"contracts\""));
+    assert!(text.starts_with("{\n  \"version\": 2,\n  \"chain_id\": 31337,\n  \"contracts\""));
     assert!(!dir.path().join("genesis.json.tmp").exists());
 }
 
@@ -238,7 +238,7 @@ fn hex_of(b: &[u8]) -> String {
 fn hash_known_prefix_and_domain() {
     let g = local(1, 1);
     let mut h = Sha256::new();
-    h.update(b"claystack-genesis-v1\0");
+    h.update(b"claystack-genesis-v2\0");
     h.update(serde_json::to_vec(&g).unwrap());
     let expect: [u8; 32] = h.finalize().into();
     assert_eq!(g.hash(), expect);

@@ -7,9 +7,11 @@
 
 mod log;
 mod measure;
+mod onchain;
 
 pub use log::{frame_log, log_bytes, FrameLog, TComponents, ValidatorLine};
 pub use measure::{beacon_facts, consensus_rewards, ConsensusRewards, ExitRequest, ValidatorMoney, ValidatorValue};
+pub use onchain::{execution_fees_wei, observed_wei_per_ssv, ChainReadings, FeedRound, PriceProblem};
 
 use claystack_accounting::Tally;
 use claystack_merkle::{StandardMerkleTree, Value};
@@ -23,9 +25,9 @@ use std::collections::BTreeSet;
 use thiserror::Error;
 
 /// Everything a frame needs besides the tallies, which come from the node's own
-/// accounting. A node reads the facts, the rewards source and the SSV price from a
-/// file; the registry too, unless it reads it from the OperatorRegistry (then the
-/// file leaves `registry` out and the node fills it in before building).
+/// accounting. A node measures all of it from the chains at the frame's reference points
+/// (`claystack-frame-close`); `report compute` and `report verify` read it from a file
+/// (`inputs.json`, which every closed report exports).
 ///
 /// Why this is not [`FrameInputs`]: the engine's input also holds the frame's position
 /// (report number and beacon epochs, which every node derives from genesis, never from
@@ -50,6 +52,10 @@ pub struct ExternalInputs {
     /// (`source.validator_rewards_wei` is then its total); it goes into the frame log.
     #[serde(default)]
     pub consensus: Option<ConsensusRewards>,
+    /// What the node read from the protocol's contracts (vault, governance, price feed), when
+    /// it measured the execution fees and prices; it goes into the frame log.
+    #[serde(default)]
+    pub chain: Option<ChainReadings>,
 }
 
 #[derive(Debug, Error)]

@@ -12,6 +12,7 @@
 //! the report is computed. Canonical: JSON of these types in their field order, lists sorted.
 
 use crate::measure::ValidatorMoney;
+use crate::onchain::ChainReadings;
 use crate::ExternalInputs;
 use claystack_accounting::Tally;
 use claystack_primitives::{Epoch, ValidatorIndex};
@@ -26,6 +27,8 @@ pub struct FrameLog {
     pub frame: (Epoch, Epoch),
     pub t: TComponents,
     pub ssv_price: SsvPrice,
+    /// The readings of the protocol's contracts behind the execution fees and the prices.
+    pub chain: Option<ChainReadings>,
     pub facts: Facts,
     /// Explicit adjustments, sorted.
     pub adjustments: Vec<Adjustment>,
@@ -104,6 +107,7 @@ pub fn frame_log(number: u64, frame: (Epoch, Epoch), inputs: &ExternalInputs, ta
             execution_fees_wei: inputs.source.execution_fees_wei,
         },
         ssv_price: inputs.ssv_price,
+        chain: inputs.chain.clone(),
         facts,
         adjustments,
         validators,

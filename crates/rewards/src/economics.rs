@@ -30,6 +30,10 @@ pub struct Economics {
     /// Discount on the bond of every node after the first of a type, by score; the
     /// band with the highest `min_score_bps` not above the score applies.
     pub bond_discount_bands: Vec<DiscountBand>,
+    /// Most explicit adjustments may move in one report: the sum of their absolute amounts
+    /// (governance enters them on chain, where the same cap holds).
+    #[serde(with = "wei::unsigned")]
+    pub adjustment_cap_wei: u128,
 }
 
 /// One kind of node and what it earns and needs.
@@ -250,6 +254,7 @@ impl Economics {
                 DiscountBand { min_score_bps: 7000, discount_bps: 5000 },
                 DiscountBand { min_score_bps: 9000, discount_bps: 10_000 },
             ],
+            adjustment_cap_wei: 10 * ETH,
         }
     }
 }

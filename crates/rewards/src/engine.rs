@@ -520,7 +520,14 @@ fn ssv_settlement(input: &FrameInputs, shares: &Shares, effects: &mut Effects) -
 }
 
 /// The adjustments the inputs list explicitly.
-fn explicit_adjustments(input: &FrameInputs, effects: &mut Effects) -> Result<()> {
+fn explicit_adjustments(economics: &Economics, input: &FrameInputs, effects: &mut Effects) -> Result<()> {
+    let mut moved: u128 = 0;
+    for adj in &input.adjustments {
+        moved = moved.saturating_add(adj.amount_wei.unsigned_abs());
+    }
+    if moved > economics.adjustment_cap_wei {
+        return Err(RewardsError::AdjustmentsAboveCap { total_wei: moved, cap_wei: economics.adjustment_cap_wei });
+    }
     for adj in &input.adjustments {
         let e = effects.per_node.get_mut(&adj.node).ok_or(RewardsError::AdjustmentForUnknownNode(adj.node))?;
         e.adjustments.push(AdjustmentLine {
@@ -580,7 +587,7 @@ pub fn compute_report(economics: &Economics, input: &FrameInputs) -> Result<Rewa
     let mut effects = Effects::new(&nodes);
     penalties(economics, input, &clusters, &shares, &mut effects)?;
     ssv_settlement(input, &shares, &mut effects)?;
-    explicit_adjustments(input, &mut effects)?;
+    explicit_adjustments(economics, input, &mut effects)?;
     let Effects { per_node, events, .. } = effects;
     let by_operator = node_reports(&operators, &nodes, &shares, per_node)?;
     let reports = operator_reports(economics, input, &operators, &addresses, by_operator, events)?;

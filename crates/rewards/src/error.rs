@@ -65,6 +65,9 @@ pub enum RewardsError {
     /// An adjustment for a node missing from the registry.
     #[error("adjustment for node {0}, which is not in the registry")]
     AdjustmentForUnknownNode(u64),
+    /// The explicit adjustments move more than economics allow in one report.
+    #[error("explicit adjustments move {total_wei} wei in total (sum of absolute amounts), above economics.adjustment_cap_wei {cap_wei}")]
+    AdjustmentsAboveCap { total_wei: u128, cap_wei: u128 },
     /// The agreed SSV price is zero.
     #[error("agreed SSV price is zero; the SSV settlement divides by it")]
     ZeroSsvPrice,

@@ -85,6 +85,15 @@ fn fact_and_frame_errors() {
     i.adjustments.push(Adjustment { node: 77, amount_wei: 1, reason: "x".into() });
     assert_eq!(err(&e, &i), RewardsError::AdjustmentForUnknownNode(77));
 
+    // The cap bounds the sum of absolute amounts: one wei over it is refused, at it is fine.
+    let moved: u128 = base.adjustments.iter().map(|a| a.amount_wei.unsigned_abs()).sum();
+    let mut tight = e.clone();
+    tight.adjustment_cap_wei = moved;
+    compute_report(&tight, &base).expect("adjustments exactly at the cap are accepted");
+    let mut i = base.clone();
+    i.adjustments.push(Adjustment { node: base.adjustments[0].node, amount_wei: -1, reason: "one wei more".into() });
+    assert_eq!(err(&tight, &i), RewardsError::AdjustmentsAboveCap { total_wei: moved + 1, cap_wei: moved });
+
     let mut i = base.clone();
     i.frame = (100, 110);
     assert_eq!(err(&e, &i), RewardsError::FrameLength { first: 100, last: 110, expected: 10 });

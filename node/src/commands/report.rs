@@ -4,8 +4,8 @@ use crate::cli::{ExplainArgs, ProofArgs, ReportArgs, VerifyArgs};
 use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
-use claystack_execution::{RegistryReader, ReportReader, Rpc};
-use claystack_frame_close::{check_not_in_file, frame_flows, ReferenceReader};
+use claystack_execution::{ReportReader, Rpc};
+use claystack_frame_close::{frame_flows, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::{hex, ReportKind};
@@ -24,7 +24,6 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
 async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Built, Option<(Rpc, Genesis)>)> {
     let genesis = super::genesis::load_verified(&args.genesis)?;
     let economics = genesis.economics.clone();
-    let mut file: ExternalInputs = read_json(&args.inputs, "frame inputs file")?;
     let frame = frame_of(&economics, genesis.first_epoch, args.number)?;
     if !args.data_dir.exists() {
         bail!("data directory {} does not exist — run `claystack-oracle run` first", args.data_dir.display());
@@ -43,6 +42,29 @@ async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Built, Option<(Rpc, 
             accounted
         );
     }
+    let (mut file, chain) = match (&args.rpc_url, &args.inputs) {
+        (Some(url), None) => {
+            if args.beacon_urls.is_empty() {
+                bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator records");
+            }
+            let flows = frame_flows(&store, args.number, frame)?;
+            let rpc = Rpc::connect(url, genesis.chain_id).await.context("--rpc-url")?;
+            let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default()).context("--beacon-url")?;
+            let measured = ReferenceReader::new(beacon, rpc.clone(), &genesis)
+                .read(args.number, frame, &flows)
+                .await
+                .context("measuring the frame at its reference points (--rpc-url, --beacon-url)")?
+                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?;
+            (measured.into_inputs(), Some((rpc, genesis)))
+        }
+        (None, Some(path)) => (read_json::<ExternalInputs>(path, "frame inputs file")?, None),
+        (Some(_), Some(_)) => {
+            bail!("give --inputs or --rpc-url, not both: with --rpc-url every frame input is measured from the chains")
+        }
+        (None, None) => {
+            bail!("give --rpc-url and --beacon-url to measure the frame, or --inputs with a frame inputs file")
+        }
+    };
     if file.previous.is_none() && args.number > 1 {
         // Report K chains to report K-1; a node's data dir holds it.
         let Some(stored) = store.report(ReportKind::Rewards, args.number - 1)? else {
@@ -56,28 +78,6 @@ async fn compute_from(args: &ReportArgs) -> anyhow::Result<(Built, Option<(Rpc, 
             .with_context(|| format!("stored report {} in {}", args.number - 1, args.data_dir.display()))?;
         file.previous = Some(previous.carry());
     }
-    let chain = match &args.rpc_url {
-        None => None,
-        Some(url) => {
-            if args.beacon_urls.is_empty() {
-                bail!("--rpc-url needs --beacon-url too: the beacon node gives the frame's reference block and validator indices");
-            }
-            // The libraries name what failed; the flags that chose it are this binary's to add.
-            check_not_in_file(args.number, &file).context("--rpc-url is given")?;
-            let flows = frame_flows(&store, args.number, frame)?;
-            let rpc = Rpc::connect(url, genesis.chain_id).await.context("--rpc-url")?;
-            let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default()).context("--beacon-url")?;
-            let registry = Address::from(genesis.contracts.operator_registry.0);
-            let reader = ReferenceReader::new(beacon, RegistryReader::new(rpc.clone(), registry));
-            reader
-                .read(args.number, frame, &flows)
-                .await
-                .context("measuring the frame at its reference points (--rpc-url, --beacon-url)")?
-                .map_err(|waiting| anyhow::anyhow!("{waiting}"))?
-                .apply_to(&mut file);
-            Some((rpc, genesis))
-        }
-    };
     let tallies = store.sum_tallies(frame.0, frame.1)?;
     Ok((build(&economics, file, args.number, frame, tallies)?, chain))
 }

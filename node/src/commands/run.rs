@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
-use claystack_execution::{RegistryReader, ReportReader, Rpc, Submitter, TxConfig};
+use claystack_execution::{ReportReader, Rpc, Submitter, TxConfig};
 use claystack_frame_close::{InputFiles, InputsSource, MeasuredInputs, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
@@ -58,18 +58,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Some(committee) => Some(member(committee, &genesis, rpc.clone(), store.clone()).await?),
                 None => None,
             };
-            let file = InputFiles::new(&reports.inputs_dir);
-            let inputs: Box<dyn InputsSource> = match rpc {
-                Some(rpc) => {
-                    let registry = Address::from(genesis.contracts.operator_registry.0);
-                    info!(rpc = %rpc.url(), %registry, "measuring each frame at its reference points: the registry from the OperatorRegistry, rewards and facts from the beacon chain");
-                    Box::new(MeasuredInputs::new(
-                        file,
-                        ReferenceReader::new(client, RegistryReader::new(rpc, registry)),
-                        store.clone(),
-                    ))
+            let inputs: Box<dyn InputsSource> = match (rpc, &reports.inputs_dir) {
+                (Some(rpc), _) => {
+                    info!(rpc = %rpc.url(), "measuring every frame input at the frame's reference points: registry, fees, prices and adjustments from the contracts, rewards and facts from the beacon chain");
+                    Box::new(MeasuredInputs::new(ReferenceReader::new(client, rpc, &genesis), store.clone()))
                 }
-                None => Box::new(file),
+                (None, Some(dir)) => Box::new(InputFiles::new(dir)),
+                (None, None) => unreachable!("the config requires an RPC or an inputs dir for reports"),
             };
             let export_dir = cfg.data_dir.join("reports");
             Some(Reports { genesis, inputs, export_dir, poll_interval: cfg.poll_interval, member })

@@ -1,5 +1,6 @@
 //! `claystack-oracle devnet`: a whole local committee end to end, as processes on this
-//! machine, until a rewards root is accepted on chain and an operator has claimed.
+//! machine, until `--reports` rewards roots (2 by default) are accepted on chain, each measured
+//! from the chains alone, and an operator has claimed.
 //!
 //! [`run`] takes the steps of docs/testnet.md in order, one function each:
 //!
@@ -7,17 +8,21 @@
 //!    a child process);
 //! 2. [`write_genesis`]: a genesis with fresh member keys and the contract addresses
 //!    predicted for the deployer;
-//! 3. [`deploy_and_register`]: the contracts deployed; four operators registered with nodes
-//!    of every type and bonds, the simulator's validators delegated to their clusters, the
-//!    NodeManager funded;
-//! 4. [`mine_past_reference_block`]: report 1's reference block comes after registration;
+//! 3. [`deploy_and_register`]: the contracts deployed (with a stand-in SSV price feed and the
+//!    agreed price published); the RewardsVault made anvil's fee recipient; four operators
+//!    registered with nodes of every type and bonds, the simulator's validators delegated to
+//!    their clusters, the NodeManager funded;
+//! 4. [`frames::play_frame`]: each frame's execution-layer activity before its reference block
+//!    (fees to the vault; from report 2 on a new feed price, an adjustment, fees moved out),
+//!    then anvil mines past the reference block;
 //! 5. [`start_members`]: one `claystack-oracle run` process per member (accounting, report,
-//!    BLS signing, gossip, quorum, submission by rotation), reading the registry from the chain;
-//! 6. [`wait_for_report_1`]: the NodeManager accepts report 1, and every member computed
-//!    that root;
+//!    BLS signing, gossip, quorum, submission by rotation), measuring every input from the chains;
+//! 6. [`wait_for_report`]: the NodeManager accepts each report, every member computed that
+//!    root, and [`frames::check_report`] checks what it measured against what happened;
 //! 7. [`claim_largest_leaf`]: the operator with the most rewards claims with a proof from a
 //!    member's tree dump (the NodeManager credits it) and withdraws the credit to itself;
-//! 8. [`verify_report_offline`]: `report verify` recomputes report 1 as any operator can;
+//! 8. [`verify_report_offline`]: `report verify` recomputes report 1 from the chains as any
+//!    operator can;
 //! 9. [`devnet`] stops every process it started, on success, failure or Ctrl-C.
 //!
 //! Two faults can be injected between steps 5 and 6, for the cross-process tests:
@@ -34,10 +39,9 @@ use claystack_execution::alloy::primitives::{B256, U256};
 use claystack_execution::alloy::providers::Provider;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::{
-    predict_addresses, AcceptedReport, ContractAddresses, DeployConfig, Deployer, Deployment, NodeType, Registrar,
-    RegistryReader, ReportReader, RewardsLeaf, Rpc, Submitter, Transactor, TxConfig,
+    predict_addresses, AcceptedReport, ContractAddresses, DeployConfig, Deployer, Deployment, FeedStandIn, NodeType,
+    Registrar, ReportReader, RewardsLeaf, Rpc, Submitter, Transactor, TxConfig,
 };
-use claystack_frame_close::ReferenceReader;
 use claystack_genesis::{generate_local, Genesis};
 use claystack_keys::{Kdf, KeyDir, Password};
 use claystack_merkle::StandardMerkleTree;
@@ -50,9 +54,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod frames;
+
 /// The simulated beacon chain (64 tracked validators with a few faults); `genesis_time` is
 /// prepended at run time so the registry's epochs and the simulator's agree.
-const SCENARIO: &str = include_str!("../../../testnet/scenarios/committee.toml");
+const SCENARIO: &str = include_str!("../../../../testnet/scenarios/committee.toml");
 /// Validators the operators run (the scenario's tracked set).
 const VALIDATORS: u64 = 64;
 /// The frame of report 1 starts here: late enough that registration (about 100 blocks) is done
@@ -117,10 +123,19 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
 async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Result<serde_json::Value> {
     let dir = &args.dir;
     let exe = std::env::current_exe().context("cannot find this executable to start the nodes")?;
-    let chains = start_chains(dir, &exe, procs).await?;
+    let chains = start_chains(dir, &exe, procs, args.reports).await?;
     let genesis = write_genesis(args, threshold, &chains).await?;
     let (deployment, operators) = deploy_and_register(&chains, &genesis).await?;
-    mine_past_reference_block(&chains, &genesis, &deployment).await?;
+    let plans = frames::plan(&chains, &chains.rpc, &genesis, args.reports).await?;
+    let registered_at = chains.rpc.block_number().await?;
+    ensure!(
+        registered_at < plans[0].start_block,
+        "registration ended at block {registered_at}, after report 1's frame began (block {}); raise FIRST_EPOCH in \
+         node/src/commands/devnet",
+        plans[0].start_block
+    );
+    let mut activity =
+        vec![frames::play_frame(&chains, &deployment.addresses, &plans[0], frames::FIRST_OBSERVED_WEI_PER_SSV).await?];
     if args.beacon_outage_secs.is_some() {
         // Report 1 must not close before the outage: the head starts before its frame is final.
         restart_beacon(dir, &exe, &chains, procs, &moving_head(chains.beacon_genesis_time), "sim-moving.log").await?;
@@ -136,13 +151,45 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     if args.crash_submitter {
         faults["crashed_submitter"] = crash_submitter(args, &exe, &chains, procs).await?;
     }
-    let report = wait_for_report_1(args, &chains, &deployment, &members, procs).await?;
-    let exported = dir.join(format!("member-{}/data/reports/rewards-1", members.online[0]));
-    print_report(&exported.join("report.json"), &operators)?;
-    let claim = claim_largest_leaf(&chains, &deployment.addresses, &operators, &exported.join("tree.json")).await?;
+    let mut reports = Vec::new();
+    let mut first = None;
+    let mut claim = json!(null);
+    for plan in &plans {
+        if plan.number > 1 {
+            let price = activity.last().expect("frame 1 played").observed_wei_per_ssv;
+            activity.push(frames::play_frame(&chains, &deployment.addresses, plan, price).await?);
+        }
+        let report = wait_for_report(args, &chains, &deployment, &members, procs, plan.number).await?;
+        let exported = dir.join(format!("member-{}/data/reports/rewards-{}", members.online[0], plan.number));
+        let measured = frames::check_report(
+            &exported,
+            &chains.rpc,
+            &deployment.addresses,
+            plan,
+            &activity[plan.number as usize - 1],
+        )
+        .await?;
+        print_report(&exported.join("report.json"), &operators)?;
+        if plan.number == 1 {
+            claim = claim_largest_leaf(&chains, &deployment.addresses, &operators, &exported.join("tree.json")).await?;
+        }
+        reports.push(json!({
+            "number": plan.number,
+            "merkle_root": report.root,
+            "tx": report.accepted.tx.to_string(),
+            "block": report.accepted.block,
+            "gas_used": report.gas_used,
+            "signers": report.signers,
+            "reference_block": plan.reference_block,
+            "measured": measured,
+        }));
+        first.get_or_insert(report);
+    }
+    let report = first.context("no report")?;
     let pids: Vec<u32> = procs.children.iter().map(|(c, _)| c.id()).chain([chains.anvil.pid()]).collect();
     verify_report_offline(dir, &exe, &chains, members.online[0], procs)?;
     Ok(json!({
+        "reports": reports,
         "report": 1,
         "merkle_root": report.root,
         "member_roots": report.member_roots,
@@ -173,7 +220,7 @@ struct Chains {
 }
 
 /// Step 1: anvil, and the beacon simulator with the committee scenario on one clock with it.
-async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Result<Chains> {
+async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs, reports: u64) -> anyhow::Result<Chains> {
     let anvil = Anvil::builder().start()?;
     let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
     let keys = anvil.dev_keys()?;
@@ -184,7 +231,10 @@ async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs) -> anyhow::Resu
     // Registration happens in beacon epoch 2 of the registry's clock, well before epoch 16.
     let beacon_genesis_time = now - 2 * seconds_per_epoch;
     let scenario = dir.join("scenario.toml");
-    claystack_fs_util::write_atomic(&scenario, format!("genesis_time = {beacon_genesis_time}\n{SCENARIO}").as_bytes())?;
+    // Every report's frame final: report n ends at epoch FIRST_EPOCH + 4n - 1, finality lags 2.
+    let head = format!("head_epoch = {}", FIRST_EPOCH + 4 * reports + 4);
+    let text = format!("genesis_time = {beacon_genesis_time}\n{}", SCENARIO.replace("head_epoch = 24", &head));
+    claystack_fs_util::write_atomic(&scenario, text.as_bytes())?;
     let beacon_port = free_port();
     let beacon_url = format!("http://127.0.0.1:{beacon_port}");
     let beacon = BeaconClient::new(std::slice::from_ref(&beacon_url), ClientConfig::default())?;
@@ -361,35 +411,34 @@ async fn deploy_and_register(
 ) -> anyhow::Result<(Deployment, Vec<(String, PrivateKeySigner)>)> {
     let owner = chains.keys[0].clone();
     let deployer = Deployer::new(Transactor::new(chains.rpc.clone(), owner, local_tx()));
-    let config = DeployConfig::for_genesis(genesis, chains.beacon_genesis_time, chains.seconds_per_epoch)?;
+    let mut config = DeployConfig::for_genesis(genesis, chains.beacon_genesis_time, chains.seconds_per_epoch)?;
+    config.feed_stand_in = Some(FeedStandIn {
+        decimals: frames::FEED_DECIMALS,
+        initial_answer: frames::FIRST_OBSERVED_WEI_PER_SSV as i128,
+    });
+    config.agreed_wei_per_ssv = Some(frames::AGREED_WEI_PER_SSV);
     let deployment = deployer.deploy(genesis, &config).await?;
     let a = &deployment.addresses;
+    // The protocol validators' fee recipient: every block's priority fees go to the vault.
+    chains
+        .rpc
+        .provider()
+        .raw_request::<_, serde_json::Value>("anvil_setCoinbase".into(), (a.rewards_vault,))
+        .await
+        .context("anvil_setCoinbase")?;
     say(&format!(
-        "contracts deployed: NodeManager {}, OperatorRegistry {}, csETH {}",
-        a.node_manager, a.operator_registry, a.cs_eth
+        "contracts deployed: NodeManager {}, OperatorRegistry {}, csETH {}, RewardsVault {} (anvil's fee recipient), \
+         RewardsGovernance {} (agreed SSV price {} wei), SSV feed stand-in {}",
+        a.node_manager,
+        a.operator_registry,
+        a.cs_eth,
+        a.rewards_vault,
+        a.rewards_governance,
+        frames::AGREED_WEI_PER_SSV,
+        a.ssv_price_feed
     ));
     let operators = register(&chains.rpc, &chains.keys, genesis, a, &chains.beacon).await?;
     Ok((deployment, operators))
-}
-
-/// Step 4: The registry is read at report 1's reference block: it must come after registration,
-/// and anvil mines up to it (nothing else would: it mines only on transactions).
-async fn mine_past_reference_block(chains: &Chains, genesis: &Genesis, deployment: &Deployment) -> anyhow::Result<()> {
-    let registered_at = chains.rpc.block_number().await?;
-    let frame = claystack_report::frame_of(&genesis.economics, genesis.first_epoch, 1)?;
-    let probe = ReferenceReader::new(
-        chains.beacon.clone(),
-        RegistryReader::new(chains.rpc.clone(), deployment.addresses.operator_registry),
-    );
-    let (slot, reference) = probe.reference(1, frame).await?;
-    ensure!(
-        registered_at < reference,
-        "registration ended at block {registered_at}, after report 1's reference block {reference} (slot {slot}); \
-         raise FIRST_EPOCH in node/src/commands/devnet.rs"
-    );
-    mine(&chains.rpc, reference + 8 - registered_at).await?;
-    say(&format!("report 1 reads the registry at block {reference} (beacon slot {slot}); anvil mined up to it"));
-    Ok(())
 }
 
 /// The members as step 5 started them.
@@ -400,8 +449,7 @@ struct Members {
     online: Vec<usize>,
 }
 
-/// Step 5: Frame inputs, then one `run` process per member (but the offline one) with its config
-/// and submitter key.
+/// Step 5: One `run` process per member (but the offline one) with its config and submitter key.
 fn start_members(
     args: &DevnetArgs,
     exe: &Path,
@@ -410,9 +458,6 @@ fn start_members(
     procs: &mut Procs,
 ) -> anyhow::Result<Members> {
     let dir = &args.dir;
-    let inputs_dir = dir.join("inputs");
-    std::fs::create_dir_all(&inputs_dir)?;
-    claystack_fs_util::write_atomic(&inputs_dir.join("frames.json"), FRAMES.as_bytes())?;
     let ports = free_ports(args.members);
     let peers: Vec<String> = (0..args.members)
         .map(|i| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], genesis.committee.members[i].peer_id))
@@ -454,34 +499,41 @@ struct AcceptedRoot {
     member_roots: Vec<String>,
 }
 
-/// Step 6: Waits until the NodeManager accepts report 1 and every running member has closed it
-/// with the accepted root.
-async fn wait_for_report_1(
+/// Step 6: Waits until the NodeManager accepts report `number` and every running member has
+/// closed it with the accepted root.
+async fn wait_for_report(
     args: &DevnetArgs,
     chains: &Chains,
     deployment: &Deployment,
     members: &Members,
     procs: &mut Procs,
+    number: u64,
 ) -> anyhow::Result<AcceptedRoot> {
     let rpc = &chains.rpc;
     let reader = ReportReader::new(rpc.clone(), deployment.addresses.node_manager);
-    wait_until(procs, Duration::from_secs(args.timeout_secs), "report 1 to be accepted on chain", || async {
-        matches!(reader.last_report_number(ReportKind::Rewards).await, Ok(n) if n >= 1)
-    })
+    wait_until(
+        procs,
+        Duration::from_secs(args.timeout_secs),
+        &format!("report {number} to be accepted on chain"),
+        || async { matches!(reader.last_report_number(ReportKind::Rewards).await, Ok(n) if n >= number) },
+    )
     .await?;
-    let id = ReportId { kind: ReportKind::Rewards, number: 1 };
+    let id = ReportId { kind: ReportKind::Rewards, number };
     // anvil can answer eth_getLogs a moment behind the state the report is visible in.
     let from = deployment.node_manager_block;
-    wait_until(procs, Duration::from_secs(10), "the ReportAccepted event of report 1", || async {
+    wait_until(procs, Duration::from_secs(10), &format!("the ReportAccepted event of report {number}"), || async {
         matches!(reader.find_accepted(id, from).await, Ok(Some(_)))
     })
     .await?;
-    let accepted = reader.find_accepted(id, from).await?.context("no ReportAccepted event for report 1")?;
+    let accepted = reader
+        .find_accepted(id, from)
+        .await?
+        .with_context(|| format!("no ReportAccepted event for report {number}"))?;
     let receipt = rpc.provider().get_transaction_receipt(accepted.tx).await?.context("no receipt")?;
     let signers: Vec<u16> = accepted.signers.members().collect();
     let submitter_member = members.submitters.iter().position(|s| *s == accepted.submitter);
     say(&format!(
-        "report 1 accepted in block {} (tx {}, {} gas): root {}, signed by members {:?}, submitted by {}",
+        "report {number} accepted in block {} (tx {}, {} gas): root {}, signed by members {:?}, submitted by {}",
         accepted.block,
         accepted.tx,
         receipt.gas_used,
@@ -489,9 +541,12 @@ async fn wait_for_report_1(
         signers,
         submitter_member.map_or(accepted.submitter.to_string(), |m| format!("member {m}"))
     ));
-    let root_files: Vec<PathBuf> =
-        members.online.iter().map(|i| args.dir.join(format!("member-{i}/data/reports/rewards-1/root"))).collect();
-    wait_until(procs, Duration::from_secs(30), "every member to close report 1", || async {
+    let root_files: Vec<PathBuf> = members
+        .online
+        .iter()
+        .map(|i| args.dir.join(format!("member-{i}/data/reports/rewards-{number}/root")))
+        .collect();
+    wait_until(procs, Duration::from_secs(30), &format!("every member to close report {number}"), || async {
         root_files.iter().all(|p| p.exists())
     })
     .await?;
@@ -503,7 +558,7 @@ async fn wait_for_report_1(
     for (i, r) in members.online.iter().zip(&member_roots) {
         ensure!(*r == root, "member {i} computed root {r}, but the chain accepted {root}");
     }
-    say(&format!("all {} running members computed the accepted root", members.online.len()));
+    say(&format!("all {} running members computed report {number}'s accepted root", members.online.len()));
     Ok(AcceptedRoot { accepted, gas_used: receipt.gas_used, signers, submitter_member, root, member_roots })
 }
 
@@ -571,8 +626,6 @@ fn verify_report_offline(
     let out = Command::new(exe)
         .args(["report", "verify", "--number", "1", "--genesis"])
         .arg(dir.join("genesis.json"))
-        .arg("--inputs")
-        .arg(dir.join("inputs/frames.json"))
         .arg("--data-dir")
         .arg(dir.join(format!("member-{member}/data")))
         .args(["--rpc-url", &chains.anvil.endpoint(), "--beacon-url", &chains.beacon_url])
@@ -580,7 +633,10 @@ fn verify_report_offline(
         .output()?;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     ensure!(out.status.success(), "report verify failed: {}", stderr.trim());
-    say(&format!("`report verify --number 1` on member {member}'s data, registry from the chain: {}", stdout.trim()));
+    say(&format!(
+        "`report verify --number 1` on member {member}'s data, every input measured from the chains: {}",
+        stdout.trim()
+    ));
     Ok(())
 }
 
@@ -608,15 +664,6 @@ fn print_report(path: &Path, operators: &[(String, PrivateKeySigner)]) -> anyhow
     }
     Ok(())
 }
-
-/// Frame inputs not measured yet: 0.5 ETH of execution-layer fees a frame and the SSV prices.
-/// The registry, the consensus-layer rewards and the facts are measured at each frame's
-/// reference points, so `validator_rewards_wei` must be 0 here.
-const FRAMES: &str = r#"{
-  "source": { "validator_rewards_wei": "0", "execution_fees_wei": "500000000000000000" },
-  "ssv_price": { "agreed_wei_per_ssv": "5000000000000000", "observed_wei_per_ssv": "4500000000000000" }
-}
-"#;
 
 /// Four operators (dev keys 1-4) with ETH bonded as csETH and direct, SSV and Obol nodes; the
 /// owner delegates the simulator's validators 0-63 to their clusters and funds the
@@ -700,9 +747,6 @@ tracked_validators = ["0-{last}"]
 start_epoch = {FIRST_EPOCH}
 poll_interval_ms = 500
 
-[reports]
-inputs_dir = "{inputs}"
-
 [committee]
 keys_dir = "{keys}"
 password_file = "{password}"
@@ -718,7 +762,6 @@ submitter_key_file = "{submitter}"
         data = member.join("data").display(),
         genesis = dir.join("genesis.json").display(),
         last = VALIDATORS - 1,
-        inputs = dir.join("inputs").display(),
         keys = member.join("keys").display(),
         password = dir.join("password").display(),
         port = ports[i],
