@@ -38,11 +38,22 @@ pub struct ExitAsked {
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Outcome {
     Pending,
-    Timely { exit_epoch: Epoch },
+    Timely {
+        exit_epoch: Epoch,
+    },
     /// `exit_epoch` is `None` while the validator has not exited (it is still late).
-    Late { exit_epoch: Option<Epoch>, late_epochs: u64 },
-    Never { exit_epoch: Option<Epoch>, late_epochs: u64 },
-    Forced { exit_epoch: Option<Epoch>, slashed: bool },
+    Late {
+        exit_epoch: Option<Epoch>,
+        late_epochs: u64,
+    },
+    Never {
+        exit_epoch: Option<Epoch>,
+        late_epochs: u64,
+    },
+    Forced {
+        exit_epoch: Option<Epoch>,
+        slashed: bool,
+    },
 }
 
 /// One validator's exit and its outcome.
@@ -67,7 +78,12 @@ fn epoch_of(e: Epoch) -> Option<Epoch> {
 
 /// The outcome of `asked` from the validator's `record` at `reference_epoch` (see the module
 /// comment); `record` is `None` when the state does not hold the validator.
-pub fn classify(asked: ExitAsked, record: Option<&ValidatorInfo>, reference_epoch: Epoch, grace_epochs: u64) -> Compliance {
+pub fn classify(
+    asked: ExitAsked,
+    record: Option<&ValidatorInfo>,
+    reference_epoch: Epoch,
+    grace_epochs: u64,
+) -> Compliance {
     let d = asked.exit_by_epoch;
     let r = reference_epoch;
     let grace_end = d.saturating_add(grace_epochs);
@@ -108,7 +124,14 @@ pub fn classify_all(
     let mut first_ask: BTreeMap<ValidatorIndex, ExitAsked> = BTreeMap::new();
     for a in asked {
         let earlier = |x: &ExitAsked| (a.exit_by_epoch, a.kind) < (x.exit_by_epoch, x.kind);
-        first_ask.entry(a.validator).and_modify(|x| if earlier(x) { *x = *a }).or_insert(*a);
+        first_ask
+            .entry(a.validator)
+            .and_modify(|x| {
+                if earlier(x) {
+                    *x = *a
+                }
+            })
+            .or_insert(*a);
     }
     let asked_set: BTreeSet<ValidatorIndex> = first_ask.keys().copied().collect();
     let mut out: Vec<Compliance> = first_ask
@@ -184,15 +207,24 @@ mod tests {
         assert_eq!(outcome(FAR, false, 110), Outcome::Late { exit_epoch: None, late_epochs: 10 });
         assert_eq!(outcome(FAR, false, 111), Outcome::Never { exit_epoch: None, late_epochs: 11 });
         // Not on the beacon chain at all: the same as not exited.
-        assert_eq!(classify(asked(1, 100), None, 111, GRACE).outcome, Outcome::Never { exit_epoch: None, late_epochs: 11 });
+        assert_eq!(
+            classify(asked(1, 100), None, 111, GRACE).outcome,
+            Outcome::Never { exit_epoch: None, late_epochs: 11 }
+        );
     }
 
     #[test]
     fn a_slashed_validator_is_forced_whatever_was_asked_and_an_exit_nobody_asked_for_is_forced() {
         assert_eq!(outcome(105, true, 120), Outcome::Forced { exit_epoch: Some(105), slashed: true });
-        let records = [record(1, false, 90, 346), record(2, false, 95, 351), record(3, false, FAR, FAR), record(4, true, 120, 8312)];
+        let records = [
+            record(1, false, 90, 346),
+            record(2, false, 95, 351),
+            record(3, false, FAR, FAR),
+            record(4, true, 120, 8312),
+        ];
         let all = classify_all(&[asked(1, 100)], &records, 200, GRACE);
-        let got: Vec<(u64, Outcome, bool, bool)> = all.iter().map(|c| (c.validator, c.outcome, c.exited, c.withdrawable)).collect();
+        let got: Vec<(u64, Outcome, bool, bool)> =
+            all.iter().map(|c| (c.validator, c.outcome, c.exited, c.withdrawable)).collect();
         assert_eq!(
             got,
             vec![

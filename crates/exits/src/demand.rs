@@ -87,8 +87,7 @@ pub fn exits_needed(liquidity: Liquidity, under_way: &[UnderWay], rules: DemandR
         under_way_gwei += u128::from(u.expected_gwei);
     }
     let under_way_wei = under_way_gwei.checked_mul(1_000_000_000).ok_or(ExitsError::Overflow("wei under way"))?;
-    let net_wei =
-        liquidity.unmet_demand_wei.saturating_sub(liquidity.buffer_wei).saturating_sub(under_way_wei);
+    let net_wei = liquidity.unmet_demand_wei.saturating_sub(liquidity.buffer_wei).saturating_sub(under_way_wei);
     let needed = net_wei.div_ceil(rules.per_exit_wei);
     let needed = u64::try_from(needed).map_err(|_| ExitsError::Overflow("number of exits needed"))?;
     Ok(Demand {
@@ -122,8 +121,14 @@ mod tests {
         assert_eq!(d.net_wei, 100 * ETH - 10 * ETH - 31 * ETH - ETH / 2);
         assert_eq!((d.needed, d.exits), (2, 2));
         // One wei more than a whole number of exits needs one more exit; exactly a whole number does not.
-        assert_eq!(exits_needed(Liquidity { unmet_demand_wei: 64 * ETH, buffer_wei: 0 }, &[], RULES).unwrap().needed, 2);
-        assert_eq!(exits_needed(Liquidity { unmet_demand_wei: 64 * ETH + 1, buffer_wei: 0 }, &[], RULES).unwrap().needed, 3);
+        assert_eq!(
+            exits_needed(Liquidity { unmet_demand_wei: 64 * ETH, buffer_wei: 0 }, &[], RULES).unwrap().needed,
+            2
+        );
+        assert_eq!(
+            exits_needed(Liquidity { unmet_demand_wei: 64 * ETH + 1, buffer_wei: 0 }, &[], RULES).unwrap().needed,
+            3
+        );
     }
 
     #[test]
@@ -153,7 +158,11 @@ mod tests {
             "validator 3 is listed twice in the exits under way"
         );
         // The largest inputs do not panic.
-        let huge = exits_needed(Liquidity { unmet_demand_wei: u128::MAX, buffer_wei: 0 }, &[], DemandRules { per_exit_wei: 1, max_per_report: 1 });
+        let huge = exits_needed(
+            Liquidity { unmet_demand_wei: u128::MAX, buffer_wei: 0 },
+            &[],
+            DemandRules { per_exit_wei: 1, max_per_report: 1 },
+        );
         assert_eq!(huge, Err(ExitsError::Overflow("number of exits needed")));
     }
 }

@@ -27,7 +27,7 @@ pub enum ExitsError {
     #[error("building the exits tree")]
     Tree(#[source] claystack_merkle::MerkleError),
     /// A voluntary exit request names a validator that is not a protocol validator.
-    #[error("{list} names validator {validator}, which is not among the protocol's validators")]
+    #[error("validator {validator} in {list} is not among the protocol's validators")]
     UnknownValidator { list: &'static str, validator: ValidatorIndex },
     /// An amount or epoch does not fit its integer type.
     #[error("overflow computing {0}")]

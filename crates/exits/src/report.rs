@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn the_tree_does_not_depend_on_the_order_of_the_leaves_and_proves_each() {
-        let leaves = [leaf(3, ExitKind::Requested, 50), leaf(1, ExitKind::Voluntary, 40), leaf(2, ExitKind::Requested, 50)];
+        let leaves =
+            [leaf(3, ExitKind::Requested, 50), leaf(1, ExitKind::Voluntary, 40), leaf(2, ExitKind::Requested, 50)];
         let a = tree_of(&leaves).unwrap().unwrap();
         let mut rev = leaves;
         rev.reverse();

@@ -99,9 +99,10 @@ pub fn exits_report(rules: &ExitRules, inputs: &ExitsInputs) -> Result<ExitsRepo
     dropped.sort();
 
     let mut under_way = inputs.under_way.clone();
-    under_way.extend(
-        voluntary.assigned.iter().map(|s| UnderWay { validator: s.request.validator, expected_gwei: by_index[&s.request.validator].balance_gwei }),
-    );
+    under_way.extend(voluntary.assigned.iter().map(|s| UnderWay {
+        validator: s.request.validator,
+        expected_gwei: by_index[&s.request.validator].balance_gwei,
+    }));
     let demand = exits_needed(inputs.liquidity, &under_way, rules.demand)?;
 
     // A validator with a voluntary request (served or not) is leaving: not a pick.

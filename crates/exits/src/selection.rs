@@ -101,7 +101,12 @@ fn no_cap() -> u32 {
 
 impl Default for Targets {
     fn default() -> Self {
-        Targets { node_types: BTreeMap::new(), locations: BTreeMap::new(), operators: BTreeMap::new(), operator_cap_bps: BPS }
+        Targets {
+            node_types: BTreeMap::new(),
+            locations: BTreeMap::new(),
+            operators: BTreeMap::new(),
+            operator_cap_bps: BPS,
+        }
     }
 }
 
@@ -400,13 +405,17 @@ mod tests {
         ];
         let t = Targets { operator_cap_bps: 5000, ..types(&[("ssv", 5000), ("direct", 5000)]) };
         let s = select(&c, &t, 1).unwrap();
-        assert_eq!(s.picks[0].validator, 1, "operator 1's lowest score; operator 2's 1000 is not in the most loaded group");
+        assert_eq!(
+            s.picks[0].validator, 1,
+            "operator 1's lowest score; operator 2's 1000 is not in the most loaded group"
+        );
         assert_eq!(s.picks[0].group, Group::Operator(op(1)));
     }
 
     #[test]
     fn exiting_slashed_and_pending_validators_are_never_picked_and_the_shortfall_is_reported() {
-        let mut c = vec![candidate(1, 1, "ssv", "eu", 0), candidate(2, 1, "ssv", "eu", 0), candidate(3, 1, "ssv", "eu", 0)];
+        let mut c =
+            vec![candidate(1, 1, "ssv", "eu", 0), candidate(2, 1, "ssv", "eu", 0), candidate(3, 1, "ssv", "eu", 0)];
         c.push(candidate(4, 1, "ssv", "eu", 5000));
         c[0].status = Status::Exiting;
         c[1].status = Status::Slashed;
@@ -427,7 +436,10 @@ mod tests {
             "exit targets: node types shares add up to 9000 bps, not 10000"
         );
         let t = Targets { operator_cap_bps: 0, ..Targets::default() };
-        assert_eq!(select(&[], &t, 1).unwrap_err().to_string(), "exit targets: operators cap 0 bps is not in 1..=10000");
+        assert_eq!(
+            select(&[], &t, 1).unwrap_err().to_string(),
+            "exit targets: operators cap 0 bps is not in 1..=10000"
+        );
         let c = [candidate(5, 1, "ssv", "eu", 1), candidate(5, 2, "ssv", "eu", 1)];
         assert_eq!(
             select(&c, &Targets::default(), 1).unwrap_err().to_string(),

@@ -65,7 +65,11 @@ pub struct Slots {
 }
 
 /// Gives exit slots to the open `requests` (any order) of the report at `reference_epoch`.
-pub fn assign_slots(requests: &[VoluntaryRequest], rules: VoluntaryRules, reference_epoch: Epoch) -> Result<Slots, ExitsError> {
+pub fn assign_slots(
+    requests: &[VoluntaryRequest],
+    rules: VoluntaryRules,
+    reference_epoch: Epoch,
+) -> Result<Slots, ExitsError> {
     if rules.fast_track_exit_within_epochs > rules.exit_within_epochs {
         return Err(ExitsError::InvalidRule {
             field: "fast_track_exit_within_epochs",
@@ -84,7 +88,8 @@ pub fn assign_slots(requests: &[VoluntaryRequest], rules: VoluntaryRules, refere
     let assigned = queue
         .into_iter()
         .map(|request| {
-            let within = if request.fast_track { rules.fast_track_exit_within_epochs } else { rules.exit_within_epochs };
+            let within =
+                if request.fast_track { rules.fast_track_exit_within_epochs } else { rules.exit_within_epochs };
             let exit_by_epoch = reference_epoch.checked_add(within).ok_or(ExitsError::Overflow("exit slot epoch"))?;
             Ok(ExitSlot { request, exit_by_epoch })
         })
@@ -116,7 +121,8 @@ pub(crate) fn check(requests: &[VoluntaryRequest]) -> Result<(), ExitsError> {
 mod tests {
     use super::*;
 
-    const RULES: VoluntaryRules = VoluntaryRules { capacity_per_report: 3, exit_within_epochs: 225, fast_track_exit_within_epochs: 12 };
+    const RULES: VoluntaryRules =
+        VoluntaryRules { capacity_per_report: 3, exit_within_epochs: 225, fast_track_exit_within_epochs: 12 };
 
     fn request(validator: u64, block: u64, log_index: u64, fast_track: bool) -> VoluntaryRequest {
         VoluntaryRequest { validator, operator: Address([validator as u8; 20]), block, log_index, fast_track }

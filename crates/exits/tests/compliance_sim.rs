@@ -70,7 +70,10 @@ fn asked() -> Vec<ExitAsked> {
 
 fn outcomes(epoch: u64) -> Vec<(u64, Outcome)> {
     let chain = BeaconModel::new(Scenario::from_toml(SCENARIO).unwrap()).unwrap();
-    classify_all(&asked(), &records(&chain, epoch), epoch, GRACE).iter().map(|c: &Compliance| (c.validator, c.outcome)).collect()
+    classify_all(&asked(), &records(&chain, epoch), epoch, GRACE)
+        .iter()
+        .map(|c: &Compliance| (c.validator, c.outcome))
+        .collect()
 }
 
 #[test]
@@ -102,7 +105,11 @@ fn each_exit_kind_and_outcome_from_the_simulators_records() {
 fn outcomes_follow_the_reference_epoch_until_the_exit_epoch_decides_them() {
     // Before the deadline nothing but the exits already made is decided.
     let at_14 = outcomes(14);
-    assert_eq!(at_14[0], (1, Outcome::Timely { exit_epoch: 15 }), "exit epoch known at signing (10), before it is reached");
+    assert_eq!(
+        at_14[0],
+        (1, Outcome::Timely { exit_epoch: 15 }),
+        "exit epoch known at signing (10), before it is reached"
+    );
     assert_eq!(at_14[1], (2, Outcome::Pending));
     assert_eq!(at_14[3], (4, Outcome::Pending));
     // Between the deadline and the grace's end an open exit is late, counted up to the reference.
@@ -122,5 +129,8 @@ fn an_exit_is_confirmed_at_its_exit_epoch_and_withdrawable_256_epochs_later() {
         let one = c.iter().find(|c| c.validator == 1).unwrap();
         (one.exited, one.withdrawable)
     };
-    assert_eq!([state(14), state(15), state(270), state(271)], [(false, false), (true, false), (true, false), (true, true)]);
+    assert_eq!(
+        [state(14), state(15), state(270), state(271)],
+        [(false, false), (true, false), (true, false), (true, true)]
+    );
 }

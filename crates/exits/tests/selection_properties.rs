@@ -61,14 +61,13 @@ fn shares(names: [&'static str; 4]) -> impl Strategy<Value = BTreeMap<String, u3
 }
 
 fn targets() -> impl Strategy<Value = Targets> {
-    (shares(TYPES), shares(LOCATIONS), 1u32..=10_000, prop::collection::btree_map(0u8..8, 0u32..=10_000, 0..3)).prop_map(
-        |(node_types, locations, operator_cap_bps, named)| Targets {
+    (shares(TYPES), shares(LOCATIONS), 1u32..=10_000, prop::collection::btree_map(0u8..8, 0u32..=10_000, 0..3))
+        .prop_map(|(node_types, locations, operator_cap_bps, named)| Targets {
             node_types,
             locations,
             operators: named.into_iter().map(|(o, s)| (Address([o; 20]), s)).collect(),
             operator_cap_bps,
-        },
-    )
+        })
 }
 
 /// The groups a candidate counts in, as docs/exits.md states the rule.
