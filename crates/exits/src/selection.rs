@@ -263,74 +263,122 @@ pub fn loads(
 struct GroupState {
     key: Group,
     load: Load,
-    /// Its active validators not yet picked, by (score, index): the first is its next pick.
-    eligible: BTreeSet<(u32, ValidatorIndex)>,
+    /// Its active validators by (score, index, position in `stay`): the first not yet
+    /// picked, from `next` on, is the group's next pick.
+    queue: Vec<(u32, ValidatorIndex, usize)>,
+    next: usize,
+}
+
+impl GroupState {
+    /// Its next pick, skipping the validators other groups gave up already.
+    fn head(&mut self, picked: &[bool]) -> Option<(u32, ValidatorIndex, usize)> {
+        while self.queue.get(self.next).is_some_and(|q| picked[q.2]) {
+            self.next += 1;
+        }
+        self.queue.get(self.next).copied()
+    }
 }
 
 /// Picks `count` validators to exit (fewer, with a shortfall, when not enough are active).
 /// Inputs may come in any order; the result depends only on their content.
 pub fn select(candidates: &[Candidate], targets: &Targets, count: u64) -> Result<Selection, ExitsError> {
     targets.check()?;
-    let sorted = checked(candidates)?;
-    let mut groups: Vec<GroupState> = Vec::new();
-    let mut index_of: BTreeMap<Group, usize> = BTreeMap::new();
-    // Each stay-in validator's group positions; filled after the groups are sorted.
-    let mut members: BTreeMap<ValidatorIndex, (&Candidate, Vec<Group>)> = BTreeMap::new();
-    for c in sorted.into_iter().filter(|c| c.status.stays()) {
-        members.insert(c.validator, (c, targets.groups_of(c)));
+    let stay: Vec<&Candidate> = checked(candidates)?.into_iter().filter(|c| c.status.stays()).collect();
+    let (by_type, by_location) = (!targets.node_types.is_empty(), !targets.locations.is_empty());
+
+    // Group ids in group order (node types, locations, operators, each by name), so that
+    // scanning the groups by id meets them in `Group` order.
+    let mut types: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut locations: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut operators: BTreeMap<Address, usize> = BTreeMap::new();
+    for c in &stay {
+        if by_type {
+            types.insert(&c.node_type, 0);
+        }
+        if by_location {
+            locations.insert(&c.location, 0);
+        }
+        operators.insert(c.operator, 0);
     }
-    let mut keys: BTreeSet<Group> = BTreeSet::new();
-    for (_, gs) in members.values() {
-        keys.extend(gs.iter().cloned());
+    let mut keys = Vec::with_capacity(types.len() + locations.len() + operators.len());
+    for (name, id) in &mut types {
+        *id = keys.len();
+        keys.push(Group::NodeType(name.to_string()));
     }
-    for key in keys {
-        index_of.insert(key.clone(), groups.len());
-        let target_bps = targets.target_bps(&key);
-        groups.push(GroupState { key, load: Load { validators: 0, target_bps }, eligible: BTreeSet::new() });
+    for (name, id) in &mut locations {
+        *id = keys.len();
+        keys.push(Group::Location(name.to_string()));
     }
-    let mut positions: BTreeMap<ValidatorIndex, Vec<usize>> = BTreeMap::new();
-    for (&v, (c, gs)) in &members {
-        let pos: Vec<usize> = gs.iter().map(|g| index_of[g]).collect();
-        for &p in &pos {
+    for (address, id) in &mut operators {
+        *id = keys.len();
+        keys.push(Group::Operator(*address));
+    }
+    let mut groups: Vec<GroupState> = keys
+        .into_iter()
+        .map(|key| {
+            let load = Load { validators: 0, target_bps: targets.target_bps(&key) };
+            GroupState { key, load, queue: Vec::new(), next: 0 }
+        })
+        .collect();
+
+    // Each validator's groups, one per balanced dimension.
+    let positions: Vec<Vec<usize>> = stay
+        .iter()
+        .map(|c| {
+            let mut pos = Vec::with_capacity(3);
+            if by_type {
+                pos.push(types[c.node_type.as_str()]);
+            }
+            if by_location {
+                pos.push(locations[c.location.as_str()]);
+            }
+            pos.push(operators[&c.operator]);
+            pos
+        })
+        .collect();
+    for (i, (c, pos)) in stay.iter().zip(&positions).enumerate() {
+        for &p in pos {
             groups[p].load.validators += 1;
             if c.status == Status::Active {
-                groups[p].eligible.insert((c.score_bps, v));
+                groups[p].queue.push((c.score_bps, c.validator, i));
             }
         }
-        positions.insert(v, pos);
+    }
+    for g in &mut groups {
+        g.queue.sort_unstable();
     }
 
+    let mut picked = vec![false; stay.len()];
     let mut picks = Vec::new();
     while (picks.len() as u64) < count {
         // The most loaded groups that still hold an eligible validator, and the best
         // (score, index) among their next picks; ties keep the first group in order.
-        let mut best: Option<(usize, (u32, ValidatorIndex))> = None;
-        for (i, g) in groups.iter().enumerate() {
-            let Some(&first) = g.eligible.first() else { continue };
+        let mut best: Option<(usize, (u32, ValidatorIndex, usize))> = None;
+        for i in 0..groups.len() {
+            let Some(head) = groups[i].head(&picked) else { continue };
             let better = match best {
                 None => true,
-                Some((b, bf)) => match g.load.compare(&groups[b].load) {
+                Some((b, bh)) => match groups[i].load.compare(&groups[b].load) {
                     Ordering::Greater => true,
-                    Ordering::Equal => first < bf,
+                    Ordering::Equal => head < bh,
                     Ordering::Less => false,
                 },
             };
             if better {
-                best = Some((i, first));
+                best = Some((i, head));
             }
         }
-        let Some((from, (score_bps, validator))) = best else { break };
-        let (c, _) = &members[&validator];
+        let Some((from, (score_bps, validator, at))) = best else { break };
         picks.push(Pick {
             validator,
-            operator: c.operator,
+            operator: stay[at].operator,
             score_bps,
             group: groups[from].key.clone(),
             load: groups[from].load,
         });
-        for &p in &positions[&validator] {
+        picked[at] = true;
+        for &p in &positions[at] {
             groups[p].load.validators -= 1;
-            groups[p].eligible.remove(&(score_bps, validator));
         }
     }
     let shortfall = count - picks.len() as u64;
