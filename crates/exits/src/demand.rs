@@ -31,12 +31,14 @@ pub struct Liquidity {
 }
 
 /// A validator already on its way out (an exit epoch on the beacon chain, or an exit asked
-/// for and not yet withdrawable): its balance will reach the queue without a new exit.
+/// for): its balance will reach the queue without a new exit. Once its full withdrawal is
+/// paid its balance is 0, so listing every exiting validator with its balance counts each
+/// wei once, before or after the withdrawal (assuming the buffer holds what was withdrawn).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnderWay {
     pub validator: ValidatorIndex,
-    /// Its balance at the reference state: what its full withdrawal is expected to pay.
+    /// Its balance at the reference state: what its full withdrawal is still expected to pay.
     pub expected_gwei: u64,
 }
 

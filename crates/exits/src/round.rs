@@ -39,7 +39,7 @@ pub struct ExitsInputs {
     /// The epoch of the reference slot.
     pub reference_epoch: Epoch,
     pub liquidity: Liquidity,
-    /// Validators already on their way out and not yet withdrawable.
+    /// Validators already on their way out, with their balance (0 once withdrawn).
     #[serde(default)]
     pub under_way: Vec<UnderWay>,
     /// Every protocol validator.
