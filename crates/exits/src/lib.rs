@@ -32,5 +32,5 @@ pub use demand::{exits_needed, Demand, DemandRules, Liquidity, UnderWay};
 pub use error::ExitsError;
 pub use report::{leaf_values, tree_of, ExitKind, ExitLeaf, EXITS_LEAF_ENCODING};
 pub use round::{exits_report, ExitRules, ExitsInputs, ExitsReport};
-pub use selection::{loads, select, Candidate, Group, Load, Pick, Selection, Status, Targets};
+pub use selection::{loads, select, status_of, Candidate, Group, Load, Pick, Selection, Status, Targets};
 pub use voluntary::{assign_slots, ExitSlot, Slots, VoluntaryRequest, VoluntaryRules};

@@ -35,7 +35,7 @@
 //! its target (`tests::share_based_deviations_can_rise_on_the_best_pick` shows it).
 
 use crate::error::ExitsError;
-use claystack_primitives::ValidatorIndex;
+use claystack_primitives::{Epoch, ValidatorIndex, ValidatorInfo, FAR_FUTURE_EPOCH};
 use claystack_rewards::{Address, BPS};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -50,7 +50,8 @@ pub enum Status {
     /// Has an exit epoch, or an exit asked for (voluntary or requested) and not yet made.
     Exiting,
     Slashed,
-    /// Registered, not yet active on the beacon chain.
+    /// Registered and not yet active on the beacon chain, or active for less than the
+    /// beacon chain's minimum before an exit (see [`status_of`]).
     Pending,
 }
 
@@ -58,6 +59,29 @@ impl Status {
     /// Counts in the network the selection balances (it will still be there).
     fn stays(self) -> bool {
         matches!(self, Status::Active | Status::Pending)
+    }
+}
+
+/// A protocol validator's status from its beacon record at the reference state (`None`:
+/// the state does not hold it yet) and whether an exit was asked for it (a voluntary
+/// request, or a published requested exit) and not yet made.
+///
+/// `shard_committee_period` is the spec's `SHARD_COMMITTEE_PERIOD` (256 epochs on mainnet,
+/// 64 on minimal): the beacon chain refuses a voluntary exit before `activation_epoch +`
+/// that, so a validator that young cannot comply with an exit request yet and counts as
+/// pending.
+pub fn status_of(
+    record: Option<&ValidatorInfo>,
+    exit_asked: bool,
+    reference_epoch: Epoch,
+    shard_committee_period: u64,
+) -> Status {
+    match record {
+        None => Status::Pending,
+        Some(r) if r.slashed => Status::Slashed,
+        Some(r) if r.exit_epoch != FAR_FUTURE_EPOCH || exit_asked => Status::Exiting,
+        Some(r) if r.activation_epoch.saturating_add(shard_committee_period) > reference_epoch => Status::Pending,
+        Some(_) => Status::Active,
     }
 }
 
@@ -407,6 +431,30 @@ mod tests {
 
     fn types(shares: &[(&str, u32)]) -> Targets {
         Targets { node_types: shares.iter().map(|&(t, b)| (t.to_string(), b)).collect(), ..Targets::default() }
+    }
+
+    #[test]
+    fn status_comes_from_the_beacon_record_and_the_exits_asked_for() {
+        let record = |slashed, activation_epoch, exit_epoch| ValidatorInfo {
+            index: 1,
+            status: String::new(),
+            pubkey: String::new(),
+            balance_gwei: 0,
+            effective_balance_gwei: 0,
+            slashed,
+            activation_epoch,
+            exit_epoch,
+            withdrawable_epoch: FAR_FUTURE_EPOCH,
+        };
+        let far = FAR_FUTURE_EPOCH;
+        let at_1000 = |r: Option<&ValidatorInfo>, asked| status_of(r, asked, 1000, 256);
+        assert_eq!(at_1000(None, false), Status::Pending, "deposit not processed yet");
+        assert_eq!(at_1000(Some(&record(false, far, far)), false), Status::Pending, "queued for activation");
+        assert_eq!(at_1000(Some(&record(false, 745, far)), false), Status::Pending, "active, too young to exit");
+        assert_eq!(at_1000(Some(&record(false, 744, far)), false), Status::Active);
+        assert_eq!(at_1000(Some(&record(false, 0, far)), true), Status::Exiting, "an exit asked for");
+        assert_eq!(at_1000(Some(&record(false, 0, 1200)), false), Status::Exiting, "an exit epoch");
+        assert_eq!(at_1000(Some(&record(true, 0, 1200)), true), Status::Slashed);
     }
 
     #[test]

@@ -160,6 +160,30 @@ fn the_report_bytes_and_tree_are_canonical() {
     assert!(r.bytes().ends_with(b"}\n"));
 }
 
+#[test]
+fn the_rules_read_from_genesis_json_and_unknown_fields_are_refused() {
+    let json = r#"{
+        "demand": {"per_exit_wei": "32000000000000000000", "max_per_report": 10},
+        "voluntary": {"capacity_per_report": 2, "exit_within_epochs": 225, "fast_track_exit_within_epochs": 12},
+        "targets": {
+            "node_types": {"ssv": 5000, "obol": 2500, "direct": 2500},
+            "locations": {"eu": 5000, "us": 5000},
+            "operator_cap_bps": 4000
+        },
+        "requested_exit_within_epochs": 450,
+        "grace_epochs": 225
+    }"#;
+    let read: ExitRules = serde_json::from_str(json).unwrap();
+    assert_eq!(read, rules());
+    let mut named = rules();
+    named.targets.operators.insert(op('A'), 2500);
+    let again: ExitRules = serde_json::from_str(&serde_json::to_string(&named).unwrap()).unwrap();
+    assert_eq!(again, named, "operator shares keyed by address survive a round trip");
+    let unknown = json.replace("\"grace_epochs\"", "\"grace\": 1, \"grace_epochs\"");
+    let err = serde_json::from_str::<ExitRules>(&unknown).unwrap_err().to_string();
+    assert!(err.contains("unknown field `grace`"), "{err}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
