@@ -3,8 +3,8 @@
 //! 1. open voluntary requests of active validators get exit slots (capacity, fast track
 //!    first); those of pending validators wait, those of exiting or slashed validators are
 //!    dropped (they leave anyway);
-//! 2. the served voluntary exits join the exits under way, and the demand says how many
-//!    more validators must exit;
+//! 2. the exits under way (exiting and slashed validators, and the voluntary exits just
+//!    served) count with their balances, and the demand says how many more must exit;
 //! 3. the selection picks them among the active validators without a voluntary request;
 //! 4. every served voluntary exit and every pick becomes a leaf.
 
@@ -39,10 +39,8 @@ pub struct ExitsInputs {
     /// The epoch of the reference slot.
     pub reference_epoch: Epoch,
     pub liquidity: Liquidity,
-    /// Validators already on their way out, with their balance (0 once withdrawn).
-    #[serde(default)]
-    pub under_way: Vec<UnderWay>,
-    /// Every protocol validator.
+    /// Every protocol validator. The exiting and slashed ones are the exits under way, each
+    /// expected to pay its balance (0 once withdrawn).
     pub candidates: Vec<Candidate>,
     /// Voluntary requests no earlier exits report served.
     #[serde(default)]
@@ -98,11 +96,12 @@ pub fn exits_report(rules: &ExitRules, inputs: &ExitsInputs) -> Result<ExitsRepo
     voluntary.carried.sort_by_key(VoluntaryRequest::queue_key);
     dropped.sort();
 
-    let mut under_way = inputs.under_way.clone();
-    under_way.extend(voluntary.assigned.iter().map(|s| UnderWay {
-        validator: s.request.validator,
-        expected_gwei: by_index[&s.request.validator].balance_gwei,
-    }));
+    let served: BTreeSet<ValidatorIndex> = voluntary.assigned.iter().map(|s| s.request.validator).collect();
+    let under_way: Vec<UnderWay> = by_index
+        .values()
+        .filter(|c| matches!(c.status, Status::Exiting | Status::Slashed) || served.contains(&c.validator))
+        .map(|c| UnderWay { validator: c.validator, expected_gwei: c.balance_gwei })
+        .collect();
     let demand = exits_needed(inputs.liquidity, &under_way, rules.demand)?;
 
     // A validator with a voluntary request (served or not) is leaving: not a pick.

@@ -63,8 +63,9 @@ impl Status {
 }
 
 /// A protocol validator's status from its beacon record at the reference state (`None`:
-/// the state does not hold it yet) and whether an exit was asked for it (a voluntary
-/// request, or a published requested exit) and not yet made.
+/// the state does not hold it yet) and whether an earlier exits report published an exit
+/// for it (a served voluntary request or a requested exit). An open voluntary request is not
+/// such an exit: [`crate::exits_report`] serves it (the validator must be active for that).
 ///
 /// `shard_committee_period` is the spec's `SHARD_COMMITTEE_PERIOD` (256 epochs on mainnet,
 /// 64 on minimal): the beacon chain refuses a voluntary exit before `activation_epoch +`

@@ -56,7 +56,6 @@ fn inputs() -> ExitsInputs {
         number: 3,
         reference_epoch: 1000,
         liquidity: Liquidity { unmet_demand_wei: 200 * ETH, buffer_wei: 20 * ETH },
-        under_way: vec![UnderWay { validator: 8, expected_gwei: GWEI_32_ETH }],
         candidates: vec![
             candidate(1, 'A', "ssv", "eu", 9000, Active),
             candidate(2, 'A', "ssv", "eu", 8000, Active),
@@ -66,7 +65,7 @@ fn inputs() -> ExitsInputs {
             candidate(6, 'B', "direct", "us", 6000, Pending),
             candidate(7, 'C', "obol", "us", 9000, Active),
             candidate(8, 'C', "direct", "eu", 5000, Exiting),
-            candidate(9, 'C', "ssv", "eu", 5000, Slashed),
+            Candidate { balance_gwei: 0, ..candidate(9, 'C', "ssv", "eu", 5000, Slashed) },
             candidate(10, 'D', "direct", "us", 9900, Active),
         ],
         voluntary_requests: vec![
@@ -84,7 +83,7 @@ fn the_worked_example_gives_the_numbers_of_the_docs() {
     let served: Vec<(u64, u64)> = r.voluntary.assigned.iter().map(|s| (s.request.validator, s.exit_by_epoch)).collect();
     assert_eq!(served, vec![(7, 1012), (10, 1225)]);
     assert_eq!(r.voluntary.carried.iter().map(|q| q.validator).collect::<Vec<_>>(), vec![3]);
-    // Demand: 200 - 20 - (8, 7, 10: 3 x 32) = 84 ETH -> ceil(84 / 32) = 3 exits.
+    // Demand: 200 - 20 - (8, 7, 10: 3 x 32; 9 withdrawn: 0) = 84 ETH -> ceil(84 / 32) = 3 exits.
     assert_eq!(r.demand.under_way_wei, 96 * ETH);
     assert_eq!(r.demand.net_wei, 84 * ETH);
     assert_eq!((r.demand.needed, r.demand.exits), (3, 3));
