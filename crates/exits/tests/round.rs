@@ -196,3 +196,46 @@ proptest! {
         prop_assert_eq!(a.bytes(), b.bytes());
     }
 }
+
+fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![Just(Status::Active), Just(Status::Exiting), Just(Status::Slashed), Just(Status::Pending)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_round_publishes_only_active_validators_and_as_many_exits_as_it_can(
+        statuses in prop::collection::vec(status(), 10),
+        balances in prop::collection::vec(0u64..=GWEI_32_ETH, 10),
+        demand_eth in 0u128..600,
+        buffer_eth in 0u128..100,
+    ) {
+        let mut i = inputs();
+        for ((c, s), b) in i.candidates.iter_mut().zip(statuses).zip(balances) {
+            c.status = s;
+            c.balance_gwei = b;
+        }
+        i.liquidity = Liquidity { unmet_demand_wei: demand_eth * ETH, buffer_wei: buffer_eth * ETH };
+        let r = exits_report(&rules(), &i).unwrap();
+        let status_of = |v: u64| i.candidates.iter().find(|c| c.validator == v).unwrap().status;
+        let asked_voluntarily = |v: u64| i.voluntary_requests.iter().any(|q| q.validator == v);
+        for l in &r.leaves {
+            prop_assert_eq!(status_of(l.validator), Status::Active, "leaf for {} ({:?})", l.validator, l.kind);
+            prop_assert_eq!(l.kind == ExitKind::Voluntary, asked_voluntarily(l.validator));
+        }
+        let active_requesters = i.voluntary_requests.iter().filter(|q| status_of(q.validator) == Status::Active).count();
+        prop_assert_eq!(r.voluntary.assigned.len(), active_requesters.min(2));
+        let eligible = i.candidates.iter().filter(|c| c.status == Status::Active && !asked_voluntarily(c.validator)).count() as u64;
+        prop_assert_eq!(r.selection.picks.len() as u64, r.demand.exits.min(eligible));
+        prop_assert_eq!(r.leaves.len(), r.voluntary.assigned.len() + r.selection.picks.len());
+        // Every exiting or slashed candidate and every served voluntary exit counts as under way.
+        let under_way: u128 = i
+            .candidates
+            .iter()
+            .filter(|c| matches!(c.status, Status::Exiting | Status::Slashed) || r.voluntary.assigned.iter().any(|s| s.request.validator == c.validator))
+            .map(|c| u128::from(c.balance_gwei) * 1_000_000_000)
+            .sum();
+        prop_assert_eq!(r.demand.under_way_wei, under_way);
+    }
+}
