@@ -14,6 +14,7 @@
 //! - [`selection`]: which active validators exit, most over-represented group first;
 //! - [`voluntary`]: operators' requests → exit slots, fast track first, within capacity;
 //! - [`compliance`]: timely, late, never or forced, from beacon records;
+//! - [`facts`]: the rewards engine's exit facts of a frame, from the compliance;
 //! - [`report`]: the leaf `(validator, operator, kind, exit-by epoch)` and its tree;
 //! - [`round`]: the four steps of one exits round, in order.
 //!
@@ -22,6 +23,7 @@
 pub mod compliance;
 pub mod demand;
 mod error;
+pub mod facts;
 pub mod report;
 pub mod round;
 pub mod selection;
@@ -30,6 +32,7 @@ pub mod voluntary;
 pub use compliance::{classify, classify_all, Compliance, ExitAsked, Outcome};
 pub use demand::{exits_needed, Demand, DemandRules, Liquidity, UnderWay};
 pub use error::ExitsError;
+pub use facts::frame_facts;
 pub use report::{leaf_values, tree_of, ExitKind, ExitLeaf, EXITS_LEAF_ENCODING};
 pub use round::{exits_report, ExitRules, ExitsInputs, ExitsReport};
 pub use selection::{loads, select, status_of, Candidate, Group, Load, Pick, Selection, Status, Targets};
