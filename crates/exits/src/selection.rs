@@ -311,8 +311,9 @@ pub fn select(candidates: &[Candidate], targets: &Targets, count: u64) -> Result
     let stay: Vec<&Candidate> = checked(candidates)?.into_iter().filter(|c| c.status.stays()).collect();
     let (by_type, by_location) = (!targets.node_types.is_empty(), !targets.locations.is_empty());
 
-    // Group ids in group order (node types, locations, operators, each by name), so that
-    // scanning the groups by id meets them in `Group` order.
+    // The groups of `Targets::groups_of`, interned (a million validators would otherwise
+    // clone a million names); ids in group order (node types, locations, operators, each by
+    // name), so that scanning the groups by id meets them in `Group` order.
     let mut types: BTreeMap<&str, usize> = BTreeMap::new();
     let mut locations: BTreeMap<&str, usize> = BTreeMap::new();
     let mut operators: BTreeMap<Address, usize> = BTreeMap::new();
