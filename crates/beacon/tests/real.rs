@@ -104,7 +104,10 @@ fn full_deneb_blocks_from_a_holesky_node_decode_with_every_withdrawal_and_aggreg
         let recorded_withdrawals = payload["withdrawals"].as_array().unwrap();
         assert_eq!(b.withdrawals.len(), recorded_withdrawals.len());
         for (w, r) in b.withdrawals.iter().zip(recorded_withdrawals) {
-            assert_eq!((w.index, w.validator, w.amount_gwei), (int(&r["index"]), int(&r["validator_index"]), int(&r["amount"])));
+            assert_eq!(
+                (w.index, w.validator, w.amount_gwei),
+                (int(&r["index"]), int(&r["validator_index"]), int(&r["amount"]))
+            );
         }
         withdrawals_seen += b.withdrawals.len();
         assert_eq!(b.deposits.len(), m["body"]["deposits"].as_array().unwrap().len());
@@ -151,7 +154,10 @@ fn teku_serialized_validators_and_duties_decode_field_for_field() {
     assert_eq!(parsed.len(), data.len());
     for (v, r) in parsed.iter().zip(data) {
         let rv = &r["validator"];
-        assert_eq!((v.index, v.balance_gwei, v.status.as_str()), (int(&r["index"]), int(&r["balance"]), text(&r["status"])));
+        assert_eq!(
+            (v.index, v.balance_gwei, v.status.as_str()),
+            (int(&r["index"]), int(&r["balance"]), text(&r["status"]))
+        );
         assert_eq!(v.pubkey, text(&rv["pubkey"]).to_ascii_lowercase());
         assert_eq!(v.effective_balance_gwei, int(&rv["effective_balance"]));
         assert_eq!(v.slashed, rv["slashed"].as_bool().unwrap());
@@ -168,7 +174,14 @@ fn teku_serialized_validators_and_duties_decode_field_for_field() {
     assert_eq!(parsed.duties.len(), data.len());
     for (d, r) in parsed.duties.iter().zip(data) {
         assert_eq!(
-            (d.validator_index, d.slot, d.committee_index, d.committee_length, d.committees_at_slot, d.validator_committee_index),
+            (
+                d.validator_index,
+                d.slot,
+                d.committee_index,
+                d.committee_length,
+                d.committees_at_slot,
+                d.validator_committee_index
+            ),
             (
                 int(&r["validator_index"]),
                 int(&r["slot"]),
