@@ -29,7 +29,8 @@
 //! synced store write. The child prints one JSON line of figures; the parent prints them.
 //!
 //! `cargo bench -p claystack-oracle --bench frame_close` measures (`FRAME_CLOSE_RUNS`, default
-//! 3); under `cargo test` it runs once at a small shape to prove it still works. Figures:
+//! 3; `FRAME_CLOSE_PERF=<file>` records the closing child with `perf record -g`); under
+//! `cargo test` it runs once at a small shape to prove it still works. Figures:
 //! docs/benchmarks.md.
 
 use claystack_accounting::{EpochFlows, EpochTally, Tally, ValidatorGwei};
@@ -113,6 +114,7 @@ fn parent(shape: Shape, runs: usize) {
     .unwrap();
     let seed = dir.path().join("seed-store");
     populate(&seed, shape);
+    settle(&seed);
     eprintln!(
         "setup: {} validators, {} protocol, {} operators, {} epochs; {:.1} s, store {} MB",
         shape.validators,
@@ -126,7 +128,19 @@ fn parent(shape: Shape, runs: usize) {
     for run in 1..=runs {
         let work = dir.path().join(format!("run-{run}"));
         copy_dir(&seed, &work.join("data"));
-        let out = Command::new(std::env::current_exe().unwrap())
+        // FRAME_CLOSE_PERF=<file>: record the closing child alone with `perf record -g`.
+        let mut cmd = match std::env::var_os("FRAME_CLOSE_PERF") {
+            Some(file) => {
+                let mut perf = Command::new("perf");
+                perf.args(["record", "-F", "2999", "-g", "-o"])
+                    .arg(file)
+                    .arg("--")
+                    .arg(std::env::current_exe().unwrap());
+                perf
+            }
+            None => Command::new(std::env::current_exe().unwrap()),
+        };
+        let out = cmd
             .arg("--close-child")
             .arg(dir.path())
             .arg(&url)
@@ -191,6 +205,31 @@ fn populate(dir: &Path, shape: Shape) {
         let flows = EpochFlows { epoch, withdrawals, deposits: Vec::new() };
         let cursor = AccountingCursor { next_epoch: epoch + 1, anchor: None, tracked_hash: hash };
         store.commit_epoch_tracked(&EpochTally { epoch, tallies }, &flows, &cursor, &tracked).unwrap();
+    }
+}
+
+/// Reopens the store and waits until RocksDB stops rewriting its files: the write-ahead log
+/// of the setup's writes replayed into tables and those compacted, as they would be in a node
+/// that accounted the week epoch by epoch. Without it every measured run would replay and
+/// compact the setup's last 64 MB of writes (a third of its CPU in `perf`).
+fn settle(dir: &Path) {
+    let _store = Store::open(dir).unwrap();
+    let listing = || {
+        let mut files: Vec<(std::ffi::OsString, u64)> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| (e.file_name(), e.metadata().map_or(0, |m| m.len())))
+            .collect();
+        files.sort();
+        files
+    };
+    let mut last = listing();
+    let mut quiet = 0;
+    while quiet < 6 {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = listing();
+        quiet = if now == last { quiet + 1 } else { 0 };
+        last = now;
     }
 }
 
