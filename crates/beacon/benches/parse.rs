@@ -97,7 +97,25 @@ fn duties(n: u64) -> Vec<u8> {
     serde_json::to_vec(&json!({"dependent_root": bytes(19, 32), "execution_optimistic": false, "data": data})).unwrap()
 }
 
+/// The first full block of a real Holesky node's recorded answers (tests/fixtures/real), its
+/// envelope put back together as the node sent it (compact JSON, as nodes serve it).
+fn real_deneb_block() -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/real/lido-oracle/holesky-deneb-blocks.cl.json", env!("CARGO_MANIFEST_DIR"));
+    let recorded: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let entry = recorded
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["url"].as_str().unwrap().contains("eth/v2/beacon/blocks/"))
+        .unwrap();
+    let mut answer = entry["response"][1].clone();
+    answer["data"] = entry["response"][0].clone();
+    serde_json::to_vec(&answer).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
+    let real = real_deneb_block();
+    assert_eq!(parse::block(&real, None, 64).unwrap().withdrawals.len(), 16);
     let electra = block("electra", (0..8).map(|i| attestation(i, 64, 488, true)).collect());
     let deneb = block("deneb", (0..128).map(|i| attestation(i, 1, 488, false)).collect());
     let duties = duties(10_000);
@@ -113,6 +131,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(deneb.len() as u64));
     g.bench_function(format!("deneb_block_{}KB", deneb.len() / 1024), |b| {
         b.iter(|| parse::block(&deneb, None, 64).unwrap())
+    });
+    g.throughput(Throughput::Bytes(real.len() as u64));
+    g.bench_function(format!("real_holesky_deneb_block_{}KB", real.len() / 1024), |b| {
+        b.iter(|| parse::block(&real, None, 64).unwrap())
     });
     g.throughput(Throughput::Bytes(duties.len() as u64));
     g.bench_function(format!("duties_10k_{}KB", duties.len() / 1024), |b| {

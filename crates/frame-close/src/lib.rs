@@ -271,7 +271,7 @@ impl FrameCloser {
         if next_epoch <= frame.1 {
             return Ok(Err(Waiting::Accounting { number, last_epoch: frame.1, next_epoch }));
         }
-        let first_tally = self.store.epoch_tallies(0, frame.1)?.first().map(|e| e.epoch);
+        let first_tally = self.store.first_tally_epoch()?.filter(|&e| e <= frame.1);
         match first_tally {
             Some(e) if e <= frame.0 => {}
             other => {

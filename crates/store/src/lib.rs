@@ -12,7 +12,6 @@ mod reports;
 use claystack_accounting::{EpochFlows, EpochTally, Tally};
 use claystack_primitives::{Epoch, ExecutionLink};
 use rocksdb::{Options, WriteBatch, DB};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -246,14 +245,71 @@ impl Store {
         Ok(out)
     }
 
-    /// Per-validator sums over `from..=to`, sorted by validator.
-    pub fn sum_tallies(&self, from: Epoch, to: Epoch) -> Result<Vec<Tally>> {
-        let mut sums: BTreeMap<u64, Tally> = BTreeMap::new();
-        for e in self.epoch_tallies(from, to)? {
-            for t in e.tallies {
-                sums.entry(t.validator).and_modify(|s| s.add(&t)).or_insert(t);
+    /// The first epoch with a stored tally (where this node's accounting started), if any.
+    /// One key read, where `epoch_tallies(0, to).first()` would decode every tally up to `to`.
+    pub fn first_tally_epoch(&self) -> Result<Option<Epoch>> {
+        let mut iter = self.db.iterator(rocksdb::IteratorMode::From(TALLY_PREFIX, rocksdb::Direction::Forward));
+        match iter.next() {
+            Some(item) => {
+                let (k, _) = item?;
+                Ok(k.starts_with(TALLY_PREFIX).then(|| {
+                    Epoch::from_be_bytes(k[TALLY_PREFIX.len()..].try_into().expect("tally keys hold 8 bytes"))
+                }))
             }
+            None => Ok(None),
         }
-        Ok(sums.into_values().collect())
     }
+
+    /// Per-validator sums over `from..=to`, sorted by validator.
+    ///
+    /// Streams: one epoch's tallies are decoded at a time and merged into the running sums, so
+    /// a mainnet frame (1,575 epochs of 10,000 tallies, 378 MB as `Vec<Tally>`) needs the sums
+    /// and one epoch in memory, not the whole frame.
+    pub fn sum_tallies(&self, from: Epoch, to: Epoch) -> Result<Vec<Tally>> {
+        let mut sums: Vec<Tally> = Vec::new();
+        let iter = self.db.iterator(rocksdb::IteratorMode::From(&tally_key(from), rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(TALLY_PREFIX) {
+                break;
+            }
+            let epoch = Epoch::from_be_bytes(k[TALLY_PREFIX.len()..].try_into().expect("tally keys hold 8 bytes"));
+            if epoch > to {
+                break;
+            }
+            let tallies = codec::decode_tallies(&v)
+                .map_err(|error| StoreError::Corrupt { key: format!("acct/tally/{epoch}"), error })?;
+            sums = add_tallies(sums, tallies);
+        }
+        Ok(sums)
+    }
+}
+
+/// `sums` (sorted by validator, one entry each) plus one epoch's `tallies`, sorted by validator
+/// with each validator's entries added together. The common case, the same validators in the
+/// same order as the sums, adds in place.
+fn add_tallies(mut sums: Vec<Tally>, mut tallies: Vec<Tally>) -> Vec<Tally> {
+    if sums.len() == tallies.len() && sums.iter().zip(&tallies).all(|(s, t)| s.validator == t.validator) {
+        for (s, t) in sums.iter_mut().zip(&tallies) {
+            s.add(t);
+        }
+        return sums;
+    }
+    tallies.sort_by_key(|t| t.validator);
+    let mut out: Vec<Tally> = Vec::with_capacity(sums.len().max(tallies.len()));
+    let (mut a, mut b) = (sums.into_iter().peekable(), tallies.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.validator <= y.validator => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        let Some(next) = next else { break };
+        match out.last_mut() {
+            Some(last) if last.validator == next.validator => last.add(&next),
+            _ => out.push(next),
+        }
+    }
+    out
 }

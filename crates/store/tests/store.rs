@@ -72,3 +72,61 @@ fn tracked_sets_are_recorded_when_they_change() {
     assert_eq!(flows[1].withdrawals, vec![ValidatorGwei { validator: 1, gwei: 3 }]);
     assert_eq!(flows[2].deposits, vec![PubkeyGwei { pubkey: [4; 48], gwei: 32 }]);
 }
+
+/// `sum_tallies` streams epoch by epoch; whatever the epochs hold (validators missing, out of
+/// order or repeated within an epoch), the sums are those of a per-validator map over the
+/// epochs in range, the way it was computed before.
+mod sums {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn equal_a_per_validator_map(
+            epochs in proptest::collection::vec(proptest::collection::vec((0u64..12, 0u32..3, 0u32..3), 0..10), 1..6),
+            from in 0u64..3,
+            span in 0u64..6,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            for (e, tallies) in epochs.iter().enumerate() {
+                let tallies: Vec<Tally> = tallies.iter().map(|&(v, d, i)| t(v, d, i.min(d))).collect();
+                let cursor = AccountingCursor { next_epoch: e as u64 + 1, tracked_hash: [0; 32], anchor: None };
+                store.commit_epoch(&EpochTally { epoch: e as u64, tallies }, &cursor).unwrap();
+            }
+            let to = from + span;
+            let mut expected: BTreeMap<u64, Tally> = BTreeMap::new();
+            for (e, tallies) in epochs.iter().enumerate() {
+                if (from..=to).contains(&(e as u64)) {
+                    for &(v, d, i) in tallies {
+                        let tally = t(v, d, i.min(d));
+                        expected.entry(v).and_modify(|s| s.add(&tally)).or_insert(tally);
+                    }
+                }
+            }
+            prop_assert_eq!(store.sum_tallies(from, to).unwrap(), expected.into_values().collect::<Vec<_>>());
+        }
+    }
+}
+
+#[test]
+fn the_first_tally_epoch_is_one_key_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.first_tally_epoch().unwrap(), None);
+    let flows = EpochFlows { epoch: 3, withdrawals: vec![], deposits: vec![] };
+    for e in [3u64, 4, 9] {
+        let cursor = AccountingCursor { next_epoch: e + 1, tracked_hash: [1; 32], anchor: None };
+        store
+            .commit_epoch_tracked(
+                &EpochTally { epoch: e, tallies: vec![t(1, 1, 1)] },
+                &EpochFlows { epoch: e, ..flows.clone() },
+                &cursor,
+                &[1],
+            )
+            .unwrap();
+    }
+    assert_eq!(store.first_tally_epoch().unwrap(), Some(3));
+}
