@@ -21,6 +21,14 @@ struct FileConfig {
     committee: Option<CommitteeSection>,
     #[serde(default)]
     execution: ExecutionSection,
+    #[serde(default)]
+    api: ApiSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSection {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +89,8 @@ pub struct NodeConfig {
     pub poll_interval: Duration,
     /// Set when the node closes reports.
     pub reports: Option<ReportsConfig>,
+    /// Where the HTTP API listens; no API when `None`.
+    pub api_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -176,8 +186,15 @@ impl NodeConfig {
                 "reports need frame inputs: set reports.inputs_dir in the config file, CLAYSTACK_INPUTS_DIR or --inputs-dir"
             ),
         };
+        let api_listen = match o.api_listen.clone().or(file.api.listen) {
+            None => None,
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("api.listen {text:?} is not an address; give IP:PORT, e.g. 127.0.0.1:8080")
+            })?),
+        };
         Ok(NodeConfig {
             reports,
+            api_listen,
             data_dir: o.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
             beacon_urls,
             beacon_timeout: Duration::from_millis(file.beacon.timeout_ms.unwrap_or(10_000)),
