@@ -192,7 +192,7 @@ async fn refresh(
         metrics.set_degraded(health().is_some());
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.changed() => return,
         }
     }
 }

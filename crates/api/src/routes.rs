@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::convert::Infallible;
 use tokio::sync::broadcast;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 
 /// The OpenAPI document, written by hand beside this file.
@@ -42,7 +43,8 @@ pub(crate) fn router(state: AppState, config: &ApiConfig) -> Router {
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overloaded))
                 .load_shed()
-                .concurrency_limit(config.max_concurrent)
+                // One semaphore for every route (a plain concurrency limit is per route).
+                .layer(GlobalConcurrencyLimitLayer::new(config.max_concurrent))
                 .timeout(config.request_timeout),
         );
     // The stream is long-lived by design: outside the timeout, limited by its own semaphore.
@@ -317,7 +319,7 @@ async fn stream(
         loop {
             let next = tokio::select! {
                 next = rx.recv() => next,
-                _ = stop.wait_for(|s| *s) => return None,
+                _ = stop.changed() => return None,
             };
             match next {
                 Ok(n) if m.matches(&n) => {

@@ -221,27 +221,24 @@ impl Builder {
     }
 }
 
+/// The view of `address`, made empty on first use.
+fn view_of(out: &mut BTreeMap<Address, OperatorView>, address: Address) -> &mut OperatorView {
+    out.entry(address).or_insert_with(|| OperatorView {
+        address,
+        latest: None,
+        running: None,
+        bond_wei: None,
+        claim: None,
+        history: Vec::new(),
+    })
+}
+
 /// Every operator of the latest reports and the running frame.
 fn operators(recent: &[Closed], running: Option<&RunningFrame>) -> BTreeMap<Address, OperatorView> {
     let mut out: BTreeMap<Address, OperatorView> = BTreeMap::new();
-    let entry = |out: &mut BTreeMap<Address, OperatorView>, address: Address| {
-        out.entry(address)
-            .or_insert_with(|| OperatorView {
-                address,
-                latest: None,
-                running: None,
-                bond_wei: None,
-                claim: None,
-                history: Vec::new(),
-            })
-            .history
-            .len()
-    };
     for closed in recent {
         for o in &closed.report.operators {
-            entry(&mut out, o.address);
-            let view = out.get_mut(&o.address).expect("just inserted");
-            view.history.push(HistoryLine {
+            view_of(&mut out, o.address).history.push(HistoryLine {
                 report: closed.number(),
                 rewards_wei: o.rewards_wei.to_string(),
                 epoch_amount_wei: o.epoch_amount_wei.to_string(),
@@ -254,12 +251,13 @@ fn operators(recent: &[Closed], running: Option<&RunningFrame>) -> BTreeMap<Addr
     }
     if let Some(latest) = recent.last() {
         let tree = tree_of(&latest.report).ok();
+        let leaves = latest.report.operator_leaves();
         for o in &latest.report.operators {
-            let view = out.get_mut(&o.address).expect("every operator of the latest report has a view");
+            let view = view_of(&mut out, o.address);
             view.latest = Some(o.clone());
-            let leaf = latest.report.operator_leaves().into_iter().find(|l| l.operator == o.address.0);
+            let leaf = leaves.iter().find(|l| l.operator == o.address.0);
             if let (Some(tree), Some(leaf)) = (&tree, leaf) {
-                if let Some(proof) = tree.find(&leaf_values(&leaf)).and_then(|i| tree.proof(i).ok()) {
+                if let Some(proof) = tree.find(&leaf_values(leaf)).and_then(|i| tree.proof(i).ok()) {
                     view.claim = Some(Claim {
                         report: latest.number(),
                         merkle_root: claystack_primitives::hex::encode(&tree.root()),
@@ -274,8 +272,7 @@ fn operators(recent: &[Closed], running: Option<&RunningFrame>) -> BTreeMap<Addr
     }
     if let Some(running) = running {
         for o in &running.projection.operators {
-            entry(&mut out, o.address);
-            out.get_mut(&o.address).expect("just inserted").running = Some(o.clone());
+            view_of(&mut out, o.address).running = Some(o.clone());
         }
     }
     out

@@ -27,11 +27,7 @@ use thiserror::Error;
 pub enum RunningError {
     /// The engine refused the projected inputs.
     #[error("running frame of report {number}: {error}")]
-    Build {
-        number: u64,
-        #[source]
-        error: ReportError,
-    },
+    Build { number: u64, error: ReportError },
     /// Scaling the latest frame's money overflowed (not a real chain's amounts).
     #[error("running frame of report {number}: the latest frame's rewards are too large to scale")]
     Overflow { number: u64 },
