@@ -46,9 +46,9 @@ fn wait_status(addr: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_j
 }
 
 fn schemathesis() -> std::path::PathBuf {
-    let st = std::env::var_os("CLAYSTACK_SCHEMATHESIS").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        Path::new(&std::env::var("HOME").unwrap()).join(".cache/claystack-schemathesis/bin/st")
-    });
+    let st = std::env::var_os("CLAYSTACK_SCHEMATHESIS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var("HOME").unwrap()).join(".cache/claystack-schemathesis/bin/st"));
     assert!(st.exists(), "schemathesis is not installed at {}; run scripts/setup.sh", st.display());
     st
 }
@@ -96,19 +96,26 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     // Both account the simulator's finalized chain and close the reports it covers.
     let done = |s: &serde_json::Value| s["latest_report"].as_u64() >= Some(2);
     let a = wait_status(&member_api, done);
-    let b = wait_status(&observer_api, |s| s["next_epoch"] == a["next_epoch"] && s["latest_report"] == a["latest_report"]);
+    let b =
+        wait_status(&observer_api, |s| s["next_epoch"] == a["next_epoch"] && s["latest_report"] == a["latest_report"]);
     let a = wait_status(&member_api, |s| s["next_epoch"] == b["next_epoch"]);
     assert_eq!(a["latest_report"], b["latest_report"]);
-    for path in ["/v1/notifications", "/v1/running", "/v1/reports", "/v1/reports/2", "/v1/reports/2/log",
-        "/v1/operators/0x2222222222222222222222222222222222222222"]
-    {
+    for path in [
+        "/v1/notifications",
+        "/v1/running",
+        "/v1/reports",
+        "/v1/reports/2",
+        "/v1/reports/2/log",
+        "/v1/operators/0x2222222222222222222222222222222222222222",
+    ] {
         let (x, y) = (get(&member_api, path), get(&observer_api, path));
         assert_eq!(x.0, 200, "{path}: {}", x.1);
         assert!(x == y, "{path} differs between member and observer:\n{}\n{}", x.1, y.1);
     }
     let (_, list) = get(&member_api, "/v1/notifications");
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
-    let kinds: Vec<&str> = list["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        list["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
     for kind in ["penalty_applied", "rewards_claimable", "slashing"] {
         assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }

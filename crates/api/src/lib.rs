@@ -121,7 +121,16 @@ pub async fn serve(
         stop: stop_rx.clone(),
     };
     let builder = Builder::new(sources.store, sources.genesis, config.params);
-    tokio::spawn(refresh(builder, sources.chain, sources.health, config.refresh, snapshot_tx, events, metrics, stop_rx.clone()));
+    tokio::spawn(refresh(
+        builder,
+        sources.chain,
+        sources.health,
+        config.refresh,
+        snapshot_tx,
+        events,
+        metrics,
+        stop_rx.clone(),
+    ));
     let app = routes::router(state, &config);
     info!(listen = %listener.local_addr()?, "HTTP API listening");
     let mut stop = stop_rx;

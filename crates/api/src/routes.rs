@@ -60,8 +60,11 @@ pub(crate) fn router(state: AppState, config: &ApiConfig) -> Router {
 /// Refuses over-long URIs before routing, and counts every answer by status.
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let response = if request.uri().to_string().len() > MAX_URI {
-        ApiError { status: StatusCode::URI_TOO_LONG, message: format!("the request URI is longer than {MAX_URI} bytes") }
-            .into_response()
+        ApiError {
+            status: StatusCode::URI_TOO_LONG,
+            message: format!("the request URI is longer than {MAX_URI} bytes"),
+        }
+        .into_response()
     } else {
         next.run(request).await
     };
@@ -98,7 +101,10 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 #[serde(deny_unknown_fields)]
 struct NoQuery {}
 
-async fn health(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn health(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     query(q)?;
     Ok(match (state.health)() {
         None => Json(json!({"status": "ok"})).into_response(),
@@ -118,7 +124,10 @@ async fn ready(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRej
     }
 }
 
-async fn metrics(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn metrics(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     query(q)?;
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response())
@@ -129,7 +138,10 @@ async fn openapi(q: Result<Query<NoQuery>, QueryRejection>) -> Result<Response, 
     Ok(([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response())
 }
 
-async fn status(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn status(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     query(q)?;
     let snap = state.snapshot.borrow().clone();
     let active = snap.notifications.iter().filter(|n| n.resolved_at.is_none()).count();
@@ -144,7 +156,10 @@ async fn status(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRe
     .into_response())
 }
 
-async fn reports(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn reports(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     query(q)?;
     let snap = state.snapshot.borrow().clone();
     Ok(Json(json!({ "latest": snap.latest_report, "reports": snap.reports })).into_response())
@@ -201,7 +216,10 @@ async fn log(
     Ok(raw_json(stored.log))
 }
 
-async fn running(State(state): State<AppState>, q: Result<Query<NoQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn running(
+    State(state): State<AppState>,
+    q: Result<Query<NoQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     query(q)?;
     let snap = state.snapshot.borrow().clone();
     match &snap.running {

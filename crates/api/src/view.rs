@@ -5,7 +5,9 @@
 use claystack_accounting::Tally;
 use claystack_genesis::Genesis;
 use claystack_notify::running::RunningSpan;
-use claystack_notify::{notifications, running_frame, tally_window, Closed, Inputs, Notification, Params, RunningFrame};
+use claystack_notify::{
+    notifications, running_frame, tally_window, Closed, Inputs, Notification, Params, RunningFrame,
+};
 use claystack_primitives::{Epoch, ReportKind};
 use claystack_report::{frame_of, leaf_values, tree_of};
 use claystack_rewards::{Address, OperatorReport};
@@ -137,7 +139,8 @@ impl Builder {
         snap.reports = self.summaries.clone();
         snap.committee = self.committee(marks.latest_report)?;
         let keep = self.params.history_reports.max(1);
-        let recent: Vec<Closed> = self.closed.range(marks.latest_report.saturating_sub(keep - 1).max(1)..).map(|(_, c)| c.clone()).collect();
+        let recent: Vec<Closed> =
+            self.closed.range(marks.latest_report.saturating_sub(keep - 1).max(1)..).map(|(_, c)| c.clone()).collect();
         let next_epoch = marks.next_epoch.unwrap_or(0);
         let window = tally_window(economics, genesis.first_epoch, recent.last().map(Closed::number), next_epoch);
         let tallies = match window {

@@ -141,7 +141,10 @@ async fn reports_operators_running_frame_and_notifications_are_served_from_the_s
     let (_, _, body) = api.get("/v1/reports").await;
     let list: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(list["reports"][1]["merkle_root"], hex::encode(&stored.merkle_root));
-    assert_eq!((list["reports"][1]["first_epoch"].as_u64(), list["reports"][1]["last_epoch"].as_u64()), (Some(4), Some(7)));
+    assert_eq!(
+        (list["reports"][1]["first_epoch"].as_u64(), list["reports"][1]["last_epoch"].as_u64()),
+        (Some(4), Some(7))
+    );
 
     // Operator 1 (node 1 runs validators 0..=3): its claim verifies against report 2's root.
     let (code, _, body) = api.get("/v1/operators/0x1111111111111111111111111111111111111111").await;
@@ -164,12 +167,17 @@ async fn reports_operators_running_frame_and_notifications_are_served_from_the_s
     assert!(claystack_merkle::verify(&stored.merkle_root, &leaf, &proof));
     // In the running frame node 1 has 8 duties and 6 included (validator 3 out): 75%.
     let node1 = op["running"]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == 1).unwrap();
-    assert_eq!((node1["duties"].as_u64(), node1["included"].as_u64(), node1["rate_bps"].as_u64()), (Some(8), Some(6), Some(7500)));
+    assert_eq!(
+        (node1["duties"].as_u64(), node1["included"].as_u64(), node1["rate_bps"].as_u64()),
+        (Some(8), Some(6), Some(7500))
+    );
 
     // Validator 3 is offline since epoch 7 (three epochs); node 1 projected below its band.
-    let (_, _, body) = api.get("/v1/notifications?operator=0x1111111111111111111111111111111111111111&active=true").await;
+    let (_, _, body) =
+        api.get("/v1/notifications?operator=0x1111111111111111111111111111111111111111&active=true").await;
     let list: Value = serde_json::from_str(&body).unwrap();
-    let kinds: Vec<&str> = list["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        list["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"validator_offline") && kinds.contains(&"performance_below_band"), "{kinds:?}");
     assert!(kinds.contains(&"rewards_claimable"), "{kinds:?}");
     let offline = list["notifications"].as_array().unwrap().iter().find(|n| n["kind"] == "validator_offline").unwrap();
@@ -280,10 +288,12 @@ async fn the_stream_sends_each_new_notification_and_ends_at_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let store = filled(dir.path());
     let api = start(store.clone(), healthy()).await;
-    let mut stream =
-        reqwest::get(format!("{}/v1/notifications/stream?operator=0x3333333333333333333333333333333333333333", api.base))
-            .await
-            .unwrap();
+    let mut stream = reqwest::get(format!(
+        "{}/v1/notifications/stream?operator=0x3333333333333333333333333333333333333333",
+        api.base
+    ))
+    .await
+    .unwrap();
     assert_eq!(stream.status().as_u16(), 200);
     // Two streams are the limit here: a third is refused with a 503, not queued.
     let second = reqwest::get(format!("{}/v1/notifications/stream", api.base)).await.unwrap();
@@ -305,10 +315,8 @@ async fn the_stream_sends_each_new_notification_and_ends_at_shutdown() {
     assert!(!text.contains("0x2222222222222222222222222222222222222222"), "filtered by operator: {text}");
     // Shutdown ends the open stream, and the server stops.
     api.stop().await;
-    let end = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(Some(_)) = stream.chunk().await {}
-    })
-    .await;
+    let end =
+        tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
     assert!(end.is_ok(), "the stream ended at shutdown");
 }
 
@@ -318,7 +326,9 @@ async fn two_nodes_on_the_same_data_serve_the_same_bytes_and_health_shows_degrad
     let api_a = start(filled(a.path()), healthy()).await;
     let degraded: HealthFn = Arc::new(|| Some("accounting: beacon node unreachable".into()));
     let api_b = start(filled(b.path()), degraded).await;
-    for path in ["/v1/notifications", "/v1/running", "/v1/operators/0x3333333333333333333333333333333333333333", "/v1/reports"] {
+    for path in
+        ["/v1/notifications", "/v1/running", "/v1/operators/0x3333333333333333333333333333333333333333", "/v1/reports"]
+    {
         let (x, y) = (api_a.get(path).await, api_b.get(path).await);
         assert_eq!(x.0, 200, "{path}");
         assert!(x == y, "{path} differs between the two nodes");

@@ -172,7 +172,9 @@ fn offline(params: &Params, latest: &Closed, tallies: &[EpochTally], out: &mut V
                 "validator {validator} has had no attestation included since epoch {start}; check that it runs and is \
                  connected"
             ),
-            Some(e) => format!("validator {validator} was offline from epoch {start} for {len} epochs; back at epoch {e}"),
+            Some(e) => {
+                format!("validator {validator} was offline from epoch {start} for {len} epochs; back at epoch {e}")
+            }
         };
         per_node(
             out,

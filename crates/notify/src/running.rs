@@ -91,9 +91,7 @@ pub fn running_frame(
             .ok_or(RunningError::Overflow { number })
     };
     let consensus = scale(latest.log.t.consensus_rewards_wei)?;
-    let fees = scale(
-        i128::try_from(latest.log.t.execution_fees_wei).map_err(|_| RunningError::Overflow { number })?,
-    )?;
+    let fees = scale(i128::try_from(latest.log.t.execution_fees_wei).map_err(|_| RunningError::Overflow { number })?)?;
     let fees = u128::try_from(fees).expect("scaled from a non-negative amount");
     let inputs = ExternalInputs {
         registry: registry_of(latest),

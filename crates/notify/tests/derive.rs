@@ -62,10 +62,7 @@ fn file() -> ExternalInputs {
 }
 
 fn list(reports: &[Closed], tallies: &[EpochTally], accepted: u64) -> Vec<claystack_notify::Notification> {
-    notifications(
-        &Params::default(),
-        &Inputs { reports, tallies, running: None, accepted, bonds: &[] },
-    )
+    notifications(&Params::default(), &Inputs { reports, tallies, running: None, accepted, bonds: &[] })
 }
 
 #[test]
@@ -80,7 +77,10 @@ fn an_offline_validator_is_raised_per_node_and_resolved_when_it_attests_again() 
     let offline: Vec<_> = all.iter().filter(|n| n.kind == Kind::ValidatorOffline).collect();
     let v3: Vec<_> = offline.iter().filter(|n| n.validator == Some(3)).collect();
     assert_eq!(v3.len(), 1);
-    assert_eq!((v3[0].node, v3[0].raised_at.epoch, v3[0].resolved_at.and_then(|p| p.epoch)), (Some(1), Some(1), Some(4)));
+    assert_eq!(
+        (v3[0].node, v3[0].raised_at.epoch, v3[0].resolved_at.and_then(|p| p.epoch)),
+        (Some(1), Some(1), Some(4))
+    );
     assert_eq!(v3[0].operator, Some(Address([0x11; 20])));
     let v12: Vec<_> = offline.iter().filter(|n| n.validator == Some(12)).collect();
     assert_eq!(v12.iter().map(|n| n.node.unwrap()).collect::<Vec<_>>().len(), 5, "one per cluster node");
@@ -113,10 +113,8 @@ fn claims_come_with_a_proof_of_the_reports_root() {
     let tallies = epochs(0, 3, &[], &[]);
     let r1 = closed(1, file(), &tallies, None);
     let tree = claystack_report::tree_of(&r1.report).unwrap();
-    let claims: Vec<_> = list(std::slice::from_ref(&r1), &tallies, 0)
-        .into_iter()
-        .filter(|n| n.kind == Kind::RewardsClaimable)
-        .collect();
+    let claims: Vec<_> =
+        list(std::slice::from_ref(&r1), &tallies, 0).into_iter().filter(|n| n.kind == Kind::RewardsClaimable).collect();
     assert_eq!(claims.len(), 3);
     for c in claims {
         let leaf = r1.report.operator_leaves().into_iter().find(|l| Some(Address(l.operator)) == c.operator).unwrap();
@@ -142,10 +140,8 @@ fn penalties_slashings_exits_and_accepted_reports_are_listed_from_the_reports() 
     let slash: Vec<_> = all.iter().filter(|n| n.kind == Kind::Slashing).collect();
     assert_eq!(slash.len(), 1);
     assert_eq!((slash[0].node, slash[0].severity, slash[0].raised_at.report), (Some(7), Severity::Critical, Some(1)));
-    let charged: Vec<_> = all
-        .iter()
-        .filter(|n| n.kind == Kind::PenaltyApplied && n.validator == Some(9) && n.node == Some(7))
-        .collect();
+    let charged: Vec<_> =
+        all.iter().filter(|n| n.kind == Kind::PenaltyApplied && n.validator == Some(9) && n.node == Some(7)).collect();
     assert!(!charged.is_empty(), "the slashing penalty of node 7 is listed");
     assert!(charged.iter().all(|n| n.amount_wei.as_deref().is_some_and(|a| a != "0")));
     let overdue: Vec<_> = all.iter().filter(|n| n.kind == Kind::ExitOverdue).collect();
@@ -195,7 +191,13 @@ fn the_running_frame_projects_penalties_with_the_reports_engine() {
     assert_eq!((node1.duties, node1.included, node1.rate_bps), (8, 7, 8750));
     let all = notifications(
         &Params::default(),
-        &Inputs { reports: std::slice::from_ref(&r1), tallies: &tallies, running: Some(&running), accepted: 0, bonds: &[] },
+        &Inputs {
+            reports: std::slice::from_ref(&r1),
+            tallies: &tallies,
+            running: Some(&running),
+            accepted: 0,
+            bonds: &[],
+        },
     );
     let warned: Vec<_> = all.iter().filter(|n| n.kind == Kind::PerformanceBelowBand).collect();
     assert_eq!(warned.iter().map(|n| n.node).collect::<Vec<_>>(), vec![Some(1)]);

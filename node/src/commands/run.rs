@@ -126,9 +126,7 @@ async fn start_api(
 struct AcceptedOnChain(ReportReader);
 
 impl claystack_api::ChainView for AcceptedOnChain {
-    fn last_accepted(
-        &self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>> {
+    fn last_accepted(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>> {
         Box::pin(async move {
             self.0.last_report_number(claystack_primitives::ReportKind::Rewards).await.map_err(|e| e.to_string())
         })
