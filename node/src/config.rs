@@ -286,6 +286,20 @@ mod tests {
     }
 
     #[test]
+    fn the_api_listens_only_where_it_is_told() {
+        let base = || NodeOverrides { beacon_urls: vec!["http://x".into()], tracked: vec!["0-3".into()], ..Default::default() };
+        assert_eq!(NodeConfig::resolve(&base()).unwrap().api_listen, None, "no API unless configured");
+        let f = write("[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n[api]\nlisten = \"127.0.0.1:8080\"\n");
+        let mut o = NodeOverrides { config: Some(f.path().into()), ..Default::default() };
+        assert_eq!(NodeConfig::resolve(&o).unwrap().api_listen, Some("127.0.0.1:8080".parse().unwrap()));
+        o.api_listen = Some("127.0.0.1:9090".into());
+        assert_eq!(NodeConfig::resolve(&o).unwrap().api_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let o = NodeOverrides { api_listen: Some("localhost".into()), ..base() };
+        let err = format!("{:#}", NodeConfig::resolve(&o).unwrap_err());
+        assert!(err.contains("api.listen \"localhost\" is not an address; give IP:PORT"), "{err}");
+    }
+
+    #[test]
     fn the_fee_cap_comes_in_gwei_from_the_file_or_the_flag() {
         let f = write(
             "genesis = \"g.json\"\n[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n\
