@@ -287,7 +287,11 @@ mod tests {
 
     #[test]
     fn the_api_listens_only_where_it_is_told() {
-        let base = || NodeOverrides { beacon_urls: vec!["http://x".into()], tracked: vec!["0-3".into()], ..Default::default() };
+        let base = || NodeOverrides {
+            beacon_urls: vec!["http://x".into()],
+            tracked: vec!["0-3".into()],
+            ..Default::default()
+        };
         assert_eq!(NodeConfig::resolve(&base()).unwrap().api_listen, None, "no API unless configured");
         let f = write("[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n[api]\nlisten = \"127.0.0.1:8080\"\n");
         let mut o = NodeOverrides { config: Some(f.path().into()), ..Default::default() };
