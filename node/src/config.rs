@@ -29,6 +29,9 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct ApiSection {
     listen: Option<String>,
+    #[serde(default)]
+    webhooks: Vec<String>,
+    webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +94,9 @@ pub struct NodeConfig {
     pub reports: Option<ReportsConfig>,
     /// Where the HTTP API listens; no API when `None`.
     pub api_listen: Option<std::net::SocketAddr>,
+    /// URLs every notification is POSTed to, and the file holding their HMAC key.
+    pub webhooks: Vec<String>,
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -186,6 +192,9 @@ impl NodeConfig {
                 "reports need frame inputs: set reports.inputs_dir in the config file, CLAYSTACK_INPUTS_DIR or --inputs-dir"
             ),
         };
+        if !file.api.webhooks.is_empty() && file.api.webhook_secret_file.is_none() {
+            bail!("api.webhooks are set but api.webhook_secret_file is not; give a file (mode 0600) holding the key receivers check signatures with");
+        }
         let api_listen = match o.api_listen.clone().or(file.api.listen) {
             None => None,
             Some(text) => Some(text.parse().with_context(|| {
@@ -195,6 +204,8 @@ impl NodeConfig {
         Ok(NodeConfig {
             reports,
             api_listen,
+            webhooks: file.api.webhooks,
+            webhook_secret_file: file.api.webhook_secret_file,
             data_dir: o.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
             beacon_urls,
             beacon_timeout: Duration::from_millis(file.beacon.timeout_ms.unwrap_or(10_000)),

@@ -22,9 +22,11 @@ mod error;
 mod metrics;
 mod routes;
 pub mod view;
+mod webhooks;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use webhooks::{signature, WebhookConfig};
 
 use claystack_genesis::Genesis;
 use claystack_notify::{Notification, Params};
@@ -82,6 +84,8 @@ pub struct Sources {
     pub genesis: Option<Genesis>,
     pub health: HealthFn,
     pub chain: Option<Box<dyn ChainView>>,
+    /// Where to POST notifications; none when `None`.
+    pub webhooks: Option<WebhookConfig>,
 }
 
 /// What handlers share.
@@ -120,6 +124,9 @@ pub async fn serve(
         streams: Arc::new(Semaphore::new(config.max_streams)),
         stop: stop_rx.clone(),
     };
+    if let Some(webhooks) = sources.webhooks {
+        tokio::spawn(webhooks::deliver(webhooks, state.snapshot.clone(), stop_rx.clone()));
+    }
     let builder = Builder::new(sources.store, sources.genesis, config.params);
     tokio::spawn(refresh(
         builder,

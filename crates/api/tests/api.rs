@@ -3,7 +3,7 @@
 //! Three operators (frame-close's test registry), four-epoch frames (a local genesis).
 
 use claystack_accounting::{EpochTally, Tally};
-use claystack_api::{serve, ApiConfig, HealthFn, Sources};
+use claystack_api::{serve, signature, ApiConfig, HealthFn, Sources, WebhookConfig};
 use claystack_genesis::Genesis;
 use claystack_primitives::{hex, ReportKind};
 use claystack_report::{build, frame_of, report_bytes, report_hash, ExternalInputs};
@@ -79,11 +79,15 @@ struct Api {
 }
 
 async fn start(store: Arc<Store>, health: HealthFn) -> Api {
+    start_with(store, health, None).await
+}
+
+async fn start_with(store: Arc<Store>, health: HealthFn, webhooks: Option<WebhookConfig>) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = ApiConfig { refresh: Duration::from_millis(50), max_streams: 2, ..ApiConfig::default() };
-    let sources = Sources { store, genesis: Some(genesis()), health, chain: None };
+    let sources = Sources { store, genesis: Some(genesis()), health, chain: None, webhooks };
     let task = tokio::spawn(serve(listener, sources, config, async move {
         let _ = stopped.await;
     }));
@@ -342,4 +346,100 @@ async fn two_nodes_on_the_same_data_serve_the_same_bytes_and_health_shows_degrad
     assert!(metrics.contains("claystack_oracle_degraded 1"), "{metrics}");
     api_a.stop().await;
     api_b.stop().await;
+}
+
+/// A webhook receiver on 127.0.0.1 that refuses its first `fail` requests with a 500 and
+/// keeps the notification id of each request it accepts whose signature checks.
+#[derive(Clone, Default)]
+struct Receiver {
+    accepted: Arc<std::sync::Mutex<Vec<String>>>,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+    bad_signatures: Arc<std::sync::atomic::AtomicUsize>,
+    fail: usize,
+}
+
+async fn receive(
+    axum::extract::State(r): axum::extract::State<Receiver>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    use std::sync::atomic::Ordering;
+    if r.refused.load(Ordering::SeqCst) < r.fail {
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let sig = headers.get("x-claystack-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if sig != signature(SECRET, &body) {
+        r.bad_signatures.fetch_add(1, Ordering::SeqCst);
+        return axum::http::StatusCode::UNAUTHORIZED;
+    }
+    let n: Value = serde_json::from_slice(&body).unwrap();
+    let id = headers.get("x-claystack-notification-id").unwrap().to_str().unwrap().to_string();
+    assert_eq!(n["id"], id.as_str());
+    r.accepted.lock().unwrap().push(id);
+    axum::http::StatusCode::OK
+}
+
+const SECRET: &[u8] = b"webhook secret of the test";
+
+/// The ids of the API's current notification list.
+async fn ids(api: &Api) -> Vec<String> {
+    let (_, _, body) = api.get("/v1/notifications").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["notifications"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// Waits until the receiver accepted every id of `want`.
+async fn until_received(r: &Receiver, want: &[String]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = r.accepted.lock().unwrap().clone();
+        if want.iter().all(|id| got.contains(id)) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not delivered: {} of {} in {got:?}", want.len(), got.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_deliver_each_notification_once_signed_through_failures_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let receiver = Receiver { fail: 3, ..Receiver::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(receiver.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let config = WebhookConfig {
+        urls: vec![url],
+        secret: SECRET.to_vec(),
+        dir: state.path().to_path_buf(),
+        backoff: Duration::from_millis(20),
+    };
+
+    // The receiver refuses the first three posts: they are retried until accepted.
+    let api = start_with(store.clone(), healthy(), Some(config.clone())).await;
+    let first = ids(&api).await;
+    assert!(!first.is_empty());
+    until_received(&receiver, &first).await;
+    assert_eq!(receiver.refused.load(std::sync::atomic::Ordering::SeqCst), 3);
+    api.stop().await;
+
+    // While the node is down, validator 12 goes offline; after the restart the new
+    // notifications arrive and none of the old ones comes again.
+    for epoch in 10..=12 {
+        commit(&store, epoch, &[3, 12]);
+    }
+    let api = start_with(store.clone(), healthy(), Some(config)).await;
+    let second = ids(&api).await;
+    assert!(second.iter().any(|id| !first.contains(id)), "the restart raised new notifications");
+    until_received(&receiver, &second).await;
+    api.stop().await;
+    let got = receiver.accepted.lock().unwrap().clone();
+    let unique: std::collections::BTreeSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "an id was delivered twice: {got:?}");
+    assert_eq!(receiver.bad_signatures.load(std::sync::atomic::Ordering::SeqCst), 0);
+    server.abort();
 }

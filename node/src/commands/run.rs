@@ -86,7 +86,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let node = Node::new(store.clone(), Arc::new(WallClock), Box::new(follower), reports);
     let api = match cfg.api_listen {
-        Some(addr) => Some(start_api(addr, store, api_sources, node.health()).await?),
+        Some(addr) => Some(start_api(addr, store, api_sources, node.health(), webhooks(&cfg)?).await?),
         None => None,
     };
     let result = node.run(shutdown).await;
@@ -104,6 +104,7 @@ async fn start_api(
     store: Arc<Store>,
     (genesis, node_manager): (Option<Genesis>, Option<ReportReader>),
     health: tokio::sync::watch::Receiver<claystack_service::Health>,
+    webhooks: Option<claystack_api::WebhookConfig>,
 ) -> anyhow::Result<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -113,13 +114,25 @@ async fn start_api(
         claystack_service::Health::Degraded { reason, .. } => Some(reason.clone()),
     });
     let chain = node_manager.map(|r| Box::new(AcceptedOnChain(r)) as Box<dyn claystack_api::ChainView>);
-    let sources = claystack_api::Sources { store, genesis, health, chain };
+    let sources = claystack_api::Sources { store, genesis, health, chain, webhooks };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
     let served = tokio::spawn(claystack_api::serve(listener, sources, claystack_api::ApiConfig::default(), shutdown));
     Ok((stop, served))
+}
+
+/// The webhooks of the config, with their key (read from a file only its owner can read).
+fn webhooks(cfg: &NodeConfig) -> anyhow::Result<Option<claystack_api::WebhookConfig>> {
+    let Some(path) = cfg.webhook_secret_file.as_ref().filter(|_| !cfg.webhooks.is_empty()) else { return Ok(None) };
+    let secret = claystack_fs_util::read_private(path).context("api.webhook_secret_file")?;
+    Ok(Some(claystack_api::WebhookConfig {
+        urls: cfg.webhooks.clone(),
+        secret,
+        dir: cfg.data_dir.clone(),
+        backoff: std::time::Duration::from_secs(1),
+    }))
 }
 
 /// The NodeManager's accepted reports, for the API's `report_accepted` notifications.
