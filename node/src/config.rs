@@ -312,6 +312,11 @@ mod tests {
         let o = NodeOverrides { api_listen: Some("localhost".into()), ..base() };
         let err = format!("{:#}", NodeConfig::resolve(&o).unwrap_err());
         assert!(err.contains("api.listen \"localhost\" is not an address; give IP:PORT"), "{err}");
+        let f = write("[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n[api]\nwebhooks = [\"http://127.0.0.1:9/h\"]\n");
+        let err = NodeConfig::resolve(&NodeOverrides { config: Some(f.path().into()), ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.webhook_secret_file is not"), "{err}");
     }
 
     #[test]
