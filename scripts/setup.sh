@@ -46,3 +46,14 @@ if ! cmp -s "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock"
   npm ci --prefix "$js" --no-audit --no-fund >/dev/null
   cp "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock"
 fi
+
+# schemathesis (PyPI) tests the node's HTTP API against its own OpenAPI document
+# (node/tests/api.rs), from a venv outside the clone: $HOME/.cache/claystack-schemathesis.
+schemathesis_version="4.32.5"
+st_venv="$HOME/.cache/claystack-schemathesis"
+if ! "$st_venv/bin/st" --version 2>/dev/null | grep -q "$schemathesis_version"; then
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  python3 -m venv "$st_venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$st_venv"; }
+  echo "setup: installing schemathesis $schemathesis_version into $st_venv" >&2
+  "$st_venv/bin/pip" install -q "schemathesis==$schemathesis_version"
+fi

@@ -109,6 +109,9 @@ pub struct NodeOverrides {
     /// File holding the keystore password (else the CLAYSTACK_KEYSTORE_PASSWORD env var).
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
+    /// HTTP API listen address, e.g. 127.0.0.1:8080 (no API unless set here or in [api]).
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_API_LISTEN")]
+    pub api_listen: Option<String>,
     /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/9000.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_P2P_LISTEN")]
     pub p2p_listen: Option<String>,

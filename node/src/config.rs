@@ -21,6 +21,17 @@ struct FileConfig {
     committee: Option<CommitteeSection>,
     #[serde(default)]
     execution: ExecutionSection,
+    #[serde(default)]
+    api: ApiSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSection {
+    listen: Option<String>,
+    #[serde(default)]
+    webhooks: Vec<String>,
+    webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +92,11 @@ pub struct NodeConfig {
     pub poll_interval: Duration,
     /// Set when the node closes reports.
     pub reports: Option<ReportsConfig>,
+    /// Where the HTTP API listens; no API when `None`.
+    pub api_listen: Option<std::net::SocketAddr>,
+    /// URLs every notification is POSTed to, and the file holding their HMAC key.
+    pub webhooks: Vec<String>,
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -181,8 +197,20 @@ impl NodeConfig {
                 "reports need the execution chain: set execution.rpc_url in the config file, CLAYSTACK_RPC_URL or --rpc-url"
             ),
         };
+        if !file.api.webhooks.is_empty() && file.api.webhook_secret_file.is_none() {
+            bail!("api.webhooks are set but api.webhook_secret_file is not; give a file (mode 0600) holding the key receivers check signatures with");
+        }
+        let api_listen = match o.api_listen.clone().or(file.api.listen) {
+            None => None,
+            Some(text) => Some(text.parse().with_context(|| {
+                format!("api.listen {text:?} is not an address; give IP:PORT, e.g. 127.0.0.1:8080")
+            })?),
+        };
         Ok(NodeConfig {
             reports,
+            api_listen,
+            webhooks: file.api.webhooks,
+            webhook_secret_file: file.api.webhook_secret_file,
             data_dir: o.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
             beacon_urls,
             beacon_timeout: Duration::from_millis(file.beacon.timeout_ms.unwrap_or(10_000)),
@@ -271,6 +299,29 @@ mod tests {
         let committee = NodeConfig::resolve(&o).unwrap().reports.unwrap().committee.unwrap();
         assert_eq!(committee.submitter_key_file, Some(PathBuf::from("k")));
         assert_eq!(committee.max_fee_per_gas, None, "no cap unless one is set");
+    }
+
+    #[test]
+    fn the_api_listens_only_where_it_is_told() {
+        let base = || NodeOverrides {
+            beacon_urls: vec!["http://x".into()],
+            tracked: vec!["0-3".into()],
+            ..Default::default()
+        };
+        assert_eq!(NodeConfig::resolve(&base()).unwrap().api_listen, None, "no API unless configured");
+        let f = write("[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n[api]\nlisten = \"127.0.0.1:8080\"\n");
+        let mut o = NodeOverrides { config: Some(f.path().into()), ..Default::default() };
+        assert_eq!(NodeConfig::resolve(&o).unwrap().api_listen, Some("127.0.0.1:8080".parse().unwrap()));
+        o.api_listen = Some("127.0.0.1:9090".into());
+        assert_eq!(NodeConfig::resolve(&o).unwrap().api_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let o = NodeOverrides { api_listen: Some("localhost".into()), ..base() };
+        let err = format!("{:#}", NodeConfig::resolve(&o).unwrap_err());
+        assert!(err.contains("api.listen \"localhost\" is not an address; give IP:PORT"), "{err}");
+        let f = write("[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n[api]\nwebhooks = [\"http://127.0.0.1:9/h\"]\n");
+        let err = NodeConfig::resolve(&NodeOverrides { config: Some(f.path().into()), ..Default::default() })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.webhook_secret_file is not"), "{err}");
     }
 
     #[test]

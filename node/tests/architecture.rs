@@ -5,7 +5,8 @@
 use std::path::Path;
 
 /// The crates that decide; they take plain data and return plain data.
-const PURE: &[&str] = &["primitives", "accounting", "rewards", "merkle", "report", "quorum", "genesis", "exits"];
+const PURE: &[&str] =
+    &["primitives", "accounting", "rewards", "merkle", "report", "quorum", "genesis", "exits", "notify"];
 
 /// Our helpers on the standard library that a pure crate may use at its edge (the genesis
 /// file's load and save); they pull in no I/O library.

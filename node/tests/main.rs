@@ -7,6 +7,7 @@
 
 mod support;
 
+mod api;
 mod committee;
 mod devnet;
 mod genesis;

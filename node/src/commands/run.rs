@@ -45,6 +45,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let follower = Follower::new(client.clone(), store.clone(), sync).await?;
     info!(tracked = cfg.tracked.len(), data_dir = %cfg.data_dir.display(), slots_per_epoch = follower.spec().slots_per_epoch, "oracle node started");
 
+    // What the HTTP API reads besides the store: the genesis, and the NodeManager.
+    let mut api_sources: (Option<Genesis>, Option<ReportReader>) = (None, None);
     let reports = match &cfg.reports {
         None => None,
         Some(reports) => {
@@ -54,6 +56,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
                 None => None,
             };
+            let node_manager = Address::from(genesis.contracts.node_manager.0);
+            api_sources = (Some(genesis.clone()), rpc.clone().map(|rpc| ReportReader::new(rpc, node_manager)));
             let member = match &reports.committee {
                 Some(committee) => Some(member(committee, &genesis, rpc.clone(), store.clone()).await?),
                 None => None,
@@ -75,8 +79,66 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         info!("interrupted; stored state is consistent, restart to resume");
     };
-    Node::new(store, Arc::new(WallClock), Box::new(follower), reports).run(shutdown).await?;
+    let node = Node::new(store.clone(), Arc::new(WallClock), Box::new(follower), reports);
+    let api = match cfg.api_listen {
+        Some(addr) => Some(start_api(addr, store, api_sources, node.health(), webhooks(&cfg)?).await?),
+        None => None,
+    };
+    let result = node.run(shutdown).await;
+    if let Some((stop, served)) = api {
+        let _ = stop.send(());
+        let _ = served.await;
+    }
+    result?;
     Ok(())
+}
+
+/// Starts the read-only HTTP API on `addr`; returns what stops it and its task.
+async fn start_api(
+    addr: std::net::SocketAddr,
+    store: Arc<Store>,
+    (genesis, node_manager): (Option<Genesis>, Option<ReportReader>),
+    health: tokio::sync::watch::Receiver<claystack_service::Health>,
+    webhooks: Option<claystack_api::WebhookConfig>,
+) -> anyhow::Result<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on api.listen {addr}; is the port free?"))?;
+    let health: claystack_api::HealthFn = Arc::new(move || match &*health.borrow() {
+        claystack_service::Health::Ok => None,
+        claystack_service::Health::Degraded { reason, .. } => Some(reason.clone()),
+    });
+    let chain = node_manager.map(|r| Box::new(AcceptedOnChain(r)) as Box<dyn claystack_api::ChainView>);
+    let sources = claystack_api::Sources { store, genesis, health, chain, webhooks };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let served = tokio::spawn(claystack_api::serve(listener, sources, claystack_api::ApiConfig::default(), shutdown));
+    Ok((stop, served))
+}
+
+/// The webhooks of the config, with their key (read from a file only its owner can read).
+fn webhooks(cfg: &NodeConfig) -> anyhow::Result<Option<claystack_api::WebhookConfig>> {
+    let Some(path) = cfg.webhook_secret_file.as_ref().filter(|_| !cfg.webhooks.is_empty()) else { return Ok(None) };
+    let secret = claystack_fs_util::read_private(path).context("api.webhook_secret_file")?;
+    Ok(Some(claystack_api::WebhookConfig {
+        urls: cfg.webhooks.clone(),
+        secret,
+        dir: cfg.data_dir.clone(),
+        backoff: std::time::Duration::from_secs(1),
+    }))
+}
+
+/// The NodeManager's accepted reports, for the API's `report_accepted` notifications.
+struct AcceptedOnChain(ReportReader);
+
+impl claystack_api::ChainView for AcceptedOnChain {
+    fn last_accepted(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>> {
+        Box::pin(async move {
+            self.0.last_report_number(claystack_primitives::ReportKind::Rewards).await.map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Refuses a beacon node of another network than genesis pins (its genesis validators root).
