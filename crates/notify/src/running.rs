@@ -101,6 +101,7 @@ pub fn running_frame(
         adjustments: Vec::new(),
         previous: Some(latest.report.carry()),
         consensus: None,
+        chain: None,
     };
     let built =
         build(economics, inputs, number, span.frame, tallies).map_err(|error| RunningError::Build { number, error })?;
