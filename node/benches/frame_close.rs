@@ -40,8 +40,7 @@ use claystack_execution::{
     to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistrySnapshot, ValidatorEntry, ValidatorStatus,
 };
 use claystack_frame_close::{
-    frame_flows, BoxFuture, FrameCloseError, FrameCloser, InputsSource, InputsStatus,
-    Measured,
+    frame_flows, BoxFuture, FrameCloseError, FrameCloser, InputsSource, InputsStatus, Measured,
 };
 use claystack_genesis::{generate_local, Economics, Genesis};
 use claystack_primitives::{hex, BeaconSpec, Epoch, ReportId, ReportKind, ValidatorInfo};
@@ -385,13 +384,8 @@ impl BenchInputs {
         let facts = beacon_facts(frame, &records, &[]);
         // The vault, governance and feed readings are seven `eth_call`s at two blocks (about a
         // millisecond on anvil); like the registry, they stand in here with fixed values.
-        let feed = FeedRound {
-            round_id: 1,
-            answer: 3_900_000_000_000_000,
-            updated_at: 1,
-            answered_in_round: 1,
-            decimals: 18,
-        };
+        let feed =
+            FeedRound { round_id: 1, answer: 3_900_000_000_000_000, updated_at: 1, answered_in_round: 1, decimals: 18 };
         let file = Measured {
             reference: (slot, block),
             unindexed: registry.unindexed.len(),
@@ -399,7 +393,10 @@ impl BenchInputs {
             rewards,
             facts,
             execution_fees_wei: 250_000_000_000_000_000_000,
-            ssv_price: SsvPrice { agreed_wei_per_ssv: 4_000_000_000_000_000, observed_wei_per_ssv: 3_900_000_000_000_000 },
+            ssv_price: SsvPrice {
+                agreed_wei_per_ssv: 4_000_000_000_000_000,
+                observed_wei_per_ssv: 3_900_000_000_000_000,
+            },
             adjustments: Vec::new(),
             chain: ChainReadings {
                 start_block: 0,
@@ -436,13 +433,7 @@ fn close_child(dir: &Path, url: &str) {
     let store = Arc::new(Store::open(&work.join("data")).unwrap());
     let beacon = BeaconClient::new(&[url.to_string()], ClientConfig::default()).unwrap();
     let phases = Arc::new(Mutex::new(vec![("start: genesis, store open", started.elapsed())]));
-    let inputs = BenchInputs {
-        beacon,
-        store: store.clone(),
-        pubkeys,
-        operators,
-        phases: phases.clone(),
-    };
+    let inputs = BenchInputs { beacon, store: store.clone(), pubkeys, operators, phases: phases.clone() };
     let closer =
         FrameCloser::new(genesis.clone(), store.clone(), Box::new(inputs)).with_export_dir(work.join("export"));
     let close_started = Instant::now();
