@@ -276,13 +276,19 @@ mod tests {
             beacon_urls: vec!["http://x".into()],
             tracked: vec!["0-3".into()],
             genesis: Some("g.json".into()),
-            inputs_dir: Some("in".into()),
             ..Default::default()
         };
-        // An observer with an RPC reads the registry from the chain and submits nothing.
+        // An observer with an RPC measures every input from the chains and submits nothing.
         let o = NodeOverrides { rpc_url: Some("http://rpc".into()), ..base() };
         let reports = NodeConfig::resolve(&o).unwrap().reports.unwrap();
         assert_eq!((reports.rpc_url.as_deref(), reports.committee.is_none()), (Some("http://rpc"), true));
+        assert_eq!(reports.inputs_dir, None);
+        // Reports need the chain (or, in tests, an inputs dir); never both.
+        let err = NodeConfig::resolve(&base()).unwrap_err().to_string();
+        assert!(err.contains("reports need the execution chain"), "{err}");
+        let o = NodeOverrides { rpc_url: Some("http://rpc".into()), inputs_dir: Some("in".into()), ..base() };
+        let err = NodeConfig::resolve(&o).unwrap_err().to_string();
+        assert!(err.contains("remove reports.inputs_dir"), "{err}");
         // A submitter key needs an RPC, and committee keys.
         let o = NodeOverrides { submitter_key_file: Some("k".into()), keys_dir: Some("keys".into()), ..base() };
         let err = NodeConfig::resolve(&o).unwrap_err().to_string();
@@ -328,7 +334,7 @@ mod tests {
     fn the_fee_cap_comes_in_gwei_from_the_file_or_the_flag() {
         let f = write(
             "genesis = \"g.json\"\n[beacon]\nurls = [\"http://x\"]\n[accounting]\ntracked_validators = [\"0-3\"]\n\
-             [reports]\ninputs_dir = \"in\"\n[committee]\nkeys_dir = \"keys\"\n\
+             [committee]\nkeys_dir = \"keys\"\n\
              [execution]\nrpc_url = \"http://rpc\"\nsubmitter_key_file = \"k\"\nmax_fee_per_gas_gwei = 500\n",
         );
         let mut o = NodeOverrides { config: Some(f.path().into()), ..Default::default() };
