@@ -356,9 +356,24 @@ async fn crash_submitter(
         std::fs::read_to_string(&restarted).is_ok_and(|t| t.contains("resuming the transaction an earlier run sent"))
     })
     .await?;
+    // The journal may hold an attempt the killed member sent but had no time to log (saved,
+    // sent, killed): the restarted member names the one it resumes.
+    let text = std::fs::read_to_string(&restarted).context("the restarted member's log")?;
+    let resumed = text
+        .lines()
+        .find(|l| l.contains("resuming the transaction an earlier run sent"))
+        .and_then(|l| l.split("tx=Some(").nth(1))
+        .and_then(|r| r.split(')').next())
+        .map(str::to_string)
+        .context("the restarted member's resume line names no transaction")?;
+    let mut attempts = attempts;
+    if !attempts.contains(&resumed) {
+        say(&format!("member {m} had also sent {resumed} (in its journal, not yet in its log)"));
+        attempts.push(resumed.clone());
+    }
     set_automine(&chains.rpc, true).await?;
-    say(&format!("member {m} resumed its transaction; anvil mines again"));
-    Ok(json!({ "member": m, "tx": sent, "attempts": attempts }))
+    say(&format!("member {m} resumed its transaction {resumed}; anvil mines again"));
+    Ok(json!({ "member": m, "tx": resumed, "logged": sent, "attempts": attempts }))
 }
 
 /// Turns anvil's mining of each transaction on arrival on or off; on also mines what waits.
