@@ -78,6 +78,12 @@ pub struct DevnetArgs {
     /// restarted member must resume that transaction, not send a second one.
     #[arg(long)]
     pub crash_submitter: bool,
+    /// Prepare everything for report 1 (chains, genesis, keys, contracts, the frame's activity,
+    /// each member's `node.toml`), start no member, write the summary, and keep both chains up
+    /// until interrupted: run the members yourself with `run --config <dir>/member-<i>/node.toml`
+    /// (the cross-process tests do, to kill, restart or replace them).
+    #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter"])]
+    pub hold: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -100,9 +106,6 @@ pub struct NodeOverrides {
     /// Genesis file; with it (and --rpc-url) the node closes rewards reports.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: Option<PathBuf>,
-    /// Directory of frame inputs (`frame-<n>.json`, or `frames.json` for every frame); only without --rpc-url.
-    #[arg(long, hide_env_values = true, env = "CLAYSTACK_INPUTS_DIR")]
-    pub inputs_dir: Option<PathBuf>,
     /// Committee member key directory (`claystack-oracle keys new`); makes the node sign and gossip.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_KEYS_DIR")]
     pub keys_dir: Option<PathBuf>,

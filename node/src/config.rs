@@ -45,6 +45,7 @@ struct ExecutionSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReportsSection {
+    /// Removed (every frame input is measured); parsed only to say so.
     inputs_dir: Option<PathBuf>,
 }
 
@@ -102,11 +103,9 @@ pub struct NodeConfig {
 #[derive(Debug)]
 pub struct ReportsConfig {
     pub genesis: PathBuf,
-    /// Frame inputs from files (`frame-<n>.json` or `frames.json`), only without `rpc_url`.
-    pub inputs_dir: Option<PathBuf>,
-    /// Execution RPC: when set, every frame input is measured from the chains at the frame's
-    /// reference points, and a member with a submitter key submits there.
-    pub rpc_url: Option<String>,
+    /// Execution RPC: every frame input is measured from it and the beacon chain at the
+    /// frame's reference points, and a member with a submitter key submits there.
+    pub rpc_url: String,
     /// Set when the node is a committee member.
     pub committee: Option<CommitteeConfig>,
 }
@@ -179,21 +178,20 @@ impl NodeConfig {
                 })
             }
         };
-        let inputs_dir = o.inputs_dir.clone().or(file.reports.inputs_dir);
+        if file.reports.inputs_dir.is_some() {
+            bail!(
+                "reports.inputs_dir is no longer read: every frame input is measured from the chains; remove the \
+                 [reports] section and set execution.rpc_url (docs/rewards.md says what is measured where)"
+            );
+        }
         if submitter_key_file.is_some() && committee.is_none() {
             bail!("execution: submitter_key_file is set but this node has no committee keys; set committee.keys_dir, or drop the submitter key (observers do not submit)");
         }
-        let reports = match (genesis, inputs_dir) {
-            (Some(_), Some(_)) if rpc_url.is_some() => bail!(
-                "reports.inputs_dir is set, but with execution.rpc_url every frame input is measured from the chains; \
-                 remove reports.inputs_dir (or CLAYSTACK_INPUTS_DIR, --inputs-dir)"
-            ),
-            (Some(genesis), inputs_dir) if inputs_dir.is_some() || rpc_url.is_some() => {
-                Some(ReportsConfig { genesis, inputs_dir, rpc_url, committee })
-            }
-            (None, None) if committee.is_none() && rpc_url.is_none() => None,
+        let reports = match (genesis, rpc_url) {
+            (Some(genesis), Some(rpc_url)) => Some(ReportsConfig { genesis, rpc_url, committee }),
+            (None, None) if committee.is_none() => None,
             (None, _) => bail!("reports need a genesis file: set genesis in the config file, CLAYSTACK_GENESIS or --genesis"),
-            (Some(_), _) => bail!(
+            (Some(_), None) => bail!(
                 "reports need the execution chain: set execution.rpc_url in the config file, CLAYSTACK_RPC_URL or --rpc-url"
             ),
         };
@@ -281,14 +279,14 @@ mod tests {
         // An observer with an RPC measures every input from the chains and submits nothing.
         let o = NodeOverrides { rpc_url: Some("http://rpc".into()), ..base() };
         let reports = NodeConfig::resolve(&o).unwrap().reports.unwrap();
-        assert_eq!((reports.rpc_url.as_deref(), reports.committee.is_none()), (Some("http://rpc"), true));
-        assert_eq!(reports.inputs_dir, None);
-        // Reports need the chain (or, in tests, an inputs dir); never both.
+        assert_eq!((reports.rpc_url.as_str(), reports.committee.is_none()), ("http://rpc", true));
+        // Reports need the chain: no file stands in for it.
         let err = NodeConfig::resolve(&base()).unwrap_err().to_string();
         assert!(err.contains("reports need the execution chain"), "{err}");
-        let o = NodeOverrides { rpc_url: Some("http://rpc".into()), inputs_dir: Some("in".into()), ..base() };
+        let f = write("[reports]\ninputs_dir = \"in\"\n");
+        let o = NodeOverrides { config: Some(f.path().into()), rpc_url: Some("http://rpc".into()), ..base() };
         let err = NodeConfig::resolve(&o).unwrap_err().to_string();
-        assert!(err.contains("remove reports.inputs_dir"), "{err}");
+        assert!(err.contains("reports.inputs_dir is no longer read"), "{err}");
         // A submitter key needs an RPC, and committee keys.
         let o = NodeOverrides { submitter_key_file: Some("k".into()), keys_dir: Some("keys".into()), ..base() };
         let err = NodeConfig::resolve(&o).unwrap_err().to_string();

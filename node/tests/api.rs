@@ -1,17 +1,15 @@
-//! The HTTP API of real `claystack-oracle run` processes against the beacon simulator: a
-//! committee member (of a one-member committee) and an observer (no committee keys) on the
-//! same chain and frame inputs serve the same notification list, running frame and reports,
-//! byte for byte; and schemathesis, run against the member's served OpenAPI document, finds
-//! no 5xx and no answer outside the schema.
+//! The HTTP API of real `claystack-oracle run` processes on the devnet's chains (`devnet
+//! --hold` with one member: anvil with the contracts, the beacon simulator): the committee
+//! member and an observer (no committee keys, nothing to submit) measure the same chains and
+//! serve the same notification list, running frame and reports, byte for byte; and
+//! schemathesis, run against the member's served OpenAPI document, finds no 5xx and no answer
+//! outside the schema.
 
 use crate::support::*;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
-const PASSWORD: &str = "local-testnet-password";
 
 /// `GET path` over HTTP/1.1 with `Connection: close`; (status, body).
 fn get(addr: &str, path: &str) -> (u16, String) {
@@ -56,45 +54,28 @@ fn schemathesis() -> std::path::PathBuf {
 #[test]
 fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let g = dir.path().join("genesis");
-    let password_file = write_file(dir.path(), "password", PASSWORD);
-    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = Command::new(bin())
-        .args(["genesis", "new", "--members", "1", "--threshold", "1", "--out"])
-        .arg(&g)
-        .arg("--password-file")
-        .arg(&password_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let genesis = g.join("genesis.json");
-    // Validator 3 offline in epochs 4..=6, validator 12 at half its duties, 9 slashed.
-    let (_sim, url) = start_sim(&data_file("report.toml"), None);
-    let inputs = dir.path().join("inputs");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::write(inputs.join("frames.json"), FRAMES).unwrap();
-
-    let member = Member { dir: g.join("member-0"), port: free_port(), peer_id: String::new() };
+    let net = HeldDevnet::start(dir.path(), 1);
     let member_api = format!("127.0.0.1:{}", free_port());
-    let mut member_args = node_args(&member, &[], &dir.path().join("member"), &url, &genesis, &inputs);
+    let mut member_args = net.run_args(0);
     member_args.extend(["--api-listen".into(), member_api.clone()]);
     let observer_api = format!("127.0.0.1:{}", free_port());
-    let mut observer_args = run_args(&dir.path().join("observer"), &url, "0-24", u64::MAX);
+    let mut observer_args = run_args(&dir.path().join("observer"), &net.str("beacon_url"), "0-63", u64::MAX);
     observer_args.truncate(observer_args.len() - 2); // no --until-epoch: it keeps serving
     observer_args.extend([
+        "--start-epoch".into(),
+        "16".into(), // the devnet's first frame, as the member's node.toml says
         "--genesis".into(),
-        genesis.display().to_string(),
-        "--inputs-dir".into(),
-        inputs.display().to_string(),
+        net.genesis_path().display().to_string(),
+        "--rpc-url".into(),
+        net.str("rpc_url"),
         "--api-listen".into(),
         observer_api.clone(),
     ]);
-    let env = [("CLAYSTACK_PASSWORD_FILE", password_file.to_str().unwrap())];
-    let (_member, _member_lines) = spawn_with_lines(&member_args, &env);
+    let (_member, _member_lines) = spawn_with_lines(&member_args, &[]);
     let (_observer, _observer_lines) = spawn_with_lines(&observer_args, &[]);
 
     // Both account the simulator's finalized chain and close the reports it covers.
-    let done = |s: &serde_json::Value| s["latest_report"].as_u64() >= Some(2);
+    let done = |s: &serde_json::Value| s["latest_report"].as_u64() >= Some(1);
     let a = wait_status(&member_api, done);
     let b =
         wait_status(&observer_api, |s| s["next_epoch"] == a["next_epoch"] && s["latest_report"] == a["latest_report"]);
@@ -104,9 +85,9 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
         "/v1/notifications",
         "/v1/running",
         "/v1/reports",
-        "/v1/reports/2",
-        "/v1/reports/2/log",
-        "/v1/operators/0x2222222222222222222222222222222222222222",
+        "/v1/reports/1",
+        "/v1/reports/1/log",
+        "/v1/operators/0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // alpha, anvil's key 1
     ] {
         let (x, y) = (get(&member_api, path), get(&observer_api, path));
         assert_eq!(x.0, 200, "{path}: {}", x.1);
@@ -116,7 +97,12 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     let kinds: Vec<&str> =
         list["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
-    for kind in ["penalty_applied", "rewards_claimable", "slashing"] {
+    // Validators 3-5 offline in the frame; alpha's score below a band; report 1 accepted and
+    // claimable. (Validator 50's slashing is notified when it is charged: once withdrawable,
+    // beyond this chain's head.)
+    for kind in
+        ["validator_offline", "performance_below_band", "penalty_applied", "rewards_claimable", "report_accepted"]
+    {
         assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }
     // The member's committee state is its own (it signs; the observer cannot).

@@ -1,5 +1,6 @@
 //! A committee of four on 127.0.0.1: three `claystack-oracle run` processes and one liar
-//! (this test, holding member 2's libp2p and BLS keys) against the beacon simulator.
+//! (this test, holding member 2's libp2p and BLS keys), on the devnet's chains (`devnet
+//! --hold`: anvil with the contracts, the beacon simulator), every input measured.
 //!
 //! Members 0 and 1 start, close report 1 and sign it; the liar gossips a validly signed
 //! wrong root and then a bad signature for the right root; member 1 is killed (`kill -9`)
@@ -16,48 +17,24 @@ use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{bls, Roster, SecretKeySigner, SignatureMessage, Signer};
 use std::time::{Duration, Instant};
 
-const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
-
-const PASSWORD: &str = "local-testnet-password";
-
 #[test]
 fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     let dir = tempfile::tempdir().unwrap();
-    let g = dir.path().join("genesis");
-    let password_file = write_file(dir.path(), "password", PASSWORD);
-    // Secret files are their owner's alone, or the node refuses them.
-    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = std::process::Command::new(bin())
-        .args(["genesis", "new", "--members", "4", "--threshold", "3", "--out"])
-        .arg(&g)
-        .arg("--password-file")
-        .arg(&password_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let genesis_path = g.join("genesis.json");
-    let (genesis, _) = Genesis::load(&genesis_path).unwrap();
+    let net = HeldDevnet::start(dir.path(), 4);
+    let (genesis, _) = Genesis::load(&net.genesis_path()).unwrap();
     let members: Vec<Member> = (0..4)
         .map(|i| Member {
-            dir: g.join(format!("member-{i}")),
-            port: free_port(),
+            dir: net.member(i).join("keys"),
+            port: net.p2p_port(i),
             peer_id: genesis.committee.members[i].peer_id.clone(),
         })
         .collect();
-
-    let scenario = data_file("committee.toml");
-    let (_sim, url) = start_sim(&scenario, None);
-    let inputs = dir.path().join("inputs");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::write(inputs.join("frames.json"), FRAMES).unwrap();
-    let env = [("CLAYSTACK_PASSWORD_FILE", password_file.to_str().unwrap()), ("CLAYSTACK_LOG", "info")];
-    let args = |i: usize| {
-        node_args(&members[i], &members, &dir.path().join(format!("data-{i}")), &url, &genesis_path, &inputs)
-    };
+    let env = [("CLAYSTACK_LOG", "info")];
+    let args = |i: usize| net.run_args(i);
 
     // The liar: member 2's own keys, on its own port, in this process.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let liar_keys = KeyDir::unlock(&members[2].dir, &Password::new(PASSWORD)).unwrap();
+    let liar_keys = KeyDir::unlock(&members[2].dir, &Password::new(&net.password())).unwrap();
     let liar_signer = SecretKeySigner::new(liar_keys.secret_key);
     let peers: Vec<(PeerId, Multiaddr)> = [0, 1, 3]
         .iter()
@@ -126,6 +103,8 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
         certificates.push(field(&line, "merkle_root").to_string());
     }
     assert!(certificates.iter().all(|c| *c == hex::encode(&root)), "{certificates:?}");
+    // The devnet's chains, measured by each member alone: the devnet's pinned report 1.
+    assert_eq!(hex::encode(&root), crate::devnet::DEVNET_REPORT_1_ROOT);
     assert!(!logs0
         .iter()
         .chain(&logs1)
@@ -135,7 +114,7 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     rt.block_on(liar.shutdown()).ok();
 
     // The stored certificate's aggregate verifies against the signers' keys from genesis.
-    let store = claystack_store::Store::open(&dir.path().join("data-0")).unwrap();
+    let store = claystack_store::Store::open(&net.member(0).join("data")).unwrap();
     let cert = claystack_quorum_driver::decode_certificate(&store.aggregate(ReportKind::Rewards, 1).unwrap().unwrap())
         .unwrap();
     assert_eq!(cert.merkle_root, root);

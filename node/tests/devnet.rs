@@ -37,7 +37,7 @@ pub(crate) fn devnet(tmp: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value,
 /// rewards and facts began to be measured from the simulator's balances instead of the
 /// frame-inputs file's 3 ETH (before: 0xa1e2f320…8fbea); a change here means the report's
 /// content changed, which must be deliberate (and docs/testnet.md updated).
-pub(crate) const DEVNET_REPORT_1_ROOT: &str = "0x1a92f18484ec6daf22e98e5dab33992f804a401bc27172936ef6e3f752f1e518";
+pub(crate) const DEVNET_REPORT_1_ROOT: &str = "0x1b58f9d42cc0ecc6cce3e02ac3d7894798e6aca104bcf387b0fae908abe85d81";
 
 pub(crate) fn assert_all_stopped(summary: &serde_json::Value) {
     for pid in summary["pids"].as_array().unwrap() {

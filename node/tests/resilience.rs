@@ -15,9 +15,6 @@ use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
-const PASSWORD: &str = "local-testnet-password";
-
 /// Waits for a line containing every needle; returns it (lines before it are kept in `log`).
 fn wait_for(lines: &Receiver<String>, needles: &[&str], timeout: Duration, log: &mut Vec<String>) -> String {
     let deadline = Instant::now() + timeout;
@@ -138,47 +135,14 @@ fn a_data_directory_in_use_is_not_called_corrupt() {
 #[test]
 fn a_failed_export_still_signs_the_report_and_the_next_start_rewrites_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let g = dir.path().join("genesis");
-    let password_file = write_file(dir.path(), "password", PASSWORD);
-    // Secret files must be owner-only (`run` refuses a password file others can read).
-    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = Command::new(bin())
-        .args(["genesis", "new", "--members", "1", "--threshold", "1", "--out"])
-        .arg(&g)
-        .arg("--password-file")
-        .arg(&password_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (_sim, url) = start_sim(&data_file("committee.toml"), None);
-    let inputs = dir.path().join("inputs");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::write(inputs.join("frames.json"), FRAMES).unwrap();
-    let data = dir.path().join("data");
+    let net = HeldDevnet::start(dir.path(), 1);
+    let data = net.member(0).join("data");
     // Report 1's export directory cannot be made: a file stands where it belongs.
     let exported = data.join("reports/rewards-1");
     std::fs::create_dir_all(exported.parent().unwrap()).unwrap();
     std::fs::write(&exported, b"in the way").unwrap();
-    let args: Vec<String> = [
-        "run",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--beacon-url",
-        &url,
-        "--tracked",
-        "0-24",
-        "--genesis",
-        g.join("genesis.json").to_str().unwrap(),
-        "--inputs-dir",
-        inputs.to_str().unwrap(),
-        "--keys-dir",
-        g.join("member-0").to_str().unwrap(),
-        "--p2p-listen",
-        &format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-    ]
-    .map(String::from)
-    .to_vec();
-    let env = [("CLAYSTACK_PASSWORD_FILE", password_file.to_str().unwrap()), ("NO_COLOR", "1")];
+    let args = net.run_args(0);
+    let env = [("NO_COLOR", "1")];
 
     let mut log = Vec::new();
     let (mut node, lines) = spawn_with_lines(&args, &env);

@@ -25,8 +25,8 @@ fn help_names_the_variables_but_never_prints_their_values() {
     }
 }
 
-/// A genesis (no keys needed: the node stops before it would sign) and frame inputs.
-fn genesis_and_inputs(dir: &std::path::Path, extra: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+/// A genesis (no keys needed: the node stops before it would sign).
+fn genesis(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
     let g = dir.join("genesis");
     let password_file = write_file(dir, "password", "secrets-test-password");
     std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -39,25 +39,13 @@ fn genesis_and_inputs(dir: &std::path::Path, extra: &[&str]) -> (std::path::Path
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let inputs = dir.join("inputs");
-    std::fs::create_dir_all(&inputs).unwrap();
-    (g.join("genesis.json"), inputs)
+    g.join("genesis.json")
 }
 
-fn run_against_sim(
-    dir: &std::path::Path,
-    genesis: &std::path::Path,
-    inputs: &std::path::Path,
-    url: &str,
-    rpc: Option<&str>,
-) -> (bool, String) {
+/// `run` with a genesis, so with an RPC: every frame input is measured from both chains.
+fn run_against_sim(dir: &std::path::Path, genesis: &std::path::Path, url: &str, rpc: &str) -> (bool, String) {
     let mut args = run_args(&dir.join("data"), url, "0-24", 4);
-    args.extend(["--genesis".into(), genesis.display().to_string()]);
-    // With an RPC every input is measured from the chains; without one the inputs dir stands in.
-    match rpc {
-        Some(rpc) => args.extend(["--rpc-url".into(), rpc.into()]),
-        None => args.extend(["--inputs-dir".into(), inputs.display().to_string()]),
-    }
+    args.extend(["--genesis".into(), genesis.display().to_string(), "--rpc-url".into(), rpc.into()]);
     run_to_end(&args, &[])
 }
 
@@ -65,9 +53,10 @@ fn run_against_sim(
 fn a_beacon_node_of_another_network_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let other_network = format!("0x{}", "11".repeat(32));
-    let (genesis, inputs) = genesis_and_inputs(dir.path(), &["--beacon-genesis-validators-root", &other_network]);
+    let genesis = genesis(dir.path(), &["--beacon-genesis-validators-root", &other_network]);
     let (_sim, url) = start_sim(&data_file("committee.toml"), None);
-    let (ok, stderr) = run_against_sim(dir.path(), &genesis, &inputs, &url, None);
+    let anvil = claystack_testkit::Anvil::builder().start().unwrap();
+    let (ok, stderr) = run_against_sim(dir.path(), &genesis, &url, &anvil.endpoint());
     assert!(!ok, "{stderr}");
     let line = stderr.lines().find(|l| l.contains("wrong beacon network")).unwrap_or_else(|| panic!("{stderr}"));
     assert!(line.contains(&other_network) && line.contains("point the beacon URL"), "{line}");
@@ -79,10 +68,10 @@ fn a_beacon_node_of_another_network_is_refused_in_one_line() {
 #[test]
 fn rpc_url_credentials_never_reach_an_error_or_a_log() {
     let dir = tempfile::tempdir().unwrap();
-    let (genesis, inputs) = genesis_and_inputs(dir.path(), &[]);
+    let genesis = genesis(dir.path(), &[]);
     let (_sim, url) = start_sim(&data_file("committee.toml"), None);
     // Port 9 (discard) is closed on loopback: the connection is refused.
-    let (ok, stderr) = run_against_sim(dir.path(), &genesis, &inputs, &url, Some(SECRET_URL));
+    let (ok, stderr) = run_against_sim(dir.path(), &genesis, &url, SECRET_URL);
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("http://***@127.0.0.1:9/***?***") && stderr.contains("eth_chainId"), "{stderr}");
     for secret in ["alice", "topsecret", "apikey123", "zz9988"] {

@@ -536,7 +536,7 @@ impl BeaconModel {
                     o.push(',');
                 }
                 first = false;
-                self.write_validator(&mut o, &s);
+                self.write_validator(&mut o, &s, slot);
             }
         }
         o.push_str("]}");
@@ -560,12 +560,21 @@ impl BeaconModel {
         o
     }
 
+    /// The balance this node answers for validator `v` at state slot `slot`: the true one,
+    /// unless `faults.wrong_balance` makes it lie (the ground truth never does).
+    fn served_balance(&self, v: u64, slot: u64, balance: u64) -> u64 {
+        match &self.scenario.faults.wrong_balance {
+            Some(w) if w.validator == v && slot >= w.from_slot => balance + w.gwei,
+            _ => balance,
+        }
+    }
+
     /// `{"index":"..","balance":".."}`.
     pub(crate) fn write_balance(&self, o: &mut String, v: u64, slot: u64) {
         o.push('{');
         kv_num(o, "index", v);
         o.push(',');
-        kv_num(o, "balance", self.balance(v, slot));
+        kv_num(o, "balance", self.served_balance(v, slot, self.balance(v, slot)));
         o.push('}');
     }
 
@@ -580,12 +589,12 @@ impl BeaconModel {
         o
     }
 
-    /// One validator entry of the validators endpoint.
-    pub(crate) fn write_validator(&self, o: &mut String, s: &ValidatorState) {
+    /// One validator entry of the validators endpoint, at state slot `slot`.
+    pub(crate) fn write_validator(&self, o: &mut String, s: &ValidatorState, slot: u64) {
         o.push('{');
         kv_num(o, "index", s.index);
         o.push(',');
-        kv_num(o, "balance", s.balance);
+        kv_num(o, "balance", self.served_balance(s.index, slot, s.balance));
         o.push_str(",\"status\":\"");
         o.push_str(s.status);
         o.push_str("\",\"validator\":{");

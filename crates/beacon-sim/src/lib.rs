@@ -36,7 +36,7 @@ pub use ledger::{effective_balance, Change, Deposit, Entry, Withdrawal, BALANCE_
 pub use model::BeaconModel;
 pub use scenario::{
     DepositRule, Faults, LateRule, LeakWindow, MissRule, OfflineRule, Rewards, Scenario, ScenarioError, ValidatorEpoch,
-    ValidatorSet, ValidatorSpec, MAX_HEAD_EPOCH, MAX_VALIDATORS,
+    ValidatorSet, ValidatorSpec, WrongBalance, MAX_HEAD_EPOCH, MAX_VALIDATORS,
 };
 pub use server::{router, serve};
 pub use truth::{EpochMoney, EpochTruth, MoneyTruth, TallyTruth, Truth, ValidatorMoney};

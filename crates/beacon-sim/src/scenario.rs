@@ -301,6 +301,20 @@ pub struct Faults {
     /// Share (bps) of block requests for an existing block answered 404. [0]
     #[serde(default)]
     pub hide_block_rate_bps: u64,
+    /// A lying node: one validator's balance answered too high from a slot on. [none]
+    #[serde(default)]
+    pub wrong_balance: Option<WrongBalance>,
+}
+
+/// `[faults.wrong_balance]`: the validators and validator_balances endpoints answer
+/// `validator`'s balance `gwei` higher at every state from `from_slot` on. The ground truth
+/// (`sim truth`) keeps the true balance: it is what an honest node computes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrongBalance {
+    pub validator: u64,
+    pub from_slot: u64,
+    pub gwei: u64,
 }
 
 fn default_preset() -> String {

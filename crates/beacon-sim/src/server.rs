@@ -521,7 +521,7 @@ fn validators(srv: Arc<Server>, state_id: String, ids: Option<Vec<String>>, stat
                         o.push(',');
                     }
                     first = false;
-                    chain.write_validator(&mut o, &s);
+                    chain.write_validator(&mut o, &s, slot);
                 }
             }
             next = end;

@@ -78,10 +78,11 @@ pub enum InputsStatus {
     Waiting(String),
 }
 
-/// Frame inputs from files: `<dir>/frame-<n>.json` when it exists, else `<dir>/frames.json`
-/// (one file for every frame, convenient for a local testnet: its slashings and forced
-/// exits are each applied in the frame that holds their epoch). The files' `previous` is
-/// ignored: the reporter takes the carry from its own stored report `n - 1`.
+/// Frame inputs from fixture files, for tests of the closer and the service in one process:
+/// `<dir>/frame-<n>.json` when it exists, else `<dir>/frames.json` (one file for every frame:
+/// its slashings and forced exits are each applied in the frame that holds their epoch). The
+/// files' `previous` is ignored: the reporter takes the carry from its own stored report
+/// `n - 1`. `run` never reads it: a node measures every input ([`MeasuredInputs`]).
 pub struct InputFiles {
     dir: PathBuf,
 }

@@ -11,7 +11,7 @@ use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::{ReportReader, Rpc, Submitter, TxConfig};
-use claystack_frame_close::{InputFiles, InputsSource, MeasuredInputs, ReferenceReader};
+use claystack_frame_close::{InputsSource, MeasuredInputs, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
 use claystack_p2p::{Multiaddr, Network, P2pConfig, PeerId, TopicScope};
@@ -52,24 +52,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(reports) => {
             let genesis = super::genesis::load_verified(&reports.genesis)?;
             check_beacon_network(&client, &genesis).await?;
-            let rpc = match &reports.rpc_url {
-                Some(url) => Some(Rpc::connect(url, genesis.chain_id).await?),
-                None => None,
-            };
+            let rpc = Rpc::connect(&reports.rpc_url, genesis.chain_id).await?;
             let node_manager = Address::from(genesis.contracts.node_manager.0);
-            api_sources = (Some(genesis.clone()), rpc.clone().map(|rpc| ReportReader::new(rpc, node_manager)));
+            api_sources = (Some(genesis.clone()), Some(ReportReader::new(rpc.clone(), node_manager)));
             let member = match &reports.committee {
                 Some(committee) => Some(member(committee, &genesis, rpc.clone(), store.clone()).await?),
                 None => None,
             };
-            let inputs: Box<dyn InputsSource> = match (rpc, &reports.inputs_dir) {
-                (Some(rpc), _) => {
-                    info!(rpc = %rpc.url(), "measuring every frame input at the frame's reference points: registry, fees, prices and adjustments from the contracts, rewards and facts from the beacon chain");
-                    Box::new(MeasuredInputs::new(ReferenceReader::new(client, rpc, &genesis), store.clone()))
-                }
-                (None, Some(dir)) => Box::new(InputFiles::new(dir)),
-                (None, None) => unreachable!("the config requires an RPC or an inputs dir for reports"),
-            };
+            info!(rpc = %rpc.url(), "measuring every frame input at the frame's reference points: registry, fees, prices and adjustments from the contracts, rewards and facts from the beacon chain");
+            let inputs: Box<dyn InputsSource> =
+                Box::new(MeasuredInputs::new(ReferenceReader::new(client, rpc, &genesis), store.clone()));
             let export_dir = cfg.data_dir.join("reports");
             Some(Reports { genesis, inputs, export_dir, poll_interval: cfg.poll_interval, member })
         }
@@ -163,12 +155,7 @@ async fn check_beacon_network(client: &BeaconClient, genesis: &Genesis) -> anyho
 
 /// Unlocks the member's keys, checks them against genesis, starts the p2p network and
 /// connects the submitter: this node's parts as a committee member.
-async fn member(
-    cfg: &CommitteeConfig,
-    genesis: &Genesis,
-    rpc: Option<Rpc>,
-    store: Arc<Store>,
-) -> anyhow::Result<Member> {
+async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Rpc, store: Arc<Store>) -> anyhow::Result<Member> {
     let password = match &cfg.password_file {
         Some(path) => PasswordSource::File(path.clone()),
         None => PasswordSource::Env(PASSWORD_ENV.into()),
@@ -211,8 +198,8 @@ async fn member(
     };
     // A submitter, and what tells the driver which reports the chain accepted.
     type ChainParts = (Option<Box<dyn SubmitCertificate>>, Option<Box<dyn AcceptedReports>>);
-    let (submitter, chain): ChainParts = match (rpc, &cfg.submitter_key_file) {
-        (Some(rpc), Some(key_file)) => {
+    let (submitter, chain): ChainParts = match &cfg.submitter_key_file {
+        Some(key_file) => {
             let tx = TxConfig { max_fee_per_gas_cap: cfg.max_fee_per_gas, ..TxConfig::default() };
             let submitter =
                 connect_submitter(rpc, key_file, genesis, tx).await?.with_journal(Arc::new(StoreJournal::new(store)));
@@ -221,10 +208,7 @@ async fn member(
             (Some(Box::new(submitter)), Some(Box::new(reader)))
         }
         // Accepted reports still settle, so this member stops rebroadcasting them.
-        (Some(rpc), None) => {
-            (None, Some(Box::new(ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0)))))
-        }
-        (None, _) => (None, None),
+        None => (None, Some(Box::new(ReportReader::new(rpc, Address::from(genesis.contracts.node_manager.0))))),
     };
     // Held for the life of the process: the kernel releases it when the node exits.
     std::mem::forget(lock);

@@ -150,28 +150,105 @@ pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
     line[start..].split_whitespace().next().unwrap()
 }
 
-/// `run` arguments of a committee member (tracking validators 0-24), peers from `all`.
-pub fn node_args(m: &Member, all: &[Member], data: &Path, url: &str, genesis: &Path, inputs: &Path) -> Vec<String> {
-    let mut args = vec![
-        "run".into(),
-        "--data-dir".into(),
-        data.display().to_string(),
-        "--beacon-url".into(),
-        url.into(),
-        "--tracked".into(),
-        "0-24".into(),
-        "--genesis".into(),
-        genesis.display().to_string(),
-        "--inputs-dir".into(),
-        inputs.display().to_string(),
-        "--keys-dir".into(),
-        m.dir.display().to_string(),
-        "--p2p-listen".into(),
-        format!("/ip4/127.0.0.1/tcp/{}", m.port),
-    ];
-    for other in all.iter().filter(|o| o.port != m.port) {
-        args.push("--peer".into());
-        args.push(format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", other.port, other.peer_id));
+/// `claystack-oracle devnet --hold`: anvil, the beacon simulator, genesis, member keys, the
+/// contracts and each member's `node.toml` for report 1, with no member running; the test
+/// starts, kills and restarts the members. Stopped (Ctrl-C, so it stops its chains) on drop.
+pub struct HeldDevnet {
+    process: ChildProcess,
+    pub dir: PathBuf,
+    /// What `--hold` wrote: URLs, addresses, config paths (node/src/commands/devnet).
+    pub summary: serde_json::Value,
+}
+
+impl HeldDevnet {
+    pub fn start(root: &Path, members: usize) -> HeldDevnet {
+        let dir = root.join("devnet");
+        let summary_path = root.join("devnet-hold.json");
+        let log_path = root.join("devnet-hold.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.args(["devnet", "--hold", "--reports", "1", "--members", &members.to_string(), "--dir"])
+            .arg(&dir)
+            .arg("--summary")
+            .arg(&summary_path)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        let mut process = ChildProcess::spawn("devnet --hold", cmd).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while !summary_path.exists() {
+            let exited = process.try_wait().unwrap().is_some();
+            if exited || Instant::now() > deadline {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("devnet --hold did not get ready (exited: {exited}):\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let summary = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+        HeldDevnet { process, dir, summary }
     }
-    args
+
+    /// Member `i`'s directory: `node.toml`, `keys/`, `data/`, `submitter.key`.
+    pub fn member(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("member-{i}"))
+    }
+
+    /// `run` arguments of member `i`, as its `node.toml` says.
+    pub fn run_args(&self, i: usize) -> Vec<String> {
+        vec!["run".into(), "--config".into(), self.member(i).join("node.toml").display().to_string()]
+    }
+
+    /// The libp2p port member `i` listens on.
+    pub fn p2p_port(&self, i: usize) -> u16 {
+        let config = std::fs::read_to_string(self.member(i).join("node.toml")).unwrap();
+        let line = config.lines().find(|l| l.starts_with("listen = ")).unwrap();
+        line.trim_end_matches('"').rsplit('/').next().unwrap().parse().unwrap()
+    }
+
+    pub fn password(&self) -> String {
+        std::fs::read_to_string(self.dir.join("password")).unwrap().trim_end().to_string()
+    }
+
+    pub fn genesis_path(&self) -> PathBuf {
+        self.dir.join("genesis.json")
+    }
+
+    pub fn str(&self, key: &str) -> String {
+        self.summary[key].as_str().unwrap_or_else(|| panic!("no {key} in {}", self.summary)).to_string()
+    }
+
+    /// One JSON-RPC call to anvil; the result.
+    pub fn rpc(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let url = self.str("rpc_url");
+        let addr = url.trim_start_matches("http://").trim_end_matches('/');
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        use std::io::Write;
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (_, body) = out.split_once("\r\n\r\n").unwrap();
+        let answer: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{method}: {e}: {body}"));
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// A second beacon simulator on the same chain and clock whose answers carry `faults`
+    /// (TOML lines appended to the devnet's scenario), e.g. a wrong balance.
+    pub fn faulty_beacon(&self, name: &str, faults: &str) -> (ChildProcess, String) {
+        let scenario = std::fs::read_to_string(self.str("scenario")).unwrap();
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, format!("{scenario}\n{faults}\n")).unwrap();
+        start_sim(&path, None)
+    }
+}
+
+impl Drop for HeldDevnet {
+    fn drop(&mut self) {
+        self.process.stop(Duration::from_secs(15));
+    }
 }

@@ -101,7 +101,8 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     let mut procs = Procs::default();
     let outcome = tokio::select! {
         r = run(&args, threshold, &mut procs) => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        // `--hold` ends here: its summary is written, and Ctrl-C is how it stops.
+        _ = tokio::signal::ctrl_c() => if args.hold { Ok(json!(null)) } else { Err(anyhow::anyhow!("interrupted")) },
     };
     if outcome.is_err() {
         for (child, log) in &procs.children {
@@ -112,7 +113,7 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     say(&format!("stopping its {} child processes (anvil already stopped with the run)", procs.children.len()));
     procs.stop();
     let summary = outcome?;
-    if let Some(path) = &args.summary {
+    if let (Some(path), false) = (&args.summary, args.hold) {
         claystack_fs_util::write_atomic(path, &serde_json::to_vec_pretty(&summary)?)?;
     }
     say(&format!("done in {:.0} s; everything is in {}", started.elapsed().as_secs_f64(), args.dir.display()));
@@ -136,6 +137,9 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     );
     let mut activity =
         vec![frames::play_frame(&chains, &deployment.addresses, &plans[0], frames::FIRST_OBSERVED_WEI_PER_SSV).await?];
+    if args.hold {
+        return hold(args, threshold, &chains, &genesis, &deployment, procs).await;
+    }
     if args.beacon_outage_secs.is_some() {
         // Report 1 must not close before the outage: the head starts before its frame is final.
         restart_beacon(dir, &exe, &chains, procs, &moving_head(chains.beacon_genesis_time), "sim-moving.log").await?;
@@ -205,6 +209,44 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "pids": pids,
         "faults": faults,
     }))
+}
+
+/// `--hold`: each member's configuration written and none started; the summary (where
+/// everything is) written, then both chains kept up until Ctrl-C.
+async fn hold(
+    args: &DevnetArgs,
+    threshold: u32,
+    chains: &Chains,
+    genesis: &Genesis,
+    deployment: &Deployment,
+    procs: &mut Procs,
+) -> anyhow::Result<serde_json::Value> {
+    let members = write_member_configs(args, chains, genesis)?;
+    let configs: Vec<PathBuf> = (0..args.members).map(|i| args.dir.join(format!("member-{i}/node.toml"))).collect();
+    let summary = json!({
+        "dir": args.dir,
+        "members": args.members,
+        "threshold": threshold,
+        "configs": configs,
+        "password_file": args.dir.join("password"),
+        "genesis": args.dir.join("genesis.json"),
+        "scenario": args.dir.join("scenario.toml"),
+        "beacon_url": chains.beacon_url,
+        "rpc_url": chains.anvil.endpoint(),
+        "node_manager": deployment.addresses.node_manager.to_string(),
+        "node_manager_block": deployment.node_manager_block,
+        "submitters": members.submitters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    });
+    if let Some(path) = &args.summary {
+        claystack_fs_util::write_atomic(path, &serde_json::to_vec_pretty(&summary)?)?;
+    }
+    say(&format!(
+        "holding: no member started; run them with `claystack-oracle run --config {}/member-<i>/node.toml`; Ctrl-C stops the chains",
+        args.dir.display()
+    ));
+    // The chains run on; a child that dies (the simulator) ends the hold with its log.
+    wait_until(procs, Duration::from_secs(u32::MAX.into()), "Ctrl-C", || async { false }).await?;
+    Ok(summary)
 }
 
 /// Both chains, as step 1 leaves them.
@@ -472,6 +514,29 @@ fn start_members(
     genesis: &Genesis,
     procs: &mut Procs,
 ) -> anyhow::Result<Members> {
+    let members = write_member_configs(args, chains, genesis)?;
+    let dir = &args.dir;
+    for i in 0..args.members {
+        if args.offline_member == Some(i) {
+            continue;
+        }
+        let member = dir.join(format!("member-{i}"));
+        let mut cmd = Command::new(exe);
+        cmd.arg("run").arg("--config").arg(member.join("node.toml"));
+        procs.spawn(&format!("member {i}"), cmd, &member.join("node.log"))?;
+    }
+    let online: Vec<usize> = (0..args.members).filter(|&i| args.offline_member != Some(i)).collect();
+    say(&format!("{} oracle nodes started (logs {}/member-<i>/node.log)", online.len(), dir.display()));
+    if let Some(m) = args.offline_member {
+        say(&format!(
+            "member {m} stays offline: it cannot sign, and when its turn to submit comes the next member takes over after fallback_ms"
+        ));
+    }
+    Ok(Members { online, ..members })
+}
+
+/// Each member's submitter key and `node.toml` (free p2p ports, every other member a peer).
+fn write_member_configs(args: &DevnetArgs, chains: &Chains, genesis: &Genesis) -> anyhow::Result<Members> {
     let dir = &args.dir;
     let ports = free_ports(args.members);
     let peers: Vec<String> = (0..args.members)
@@ -485,21 +550,8 @@ fn start_members(
         write_secret(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
         let config = node_config(i, &ports, &peers, &chains.beacon_url, &chains.anvil.endpoint(), &member);
         claystack_fs_util::write_atomic(&member.join("node.toml"), config.as_bytes())?;
-        if args.offline_member == Some(i) {
-            continue;
-        }
-        let mut cmd = Command::new(exe);
-        cmd.arg("run").arg("--config").arg(member.join("node.toml"));
-        procs.spawn(&format!("member {i}"), cmd, &member.join("node.log"))?;
     }
-    let online: Vec<usize> = (0..args.members).filter(|&i| args.offline_member != Some(i)).collect();
-    say(&format!("{} oracle nodes started (logs {}/member-<i>/node.log)", online.len(), dir.display()));
-    if let Some(m) = args.offline_member {
-        say(&format!(
-            "member {m} stays offline: it cannot sign, and when its turn to submit comes the next member takes over after fallback_ms"
-        ));
-    }
-    Ok(Members { submitters, online })
+    Ok(Members { submitters, online: Vec::new() })
 }
 
 /// Report 1 as the chain accepted it and the members computed it.
