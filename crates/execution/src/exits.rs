@@ -12,8 +12,7 @@
 
 use crate::bindings::{OperatorRegistry, WithdrawalQueue};
 use crate::error::ChainError;
-use crate::node_manager::LOG_RANGE;
-use crate::tx::Rpc;
+use crate::tx::{Rpc, LOG_RANGE};
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;

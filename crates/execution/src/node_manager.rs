@@ -33,8 +33,7 @@ use claystack_quorum::{Certificate, SignerBitmap};
 use std::sync::Arc;
 use tracing::info;
 
-/// Blocks per `eth_getLogs` request: public nodes cap the range (often at 10,000).
-pub const LOG_RANGE: u64 = 5_000;
+pub use crate::tx::LOG_RANGE;
 
 /// A `ReportAccepted` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
