@@ -7,7 +7,7 @@
 #   scripts/contracts.sh gas               gas figures: GasTest (writes snapshots/GasTest.json) and --gas-report
 #   scripts/contracts.sh snapshot          forge snapshot (contracts/.gas-snapshot; --check to compare)
 #   scripts/contracts.sh anvil-gas [PORT]  submitReport as real transactions on a private anvil (127.0.0.1:8645)
-#   scripts/contracts.sh artifacts         write contracts/artifacts/<contract>.json (the six the Rust side deploys)
+#   scripts/contracts.sh artifacts         write contracts/artifacts/<contract>.json (the seven the Rust side deploys)
 #   scripts/contracts.sh check-artifacts   fail when contracts/artifacts/ differs from a fresh build
 #   scripts/contracts.sh vectors           regenerate test/vectors with py_ecc (makes contracts/.venv)
 #

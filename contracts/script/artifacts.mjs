@@ -9,7 +9,15 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const CONTRACTS = ['NodeManager', 'OperatorRegistry', 'MockCsETH', 'RewardsVault', 'RewardsGovernance', 'MockAggregatorV3'];
+const CONTRACTS = [
+  'NodeManager',
+  'OperatorRegistry',
+  'MockCsETH',
+  'RewardsVault',
+  'RewardsGovernance',
+  'MockAggregatorV3',
+  'WithdrawalQueue',
+];
 
 const [outDir, targetDir] = process.argv.slice(2);
 if (!outDir || !targetDir) {

@@ -9,7 +9,7 @@ Writes, under contracts/test/vectors/:
                    possession) and aggregate signatures of reports for the NodeManager deployed
                    by DEPLOYER at nonce 0 on chain 31337, for several signer bitmaps;
   reports.json     the end-to-end scenario: OpenZeppelin StandardMerkleTrees of two rewards
-                   reports and one exits report (built by tools/js/oz-tree.mjs, the real
+                   reports and two exits reports (built by tools/js/oz-tree.mjs, the real
                    @openzeppelin/merkle-tree), signed by the 4-member committee, plus signatures
                    bound to another chain, contract, kind or number;
   signing_roots.json  signing roots of docs/signing.md computed here with keccak (pycryptodome).
@@ -277,7 +277,8 @@ ETH = 10**18
 OPERATORS = ["0x" + f"{0xA11CE0 + i:040x}" for i in range(4)]
 VALIDATOR_PUBKEYS = [hashlib.sha256(b"claystack-oracle/test-validator/%d" % i).digest() + bytes(16) for i in range(3)]
 REWARDS_ENCODING = ["address", "uint256", "uint256", "uint256"]
-EXITS_ENCODING = ["address", "uint64", "bytes32", "uint64"]
+# crates/exits EXITS_LEAF_ENCODING: (validator index, operator, kind 0 requested / 1 voluntary, exit-by epoch)
+EXITS_ENCODING = ["uint64", "address", "uint8", "uint64"]
 
 
 def rewards_values(report: int) -> list:
@@ -289,19 +290,20 @@ def rewards_values(report: int) -> list:
     return [[OPERATORS[i], str(a), str(b), str(c)] for i, (a, b, c) in enumerate(rows)]
 
 
-def exits_values() -> list:
-    # (operator, validator index, keccak256(pubkey), exit by epoch)
-    return [
-        [OPERATORS[0], "1000", hx(keccak256(VALIDATOR_PUBKEYS[0])), "5000"],
-        [OPERATORS[1], "1001", hx(keccak256(VALIDATOR_PUBKEYS[1])), "5000"],
-    ]
+def exits_values(report: int) -> list:
+    # (validator index, operator, kind, exit-by epoch). Report 2 lists report 1's requested exit
+    # again (still one exit) and gives validator 1001's voluntary request another slot.
+    if report == 1:
+        return [["1000", OPERATORS[0], "0", "5000"], ["1001", OPERATORS[1], "1", "4500"]]
+    return [["1000", OPERATORS[0], "0", "5000"], ["1001", OPERATORS[1], "1", "4600"]]
 
 
 def report_vectors(node_manager: str, committee: list) -> dict:
     trees = {
         "rewards1": (0, 1, REWARDS_ENCODING, rewards_values(1)),
         "rewards2": (0, 2, REWARDS_ENCODING, rewards_values(2)),
-        "exits1": (1, 1, EXITS_ENCODING, exits_values()),
+        "exits1": (1, 1, EXITS_ENCODING, exits_values(1)),
+        "exits2": (1, 2, EXITS_ENCODING, exits_values(2)),
     }
     out = {
         "generator": GENERATOR,
@@ -320,7 +322,7 @@ def report_vectors(node_manager: str, committee: list) -> dict:
         sr = signing_root(chain_id, nm, kind, number, root, rh)
         return hx(sig_eip2537(aggregate([committee[i].sign(sr) for i in signers]))), hx(sr)
 
-    bitmaps = {"rewards1": [0, 1, 2], "rewards2": [0, 1, 2, 3], "exits1": [0, 1, 3]}
+    bitmaps = {"rewards1": [0, 1, 2], "rewards2": [0, 1, 2, 3], "exits1": [0, 1, 3], "exits2": [1, 2, 3]}
     for name, (kind, number, enc, values) in trees.items():
         tree = oz_tree(enc, values)
         root = bytes.fromhex(tree["root"][2:])

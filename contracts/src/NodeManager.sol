@@ -12,7 +12,9 @@ import {OperatorRegistry} from "./OperatorRegistry.sol";
 /// root, the signer bitmap and one aggregate signature, verified here with the EIP-2537
 /// precompiles. Reports of a kind are numbered 1, 2, 3... and accepted strictly in order.
 /// Operators (or anyone for them) then claim their cumulative rewards with a Merkle proof
-/// against the latest rewards root; exits reports publish requested exits to the registry.
+/// against the latest rewards root. Each exit of the latest exits report is published once,
+/// by anyone with its proof, while its deadline is ahead: the registry records it and emits
+/// `ExitRequested` with the deadline.
 /// Anyone may submit a report: the signatures, not the sender, carry the authority.
 /// @dev # Committee
 /// The committee (its size and threshold) is fixed at deployment; a new committee is a new
@@ -74,6 +76,8 @@ contract NodeManager {
     uint256[4] private _pendingAggregate;
     /// keccak256(compressed key) => member index + 1 (duplicate keys across batches).
     mapping(bytes32 keyHash => uint256 indexPlusOne) private _memberOf;
+    /// Exits leaf hash => the exits report it was published from (0: not published).
+    mapping(bytes32 leaf => uint64 number) public exitPublishedIn;
 
     event CommitteeMember(uint256 indexed index, bytes compressedPublicKey);
     event CommitteeSealed(uint256 size, address keyStore);
@@ -132,6 +136,8 @@ contract NodeManager {
     error AmountAboveBalance(address operator, uint256 balance, uint256 amount);
     error InsufficientFunds(uint256 balance, uint256 amount);
     error PaymentFailed(address to, uint256 amount);
+    error NotLatestExitsReport(uint64 number, uint64 latest);
+    error ExitAlreadyPublished(uint64 validatorIndex, uint64 publishedIn);
 
     /// @param registry_ the operator registry this manager updates.
     /// @param committeeSize_ members the committee has; `registerMembers` adds their keys.
@@ -397,23 +403,34 @@ contract NodeManager {
     // Exits
     // ----------------------------------------------------------------------------------------
 
-    /// Publishes one requested exit of exits report `number` to the registry, which marks the
-    /// validator and emits `ExitRequested`. Leaf: StandardMerkleTree
-    /// ["address","uint64","bytes32","uint64"] = (operator, validatorIndex,
-    /// keccak256(48-byte pubkey), exitByEpoch). Anyone may call it.
-    function publishExitRequest(
+    /// Publishes one exit of exits report `number`, which must be the latest accepted one: the
+    /// registry checks that `operator` runs the validator and that `exitByEpoch` is still
+    /// ahead, records the deadline and emits `ExitRequested`. Each leaf is published once.
+    /// Anyone may call it (the proof carries the authority); the node's submitter publishes
+    /// every leaf after the report is accepted.
+    /// Leaf: keccak256(bytes.concat(keccak256(abi.encode(validatorIndex, operator, kind,
+    /// exitByEpoch)))) — StandardMerkleTree ["uint64","address","uint8","uint64"]
+    /// (crates/exits EXITS_LEAF_ENCODING; kind 0 requested, 1 voluntary).
+    function publishExit(
         uint64 number,
-        address operator,
         uint64 validatorIndex,
-        bytes32 pubkeyHash,
+        address operator,
+        uint8 kind,
         uint64 exitByEpoch,
         bytes32[] calldata proof
     ) external {
-        bytes32 root = _roots[KIND_EXITS][number];
-        if (root == bytes32(0)) revert NoReport(KIND_EXITS, number);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(operator, validatorIndex, pubkeyHash, exitByEpoch))));
-        if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof();
-        registry.markExitRequested(operator, validatorIndex, pubkeyHash, exitByEpoch, number);
+        uint64 latest = _lastNumber[KIND_EXITS];
+        if (latest == 0) revert NoReport(KIND_EXITS, number);
+        // An older report's exits were either published while it was the latest or are
+        // replaced by the newer report's view of who must exit.
+        if (number != latest) revert NotLatestExitsReport(number, latest);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(validatorIndex, operator, kind, exitByEpoch))));
+        if (!MerkleProof.verifyCalldata(proof, _roots[KIND_EXITS][latest], leaf)) revert InvalidProof();
+        // Keyed by the leaf, not the report: the same exit listed again later is still one exit.
+        uint64 publishedIn = exitPublishedIn[leaf];
+        if (publishedIn != 0) revert ExitAlreadyPublished(validatorIndex, publishedIn);
+        exitPublishedIn[leaf] = latest;
+        registry.markExit(validatorIndex, operator, kind, exitByEpoch, latest);
     }
 
     // ----------------------------------------------------------------------------------------

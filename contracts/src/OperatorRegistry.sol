@@ -21,9 +21,12 @@ interface INodeManagerView {
 /// - an operator registers its account and its nodes (SSV, Obol or direct) and deposits its bond
 ///   in csETH; it withdraws the part above its current bond requirement and asks for voluntary
 ///   exits;
-/// - the protocol (the owner) delegates validators to clusters of nodes and confirms exits;
+/// - the protocol (the owner) delegates validators to clusters of nodes and records each
+///   validator's beacon chain index once its deposit is processed;
 /// - the NodeManager, on quorum-signed oracle reports, sets bond requirements, slashes bond
-///   penalties and publishes requested exits.
+///   penalties and publishes the exits of the latest exits report (requested exits and the
+///   exit slots of voluntary ones).
+/// Exits are confirmed from beacon data by the oracle, not here (docs/exits.md).
 /// Every change emits an event, and the view functions enumerate the whole registry, so an
 /// off-chain reader can rebuild it at any block with `eth_call`.
 /// @dev Ids are 1-based (0 means none): operator id = index + 1 in registration order, the same
@@ -49,6 +52,8 @@ contract OperatorRegistry is Ownable2Step {
         Direct
     }
 
+    /// `Exited` is never set: the oracle confirms exits from beacon data (docs/exits.md). It
+    /// stays so the other statuses keep their numbers.
     enum ValidatorStatus {
         None,
         Active,
@@ -65,10 +70,6 @@ contract OperatorRegistry is Ownable2Step {
         uint64 secondsPerEpoch;
         /// Nodes in an Obol cluster (genesis `node_types.obol.cluster_size`).
         uint8 obolClusterSize;
-        /// A voluntary exit is assigned the epoch `current + voluntaryExitDelayEpochs`...
-        uint64 voluntaryExitDelayEpochs;
-        /// ...or `current + fastTrackExitDelayEpochs` when fast-tracked.
-        uint64 fastTrackExitDelayEpochs;
         /// Bond (ETH wei) for an operator's first node of each type, by `NodeType` (SSV, Obol,
         /// Direct): genesis `node_types[].first_node_bond_wei`.
         uint256[3] firstNodeBond;
@@ -102,12 +103,16 @@ contract OperatorRegistry is Ownable2Step {
         /// The cluster that runs it: `clusterSize(type)` distinct nodes of one type, ascending ids.
         uint256[] nodeIds;
         ValidatorStatus status;
-        /// Exit epoch assigned (voluntary), required (requested, "exit by") or confirmed (exited).
+        /// The exit-by epoch an exits report published for it (a requested exit's deadline or a
+        /// voluntary exit's slot); 0 while none is published.
         uint64 exitEpoch;
     }
 
     uint8 public constant SSV_CLUSTER_SIZE = 5;
     uint256 public constant PUBKEY_LENGTH = 48;
+    /// Exit kinds of the exits report's leaves (crates/exits `ExitKind::byte`).
+    uint8 public constant EXIT_REQUESTED = 0;
+    uint8 public constant EXIT_VOLUNTARY = 1;
 
     ICsETH public immutable csETH;
     /// Receives slashed bonds.
@@ -115,8 +120,6 @@ contract OperatorRegistry is Ownable2Step {
     uint64 public immutable beaconGenesisTime;
     uint64 public immutable secondsPerEpoch;
     uint8 public immutable obolClusterSize;
-    uint64 public immutable voluntaryExitDelayEpochs;
-    uint64 public immutable fastTrackExitDelayEpochs;
     uint256 private immutable _firstNodeBondSsv;
     uint256 private immutable _firstNodeBondObol;
     uint256 private immutable _firstNodeBondDirect;
@@ -134,6 +137,11 @@ contract OperatorRegistry is Ownable2Step {
     Validator[] private _validators;
     mapping(bytes32 pubkeyHash => uint256 validatorId) public validatorIdOf;
     mapping(uint256 nodeId => uint256[] validatorIds) private _validatorsOf;
+    /// Beacon chain validator index => validator id (0: none). Exits reports name validators
+    /// by beacon index; the owner records it once the deposit is processed.
+    mapping(uint64 validatorIndex => uint256 validatorId) public validatorIdOfIndex;
+    /// Validator id => beacon index + 1 (0: not recorded; index 0 is a valid index).
+    mapping(uint256 validatorId => uint64 indexPlusOne) private _beaconIndexPlusOne;
 
     mapping(address operator => uint256 amount) public bondOf;
     /// ETH wei the bond must be worth: the certified requirement plus nodes added since.
@@ -159,22 +167,23 @@ contract OperatorRegistry is Ownable2Step {
     /// pay (ETH wei), `slashedCsEth` the csETH sent to the treasury for it.
     event BondSlashed(address indexed operator, uint256 requested, uint256 slashed, uint256 slashedCsEth, uint256 bond);
     event BondRequirementSet(address indexed operator, uint256 requirement);
+    event BeaconIndexSet(uint256 indexed validatorId, uint64 indexed validatorIndex);
+    /// An operator asked to exit a validator; an exits report gives it its slot. The request's
+    /// place in the queue is this event's (block, log index).
     event VoluntaryExitRequested(
-        uint256 indexed validatorId,
-        bytes32 indexed pubkeyHash,
-        address indexed operator,
-        bool fastTrack,
-        uint64 exitEpoch
+        uint256 indexed validatorId, bytes32 indexed pubkeyHash, address indexed operator, bool fastTrack
     );
+    /// One exit of exits report `reportNumber`, published: `operator` must have the validator's
+    /// beacon exit epoch at or before `exitByEpoch` (kind 0 requested: a deadline; kind 1
+    /// voluntary: its slot).
     event ExitRequested(
         uint256 indexed validatorId,
-        bytes32 indexed pubkeyHash,
+        uint64 indexed validatorIndex,
         address indexed operator,
-        uint64 validatorIndex,
+        uint8 kind,
         uint64 exitByEpoch,
         uint64 reportNumber
     );
-    event ExitConfirmed(uint256 indexed validatorId, bytes32 indexed pubkeyHash, uint64 exitEpoch);
 
     error NotNodeManager(address caller);
     error NotOperator(address caller);
@@ -202,6 +211,13 @@ contract OperatorRegistry is Ownable2Step {
     error UnknownValidatorId(uint256 validatorId);
     error NotValidatorOperator(address operator, uint256 validatorId);
     error WrongValidatorStatus(uint256 validatorId, ValidatorStatus status);
+    error LengthMismatch(uint256 validatorIds, uint256 indices);
+    error BeaconIndexAlreadySet(uint256 validatorId, uint64 validatorIndex);
+    error BeaconIndexTaken(uint64 validatorIndex, uint256 validatorId);
+    error UnknownValidatorIndex(uint64 validatorIndex);
+    error BeaconIndexOutOfRange(uint64 validatorIndex);
+    error UnknownExitKind(uint8 kind);
+    error ExitDeadlinePassed(uint64 validatorIndex, uint64 exitByEpoch, uint64 currentEpoch);
 
     modifier onlyNodeManager() {
         if (msg.sender != nodeManager) revert NotNodeManager(msg.sender);
@@ -218,8 +234,6 @@ contract OperatorRegistry is Ownable2Step {
         beaconGenesisTime = config.beaconGenesisTime;
         secondsPerEpoch = config.secondsPerEpoch;
         obolClusterSize = config.obolClusterSize;
-        voluntaryExitDelayEpochs = config.voluntaryExitDelayEpochs;
-        fastTrackExitDelayEpochs = config.fastTrackExitDelayEpochs;
         _firstNodeBondSsv = config.firstNodeBond[0];
         _firstNodeBondObol = config.firstNodeBond[1];
         _firstNodeBondDirect = config.firstNodeBond[2];
@@ -280,14 +294,25 @@ contract OperatorRegistry is Ownable2Step {
         emit ValidatorAdded(validatorId, pubkeyHash, pubkey, nodeIds);
     }
 
-    /// Records that a validator has left the beacon chain (voluntary, requested or forced).
-    function confirmExit(bytes32 pubkeyHash, uint64 exitEpoch) external onlyOwner {
-        uint256 validatorId = _validatorId(pubkeyHash);
-        Validator storage v = _validators[validatorId - 1];
-        if (v.status == ValidatorStatus.Exited) revert WrongValidatorStatus(validatorId, v.status);
-        v.status = ValidatorStatus.Exited;
-        v.exitEpoch = exitEpoch;
-        emit ExitConfirmed(validatorId, pubkeyHash, exitEpoch);
+    /// Records the beacon chain index of each validator in `validatorIds` (once its deposit is
+    /// processed; an index never changes). Recording the same pair again changes nothing.
+    function setBeaconIndices(uint256[] calldata validatorIds, uint64[] calldata indices) external onlyOwner {
+        if (validatorIds.length != indices.length) revert LengthMismatch(validatorIds.length, indices.length);
+        for (uint256 i = 0; i < validatorIds.length; i++) {
+            uint256 id = validatorIds[i];
+            uint64 index = indices[i];
+            if (id == 0 || id > _validators.length) revert UnknownValidatorId(id);
+            // Beacon indices are far below 2^64 - 1; the bound keeps `index + 1` from overflowing.
+            if (index == type(uint64).max) revert BeaconIndexOutOfRange(index);
+            uint64 known = _beaconIndexPlusOne[id];
+            if (known == uint64(index) + 1) continue;
+            if (known != 0) revert BeaconIndexAlreadySet(id, known - 1);
+            uint256 holder = validatorIdOfIndex[index];
+            if (holder != 0) revert BeaconIndexTaken(index, holder);
+            _beaconIndexPlusOne[id] = index + 1;
+            validatorIdOfIndex[index] = id;
+            emit BeaconIndexSet(id, index);
+        }
     }
 
     // ----------------------------------------------------------------------------------------
@@ -393,19 +418,17 @@ contract OperatorRegistry is Ownable2Step {
     }
 
     /// Asks the protocol to exit one of the caller's validators (its node is in the validator's
-    /// cluster). The exit epoch is `currentEpoch() + voluntaryExitDelayEpochs`, or
-    /// `+ fastTrackExitDelayEpochs` when fast-tracked; the nodes keep running until the exit is
-    /// confirmed.
-    function requestVoluntaryExit(bytes calldata pubkey, bool fastTrack) external returns (uint64 exitEpoch) {
+    /// cluster). The next exits reports serve open requests in order, fast-tracked ones first,
+    /// and give each an exit slot (docs/exits.md); the nodes keep running until the exit is
+    /// made on the beacon chain.
+    function requestVoluntaryExit(bytes calldata pubkey, bool fastTrack) external returns (uint256 validatorId) {
         bytes32 pubkeyHash = keccak256(pubkey);
-        uint256 validatorId = _validatorId(pubkeyHash);
+        validatorId = _validatorId(pubkeyHash);
         Validator storage v = _validators[validatorId - 1];
         if (!_runsValidator(msg.sender, v)) revert NotValidatorOperator(msg.sender, validatorId);
         if (v.status != ValidatorStatus.Active) revert WrongValidatorStatus(validatorId, v.status);
-        exitEpoch = currentEpoch() + (fastTrack ? fastTrackExitDelayEpochs : voluntaryExitDelayEpochs);
         v.status = ValidatorStatus.VoluntaryExitRequested;
-        v.exitEpoch = exitEpoch;
-        emit VoluntaryExitRequested(validatorId, pubkeyHash, msg.sender, fastTrack, exitEpoch);
+        emit VoluntaryExitRequested(validatorId, pubkeyHash, msg.sender, fastTrack);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -447,24 +470,33 @@ contract OperatorRegistry is Ownable2Step {
         emit BondRequirementSet(operator, requirement);
     }
 
-    /// Marks a validator's exit requested by an exits report: `operator` runs one of its nodes
-    /// and must exit it by `exitByEpoch`. A voluntary exit already asked for is superseded.
-    function markExitRequested(
-        address operator,
-        uint64 validatorIndex,
-        bytes32 pubkeyHash,
-        uint64 exitByEpoch,
-        uint64 reportNumber
-    ) external onlyNodeManager {
-        uint256 validatorId = _validatorId(pubkeyHash);
+    /// Publishes one exit of exits report `reportNumber` (the NodeManager checked its proof
+    /// against the latest exits root): validator `validatorIndex` (beacon index), run by
+    /// `operator`, must exit by `exitByEpoch`, which must still be ahead. A requested exit
+    /// (kind 0) is for an active validator, or supersedes an open voluntary request; a
+    /// voluntary one (kind 1) gives an open request its slot.
+    function markExit(uint64 validatorIndex, address operator, uint8 kind, uint64 exitByEpoch, uint64 reportNumber)
+        external
+        onlyNodeManager
+    {
+        if (kind > EXIT_VOLUNTARY) revert UnknownExitKind(kind);
+        uint256 validatorId = validatorIdOfIndex[validatorIndex];
+        if (validatorId == 0) revert UnknownValidatorIndex(validatorIndex);
         Validator storage v = _validators[validatorId - 1];
         if (!_runsValidator(operator, v)) revert NotValidatorOperator(operator, validatorId);
-        if (v.status != ValidatorStatus.Active && v.status != ValidatorStatus.VoluntaryExitRequested) {
-            revert WrongValidatorStatus(validatorId, v.status);
+        uint64 epoch = currentEpoch();
+        if (epoch >= exitByEpoch) revert ExitDeadlinePassed(validatorIndex, exitByEpoch, epoch);
+        ValidatorStatus status = v.status;
+        if (kind == EXIT_REQUESTED) {
+            if (status != ValidatorStatus.Active && status != ValidatorStatus.VoluntaryExitRequested) {
+                revert WrongValidatorStatus(validatorId, status);
+            }
+            v.status = ValidatorStatus.ExitRequested;
+        } else if (status != ValidatorStatus.VoluntaryExitRequested || v.exitEpoch != 0) {
+            revert WrongValidatorStatus(validatorId, status);
         }
-        v.status = ValidatorStatus.ExitRequested;
         v.exitEpoch = exitByEpoch;
-        emit ExitRequested(validatorId, pubkeyHash, operator, validatorIndex, exitByEpoch, reportNumber);
+        emit ExitRequested(validatorId, validatorIndex, operator, kind, exitByEpoch, reportNumber);
     }
 
     // ----------------------------------------------------------------------------------------
@@ -518,6 +550,12 @@ contract OperatorRegistry is Ownable2Step {
     function getValidator(uint256 validatorId) external view returns (Validator memory) {
         if (validatorId == 0 || validatorId > _validators.length) revert UnknownValidatorId(validatorId);
         return _validators[validatorId - 1];
+    }
+
+    /// The beacon chain index recorded for a validator (`known` false while none is).
+    function beaconIndexOf(uint256 validatorId) external view returns (bool known, uint64 index) {
+        uint64 plusOne = _beaconIndexPlusOne[validatorId];
+        return (plusOne != 0, plusOne == 0 ? 0 : plusOne - 1);
     }
 
     /// ETH wei the operator's bond is worth at csETH's current rate.

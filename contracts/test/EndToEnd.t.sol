@@ -126,37 +126,101 @@ contract EndToEndTest is Fixtures {
         vm.prank(operators[2]);
         registry.withdrawBond();
         assertEq(token.balanceOf(operators[2]), 4 ether, "bond returned");
+    }
 
-        // Exits report 1: requested exits published by anyone, once.
+    struct ExitLeaf {
+        uint64 validatorIndex;
+        address operator;
+        uint8 kind;
+        uint64 exitByEpoch;
+        bytes32[] proof;
+    }
+
+    function exitLeaf(string memory reportName, uint256 i) internal view returns (ExitLeaf memory l) {
+        string memory v = string.concat(".reports.", reportName, ".values[", vm.toString(i), "]");
+        l.validatorIndex = uint64(vm.parseJsonUint(json, string.concat(v, "[0]")));
+        l.operator = vm.parseJsonAddress(json, string.concat(v, "[1]"));
+        l.kind = uint8(vm.parseJsonUint(json, string.concat(v, "[2]")));
+        l.exitByEpoch = uint64(vm.parseJsonUint(json, string.concat(v, "[3]")));
+        l.proof =
+            vm.parseJsonBytes32Array(json, string.concat(".reports.", reportName, ".proofs[", vm.toString(i), "]"));
+    }
+
+    function publish(uint64 number, ExitLeaf memory l) internal {
+        nm.publishExit(number, l.validatorIndex, l.operator, l.kind, l.exitByEpoch, l.proof);
+    }
+
+    /// The protocol records the two validators' beacon indices (1000, 1001); operator 1 asks
+    /// to exit its validator voluntarily. Epoch 4000 now.
+    function _exitsSetUp() internal {
+        uint256[] memory ids = new uint256[](2);
+        uint64[] memory indices = new uint64[](2);
+        (ids[0], ids[1], indices[0], indices[1]) = (1, 2, 1000, 1001);
+        vm.prank(OWNER);
+        registry.setBeaconIndices(ids, indices);
+        vm.prank(operators[1]);
+        registry.requestVoluntaryExit(vm.parseJsonBytes(json, ".validatorPubkeys[1]"), true);
+    }
+
+    /// Exits report 1 (1000 requested by 5000, 1001 voluntary slot 4500), then report 2 (1000
+    /// again, 1001 slot 4600): each exit is published once, only from the latest report, while
+    /// its deadline is ahead; one `ExitRequested` per exit with its deadline.
+    function test_exits_publishedOnceFromTheLatestReportBeforeTheDeadline() public {
+        _exitsSetUp();
+        ExitLeaf memory requested = exitLeaf("exits1", 0);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.NoReport.selector, 1, 1));
+        publish(1, requested);
+
         submit(loadReport(json, ".reports.exits1"));
-        for (uint256 i = 0; i < 2; i++) {
-            string memory v = string.concat(".reports.exits1.values[", vm.toString(i), "]");
-            address op = vm.parseJsonAddress(json, string.concat(v, "[0]"));
-            uint64 index = uint64(vm.parseJsonUint(json, string.concat(v, "[1]")));
-            bytes32 pubkeyHash = vm.parseJsonBytes32(json, string.concat(v, "[2]"));
-            uint64 exitBy = uint64(vm.parseJsonUint(json, string.concat(v, "[3]")));
-            bytes32[] memory proof =
-                vm.parseJsonBytes32Array(json, string.concat(".reports.exits1.proofs[", vm.toString(i), "]"));
-            vm.expectEmit(address(registry));
-            emit OperatorRegistry.ExitRequested(i + 1, pubkeyHash, op, index, exitBy, 1);
-            nm.publishExitRequest(1, op, index, pubkeyHash, exitBy, proof);
-            OperatorRegistry.Validator memory val = registry.getValidator(i + 1);
-            assertTrue(val.status == OperatorRegistry.ValidatorStatus.ExitRequested, "exit requested");
-            assertEq(val.exitEpoch, exitBy, "exit by");
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.ExitRequested(1, 1000, operators[0], 0, 5000, 1);
+        vm.prank(address(0xD00D)); // anyone, with the proof
+        publish(1, requested);
+        OperatorRegistry.Validator memory val = registry.getValidator(1);
+        assertTrue(val.status == OperatorRegistry.ValidatorStatus.ExitRequested, "exit requested");
+        assertEq(val.exitEpoch, 5000, "exit by");
+        assertEq(nm.exitPublishedIn(_leafHash(requested)), 1, "published from report 1");
 
-            vm.expectRevert(
-                abi.encodeWithSelector(
-                    OperatorRegistry.WrongValidatorStatus.selector,
-                    i + 1,
-                    OperatorRegistry.ValidatorStatus.ExitRequested
-                )
-            );
-            nm.publishExitRequest(1, op, index, pubkeyHash, exitBy, proof);
-            vm.expectRevert(NodeManager.InvalidProof.selector);
-            nm.publishExitRequest(1, op, index, pubkeyHash, exitBy + 1, proof);
-            vm.expectRevert(abi.encodeWithSelector(NodeManager.NoReport.selector, 1, 2));
-            nm.publishExitRequest(2, op, index, pubkeyHash, exitBy, proof);
-        }
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.ExitAlreadyPublished.selector, 1000, 1));
+        publish(1, requested);
+        ExitLeaf memory forged = exitLeaf("exits1", 0);
+        forged.exitByEpoch += 1;
+        vm.expectRevert(NodeManager.InvalidProof.selector);
+        publish(1, forged);
+        forged = exitLeaf("exits1", 0);
+        forged.kind = 1;
+        vm.expectRevert(NodeManager.InvalidProof.selector);
+        publish(1, forged);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.NotLatestExitsReport.selector, 2, 1));
+        publish(2, requested);
+
+        // Report 2 is accepted before report 1's voluntary slot was published.
+        submit(loadReport(json, ".reports.exits2"));
+        ExitLeaf memory oldSlot = exitLeaf("exits1", 1);
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.NotLatestExitsReport.selector, 1, 2));
+        publish(1, oldSlot);
+        vm.expectRevert(NodeManager.InvalidProof.selector); // not in report 2
+        publish(2, oldSlot);
+        // Report 2 lists the requested exit again: the same exit, already published.
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.ExitAlreadyPublished.selector, 1000, 1));
+        publish(2, exitLeaf("exits2", 0));
+
+        // Report 2's slot, past its deadline: refused; just before: published.
+        ExitLeaf memory slot = exitLeaf("exits2", 1);
+        vm.warp(BEACON_GENESIS + 4600 * SECONDS_PER_EPOCH);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.ExitDeadlinePassed.selector, 1001, 4600, 4600));
+        publish(2, slot);
+        vm.warp(BEACON_GENESIS + 4600 * SECONDS_PER_EPOCH - 1);
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.ExitRequested(2, 1001, operators[1], 1, 4600, 2);
+        publish(2, slot);
+        val = registry.getValidator(2);
+        assertTrue(val.status == OperatorRegistry.ValidatorStatus.VoluntaryExitRequested, "voluntary");
+        assertEq(val.exitEpoch, 4600, "its slot");
+    }
+
+    function _leafHash(ExitLeaf memory l) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(l.validatorIndex, l.operator, l.kind, l.exitByEpoch))));
     }
 
     function test_claim_rejectsWrongProof() public {

@@ -56,6 +56,77 @@ contract GasTest is Fixtures {
         assertTrue(m.isSealed(), "sealed by the last batch");
     }
 
+    /// An exits report (the first: its counter slot goes from zero) accepted, then each of its
+    /// two exits published (a requested exit, a voluntary slot): the end-to-end vectors
+    /// (reports.json, 4 members, 3 signing), direct validators with beacon indices 1000, 1001.
+    function test_gas_exits() public {
+        string memory r = vm.readFile(REPORTS);
+        deploy(loadCommittee(r, ""), vm.parseJsonAddress(r, ".nodeManager"));
+        vm.warp(BEACON_GENESIS + 4000 * SECONDS_PER_EPOCH);
+        uint256[] memory ids = new uint256[](2);
+        uint64[] memory indices = new uint64[](2);
+        for (uint256 i = 0; i < 2; i++) {
+            address op = vm.parseJsonAddress(r, string.concat(".operators[", vm.toString(i), "]"));
+            vm.prank(op);
+            registry.registerOperator("operator", "");
+            bondEth(op, 4 ether);
+            vm.prank(op);
+            uint256[] memory cluster = new uint256[](1);
+            cluster[0] = registry.addNode(OperatorRegistry.NodeType.Direct, "");
+            vm.prank(OWNER);
+            ids[i] = registry.addValidator(
+                vm.parseJsonBytes(r, string.concat(".validatorPubkeys[", vm.toString(i), "]")), cluster
+            );
+            indices[i] = uint64(1000 + i);
+            if (i == 1) {
+                vm.prank(op);
+                registry.requestVoluntaryExit(vm.parseJsonBytes(r, ".validatorPubkeys[1]"), false);
+            }
+        }
+        vm.prank(OWNER);
+        registry.setBeaconIndices(ids, indices);
+
+        Report memory exits = loadReport(r, ".reports.exits1");
+        bytes memory data = abi.encodeCall(
+            NodeManager.submitReport,
+            (exits.kind, exits.number, exits.root, exits.reportHash, exits.signerBitmap, exits.signature)
+        );
+        submit(exits);
+        _record("submitReport_exits_4_members_1_nonsigner_first", vm.lastCallGas().gasTotalUsed, data);
+
+        string[2] memory names = ["publishExit_requested", "publishExit_voluntary"];
+        for (uint256 i = 0; i < 2; i++) {
+            string memory v = string.concat(".reports.exits1.values[", vm.toString(i), "]");
+            data = abi.encodeCall(
+                NodeManager.publishExit,
+                (
+                    1,
+                    uint64(vm.parseJsonUint(r, string.concat(v, "[0]"))),
+                    vm.parseJsonAddress(r, string.concat(v, "[1]")),
+                    uint8(vm.parseJsonUint(r, string.concat(v, "[2]"))),
+                    uint64(vm.parseJsonUint(r, string.concat(v, "[3]"))),
+                    vm.parseJsonBytes32Array(r, string.concat(".reports.exits1.proofs[", vm.toString(i), "]"))
+                )
+            );
+            (bool ok,) = address(nm).call(data);
+            assertTrue(ok, "published");
+            _record(names[i], vm.lastCallGas().gasTotalUsed, data);
+        }
+        assertEq(registry.getValidator(1).exitEpoch, 5000, "requested exit recorded");
+        assertEq(registry.getValidator(2).exitEpoch, 4500, "voluntary slot recorded");
+    }
+
+    /// Writes the call's gas to the snapshot and logs it with the whole transaction's estimate.
+    function _record(string memory name, uint256 used, bytes memory data) internal {
+        vm.snapshotValue(name, used);
+        uint256 calldataGas;
+        for (uint256 b = 0; b < data.length; b++) {
+            calldataGas += data[b] == 0 ? 4 : 16;
+        }
+        log(string.concat(name, " execution:"), used);
+        log(string.concat(name, " transaction (+21000 +calldata):"), used + 21000 + calldataGas);
+    }
+
     function _measureAll(uint256 n) internal {
         string memory at = string.concat(".committees.", vm.toString(n));
         Committee memory c = loadCommittee(json, at);

@@ -316,7 +316,7 @@ contract OperatorRegistryTest is Fixtures {
         vm.expectRevert(err);
         registry.slashBond(BOB, 1);
         vm.expectRevert(err);
-        registry.markExitRequested(ALICE, 1, bytes32(0), 1, 1);
+        registry.markExit(1, ALICE, 0, 1, 1);
         vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
         vm.prank(ALICE);
@@ -325,27 +325,82 @@ contract OperatorRegistryTest is Fixtures {
 
     // ---- exits ----------------------------------------------------------------------------------
 
-    function test_voluntaryExit() public {
+    /// Two validators of the SSV cluster (Alice runs nodes 1, 3, 5; Bob 2 and 4), with beacon
+    /// indices 77 and 78.
+    function _twoValidators() internal {
         uint256[] memory ssv = _ssvCluster();
-        vm.prank(OWNER);
+        vm.startPrank(OWNER);
         registry.addValidator(_pubkey(0), ssv);
-        vm.prank(OWNER);
         registry.addValidator(_pubkey(1), ssv);
+        uint256[] memory ids = new uint256[](2);
+        uint64[] memory indices = new uint64[](2);
+        (ids[0], ids[1], indices[0], indices[1]) = (1, 2, 77, 78);
+        registry.setBeaconIndices(ids, indices);
+        vm.stopPrank();
+    }
 
+    function _status(uint256 id) internal view returns (OperatorRegistry.ValidatorStatus) {
+        return registry.getValidator(id).status;
+    }
+
+    function _wrongStatus(uint256 id, OperatorRegistry.ValidatorStatus s) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(OperatorRegistry.WrongValidatorStatus.selector, id, s);
+    }
+
+    function test_setBeaconIndices() public {
+        uint256[] memory ssv = _ssvCluster();
+        vm.startPrank(OWNER);
+        registry.addValidator(_pubkey(0), ssv);
+        registry.addValidator(_pubkey(1), ssv);
+        uint256[] memory ids = new uint256[](1);
+        uint64[] memory indices = new uint64[](1);
+        (bool known,) = registry.beaconIndexOf(1);
+        assertTrue(!known, "none before");
+
+        (ids[0], indices[0]) = (1, 0); // index 0 is a valid beacon index
         vm.expectEmit(address(registry));
-        emit OperatorRegistry.VoluntaryExitRequested(1, keccak256(_pubkey(0)), BOB, false, 1000 + 225);
-        vm.prank(BOB); // Bob runs nodes 2 and 4 of the cluster
-        assertEq(registry.requestVoluntaryExit(_pubkey(0), false), 1225, "standard delay");
-        vm.prank(ALICE);
-        assertEq(registry.requestVoluntaryExit(_pubkey(1), true), 1001, "fast track");
+        emit OperatorRegistry.BeaconIndexSet(1, 0);
+        registry.setBeaconIndices(ids, indices);
+        (bool k, uint64 index) = registry.beaconIndexOf(1);
+        assertTrue(k && index == 0, "recorded");
+        assertEq(registry.validatorIdOfIndex(0), 1, "index -> id");
+        registry.setBeaconIndices(ids, indices); // the same pair again changes nothing
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                OperatorRegistry.WrongValidatorStatus.selector,
-                1,
-                OperatorRegistry.ValidatorStatus.VoluntaryExitRequested
-            )
-        );
+        indices[0] = 5;
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.BeaconIndexAlreadySet.selector, 1, 0));
+        registry.setBeaconIndices(ids, indices);
+        (ids[0], indices[0]) = (2, 0);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.BeaconIndexTaken.selector, 0, 1));
+        registry.setBeaconIndices(ids, indices);
+        (ids[0], indices[0]) = (3, 9);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownValidatorId.selector, 3));
+        registry.setBeaconIndices(ids, indices);
+        (ids[0], indices[0]) = (2, type(uint64).max);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.BeaconIndexOutOfRange.selector, type(uint64).max));
+        registry.setBeaconIndices(ids, indices);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.LengthMismatch.selector, 1, 0));
+        registry.setBeaconIndices(ids, new uint64[](0));
+        vm.stopPrank();
+
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.prank(ALICE);
+        registry.setBeaconIndices(ids, indices);
+    }
+
+    function test_voluntaryExit() public {
+        _twoValidators();
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.VoluntaryExitRequested(1, keccak256(_pubkey(0)), BOB, false);
+        vm.prank(BOB); // Bob runs nodes 2 and 4 of the cluster
+        assertEq(registry.requestVoluntaryExit(_pubkey(0), false), 1, "validator id");
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.VoluntaryExitRequested(2, keccak256(_pubkey(1)), ALICE, true);
+        vm.prank(ALICE);
+        registry.requestVoluntaryExit(_pubkey(1), true);
+        assertTrue(_status(1) == OperatorRegistry.ValidatorStatus.VoluntaryExitRequested, "asked");
+        assertEq(registry.getValidator(1).exitEpoch, 0, "no slot before an exits report gives one");
+
+        vm.expectRevert(_wrongStatus(1, OperatorRegistry.ValidatorStatus.VoluntaryExitRequested));
         vm.prank(ALICE);
         registry.requestVoluntaryExit(_pubkey(0), true);
 
@@ -358,41 +413,53 @@ contract OperatorRegistryTest is Fixtures {
         vm.prank(ALICE);
         registry.requestVoluntaryExit(_pubkey(9), false);
 
+        // The exits report's voluntary leaf gives the request its slot, once.
         vm.expectEmit(address(registry));
-        emit OperatorRegistry.ExitConfirmed(1, keccak256(_pubkey(0)), 1220);
-        vm.prank(OWNER);
-        registry.confirmExit(keccak256(_pubkey(0)), 1220);
-        assertTrue(registry.getValidator(1).status == OperatorRegistry.ValidatorStatus.Exited, "exited");
+        emit OperatorRegistry.ExitRequested(1, 77, BOB, 1, 1225, 3);
+        vm.prank(MANAGER);
+        registry.markExit(77, BOB, 1, 1225, 3);
+        OperatorRegistry.Validator memory v = registry.getValidator(1);
+        assertTrue(v.status == OperatorRegistry.ValidatorStatus.VoluntaryExitRequested, "still voluntary");
+        assertEq(v.exitEpoch, 1225, "its slot");
+        vm.expectRevert(_wrongStatus(1, OperatorRegistry.ValidatorStatus.VoluntaryExitRequested));
+        vm.prank(MANAGER);
+        registry.markExit(77, BOB, 1, 1300, 4);
     }
 
     function test_requestedExit() public {
-        uint256[] memory ssv = _ssvCluster();
-        vm.prank(OWNER);
-        registry.addValidator(_pubkey(0), ssv);
+        _twoValidators();
         vm.prank(ALICE);
         registry.requestVoluntaryExit(_pubkey(0), false);
 
-        // A requested exit supersedes the voluntary one.
+        // A requested exit supersedes an open voluntary one.
         vm.expectEmit(address(registry));
-        emit OperatorRegistry.ExitRequested(1, keccak256(_pubkey(0)), ALICE, 77, 1100, 3);
+        emit OperatorRegistry.ExitRequested(1, 77, ALICE, 0, 1100, 3);
         vm.prank(MANAGER);
-        registry.markExitRequested(ALICE, 77, keccak256(_pubkey(0)), 1100, 3);
+        registry.markExit(77, ALICE, 0, 1100, 3);
         OperatorRegistry.Validator memory v = registry.getValidator(1);
         assertTrue(v.status == OperatorRegistry.ValidatorStatus.ExitRequested, "requested");
         assertEq(v.exitEpoch, 1100, "exit by");
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                OperatorRegistry.WrongValidatorStatus.selector, 1, OperatorRegistry.ValidatorStatus.ExitRequested
-            )
-        );
-        vm.prank(MANAGER);
-        registry.markExitRequested(ALICE, 77, keccak256(_pubkey(0)), 1100, 4);
+        vm.startPrank(MANAGER);
+        vm.expectRevert(_wrongStatus(1, OperatorRegistry.ValidatorStatus.ExitRequested));
+        registry.markExit(77, ALICE, 0, 1100, 4);
+        // A voluntary slot needs an open request.
+        vm.expectRevert(_wrongStatus(2, OperatorRegistry.ValidatorStatus.Active));
+        registry.markExit(78, ALICE, 1, 1100, 4);
 
         address carol = address(0xCA401);
-        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotValidatorOperator.selector, carol, 1));
-        vm.prank(MANAGER);
-        registry.markExitRequested(carol, 77, keccak256(_pubkey(0)), 1100, 4);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotValidatorOperator.selector, carol, 2));
+        registry.markExit(78, carol, 0, 1100, 4);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownValidatorIndex.selector, 79));
+        registry.markExit(79, ALICE, 0, 1100, 4);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownExitKind.selector, 2));
+        registry.markExit(78, ALICE, 2, 1100, 4);
+        // The deadline must be ahead: epoch 1000 now.
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.ExitDeadlinePassed.selector, 78, 1000, 1000));
+        registry.markExit(78, ALICE, 0, 1000, 4);
+        registry.markExit(78, ALICE, 0, 1001, 4);
+        vm.stopPrank();
+        assertTrue(_status(2) == OperatorRegistry.ValidatorStatus.ExitRequested, "one epoch ahead is enough");
     }
 
     function test_currentEpoch() public {

@@ -72,8 +72,6 @@ abstract contract Fixtures is Test {
             beaconGenesisTime: BEACON_GENESIS,
             secondsPerEpoch: SECONDS_PER_EPOCH,
             obolClusterSize: 4,
-            voluntaryExitDelayEpochs: 225,
-            fastTrackExitDelayEpochs: 1,
             // Genesis mainnet defaults (crates/rewards economics): SSV, Obol, Direct.
             firstNodeBond: [uint256(1 ether), 2 ether, 4 ether],
             perNodeBond: [uint256(1 ether), 2 ether, 4 ether]

@@ -53,14 +53,21 @@ alloy::sol!(
     "../../contracts/artifacts/MockAggregatorV3.json"
 );
 
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    WithdrawalQueue,
+    "../../contracts/artifacts/WithdrawalQueue.json"
+);
+
 /// The artifacts' text, for the error table and the freshness tests.
-pub(crate) const ARTIFACTS: [(&str, &str); 6] = [
+pub(crate) const ARTIFACTS: [(&str, &str); 7] = [
     ("NodeManager", include_str!("../../../contracts/artifacts/NodeManager.json")),
     ("OperatorRegistry", include_str!("../../../contracts/artifacts/OperatorRegistry.json")),
     ("MockCsETH", include_str!("../../../contracts/artifacts/MockCsETH.json")),
     ("RewardsVault", include_str!("../../../contracts/artifacts/RewardsVault.json")),
     ("RewardsGovernance", include_str!("../../../contracts/artifacts/RewardsGovernance.json")),
     ("MockAggregatorV3", include_str!("../../../contracts/artifacts/MockAggregatorV3.json")),
+    ("WithdrawalQueue", include_str!("../../../contracts/artifacts/WithdrawalQueue.json")),
 ];
 
 /// Every custom error of the contracts, by selector.
@@ -120,8 +127,8 @@ impl fmt::Display for ContractError {
     }
 }
 
-/// Names the revert in `data` against the errors of NodeManager, OperatorRegistry and
-/// MockCsETH (with their OpenZeppelin errors), `Error(string)` and `Panic(uint256)`.
+/// Names the revert in `data` against the errors of every contract in `contracts/artifacts`
+/// (with their OpenZeppelin errors), `Error(string)` and `Panic(uint256)`.
 pub fn decode_revert(data: &[u8]) -> ContractError {
     let raw = Bytes::copy_from_slice(data);
     let plain = |name: &str, args: Vec<(String, String)>| ContractError { name: name.into(), args, data: raw.clone() };
@@ -206,6 +213,7 @@ mod tests {
         assert_eq!(RewardsVault::BYTECODE.as_ref(), artifact_bytes("RewardsVault", "bytecode"));
         assert_eq!(RewardsGovernance::BYTECODE.as_ref(), artifact_bytes("RewardsGovernance", "bytecode"));
         assert_eq!(MockAggregatorV3::BYTECODE.as_ref(), artifact_bytes("MockAggregatorV3", "bytecode"));
+        assert_eq!(WithdrawalQueue::BYTECODE.as_ref(), artifact_bytes("WithdrawalQueue", "bytecode"));
     }
 
     #[test]
@@ -217,6 +225,15 @@ mod tests {
         assert_eq!(decode_revert(&NodeManager::InvalidSignature {}.abi_encode()).to_string(), "InvalidSignature()");
         let e = OperatorRegistry::EmptyName {}.abi_encode();
         assert_eq!(decode_revert(&e).name, "EmptyName");
+        let e = NodeManager::NotLatestExitsReport { number: 1, latest: 2 }.abi_encode();
+        assert_eq!(decode_revert(&e).to_string(), "NotLatestExitsReport(number: 1, latest: 2)");
+        let e =
+            OperatorRegistry::ExitDeadlinePassed { validatorIndex: 7, exitByEpoch: 10, currentEpoch: 12 }.abi_encode();
+        assert_eq!(
+            decode_revert(&e).to_string(),
+            "ExitDeadlinePassed(validatorIndex: 7, exitByEpoch: 10, currentEpoch: 12)"
+        );
+        assert_eq!(decode_revert(&WithdrawalQueue::ZeroAmount {}.abi_encode()).to_string(), "ZeroAmount()");
         let e = MockCsETH::ERC20InsufficientAllowance {
             spender: alloy::primitives::Address::repeat_byte(0x11),
             allowance: U256::ZERO,

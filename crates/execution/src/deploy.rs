@@ -1,7 +1,7 @@
 //! Deploys the contracts for a genesis: MockCsETH, OperatorRegistry (with the genesis bond
 //! rules), NodeManager, RewardsVault (the fee recipient), RewardsGovernance (agreed SSV price,
 //! adjustments with the genesis cap) and, on a local chain, a MockAggregatorV3 standing in for
-//! the SSV price feed; then the committee's keys in batches (`registerMembers`, the last batch
+//! the SSV price feed and a WithdrawalQueue stand-in; then the committee's keys in batches (`registerMembers`, the last batch
 //! seals the committee), `registry.setNodeManager` and the first agreed SSV price.
 //!
 //! Registering a member checks its proof of possession (~0.24M gas), so a whole committee of
@@ -16,7 +16,9 @@
 //! [`Deployer::deploy`] refuses to start when the genesis disagrees and checks every
 //! address it gets against the prediction.
 
-use crate::bindings::{MockAggregatorV3, MockCsETH, NodeManager, OperatorRegistry, RewardsGovernance, RewardsVault};
+use crate::bindings::{
+    MockAggregatorV3, MockCsETH, NodeManager, OperatorRegistry, RewardsGovernance, RewardsVault, WithdrawalQueue,
+};
 use crate::error::ChainError;
 use crate::tx::{Call, Mined, Transactor};
 use alloy::primitives::{Address, Bytes, TxKind, I256, U256};
@@ -36,10 +38,14 @@ pub struct ContractAddresses {
     pub rewards_governance: Address,
     /// Where the feed stand-in lands, if the deployment makes one.
     pub ssv_price_feed: Address,
+    /// Where the withdrawal queue stand-in lands, if the deployment makes one (after the feed
+    /// stand-in, so every other contract keeps its address).
+    pub withdrawal_queue: Address,
 }
 
 impl ContractAddresses {
     /// Writes the addresses into `genesis.contracts` (the feed too: a local chain has no other).
+    /// The withdrawal queue is not written: the genesis has no field for it yet.
     pub fn apply_to(&self, genesis: &mut Genesis) {
         let g = |a: Address| claystack_genesis::Address(a.0 .0);
         genesis.contracts.node_manager = g(self.node_manager);
@@ -51,8 +57,8 @@ impl ContractAddresses {
 }
 
 /// The addresses [`Deployer::deploy`] gives when `deployer`'s next nonce is `nonce`: csETH
-/// at `nonce`, then the registry, the NodeManager, the vault, the governance contract and the
-/// feed stand-in at the next five.
+/// at `nonce`, then the registry, the NodeManager, the vault, the governance contract, the
+/// feed stand-in and the withdrawal queue stand-in at the next six.
 pub fn predict_addresses(deployer: Address, nonce: u64) -> ContractAddresses {
     ContractAddresses {
         cs_eth: deployer.create(nonce),
@@ -61,6 +67,7 @@ pub fn predict_addresses(deployer: Address, nonce: u64) -> ContractAddresses {
         rewards_vault: deployer.create(nonce + 3),
         rewards_governance: deployer.create(nonce + 4),
         ssv_price_feed: deployer.create(nonce + 5),
+        withdrawal_queue: deployer.create(nonce + 6),
     }
 }
 
@@ -81,10 +88,6 @@ pub struct DeployConfig {
     pub seconds_per_epoch: u64,
     /// Nodes in an Obol cluster (genesis economics `node_types` "obol" `cluster_size`).
     pub obol_cluster_size: u8,
-    /// A voluntary exit is assigned `current epoch + voluntary_exit_delay_epochs`...
-    pub voluntary_exit_delay_epochs: u64,
-    /// ...or this many when fast-tracked.
-    pub fast_track_exit_delay_epochs: u64,
     /// The registry's owner (the protocol); the deployer when `None`.
     pub owner: Option<Address>,
     /// Receives slashed bonds; the owner when `None`.
@@ -100,6 +103,9 @@ pub struct DeployConfig {
     pub adjustment_cap_wei: u128,
     /// Deploy a feed stand-in where genesis names the feed; `None`: the feed exists already.
     pub feed_stand_in: Option<FeedStandIn>,
+    /// Deploy a WithdrawalQueue stand-in (owned by the registry's owner) at the nonce after
+    /// the feed stand-in's; needs `feed_stand_in` (local chains have neither for real).
+    pub withdrawal_queue_stand_in: bool,
     /// Publish this agreed SSV price (wei per SSV) from report 1 on, when the deployer owns
     /// the governance contract.
     pub agreed_wei_per_ssv: Option<u128>,
@@ -110,8 +116,8 @@ pub struct DeployConfig {
 pub const MEMBERS_PER_BATCH: usize = 32;
 
 impl DeployConfig {
-    /// Settings from a genesis: the Obol cluster size from its economics; a voluntary exit
-    /// gets one rewards frame of notice, a fast-tracked one a single epoch.
+    /// Settings from a genesis: the Obol cluster size and the bonds from its economics; no
+    /// stand-ins.
     pub fn for_genesis(
         genesis: &Genesis,
         beacon_genesis_time: u64,
@@ -141,8 +147,6 @@ impl DeployConfig {
             beacon_genesis_time,
             seconds_per_epoch,
             obol_cluster_size,
-            voluntary_exit_delay_epochs: genesis.economics.frame_epochs,
-            fast_track_exit_delay_epochs: 1,
             owner: None,
             treasury: None,
             first_node_bond_wei,
@@ -150,6 +154,7 @@ impl DeployConfig {
             members_per_batch: MEMBERS_PER_BATCH,
             adjustment_cap_wei: genesis.economics.adjustment_cap_wei,
             feed_stand_in: None,
+            withdrawal_queue_stand_in: false,
             agreed_wei_per_ssv: None,
         })
     }
@@ -258,6 +263,15 @@ impl Deployer {
                 });
             }
         }
+        if config.withdrawal_queue_stand_in && config.feed_stand_in.is_none() {
+            return Err(ChainError::Invalid {
+                what: "deploy config".into(),
+                message: format!(
+                    "the withdrawal queue stand-in goes at nonce {} after the feed stand-in; deploy the feed stand-in too, or neither",
+                    nonce + 6
+                ),
+            });
+        }
         let committee = Deployer::committee_args(genesis)?;
         let owner = config.owner.unwrap_or(deployer);
         let treasury = config.treasury.unwrap_or(owner);
@@ -273,8 +287,6 @@ impl Deployer {
                 beaconGenesisTime: config.beacon_genesis_time,
                 secondsPerEpoch: config.seconds_per_epoch,
                 obolClusterSize: config.obol_cluster_size,
-                voluntaryExitDelayEpochs: config.voluntary_exit_delay_epochs,
-                fastTrackExitDelayEpochs: config.fast_track_exit_delay_epochs,
                 firstNodeBond: config.first_node_bond_wei.map(U256::from),
                 perNodeBond: config.per_node_bond_wei.map(U256::from),
             },
@@ -327,6 +339,16 @@ impl Deployer {
                 [MockAggregatorV3::BYTECODE.as_ref(), &args].concat(),
                 predicted.ssv_price_feed,
                 nonce + 5,
+            )
+            .await?;
+        }
+        if config.withdrawal_queue_stand_in {
+            let args = WithdrawalQueue::constructorCall { owner_: owner }.abi_encode();
+            self.create(
+                "deploy WithdrawalQueue",
+                [WithdrawalQueue::BYTECODE.as_ref(), &args].concat(),
+                predicted.withdrawal_queue,
+                nonce + 6,
             )
             .await?;
         }
@@ -437,6 +459,7 @@ mod tests {
         assert_eq!(a.operator_registry, deployer.create(1));
         assert_eq!(a.node_manager, deployer.create(2));
         assert_eq!(a.ssv_price_feed, deployer.create(5));
+        assert_eq!(a.withdrawal_queue, deployer.create(6), "after every earlier contract");
         assert_eq!(predict_addresses(deployer, 1).cs_eth, a.operator_registry);
     }
 
@@ -445,7 +468,7 @@ mod tests {
         let (genesis, _) = claystack_genesis::generate_local(4, 3, [1; 32], 31337);
         let c = DeployConfig::for_genesis(&genesis, 1_600_000_000, 384).unwrap();
         assert_eq!(u32::from(c.obol_cluster_size), genesis.economics.node_type("obol").unwrap().cluster_size);
-        assert_eq!(c.voluntary_exit_delay_epochs, genesis.economics.frame_epochs);
+        assert!(!c.withdrawal_queue_stand_in && c.feed_stand_in.is_none(), "no stand-ins unless asked");
         for (i, name) in ["ssv", "obol", "direct"].into_iter().enumerate() {
             let t = genesis.economics.node_type(name).unwrap();
             assert_eq!(

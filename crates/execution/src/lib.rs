@@ -9,6 +9,9 @@
 //! - [`inputs`]: [`RewardsInputsReader`] reads the other report inputs kept on chain (fees the
 //!   RewardsVault received, the agreed SSV price and adjustments in RewardsGovernance, the SSV
 //!   price feed's latest round), pinned at a block number;
+//! - [`exits`]: [`WithdrawalQueueReader`] (unmet withdrawal demand and buffer at a block),
+//!   [`ExitEventsReader`] (voluntary exit requests, published exits, beacon indices) and
+//!   [`ExitsLeaf`], what `NodeManager.publishExit` takes;
 //! - [`registration`]: [`Registrar`] registers operators, nodes, bonds and validators as
 //!   their owners do (the local testnet sets up its chain with it);
 //! - [`node_manager`]: [`ReportReader`] (accepted reports, roots, events) and [`Submitter`]
@@ -24,6 +27,7 @@
 pub mod bindings;
 pub mod deploy;
 pub mod error;
+pub mod exits;
 pub mod inputs;
 pub mod node_manager;
 pub mod registration;
@@ -36,9 +40,11 @@ pub use deploy::{
     MEMBERS_PER_BATCH,
 };
 pub use error::ChainError;
+pub use exits::{ExitEventsReader, ExitsLeaf, Liquidity, PublishedExit, VoluntaryExitRequest, WithdrawalQueueReader};
 pub use inputs::{ChainAdjustment, FeedAnswer, RewardsInputsReader};
 pub use node_manager::{
-    AcceptedReport, Claimed, ReportReader, RewardsLeaf, SubmissionJournal, SubmitOutcome, Submitter, Withdrawn,
+    AcceptedReport, Claimed, PublishedExitTx, ReportReader, RewardsLeaf, SubmissionJournal, SubmitOutcome, Submitter,
+    Withdrawn,
 };
 pub use registration::Registrar;
 pub use registry::{

@@ -1,5 +1,5 @@
 //! The NodeManager as the oracle uses it: read which reports are accepted, submit a
-//! quorum's certificate, claim rewards.
+//! quorum's certificate, claim rewards, publish the exits of an exits report.
 //!
 //! Submission rules ([`Submitter::submit`]):
 //! - first ask the chain whether report `number` of that kind is already accepted
@@ -16,8 +16,9 @@
 //!   is done, pending is waited for or replaced with the same nonce, dropped is sent again.
 //!   A node killed with a submission in flight never sends a second one.
 
-use crate::bindings::{ContractError, NodeManager};
+use crate::bindings::{ContractError, NodeManager, OperatorRegistry};
 use crate::error::ChainError;
+use crate::exits::{ExitsLeaf, PublishedExit};
 use crate::tx::{Call, InFlight, Mined, Rpc, Sent, Transactor, TxConfig};
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
@@ -32,8 +33,7 @@ use claystack_quorum::{Certificate, SignerBitmap};
 use std::sync::Arc;
 use tracing::info;
 
-/// Blocks per `eth_getLogs` request: public nodes cap the range (often at 10,000).
-pub const LOG_RANGE: u64 = 5_000;
+pub use crate::tx::LOG_RANGE;
 
 /// A `ReportAccepted` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +282,13 @@ pub struct Claimed {
     pub debt: U256,
 }
 
+/// A mined `publishExit`: the registry's `ExitRequested` event and the gas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedExitTx {
+    pub exit: PublishedExit,
+    pub gas_used: u64,
+}
+
 /// A mined withdrawal of credited rewards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Withdrawn {
@@ -463,6 +470,61 @@ impl Submitter {
             netted: ev.netted,
             debt: ev.debt,
         })
+    }
+
+    /// Publishes `leaf` of exits report `number` (the latest accepted) with `proof`: the
+    /// registry records the exit and its deadline. Anyone may send it. The contract refuses
+    /// (simulated first, nothing sent) a leaf of an older report (`NotLatestExitsReport`),
+    /// one already published (`ExitAlreadyPublished`) or past its deadline
+    /// (`ExitDeadlinePassed`): [`ChainError::Rejected`] names the error.
+    pub async fn publish_exit(
+        &self,
+        number: u64,
+        leaf: &ExitsLeaf,
+        proof: &[[u8; 32]],
+    ) -> Result<PublishedExitTx, ChainError> {
+        let input = NodeManager::publishExitCall {
+            number,
+            validatorIndex: leaf.validator_index,
+            operator: leaf.operator,
+            kind: leaf.kind,
+            exitByEpoch: leaf.exit_by_epoch,
+            proof: proof.iter().map(|p| B256::from(*p)).collect(),
+        }
+        .abi_encode();
+        let call = Call {
+            what: format!("publishExit of validator {} from exits report {number}", leaf.validator_index),
+            to: TxKind::Call(self.reader.node_manager),
+            input: input.into(),
+            value: U256::ZERO,
+        };
+        let m = self.tx.mined(&call).await?;
+        let registry = OperatorRegistry::ExitRequested::SIGNATURE_HASH;
+        let (log, ev) = m
+            .logs
+            .iter()
+            .filter(|l| l.topic0() == Some(&registry))
+            .find_map(|l| l.log_decode::<OperatorRegistry::ExitRequested>().ok().map(|d| (l, d.inner.data)))
+            .ok_or_else(|| ChainError::Invalid {
+                what: call.what.clone(),
+                message: format!(
+                    "transaction {} has no ExitRequested event; is {} the NodeManager?",
+                    m.tx, self.reader.node_manager
+                ),
+            })?;
+        let exit = PublishedExit {
+            validator_id: u64::try_from(ev.validatorId).unwrap_or(u64::MAX),
+            validator_index: ev.validatorIndex,
+            operator: ev.operator,
+            kind: ev.kind,
+            exit_by_epoch: ev.exitByEpoch,
+            report_number: ev.reportNumber,
+            block: m.block,
+            log_index: log.log_index.unwrap_or_default(),
+            tx: m.tx,
+        };
+        info!(validator = leaf.validator_index, operator = %leaf.operator, kind = leaf.kind, exit_by_epoch = leaf.exit_by_epoch, report = number, tx = %m.tx, "exit published");
+        Ok(PublishedExitTx { exit, gas_used: m.gas_used })
     }
 
     /// Pays `amount` of the sender's credited balance to `to` (the sender is the operator).

@@ -1,10 +1,14 @@
 //! Writing to the OperatorRegistry as its users do: an operator registers, bonds (ETH
 //! deposited into csETH, or csETH) and adds nodes its bond covers; the protocol (the registry's owner) delegates validators to node clusters
 //! and funds the NodeManager's rewards; governance publishes agreed SSV prices and enters
-//! adjustments (RewardsGovernance); the local chain's feed stand-in gets new prices. The local testnet uses these to set up a chain the
+//! adjustments (RewardsGovernance); the local chain's feed stand-in gets new prices; users
+//! and governance move the withdrawal queue stand-in's demand and buffer; the protocol
+//! records validators' beacon indices and operators ask for voluntary exits. The local testnet uses these to set up a chain the
 //! committee then reports on; production operators would use their own wallets and UIs.
 
-use crate::bindings::{MockAggregatorV3, MockCsETH, OperatorRegistry, RewardsGovernance, RewardsVault};
+use crate::bindings::{
+    MockAggregatorV3, MockCsETH, OperatorRegistry, RewardsGovernance, RewardsVault, WithdrawalQueue,
+};
 use crate::error::ChainError;
 use crate::registry::NodeType;
 use crate::tx::{Call, Mined, Transactor};
@@ -21,6 +25,7 @@ pub struct Registrar {
     governance: Address,
     feed: Address,
     vault: Address,
+    queue: Address,
 }
 
 impl Registrar {
@@ -32,6 +37,7 @@ impl Registrar {
             governance: addresses.rewards_governance,
             feed: addresses.ssv_price_feed,
             vault: addresses.rewards_vault,
+            queue: addresses.withdrawal_queue,
         }
     }
 
@@ -109,6 +115,47 @@ impl Registrar {
         let m = self.call(format!("addValidator(nodes {nodes:?})"), self.registry, input.abi_encode()).await?;
         let ev = self.event::<OperatorRegistry::ValidatorAdded>(&m, "ValidatorAdded")?;
         u64::try_from(ev.validatorId).map_err(|_| self.invalid("ValidatorAdded", "validator id above 64 bits"))
+    }
+
+    /// Records the beacon chain index of each validator (`(validator id, beacon index)`);
+    /// owner only, once per validator (recording the same pair again changes nothing).
+    pub async fn set_beacon_indices(&self, pairs: &[(u64, u64)]) -> Result<u64, ChainError> {
+        let input = OperatorRegistry::setBeaconIndicesCall {
+            validatorIds: pairs.iter().map(|&(id, _)| U256::from(id)).collect(),
+            indices: pairs.iter().map(|&(_, index)| index).collect(),
+        };
+        let what = format!("setBeaconIndices({} validators)", pairs.len());
+        Ok(self.call(what, self.registry, input.abi_encode()).await?.block)
+    }
+
+    /// Asks to exit the sender's validator `pubkey` (fast-tracked or not); the exits report
+    /// gives it a slot. Returns the block of the request (its place in the queue is the
+    /// event's block and log index).
+    pub async fn request_voluntary_exit(&self, pubkey: &[u8; 48], fast_track: bool) -> Result<u64, ChainError> {
+        let input = OperatorRegistry::requestVoluntaryExitCall {
+            pubkey: Bytes::copy_from_slice(pubkey),
+            fastTrack: fast_track,
+        };
+        let what = format!("requestVoluntaryExit(fast track {fast_track})");
+        let m = self.call(what, self.registry, input.abi_encode()).await?;
+        self.event::<OperatorRegistry::VoluntaryExitRequested>(&m, "VoluntaryExitRequested")?;
+        Ok(m.block)
+    }
+
+    /// Enqueues a withdrawal of `amount_wei` in the withdrawal queue stand-in (anyone).
+    pub async fn request_withdrawal(&self, amount_wei: u128) -> Result<u64, ChainError> {
+        let input = WithdrawalQueue::requestWithdrawalCall { amountWei: U256::from(amount_wei) };
+        let what = format!("WithdrawalQueue.requestWithdrawal({amount_wei})");
+        Ok(self.call(what, self.queue, input.abi_encode()).await?.block)
+    }
+
+    /// Sets the withdrawal queue stand-in's unmet demand and buffer (wei); its owner only.
+    pub async fn set_queue_liquidity(&self, unmet_demand_wei: u128, buffer_wei: u128) -> Result<u64, ChainError> {
+        let demand = WithdrawalQueue::setUnmetDemandCall { amountWei: U256::from(unmet_demand_wei) };
+        self.call(format!("WithdrawalQueue.setUnmetDemand({unmet_demand_wei})"), self.queue, demand.abi_encode())
+            .await?;
+        let buffer = WithdrawalQueue::setBufferCall { amountWei: U256::from(buffer_wei) };
+        Ok(self.call(format!("WithdrawalQueue.setBuffer({buffer_wei})"), self.queue, buffer.abi_encode()).await?.block)
     }
 
     /// Sends `amount` wei to `to` (e.g. the NodeManager, which pays claims from its balance).

@@ -38,6 +38,9 @@ use std::future::Future;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
+/// Blocks per `eth_getLogs` request: public nodes cap the range (often at 10,000).
+pub const LOG_RANGE: u64 = 5_000;
+
 /// The smallest fee increase of a replacement, in basis points: 12.5%.
 pub const MIN_FEE_BUMP_BPS: u32 = 1250;
 

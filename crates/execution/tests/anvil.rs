@@ -10,9 +10,9 @@ use claystack_execution::alloy::rpc::types::TransactionRequest;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::bindings::{NodeManager, OperatorRegistry};
 use claystack_execution::{
-    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, InFlight, NodeType,
-    Registrar, RegistryReader, RewardsLeaf, Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig,
-    ValidatorStatus,
+    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, ExitEventsReader,
+    ExitsLeaf, FeedStandIn, InFlight, Liquidity, NodeType, PublishedExitTx, Registrar, RegistryReader, RewardsLeaf,
+    Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus, WithdrawalQueueReader,
 };
 use claystack_genesis::{generate_local, Genesis};
 use claystack_merkle::{StandardMerkleTree, Value};
@@ -39,6 +39,11 @@ struct Net {
 
 impl Net {
     async fn start() -> Net {
+        Net::start_with(|_| {}).await
+    }
+
+    /// [`Net::start`] with the deploy config changed by `adjust` first.
+    async fn start_with(adjust: impl FnOnce(&mut DeployConfig)) -> Net {
         let anvil = Anvil::start().unwrap();
         let rpc = Rpc::connect(&anvil.endpoint(), CHAIN_ID).await.unwrap();
         let keys = anvil.dev_keys().unwrap();
@@ -50,7 +55,8 @@ impl Net {
         predicted.apply_to(&mut genesis);
         assert_eq!(genesis.contracts.node_manager.0, predicted.node_manager.0 .0);
 
-        let config = DeployConfig::for_genesis(&genesis, 0, 384).unwrap();
+        let mut config = DeployConfig::for_genesis(&genesis, 0, 384).unwrap();
+        adjust(&mut config);
         let deployment = deployer.deploy(&genesis, &config).await.unwrap();
         assert_eq!(deployment.addresses, predicted);
         assert_eq!(deployment.first_nonce, 0);
@@ -730,4 +736,147 @@ async fn a_dropped_transaction_found_in_the_record_is_sent_again_with_its_nonce(
         other => panic!("{other:?}"),
     }
     assert_eq!(net.nonce(4).await, 1);
+}
+
+/// crates/exits `EXITS_LEAF_ENCODING` (validator index, operator, kind, exit-by epoch): the
+/// contract's leaf.
+const EXITS_LEAF_ENCODING: [&str; 4] = ["uint64", "address", "uint8", "uint64"];
+
+fn exit_leaf(validator: u64, operator: Address, kind: u8, exit_by: u64) -> Vec<Value> {
+    vec![
+        Value::uint(validator.into()),
+        Value::Address(operator.0 .0),
+        Value::uint(kind.into()),
+        Value::uint(exit_by.into()),
+    ]
+}
+
+/// Accepts exits report `number` with `values` (members 0, 1, 3 sign) and returns its tree.
+async fn accept_exits(net: &Net, submitter: &Submitter, number: u64, values: Vec<Vec<Value>>) -> StandardMerkleTree {
+    let tree = StandardMerkleTree::of(values, &EXITS_LEAF_ENCODING).unwrap();
+    let id = ReportId::new(ReportKind::Exits, number);
+    let hash = report_hash(format!("exits report {number} (test)\n").as_bytes());
+    let cert = net.certificate(id, tree.root(), hash, &[0, 1, 3], &[0, 1, 3]);
+    match submitter.submit(&cert).await.unwrap() {
+        SubmitOutcome::Accepted { gas_used, .. } => {
+            println!("exits report {number} ({} leaves) accepted: {gas_used} gas", tree.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    tree
+}
+
+async fn publish(
+    submitter: &Submitter,
+    number: u64,
+    tree: &StandardMerkleTree,
+    i: usize,
+) -> Result<PublishedExitTx, ChainError> {
+    let leaf = ExitsLeaf::from_values(&tree.values()[i].value).unwrap();
+    submitter.publish_exit(number, &leaf, &tree.proof(i).unwrap()).await
+}
+
+/// An exits round's chain side on a real anvil: the withdrawal queue stand-in deployed after
+/// every other contract, its liquidity read at pinned blocks; the beacon indices; a
+/// voluntary request read from its event; two exits reports accepted through the committee
+/// path and their exits published once, only from the latest report, with the registry's
+/// events and statuses.
+#[tokio::test]
+async fn exits_on_chain_liquidity_requests_reports_and_publication() {
+    let net = Net::start_with(|c| {
+        c.feed_stand_in = Some(FeedStandIn { decimals: 18, initial_answer: 4_500_000_000_000_000 });
+        c.withdrawal_queue_stand_in = true;
+    })
+    .await;
+    let (alpha, beta) = (net.keys[1].address(), net.keys[2].address());
+    let addresses = net.deployment.addresses;
+    // Every earlier contract where it was before; the queue at the next nonce.
+    let without = predict_addresses(net.keys[0].address(), 0);
+    assert_eq!((addresses.node_manager, addresses.ssv_price_feed), (without.node_manager, without.ssv_price_feed));
+    assert_eq!(addresses.withdrawal_queue, net.keys[0].address().create(6));
+
+    // Liquidity: users enqueue, governance (the owner, key 0) sets; pinned reads.
+    let queue = WithdrawalQueueReader::new(net.rpc.clone(), addresses.withdrawal_queue);
+    let deployed = net.block().await;
+    let enqueued = net.registrar(6).request_withdrawal(200 * ETH).await.unwrap();
+    let set = net.registrar(0).set_queue_liquidity(250 * ETH, 20 * ETH).await.unwrap();
+    assert_eq!(queue.liquidity(deployed).await.unwrap(), Liquidity { unmet_demand_wei: 0, buffer_wei: 0 });
+    assert_eq!(queue.liquidity(enqueued).await.unwrap(), Liquidity { unmet_demand_wei: 200 * ETH, buffer_wei: 0 });
+    assert_eq!(queue.liquidity(set).await.unwrap(), Liquidity { unmet_demand_wei: 250 * ETH, buffer_wei: 20 * ETH });
+    let err = queue.liquidity(0).await.unwrap_err();
+    assert!(matches!(err, ChainError::NoCode { contract: "WithdrawalQueue", field: "withdrawal_queue", .. }), "{err}");
+    match net.registrar(6).set_queue_liquidity(1, 1).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => assert_eq!(error.name, "OwnableUnauthorizedAccount"),
+        other => panic!("{other:?}"),
+    }
+
+    // Two direct validators; the protocol records their beacon indices 100 and 101.
+    register_operator(&net, 1, "alpha", &[NodeType::Direct], 4 * ETH).await;
+    register_operator(&net, 2, "beta", &[NodeType::Direct], 4 * ETH).await;
+    add_validator(&net, [0xa1; 48], &[1]).await;
+    add_validator(&net, [0xb2; 48], &[2]).await;
+    let events = ExitEventsReader::new(net.rpc.clone(), net.registry());
+    let unindexed = net.block().await;
+    net.registrar(0).set_beacon_indices(&[(1, 100), (2, 101)]).await.unwrap();
+    assert_eq!(events.beacon_index(1, unindexed).await.unwrap(), None);
+    assert_eq!(events.beacon_index(1, net.block().await).await.unwrap(), Some(100));
+    assert_eq!(events.beacon_index(2, net.block().await).await.unwrap(), Some(101));
+
+    // Beta asks to exit its validator, fast-tracked: the event is what the selection needs.
+    let asked = net.registrar(2).request_voluntary_exit(&[0xb2; 48], true).await.unwrap();
+    let requests = events.voluntary_requests(net.deployment.node_manager_block, net.block().await).await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let r = requests[0];
+    assert_eq!((r.validator_id, r.operator, r.fast_track, r.block), (2, beta, true, asked));
+    assert_eq!(r.pubkey_hash, claystack_execution::alloy::primitives::keccak256([0xb2; 48]));
+
+    // Exits report 1: alpha's validator requested, beta's voluntary slot.
+    let epoch = OperatorRegistry::new(net.registry(), net.rpc.provider()).currentEpoch().call().await.unwrap();
+    let submitter = net.submitter(4, TxConfig::default());
+    let one = accept_exits(
+        &net,
+        &submitter,
+        1,
+        vec![exit_leaf(100, alpha, 0, epoch + 50), exit_leaf(101, beta, 1, epoch + 20)],
+    )
+    .await;
+    // `proof(i)` is for the i-th value given: 0 is validator 100's exit, 1 validator 101's.
+    let published = publish(&submitter, 1, &one, 0).await.unwrap();
+    println!("publishExit (requested): {} gas", published.gas_used);
+    let e = published.exit;
+    assert_eq!(
+        (e.validator_id, e.validator_index, e.operator, e.kind, e.exit_by_epoch, e.report_number),
+        (1, 100, alpha, 0, epoch + 50, 1)
+    );
+    // Once only: refused by name, nothing sent.
+    let nonce = net.nonce(4).await;
+    match publish(&submitter, 1, &one, 0).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => {
+            assert_eq!(error.to_string(), "ExitAlreadyPublished(validatorIndex: 100, publishedIn: 1)")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nonce(4).await, nonce, "a refused exit is not sent");
+
+    // Exits report 2 gives beta's request another slot; report 1's slot can no longer be
+    // published, report 2's can.
+    let two = accept_exits(&net, &submitter, 2, vec![exit_leaf(101, beta, 1, epoch + 30)]).await;
+    match publish(&submitter, 1, &one, 1).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => {
+            assert_eq!(error.to_string(), "NotLatestExitsReport(number: 1, latest: 2)")
+        }
+        other => panic!("{other:?}"),
+    }
+    let published = publish(&submitter, 2, &two, 0).await.unwrap();
+    println!("publishExit (voluntary): {} gas", published.gas_used);
+
+    let all = events.published_exits(net.deployment.node_manager_block, net.block().await).await.unwrap();
+    let seen: Vec<_> = all.iter().map(|e| (e.validator_index, e.kind, e.exit_by_epoch, e.report_number)).collect();
+    assert_eq!(seen, vec![(100, 0, epoch + 50, 1), (101, 1, epoch + 30, 2)]);
+    let snap = RegistryReader::new(net.rpc.clone(), net.registry()).snapshot(net.block().await).await.unwrap();
+    let statuses: Vec<_> = snap.validators.iter().map(|v| (v.status, v.exit_epoch)).collect();
+    assert_eq!(
+        statuses,
+        vec![(ValidatorStatus::ExitRequested, epoch + 50), (ValidatorStatus::VoluntaryExitRequested, epoch + 30)]
+    );
 }
