@@ -415,6 +415,23 @@ impl Transactor {
                 if let Some(m) = self.find_mined(what, &saved.hashes, saved.attempt).await? {
                     return Ok(Sent::Mined(m));
                 }
+                // Still pending at the node: wait for it as it was sent. Sending the call now
+                // would replace it for nothing when the call changed meanwhile (a restarted
+                // member may hold a certificate with other signers, just as valid).
+                if let Some(&last) = saved.hashes.last() {
+                    let pending = self
+                        .rpc
+                        .provider
+                        .get_transaction_by_hash(last)
+                        .await
+                        .map_err(|e| self.rpc.err(format!("{what}: eth_getTransactionByHash"), e))?;
+                    if pending.is_some() {
+                        info!(what, tx = %last, "the execution node still holds it; waiting for it to be mined");
+                        if let Some(m) = self.wait(what, &saved.hashes, saved.attempt).await? {
+                            return Ok(Sent::Mined(m));
+                        }
+                    }
+                }
                 saved
             }
             None => self.first_attempt(call, &request, &mut cap_warned).await?,

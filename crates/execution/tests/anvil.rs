@@ -684,10 +684,13 @@ async fn a_submission_in_flight_when_the_process_died_is_resumed_not_sent_twice(
     let err = forgetful.submit(&cert).await.unwrap_err();
     assert!(err.to_string().contains("eth_estimateGas"), "{err}");
 
-    // With it, the restarted node tracks the same transaction: nothing new is sent.
+    // With it, the restarted node tracks the same transaction: nothing new is sent, even
+    // though it now holds a certificate with other signers (another call, as valid), which
+    // sent would have replaced the pending one.
+    let other_signers = net.certificate(id, root, report_hash(b"r1"), &[0, 1, 3], &[0, 1, 3]);
     let second_run = net.submitter(4, config).with_journal(journal.clone());
     let task = tokio::spawn({
-        let (s, c) = (second_run.clone(), cert.clone());
+        let (s, c) = (second_run.clone(), other_signers);
         async move { s.submit(&c).await }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
