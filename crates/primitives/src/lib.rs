@@ -11,6 +11,7 @@ pub mod hex;
 pub mod ranges;
 pub mod redact;
 pub mod report;
+pub mod sections;
 pub mod spec;
 pub mod types;
 

@@ -31,6 +31,7 @@
 mod clock;
 mod gossip;
 mod record;
+mod sections;
 pub mod signing_record;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
@@ -41,11 +42,13 @@ pub use record::{decode_certificate, encode_certificate, is_settled};
 
 use claystack_p2p::{MessageId, NetworkEvent, PeerId, Verdict};
 use claystack_primitives::hex;
+use claystack_primitives::sections::Sections;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{
-    Action, Certificate, Collector, CollectorError, Config, DecodeError, Input, Persisted, Roster, SignatureMessage,
-    Signer, Standing,
+    Action, Certificate, Collector, CollectorError, Config, DecodeError, Input, Persisted, Roster, SectionDigest,
+    SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
 };
+use sections::{Disagreement, PeerDigest, SectionBook};
 use claystack_store::{Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,6 +93,9 @@ pub struct OwnReport {
     pub id: ReportId,
     pub merkle_root: [u8; 32],
     pub report_hash: [u8; 32],
+    /// The frame log's named sections, gossiped beside the signature so that members with
+    /// different roots can see which input differs (`None`: a report stored without a log).
+    pub sections: Option<Sections>,
 }
 
 /// What the driver tells the rest of the node (the submitter, the API, tests).
@@ -152,6 +158,9 @@ pub struct QuorumDriver<S> {
     /// Gossip deliveries waiting for the collector's verdict on their message (one
     /// message can arrive as several publications: rebroadcasts).
     awaiting: BTreeMap<SignatureMessage, Vec<(MessageId, PeerId)>>,
+    /// Own and peers' section digests (diagnostics).
+    book: SectionBook,
+    roster: Arc<Roster>,
 }
 
 impl<S: Signer> QuorumDriver<S> {
@@ -187,8 +196,17 @@ impl<S: Signer> QuorumDriver<S> {
                  what this key signed before; if this member ran elsewhere, import its signing record first"
             );
         }
-        let mut driver =
-            QuorumDriver { collector, store, network, clock, members_by_peer, events, awaiting: BTreeMap::new() };
+        let mut driver = QuorumDriver {
+            collector,
+            store,
+            network,
+            clock,
+            members_by_peer,
+            events,
+            awaiting: BTreeMap::new(),
+            book: SectionBook::default(),
+            roster,
+        };
         driver.apply(actions).await?;
         Ok(driver)
     }
@@ -231,6 +249,21 @@ impl<S: Signer> QuorumDriver<S> {
 
     /// Signs a report this node computed (once; a second, different root is refused).
     pub async fn own(&mut self, r: OwnReport) -> Result<(), QuorumDriverError> {
+        if let Some(sections) = r.sections {
+            let mut digest = SectionDigest {
+                kind: r.id.kind,
+                number: r.id.number,
+                merkle_root: r.merkle_root,
+                signer: 0,
+                sections,
+                signature: [0; 96],
+            };
+            self.collector.sign_digest(&mut digest);
+            for d in self.book.own(digest) {
+                tell(&d);
+            }
+            self.publish_digest(r.id).await;
+        }
         let input = Input::Own { id: r.id, merkle_root: r.merkle_root, report_hash: r.report_hash };
         match self.collector.handle(input) {
             Ok(actions) => self.apply(actions).await,
@@ -249,6 +282,26 @@ impl<S: Signer> QuorumDriver<S> {
 
     async fn network_event(&mut self, event: NetworkEvent) -> Result<(), QuorumDriverError> {
         match event {
+            NetworkEvent::Message { id, source, data } if data.first() == Some(&DIGEST_VERSION) => {
+                let verdict = match SectionDigest::decode(&data) {
+                    Err(_) => {
+                        warn!(%source, from = ?self.members_by_peer.get(&source), "refused a section digest of {} bytes (expected {DIGEST_LEN})", data.len());
+                        Verdict::Reject
+                    }
+                    Ok(digest) => match self.book.peer(&self.roster, digest) {
+                        PeerDigest::Reject(reason) => {
+                            warn!(%source, "refused a {reason}");
+                            Verdict::Reject
+                        }
+                        PeerDigest::Ignore => Verdict::Ignore,
+                        PeerDigest::Accept(found) => {
+                            found.iter().for_each(tell);
+                            Verdict::Accept
+                        }
+                    },
+                };
+                self.verdict(id, source, verdict).await;
+            }
             NetworkEvent::Message { id, source, data } => {
                 let message = match SignatureMessage::decode(&data) {
                     Ok(m) => m,
@@ -332,6 +385,15 @@ impl<S: Signer> QuorumDriver<S> {
         }
     }
 
+    /// Gossips our section digest of `id`, if we hold one (with each own signature broadcast).
+    async fn publish_digest(&self, id: ReportId) {
+        if let Some(d) = self.book.own_of(id) {
+            if let Err(e) = self.network.publish(d.encode().to_vec()).await {
+                debug!(kind = %id.kind, report = id.number, "cannot gossip own section digest: {e}");
+            }
+        }
+    }
+
     /// Carries out the collector's actions, in order.
     async fn apply(&mut self, actions: Vec<Action>) -> Result<(), QuorumDriverError> {
         for action in actions {
@@ -342,7 +404,10 @@ impl<S: Signer> QuorumDriver<S> {
                         .map_err(store_error(|| format!("store the own signature of {}", m.id())))?;
                     info!(kind = %m.kind, report = m.number, merkle_root = %hex::encode(&m.merkle_root), "signed");
                 }
-                Action::Broadcast(m) | Action::Rebroadcast(m) => self.publish(&m).await,
+                Action::Broadcast(m) | Action::Rebroadcast(m) => {
+                    self.publish(&m).await;
+                    self.publish_digest(m.id()).await;
+                }
                 Action::Regossip(m) => {
                     if let Err(e) = self.network.publish(m.encode().to_vec()).await {
                         debug!(kind = %m.kind, report = m.number, signer = m.signer, "cannot re-gossip a held signature: {e}");
@@ -427,4 +492,18 @@ impl<S: Signer> QuorumDriver<S> {
         let actions = self.collector.handle(Input::Settled { id })?;
         self.apply(actions).await
     }
+}
+
+/// One warn line per member whose root differs from ours, naming the inputs that differ.
+fn tell(d: &Disagreement) {
+    let what = if d.differing.is_empty() {
+        "no named input differs (the difference is outside the frame log's sections)".to_string()
+    } else {
+        d.differing.join("; ")
+    };
+    warn!(
+        kind = %d.id.kind, report = d.id.number, member = d.member,
+        ours = %hex::encode(&d.ours), theirs = %hex::encode(&d.theirs),
+        "member {} computed another merkle root; inputs that differ: {what}", d.member
+    );
 }

@@ -38,6 +38,7 @@ const REPORT: OwnReport = OwnReport {
     id: ReportId { kind: ReportKind::Rewards, number: 1 },
     merkle_root: [0xaa; 32],
     report_hash: [0xbb; 32],
+    sections: None,
 };
 
 fn signer(member: usize) -> SecretKeySigner {

@@ -37,12 +37,14 @@
 
 pub mod bls;
 pub mod collector;
+pub mod digest;
 pub mod message;
 pub mod roster;
 pub mod signing;
 pub mod validate;
 
 pub use bls::{SecretKeySigner, Signer};
+pub use digest::{SectionDigest, DIGEST_LEN, DIGEST_VERSION};
 pub use collector::{Action, Certificate, Collector, CollectorError, Config, Evidence, Input, Persisted, Standing};
 pub use message::{DecodeError, SignatureMessage, MAX_MESSAGE_SIZE, MESSAGE_LEN, MESSAGE_VERSION};
 pub use roster::{Roster, RosterError, SignerBitmap, MAX_MEMBERS};

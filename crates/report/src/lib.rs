@@ -9,7 +9,7 @@ mod log;
 mod measure;
 mod onchain;
 
-pub use log::{frame_log, log_bytes, FrameLog, TComponents, ValidatorLine};
+pub use log::{frame_log, log_bytes, sections, FrameLog, TComponents, ValidatorLine};
 pub use measure::{beacon_facts, consensus_rewards, ConsensusRewards, ExitRequest, ValidatorMoney, ValidatorValue};
 pub use onchain::{execution_fees_wei, observed_wei_per_ssv, ChainReadings, FeedRound, PriceProblem};
 

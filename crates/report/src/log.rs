@@ -120,3 +120,38 @@ pub fn log_bytes(log: &FrameLog) -> Vec<u8> {
     out.push(b'\n');
     out
 }
+
+/// The log's named sections ([`claystack_primitives::sections`]): what a member gossips beside
+/// its signature so that members with different roots can see which input disagreed.
+pub fn sections(log: &FrameLog) -> claystack_primitives::sections::Sections {
+    use claystack_primitives::sections::scalar;
+    let unsigned = |v: u128| match i128::try_from(v) {
+        Ok(v) => scalar(v),
+        // Beyond i128: the plain 32-byte value (shown as a hash, still compared exactly).
+        Err(_) => {
+            let mut out = [0u8; 32];
+            out[16..].copy_from_slice(&v.to_be_bytes());
+            out
+        }
+    };
+    fn hash<T: Serialize>(part: &T) -> [u8; 32] {
+        claystack_merkle::keccak256(&serde_json::to_vec(part).expect("frame log parts always serialize"))
+    }
+    let registry: Vec<(ValidatorIndex, &[NodeId])> = log.validators.iter().map(|v| (v.index, &v.nodes[..])).collect();
+    let tallies: Vec<(ValidatorIndex, u32, u32, u32)> =
+        log.validators.iter().map(|v| (v.index, v.duties, v.included, v.timely)).collect();
+    let balances: Vec<(ValidatorIndex, &Option<ValidatorMoney>)> =
+        log.validators.iter().map(|v| (v.index, &v.money)).collect();
+    [
+        scalar(log.t.consensus_rewards_wei),
+        unsigned(log.t.execution_fees_wei),
+        unsigned(log.ssv_price.agreed_wei_per_ssv),
+        unsigned(log.ssv_price.observed_wei_per_ssv),
+        hash(&registry),
+        hash(&tallies),
+        hash(&balances),
+        hash(&log.facts),
+        hash(&log.adjustments),
+    ]
+}
+

@@ -57,7 +57,7 @@ pub(crate) async fn close_reports(
             }
             if let Some(tx) = &own {
                 let id = ReportId { kind: ReportKind::Rewards, number: c.number };
-                tx.send(OwnReport { id, merkle_root: c.merkle_root, report_hash: c.report_hash }).await.ok();
+                tx.send(own_report(&store, id, c.merkle_root, c.report_hash)).await.ok();
             }
         }
         if last_wait.as_ref() != Some(&waiting) {
@@ -68,6 +68,17 @@ pub(crate) async fn close_reports(
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// Our report as the driver signs it, with its frame log's sections (gossiped so that members
+/// with different roots see which input differs) when the stored report has a log.
+fn own_report(store: &Store, id: ReportId, merkle_root: [u8; 32], report_hash: [u8; 32]) -> OwnReport {
+    let sections = match store.report(id.kind, id.number) {
+        Ok(Some(stored)) => serde_json::from_slice::<claystack_report::FrameLog>(&stored.log).ok(),
+        _ => None,
+    }
+    .map(|log| claystack_report::sections(&log));
+    OwnReport { id, merkle_root, report_hash, sections }
 }
 
 /// The health part that closing reports reports as.
@@ -103,7 +114,7 @@ async fn restart_reports(
             info!(report = number, "stored but not signed by this member; offering it to the committee again");
         }
         let id = ReportId { kind, number };
-        tx.send(OwnReport { id, merkle_root: stored.merkle_root, report_hash: stored.report_hash }).await.ok();
+        tx.send(own_report(store, id, stored.merkle_root, stored.report_hash)).await.ok();
     }
     Ok(())
 }
