@@ -20,6 +20,7 @@
 
 mod error;
 mod metrics;
+mod page;
 mod routes;
 pub mod view;
 mod webhooks;

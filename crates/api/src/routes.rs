@@ -39,6 +39,7 @@ pub(crate) fn router(state: AppState, config: &ApiConfig) -> Router {
         .route("/v1/running", get(running))
         .route("/v1/operators/{address}", get(operator))
         .route("/v1/notifications", get(notifications))
+        .merge(crate::page::routes())
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overloaded))
