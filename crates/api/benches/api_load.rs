@@ -2,8 +2,8 @@
 //! (Debian's package) over 127.0.0.1 while the node keeps accounting.
 //!
 //! A real RocksDB store is filled the way a node fills it: a registry of 2,000 operators
-//! (each a direct node of 5 validators and an SSV node in a cluster of 4 operators sharing 8
-//! validators: 14,000 validators), epoch tallies committed one by one, and reports closed by
+//! (each a direct node of 5 validators and an SSV node in a cluster of 5 operators sharing 8
+//! validators: 13,200 validators), epoch tallies committed one by one, and reports closed by
 //! the report engine (`claystack_report::build`), four of them before the load starts so
 //! every operator has a history. The API is served by `claystack_api::serve` on a tokio
 //! runtime with the node's two worker threads. During the load a thread keeps accounting: it
@@ -13,7 +13,8 @@
 //! requests over all the operators with a Lua script and reports requests/s and p50/p90/p99.
 //!
 //! `cargo bench -p claystack-api --bench api_load` measures (env: `API_LOAD_OPERATORS`, default
-//! 2000; `API_LOAD_SECONDS`, 30; `API_LOAD_CONNECTIONS`, 32; `API_LOAD_THREADS`, 1). Under
+//! 2000; `API_LOAD_SECONDS`, 30; `API_LOAD_CONNECTIONS`, 32; `API_LOAD_THREADS`, 1;
+//! `API_LOAD_EPOCH_MS`, 1000, the accounting pace, 0 for none). Under
 //! `cargo test` it runs without wrk on 20 operators: each one's answer is checked once,
 //! while accounting moves on, to prove the set-up still works. Figures: docs/benchmarks.md.
 
@@ -48,7 +49,8 @@ fn address(operator: u64) -> String {
 }
 
 /// Operator `o` (from 1) runs direct node `2o - 1` with validators `5(o-1)..5o`, and SSV node
-/// `2o` of the cluster of operators `4k+1..=4k+4`, which shares 8 validators after the direct ones.
+/// `2o` of the cluster of operators `5k+1..=5k+5` (SSV clusters are 5 nodes), which shares 8
+/// validators after the direct ones.
 struct Registry {
     json: Value,
     validators: Vec<u64>,
@@ -56,7 +58,7 @@ struct Registry {
 
 impl Registry {
     fn new(operators: u64) -> Registry {
-        assert!(operators % 4 == 0, "operators come in SSV clusters of 4");
+        assert!(operators % 5 == 0, "operators come in SSV clusters of 5");
         let direct = operators * 5;
         let mut ops = Vec::new();
         let mut nodes = Vec::new();
@@ -69,8 +71,8 @@ impl Registry {
                 validators.push(json!({"index": v, "nodes": [2 * o - 1]}));
             }
         }
-        for cluster in 0..operators / 4 {
-            let members: Vec<u64> = (1..=4).map(|i| 2 * (4 * cluster + i)).collect();
+        for cluster in 0..operators / 5 {
+            let members: Vec<u64> = (1..=5).map(|i| 2 * (5 * cluster + i)).collect();
             for v in direct + 8 * cluster..direct + 8 * (cluster + 1) {
                 validators.push(json!({"index": v, "nodes": members}));
             }
@@ -190,6 +192,18 @@ fn main() {
         seeded.elapsed().as_secs_f64()
     );
 
+    // What one refresh of the API's view costs at this size (it runs at each accounted epoch).
+    let mut builder = claystack_api::view::Builder::new(store.clone(), Some(g.clone()), Default::default());
+    let marks = builder.marks(0).unwrap();
+    let started = Instant::now();
+    let view = builder.build(marks).unwrap();
+    eprintln!(
+        "api_load: one view of {} operators and {} notifications built in {:.1} ms",
+        view.operators.len(),
+        view.notifications.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+
     // The API on the node's runtime: a worker per core.
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -218,8 +232,9 @@ fn main() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // Accounting goes on: an epoch a second, a report at each frame end.
-    let running = Arc::new(AtomicBool::new(true));
+    // Accounting goes on: an epoch a second (`API_LOAD_EPOCH_MS`; 0: none), a report at each frame end.
+    let pace = if measure { env_or("API_LOAD_EPOCH_MS", 1000) } else { 1000 };
+    let running = Arc::new(AtomicBool::new(pace > 0));
     let accounted = Arc::new(AtomicU64::new(0));
     let accounting = {
         let (store, registry, g, running, accounted) =
@@ -231,7 +246,7 @@ fn main() {
                 account(&store, &g, &registry, epoch);
                 epoch += 1;
                 accounted.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+                std::thread::sleep(Duration::from_millis(pace).saturating_sub(started.elapsed()));
             }
         })
     };
@@ -284,7 +299,7 @@ fn main() {
     }
     running.store(false, Ordering::Relaxed);
     accounting.join().unwrap();
-    assert!(accounted.load(Ordering::Relaxed) >= 1, "accounting did not move on during the load");
+    assert!(pace == 0 || accounted.load(Ordering::Relaxed) >= 1, "accounting did not move on during the load");
     let _ = stop.send(());
     rt.block_on(server).unwrap().unwrap();
 }
