@@ -13,7 +13,7 @@
 //! requests over all the operators with a Lua script and reports requests/s and p50/p90/p99.
 //!
 //! `cargo bench -p claystack-api --bench api_load` measures (env: `API_LOAD_OPERATORS`, default
-//! 2000; `API_LOAD_SECONDS`, 30; `API_LOAD_CONNECTIONS`, 32; `API_LOAD_THREADS`, 1;
+//! 2000; `API_LOAD_SECONDS`, 30; `API_LOAD_CONNECTIONS`, 4; `API_LOAD_THREADS`, 1;
 //! `API_LOAD_EPOCH_MS`, 1000, the accounting pace, 0 for none). Under
 //! `cargo test` it runs without wrk on 20 operators: each one's answer is checked once,
 //! while accounting moves on, to prove the set-up still works. Figures: docs/benchmarks.md.
@@ -253,7 +253,7 @@ fn main() {
 
     if measure {
         let seconds = env_or("API_LOAD_SECONDS", 30);
-        let connections = env_or("API_LOAD_CONNECTIONS", 32);
+        let connections = env_or("API_LOAD_CONNECTIONS", 4);
         let threads = env_or("API_LOAD_THREADS", 1);
         let script = dir.path().join("operators.lua");
         std::fs::write(&script, wrk_script(operators)).unwrap();

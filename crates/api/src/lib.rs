@@ -6,8 +6,9 @@
 //!
 //! A refresh task reads the store whenever accounting or the reports move on and computes a
 //! [`view::Snapshot`] with `claystack-notify` (the notification list, the running frame, each
-//! operator's view); requests read the latest snapshot, or the stored report files, and
-//! nothing else. The same store gives the same bytes on a committee member and on an
+//! operator's view, already serialized), on a blocking thread so the workers keep answering;
+//! requests read the latest snapshot, or the stored report files, and nothing else. The
+//! operator web page at `/` (`src/web/`, compiled in) reads the same endpoints from a browser. The same store gives the same bytes on a committee member and on an
 //! observer: no answer of the notification or report endpoints depends on the node's keys.
 //!
 //! # What it must never do
