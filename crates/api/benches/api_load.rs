@@ -58,7 +58,7 @@ struct Registry {
 
 impl Registry {
     fn new(operators: u64) -> Registry {
-        assert!(operators % 5 == 0, "operators come in SSV clusters of 5");
+        assert!(operators.is_multiple_of(5), "operators come in SSV clusters of 5");
         let direct = operators * 5;
         let mut ops = Vec::new();
         let mut nodes = Vec::new();
@@ -89,7 +89,7 @@ fn commit(store: &Store, registry: &Registry, epoch: u64) {
         .validators
         .iter()
         .map(|&v| {
-            let included = u32::from(!(v % 7 == 0 && (epoch + v) % 3 == 0));
+            let included = u32::from(!(v.is_multiple_of(7) && (epoch + v).is_multiple_of(3)));
             Tally { validator: v, duties: 1, included, timely: included }
         })
         .collect();
@@ -125,7 +125,7 @@ fn close(store: &Store, g: &Genesis, registry: &Registry, number: u64) {
 fn account(store: &Store, g: &Genesis, registry: &Registry, epoch: u64) {
     commit(store, registry, epoch);
     let frame = g.economics.frame_epochs;
-    if (epoch + 1 - g.first_epoch) % frame == 0 {
+    if (epoch + 1 - g.first_epoch).is_multiple_of(frame) {
         close(store, g, registry, (epoch + 1 - g.first_epoch) / frame);
     }
 }
