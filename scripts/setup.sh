@@ -38,7 +38,8 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 apt_install "${need_apt[@]}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# tools/js: OpenZeppelin's merkle-tree (cross-checks), forge/anvil/cast and solc-js (contracts).
+# tools/js: OpenZeppelin's merkle-tree (cross-checks), forge/anvil/cast and solc-js (contracts),
+# playwright-core (the operator page's browser test).
 # Reinstalled whenever package-lock.json changed since the last install.
 js="$repo_root/tools/js"
 if ! cmp -s "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock" 2>/dev/null; then
@@ -46,6 +47,13 @@ if ! cmp -s "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock"
   npm ci --prefix "$js" --no-audit --no-fund >/dev/null
   cp "$js/package-lock.json" "$js/node_modules/.claystack-installed-lock"
 fi
+
+# The operator page's browser test (node/tests/web.rs) drives Debian's chromium through
+# playwright-core (tools/js); the API load benchmark (crates/api/benches/api_load.rs) runs wrk.
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+apt_install "${need_apt[@]}"
 
 # schemathesis (PyPI) tests the node's HTTP API against its own OpenAPI document
 # (node/tests/api.rs), from a venv outside the clone: $HOME/.cache/claystack-schemathesis.

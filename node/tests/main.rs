@@ -18,3 +18,4 @@ mod resilience;
 mod restart;
 mod secrets;
 mod truth;
+mod web;

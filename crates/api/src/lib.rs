@@ -6,8 +6,9 @@
 //!
 //! A refresh task reads the store whenever accounting or the reports move on and computes a
 //! [`view::Snapshot`] with `claystack-notify` (the notification list, the running frame, each
-//! operator's view); requests read the latest snapshot, or the stored report files, and
-//! nothing else. The same store gives the same bytes on a committee member and on an
+//! operator's view, already serialized), on a blocking thread so the workers keep answering;
+//! requests read the latest snapshot, or the stored report files, and nothing else. The
+//! operator web page at `/` (`src/web/`, compiled in) reads the same endpoints from a browser. The same store gives the same bytes on a committee member and on an
 //! observer: no answer of the notification or report endpoints depends on the node's keys.
 //!
 //! # What it must never do
@@ -20,6 +21,7 @@
 
 mod error;
 mod metrics;
+mod page;
 mod routes;
 pub mod view;
 mod webhooks;
@@ -38,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch, Semaphore};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 use view::{Builder, Marks, Snapshot};
 
 /// The longest request URI (path and query) the API reads.
@@ -152,7 +154,7 @@ pub async fn serve(
 /// notification to the event streams.
 #[allow(clippy::too_many_arguments)]
 async fn refresh(
-    mut builder: Builder,
+    builder: Builder,
     chain: Option<Box<dyn ChainView>>,
     health: HealthFn,
     every: Duration,
@@ -161,8 +163,7 @@ async fn refresh(
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut last: Option<Marks> = None;
-    let mut known: Option<BTreeMap<String, Notification>> = None;
+    let mut state = Some(Refresh { builder, last: None, known: None });
     let mut accepted = 0;
     let mut failing = false;
     loop {
@@ -173,27 +174,32 @@ async fn refresh(
                 Err(_) => warn!("API: reading the accepted reports from the NodeManager timed out"),
             }
         }
-        let result = builder.marks(accepted).and_then(|marks| {
-            if last == Some(marks) {
-                return Ok(None);
+        // Reading the store and computing the view takes a while with thousands of operators
+        // (0.3 s for 2,000 in the dev profile, docs/benchmarks.md): off the runtime's workers,
+        // which keep answering requests meanwhile.
+        let mut current = state.take().expect("the refresh state is put back after each round");
+        let (current, result) = match tokio::task::spawn_blocking(move || {
+            let result = current.next(accepted);
+            (current, result)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                error!(
+                    "API: computing its view failed ({e}); the API keeps serving the last view and stops refreshing it"
+                );
+                return;
             }
-            builder.build(marks).map(|snap| Some((marks, snap)))
-        });
+        };
+        state = Some(current);
         match result {
-            Ok(Some((marks, snap))) => {
+            Ok(Some((snap, changed))) => {
                 metrics.observe(&snap);
-                let now: BTreeMap<String, Notification> =
-                    snap.notifications.iter().map(|n| (n.id.clone(), n.clone())).collect();
-                if let Some(before) = &known {
-                    for (id, n) in &now {
-                        if before.get(id) != Some(n) {
-                            let _ = events.send(Arc::new(n.clone()));
-                        }
-                    }
+                for n in changed {
+                    let _ = events.send(Arc::new(n));
                 }
-                known = Some(now);
                 snapshot.send_replace(Arc::new(snap));
-                last = Some(marks);
                 failing = false;
             }
             Ok(None) => {}
@@ -210,5 +216,34 @@ async fn refresh(
             () = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// What the refresh keeps between rounds.
+struct Refresh {
+    builder: Builder,
+    last: Option<Marks>,
+    /// The notifications of the last view, by id (`None` before the first view).
+    known: Option<BTreeMap<String, Notification>>,
+}
+
+impl Refresh {
+    /// A new view when the store moved on, with the notifications that are new or changed
+    /// since the last one (none for the first view: the streams start from the list).
+    fn next(&mut self, accepted: u64) -> Result<Option<(Snapshot, Vec<Notification>)>, String> {
+        let marks = self.builder.marks(accepted)?;
+        if self.last == Some(marks) {
+            return Ok(None);
+        }
+        let snap = self.builder.build(marks)?;
+        let now: BTreeMap<String, Notification> =
+            snap.notifications.iter().map(|n| (n.id.clone(), n.clone())).collect();
+        let changed = match &self.known {
+            Some(before) => now.iter().filter(|(id, n)| before.get(*id) != Some(*n)).map(|(_, n)| n.clone()).collect(),
+            None => Vec::new(),
+        };
+        self.known = Some(now);
+        self.last = Some(marks);
+        Ok(Some((snap, changed)))
     }
 }

@@ -39,6 +39,7 @@ pub(crate) fn router(state: AppState, config: &ApiConfig) -> Router {
         .route("/v1/running", get(running))
         .route("/v1/operators/{address}", get(operator))
         .route("/v1/notifications", get(notifications))
+        .merge(crate::page::routes())
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overloaded))
@@ -236,8 +237,8 @@ async fn operator(
     query(q)?;
     let address = parse_address(&address)?;
     let snap = state.snapshot.borrow().clone();
-    match snap.operators.get(&address) {
-        Some(view) => Ok(Json(view).into_response()),
+    match snap.operator_json.get(&address) {
+        Some(json) => Ok(([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response()),
         None => Err(ApiError::not_found(format!(
             "operator {address} is in none of the latest reports nor in the running frame; check the address"
         ))),

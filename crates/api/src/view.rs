@@ -2,6 +2,7 @@
 //! move on, and swapped in whole, so every request reads one consistent view and none of
 //! them touches the pure computations.
 
+use axum::body::Bytes;
 use claystack_accounting::Tally;
 use claystack_genesis::Genesis;
 use claystack_notify::running::RunningSpan;
@@ -80,6 +81,9 @@ pub struct Snapshot {
     /// Why there is no running frame, when there is none.
     pub running_note: Option<String>,
     pub operators: BTreeMap<Address, OperatorView>,
+    /// Each operator's answer, serialized once per view rather than once per request: the
+    /// operator endpoint is the one loaded by operators' dashboards (docs/benchmarks.md).
+    pub operator_json: BTreeMap<Address, Bytes>,
     /// Peer signatures stored for the latest report, own signature, certificate, submission.
     pub committee: CommitteeState,
 }
@@ -178,6 +182,11 @@ impl Builder {
             },
         );
         snap.operators = operators(&recent, snap.running.as_ref());
+        snap.operator_json = snap
+            .operators
+            .iter()
+            .map(|(a, v)| (*a, Bytes::from(serde_json::to_vec(v).expect("an operator view always serializes"))))
+            .collect();
         Ok(snap)
     }
 

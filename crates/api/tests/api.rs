@@ -254,6 +254,35 @@ async fn bad_requests_get_a_clear_json_4xx_and_change_nothing() {
     api.stop().await;
 }
 
+/// The operator page is three files from the binary that load nothing from elsewhere; its
+/// behaviour in a browser is node/tests/web.rs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_page_is_served_whole_from_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = start(filled(dir.path()), healthy()).await;
+    let client = reqwest::Client::new();
+    for (path, content_type, needle) in [
+        ("/", "text/html; charset=utf-8", "<script src=\"/assets/app.js\""),
+        ("/?operator=0x2222222222222222222222222222222222222222", "text/html; charset=utf-8", "name=\"viewport\""),
+        ("/assets/app.js", "text/javascript; charset=utf-8", "/v1/operators/"),
+        ("/assets/app.css", "text/css; charset=utf-8", "@media"),
+    ] {
+        let r = client.get(format!("{}{path}", api.base)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let header = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(header("content-type").as_deref(), Some(content_type), "{path}");
+        let policy = header("content-security-policy").unwrap_or_default();
+        assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "{path}: {policy}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(needle), "{path}");
+        // Nothing from another origin: the node may have no internet, and a CDN is a third party.
+        assert!(!body.contains("http://") && !body.contains("https://") && !body.contains("//cdn"), "{path}");
+    }
+    let (code, _, body) = api.get("/assets/nope.js").await;
+    assert_eq!(code, 404, "{body}");
+    api.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_clients_do_not_hold_up_the_others() {
     let dir = tempfile::tempdir().unwrap();
