@@ -78,10 +78,11 @@ pub struct DevnetArgs {
     /// restarted member must resume that transaction, not send a second one.
     #[arg(long)]
     pub crash_submitter: bool,
-    /// Prepare everything for report 1 (chains, genesis, keys, contracts, the frame's activity,
-    /// each member's `node.toml`), start no member, write the summary, and keep both chains up
-    /// until interrupted: run the members yourself with `run --config <dir>/member-<i>/node.toml`
-    /// (the cross-process tests do, to kill, restart or replace them).
+    /// Prepare everything for `--reports` reports (chains, genesis, keys, contracts, every
+    /// frame's activity up front, each member's `node.toml`), start no member, write the
+    /// summary, and keep both chains up until interrupted: run the members yourself with
+    /// `run --config <dir>/member-<i>/node.toml` (the cross-process tests do, to kill, restart
+    /// or replace them).
     #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter"])]
     pub hold: bool,
 }

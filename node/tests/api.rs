@@ -54,7 +54,7 @@ fn schemathesis() -> std::path::PathBuf {
 #[test]
 fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let net = HeldDevnet::start(dir.path(), 1);
+    let net = HeldDevnet::start(dir.path(), 1, 1);
     let member_api = format!("127.0.0.1:{}", free_port());
     let mut member_args = net.run_args(0);
     member_args.extend(["--api-listen".into(), member_api.clone()]);

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
     let dir = tempfile::tempdir().unwrap();
-    let net = HeldDevnet::start(dir.path(), 4);
+    let net = HeldDevnet::start(dir.path(), 4, 1);
     let (genesis, _) = Genesis::load(&net.genesis_path()).unwrap();
     let members: Vec<Member> = (0..4)
         .map(|i| Member {

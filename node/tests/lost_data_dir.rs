@@ -24,7 +24,7 @@ const WRONG_BALANCE: &str = "[faults.wrong_balance]\nvalidator = 12\nfrom_slot =
 #[test]
 fn a_member_on_an_empty_data_dir_never_equivocates() {
     let dir = tempfile::tempdir().unwrap();
-    let net = HeldDevnet::start(dir.path(), 4);
+    let net = HeldDevnet::start(dir.path(), 4, 1);
     // Submissions stay pending: report 1 is never settled during the test.
     net.rpc("evm_setAutomine", serde_json::json!([false]));
     let genesis_path = net.genesis_path();

@@ -135,7 +135,7 @@ fn a_data_directory_in_use_is_not_called_corrupt() {
 #[test]
 fn a_failed_export_still_signs_the_report_and_the_next_start_rewrites_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let net = HeldDevnet::start(dir.path(), 1);
+    let net = HeldDevnet::start(dir.path(), 1, 1);
     let data = net.member(0).join("data");
     // Report 1's export directory cannot be made: a file stands where it belongs.
     let exported = data.join("reports/rewards-1");

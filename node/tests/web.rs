@@ -1,6 +1,6 @@
 //! The operator web page (`/`) in a real browser: a `claystack-oracle run` process (the
-//! one-member committee of `api.rs`, on the beacon simulator) closes reports and serves the
-//! page; `tools/js/operator-page.mjs` drives Debian's Chromium through playwright-core — a
+//! one-member committee of `api.rs`, on the devnet's chains with two frames) closes reports 1
+//! and 2, gets them accepted on chain and serves the page; `tools/js/operator-page.mjs` drives Debian's Chromium through playwright-core — a
 //! malformed address, an unknown one, then an operator, at desktop and at phone width — and
 //! prints what the page shows. That is compared here with the API's own JSON, so a page that
 //! shows a wrong, missing or stale value fails.
@@ -17,8 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const FRAMES: &str = include_str!("../../crates/frame-close/tests/data/frames.json");
-const PASSWORD: &str = "local-testnet-password";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// `GET path` over HTTP/1.1 with `Connection: close`; (status, body).
@@ -75,34 +73,19 @@ fn eth(wei: &str) -> String {
 /// A running node with its log lines (kept: a dropped reader would close the node's stderr).
 struct Node {
     _process: ChildProcess,
-    _sim: ChildProcess,
+    _net: HeldDevnet,
     lines: std::sync::mpsc::Receiver<String>,
 }
 
-/// Starts the one-member committee with the API; returns it and the API's address.
+/// Starts the one-member committee with the API on the devnet's chains; returns it and the
+/// API's address.
 fn start_node(dir: &Path) -> (Node, String) {
-    let g = dir.join("genesis");
-    let password_file = write_file(dir, "password", PASSWORD);
-    std::fs::set_permissions(&password_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = Command::new(bin())
-        .args(["genesis", "new", "--members", "1", "--threshold", "1", "--out"])
-        .arg(&g)
-        .arg("--password-file")
-        .arg(&password_file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // Validator 3 offline in epochs 4..=6, validator 12 at half its duties, 9 slashed.
-    let (sim, url) = start_sim(&data_file("report.toml"), None);
-    let inputs = dir.join("inputs");
-    std::fs::create_dir_all(&inputs).unwrap();
-    std::fs::write(inputs.join("frames.json"), FRAMES).unwrap();
-    let member = Member { dir: g.join("member-0"), port: free_port(), peer_id: String::new() };
+    let net = HeldDevnet::start(dir, 1, 2);
     let api = format!("127.0.0.1:{}", free_port());
-    let mut args = node_args(&member, &[], &dir.join("member"), &url, &g.join("genesis.json"), &inputs);
+    let mut args = net.run_args(0);
     args.extend(["--api-listen".into(), api.clone()]);
-    let (process, lines) = spawn_with_lines(&args, &[("CLAYSTACK_PASSWORD_FILE", password_file.to_str().unwrap())]);
-    (Node { _process: process, _sim: sim, lines }, api)
+    let (process, lines) = spawn_with_lines(&args, &[]);
+    (Node { _process: process, _net: net, lines }, api)
 }
 
 #[test]

@@ -161,13 +161,14 @@ pub struct HeldDevnet {
 }
 
 impl HeldDevnet {
-    pub fn start(root: &Path, members: usize) -> HeldDevnet {
+    /// `reports` frames of chain activity are played at once (report 1's root is the devnet's).
+    pub fn start(root: &Path, members: usize, reports: u64) -> HeldDevnet {
         let dir = root.join("devnet");
         let summary_path = root.join("devnet-hold.json");
         let log_path = root.join("devnet-hold.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let mut cmd = Command::new(bin());
-        cmd.args(["devnet", "--hold", "--reports", "1", "--members", &members.to_string(), "--dir"])
+        cmd.args(["devnet", "--hold", "--reports", &reports.to_string(), "--members", &members.to_string(), "--dir"])
             .arg(&dir)
             .arg("--summary")
             .arg(&summary_path)

@@ -138,6 +138,12 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let mut activity =
         vec![frames::play_frame(&chains, &deployment.addresses, &plans[0], frames::FIRST_OBSERVED_WEI_PER_SSV).await?];
     if args.hold {
+        // Every frame's activity up front: report n's submission lands after report n+1's
+        // reference block, which only report 1's pinned root does not depend on.
+        for plan in &plans[1..] {
+            let price = activity.last().expect("frame 1 played").observed_wei_per_ssv;
+            activity.push(frames::play_frame(&chains, &deployment.addresses, plan, price).await?);
+        }
         return hold(args, threshold, &chains, &genesis, &deployment, procs).await;
     }
     if args.beacon_outage_secs.is_some() {
