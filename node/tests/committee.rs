@@ -34,7 +34,7 @@ fn three_of_four_reach_quorum_despite_a_down_member_and_a_liar() {
 
     // The liar: member 2's own keys, on its own port, in this process.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let liar_keys = KeyDir::unlock(&members[2].dir, &Password::new(&net.password())).unwrap();
+    let liar_keys = KeyDir::unlock(&members[2].dir, &Password::new(net.password())).unwrap();
     let liar_signer = SecretKeySigner::new(liar_keys.secret_key);
     let peers: Vec<(PeerId, Multiaddr)> = [0, 1, 3]
         .iter()

@@ -19,3 +19,4 @@ mod restart;
 mod secrets;
 mod truth;
 mod web;
+mod wrong_balance;

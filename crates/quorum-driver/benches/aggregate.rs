@@ -443,7 +443,12 @@ async fn run_member(i: usize, n: usize, ports: &[u16], dir: &std::path::Path) {
                 let wait = start.saturating_sub(unix_ns());
                 tokio::time::sleep(Duration::from_nanos(wait as u64)).await;
                 let id = ReportId { kind: ReportKind::Rewards, number };
-                let report = OwnReport { id, merkle_root: [number as u8; 32], report_hash: [number as u8 ^ 0xff; 32], sections: None };
+                let report = OwnReport {
+                    id,
+                    merkle_root: [number as u8; 32],
+                    report_hash: [number as u8 ^ 0xff; 32],
+                    sections: None,
+                };
                 own_tx.send(report).await.unwrap();
                 let had = unix_ns();
                 let ready = loop {

@@ -48,8 +48,8 @@ use claystack_quorum::{
     Action, Certificate, Collector, CollectorError, Config, DecodeError, Input, Persisted, Roster, SectionDigest,
     SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
 };
-use sections::{Disagreement, PeerDigest, SectionBook};
 use claystack_store::{Store, StoreError};
+use sections::{Disagreement, PeerDigest, SectionBook};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -61,13 +61,22 @@ impl SectionBook {
             return PeerDigest::Ignore;
         }
         let Some(key) = roster.key(digest.signer) else {
-            return PeerDigest::Reject(format!("section digest signed by member {}, who is not in genesis", digest.signer));
+            return PeerDigest::Reject(format!(
+                "section digest signed by member {}, who is not in genesis",
+                digest.signer
+            ));
         };
         let Ok(signature) = bls::parse_signature(&digest.signature) else {
-            return PeerDigest::Reject(format!("section digest of member {}: the signature does not decode", digest.signer));
+            return PeerDigest::Reject(format!(
+                "section digest of member {}: the signature does not decode",
+                digest.signer
+            ));
         };
         if !bls::verify(key, &digest.signing_root(), &signature) {
-            return PeerDigest::Reject(format!("section digest of member {}: the signature does not verify", digest.signer));
+            return PeerDigest::Reject(format!(
+                "section digest of member {}: the signature does not verify",
+                digest.signer
+            ));
         }
         self.peers.entry(id).or_default().insert(digest.signer, digest);
         self.prune();
@@ -109,8 +118,7 @@ mod tests {
     use claystack_quorum::{SecretKeySigner, Signer, SigningDomain};
 
     fn signers() -> (Vec<SecretKeySigner>, Roster) {
-        let signers: Vec<SecretKeySigner> =
-            (1..=3u8).map(|i| SecretKeySigner::from_bytes(&[i; 32]).unwrap()).collect();
+        let signers: Vec<SecretKeySigner> = (1..=3u8).map(|i| SecretKeySigner::from_bytes(&[i; 32]).unwrap()).collect();
         let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
         (signers, Roster::new(SigningDomain { chain_id: 1, node_manager: [1; 20] }, 2, &keys).unwrap())
     }
@@ -152,7 +160,9 @@ mod tests {
         let mut forged = digest(&s[2], 1, 0xaa, 100); // member 2's key, claiming member 1
         forged.signer = 1;
         assert!(matches!(book.peer(&roster, forged), PeerDigest::Reject(r) if r.contains("does not verify")));
-        assert!(matches!(book.peer(&roster, digest(&s[0], 7, 0xaa, 1)), PeerDigest::Reject(r) if r.contains("not in genesis")));
+        assert!(
+            matches!(book.peer(&roster, digest(&s[0], 7, 0xaa, 1)), PeerDigest::Reject(r) if r.contains("not in genesis"))
+        );
         // Nothing was held: the real one is still accepted.
         assert_eq!(book.peer(&roster, digest(&s[1], 1, 0xaa, 100)), PeerDigest::Accept(vec![]));
     }

@@ -44,8 +44,8 @@ pub mod signing;
 pub mod validate;
 
 pub use bls::{SecretKeySigner, Signer};
-pub use digest::{SectionDigest, DIGEST_LEN, DIGEST_VERSION};
 pub use collector::{Action, Certificate, Collector, CollectorError, Config, Evidence, Input, Persisted, Standing};
+pub use digest::{SectionDigest, DIGEST_LEN, DIGEST_VERSION};
 pub use message::{DecodeError, SignatureMessage, MAX_MESSAGE_SIZE, MESSAGE_LEN, MESSAGE_VERSION};
 pub use roster::{Roster, RosterError, SignerBitmap, MAX_MEMBERS};
 pub use signing::{SigningDomain, SigningRoot, REPORT_DOMAIN, REPORT_DOMAIN_TAG};

@@ -154,4 +154,3 @@ pub fn sections(log: &FrameLog) -> claystack_primitives::sections::Sections {
         hash(&log.adjustments),
     ]
 }
-
