@@ -407,6 +407,7 @@ impl BenchInputs {
                 feed,
                 end_block_timestamp: 1,
             },
+            slashed: records.iter().filter(|r| r.slashed).map(|r| r.index).collect(),
         }
         .into_inputs();
         self.lap("registry mapping, consensus rewards and facts", &mut since);

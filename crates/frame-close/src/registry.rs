@@ -104,6 +104,8 @@ pub struct Measured {
     pub chain: ChainReadings,
     /// Registry keys the beacon state at the frame's end does not hold (not deposited yet).
     pub unindexed: usize,
+    /// Protocol validators slashed at the frame's last state, final or not, ascending.
+    pub slashed: Vec<u64>,
 }
 
 impl Measured {
@@ -121,6 +123,7 @@ impl Measured {
             previous: None,
             consensus: Some(self.rewards),
             chain: Some(self.chain),
+            slashed: self.slashed,
         }
     }
 }
@@ -289,6 +292,9 @@ impl ReferenceReader {
             .collect();
         let rewards = consensus_rewards(&pubkeys, &start, &end, flows);
         let facts = beacon_facts(frame, &records, &requests);
+        let mut slashed: Vec<u64> = records.iter().filter(|r| r.slashed).map(|r| r.index).collect();
+        slashed.sort_unstable();
+        slashed.dedup();
         let contracts = match self.contracts_at(number, frame, snapshot.block).await? {
             Ok(read) => read,
             Err(waiting) => return Ok(Err(waiting)),
@@ -319,6 +325,7 @@ impl ReferenceReader {
             ssv_price: contracts.price,
             adjustments: contracts.adjustments,
             chain: contracts.readings,
+            slashed,
         }))
     }
 

@@ -73,6 +73,7 @@ pub fn notifications(params: &Params, inputs: &Inputs<'_>) -> Vec<Notification> 
         claimable(latest, &mut out);
         bonds(latest, inputs.bonds, &mut out);
     }
+    slashed_seen(inputs.reports, &mut out);
     for closed in inputs.reports {
         penalties_and_slashings(closed, &mut out);
         exits(closed, &mut out);
@@ -243,6 +244,36 @@ fn bonds(latest: &Closed, held: &[(Address, u128)], out: &mut Vec<Notification>)
             amount_wei: Some(short.to_string()),
             proof: None,
         });
+    }
+}
+
+/// A validator the beacon chain shows slashed, raised at the first report (of those given)
+/// whose frame log lists it: at once, weeks before its penalty is final and charged (the
+/// `slashing` notification of [`penalties_and_slashings`], with the withdrawable epoch).
+fn slashed_seen(reports: &[Closed], out: &mut Vec<Notification>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for closed in reports {
+        let n = closed.number();
+        for &v in &closed.log.slashed {
+            if !seen.insert(v) {
+                continue;
+            }
+            let message = format!(
+                "validator {v} is slashed (seen in the beacon state at report {n}'s reference slot); its penalty \
+                 is charged once the beacon chain's outcome is final (withdrawable), and it leaves the chain"
+            );
+            per_node(
+                out,
+                closed,
+                Kind::Slashing,
+                Severity::Critical,
+                v,
+                &[Part::Text("seen")],
+                Point::report(n),
+                None,
+                &message,
+            );
+        }
     }
 }
 

@@ -102,6 +102,7 @@ pub fn running_frame(
         previous: Some(latest.report.carry()),
         consensus: None,
         chain: None,
+        slashed: Vec::new(),
     };
     let built =
         build(economics, inputs, number, span.frame, tallies).map_err(|error| RunningError::Build { number, error })?;

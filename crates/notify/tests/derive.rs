@@ -216,3 +216,28 @@ fn the_running_frame_projects_penalties_with_the_reports_engine() {
     let direct = build(&economics(), inputs, 2, (4, 7), sum(&all_epochs)).unwrap();
     assert_eq!(report_bytes(&projected.projection), report_bytes(&direct.report));
 }
+
+#[test]
+fn a_slashed_validator_is_raised_at_the_first_report_that_sees_it_not_when_it_is_charged() {
+    let tallies = epochs(0, 11, &[], &[]);
+    // Report 1 sees validator 9 slashed (not final: no slashing fact, nothing charged) ...
+    let mut f = file();
+    f.slashed = vec![9];
+    let r1 = closed(1, f.clone(), &tallies, None);
+    // ... report 2 still sees it; report 3 is where it is final and charged.
+    let r2 = closed(2, f.clone(), &tallies, Some(&r1));
+    f.facts.slashings = vec![Slashing { validator: 9, epoch: 10 }];
+    let r3 = closed(3, f, &tallies, Some(&r2));
+    let only_1 = list(std::slice::from_ref(&r1), &tallies, 0);
+    let seen: Vec<_> = only_1.iter().filter(|n| n.kind == Kind::Slashing).collect();
+    assert_eq!(seen.len(), 1, "{only_1:?}");
+    assert_eq!((seen[0].node, seen[0].validator, seen[0].severity), (Some(7), Some(9), Severity::Critical));
+    assert_eq!(seen[0].raised_at.report, Some(1));
+    assert!(!only_1.iter().any(|n| n.kind == Kind::PenaltyApplied && n.validator == Some(9)), "nothing charged yet");
+    // Three reports: raised once (at report 1, the same id), and the charge at report 3.
+    let all = list(&[r1, r2, r3], &tallies, 0);
+    let slash: Vec<_> = all.iter().filter(|n| n.kind == Kind::Slashing).collect();
+    assert_eq!(slash.len(), 2, "seen once, and final once: {slash:?}");
+    assert!(slash.iter().any(|n| n.id == seen[0].id && n.raised_at.report == Some(1)));
+    assert!(slash.iter().any(|n| n.raised_at.report == Some(3) && n.id != seen[0].id));
+}

@@ -56,6 +56,11 @@ pub struct ExternalInputs {
     /// it measured the execution fees and prices; it goes into the frame log.
     #[serde(default)]
     pub chain: Option<ChainReadings>,
+    /// Protocol validators the beacon chain shows slashed at the frame's last state, final
+    /// or not, ascending (a slashing is charged only once final: `facts.slashings`); it goes
+    /// into the frame log, so operators hear of a slashing at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slashed: Vec<claystack_primitives::ValidatorIndex>,
 }
 
 #[derive(Debug, Error)]

@@ -34,6 +34,10 @@ pub struct FrameLog {
     pub adjustments: Vec<Adjustment>,
     /// Every registry validator, ascending by index.
     pub validators: Vec<ValidatorLine>,
+    /// Protocol validators slashed at the frame's last state, final or not, ascending
+    /// (absent when none, so logs without a slashing keep their bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slashed: Vec<ValidatorIndex>,
 }
 
 /// What `T` is made of, before the operator share (docs/rewards.md).
@@ -111,6 +115,12 @@ pub fn frame_log(number: u64, frame: (Epoch, Epoch), inputs: &ExternalInputs, ta
         facts,
         adjustments,
         validators,
+        slashed: {
+            let mut s = inputs.slashed.clone();
+            s.sort_unstable();
+            s.dedup();
+            s
+        },
     }
 }
 
