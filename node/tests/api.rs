@@ -6,23 +6,9 @@
 //! outside the schema.
 
 use crate::support::*;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// `GET path` over HTTP/1.1 with `Connection: close`; (status, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
 
 /// Waits until the API at `addr` answers `/v1/status` with `pred` true; returns the status.
 fn wait_status(addr: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
@@ -30,7 +16,7 @@ fn wait_status(addr: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_j
     let mut last = serde_json::Value::Null;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(addr).is_ok() {
-            let (code, body) = get(addr, "/v1/status");
+            let (code, body) = http_get(addr, "/v1/status");
             if code == 200 {
                 last = serde_json::from_str(&body).unwrap();
                 if pred(&last) {
@@ -89,11 +75,11 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
         "/v1/reports/1/log",
         "/v1/operators/0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // alpha, anvil's key 1
     ] {
-        let (x, y) = (get(&member_api, path), get(&observer_api, path));
+        let (x, y) = (http_get(&member_api, path), http_get(&observer_api, path));
         assert_eq!(x.0, 200, "{path}: {}", x.1);
         assert!(x == y, "{path} differs between member and observer:\n{}\n{}", x.1, y.1);
     }
-    let (_, list) = get(&member_api, "/v1/notifications");
+    let (_, list) = http_get(&member_api, "/v1/notifications");
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     let kinds: Vec<&str> =
         list["notifications"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
@@ -111,7 +97,7 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
         assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }
     // The member's committee state is its own (it signs; the observer cannot).
-    let (_, metrics) = get(&member_api, "/metrics");
+    let (_, metrics) = http_get(&member_api, "/metrics");
     assert!(metrics.contains("claystack_oracle_report_latest "), "{metrics}");
 
     // schemathesis against the served document: no 5xx, every answer in the schema. The event

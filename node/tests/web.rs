@@ -12,27 +12,14 @@
 
 use crate::support::*;
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// `GET path` over HTTP/1.1 with `Connection: close`; (status, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_string())
-}
-
 fn get_json(addr: &str, path: &str) -> Value {
-    let (code, body) = get(addr, path);
+    let (code, body) = http_get(addr, path);
     assert_eq!(code, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -44,7 +31,7 @@ fn wait_settled(addr: &str, node: &Node) -> Value {
     let mut last = Value::Null;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(addr).is_ok() {
-            let (code, body) = get(addr, "/v1/status");
+            let (code, body) = http_get(addr, "/v1/status");
             if code == 200 {
                 let now: Value = serde_json::from_str(&body).unwrap();
                 if now["latest_report"].as_u64() >= Some(2) && now == last {
@@ -148,7 +135,7 @@ fn the_operator_page_shows_what_the_api_says_on_a_desktop_and_a_phone() {
     let malformed = page["malformed"].as_str().unwrap();
     assert!(malformed.contains("is not an operator address") && malformed.contains("40 hex digits"), "{malformed}");
     let zero = format!("0x{}", "0".repeat(40));
-    let (code, body) = get(&api, &format!("/v1/operators/{zero}"));
+    let (code, body) = http_get(&api, &format!("/v1/operators/{zero}"));
     assert_eq!(code, 404, "{body}");
     assert_eq!(page["unknown"].as_str(), serde_json::from_str::<Value>(&body).unwrap()["error"].as_str());
 
