@@ -40,6 +40,30 @@ pub struct Genesis {
     /// from the hash) when not set, so genesis files written before it keep their hash.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "hexbytes::option")]
     pub beacon_genesis_validators_root: Option<[u8; 32]>,
+    /// The exits reports: their cadence, the withdrawal queue they read and the exit rules.
+    /// Optional, and absent from the file (and from the hash) when not set: a committee
+    /// without it publishes rewards reports only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exits: Option<Exits>,
+}
+
+/// The exits reports (docs/exits.md). Exits report `n` is read at the last non-empty slot of
+/// epoch `first_epoch + n * cadence_epochs - 1`, its **reference epoch**.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exits {
+    /// Beacon epochs between two exits reports (225 is about a day).
+    pub cadence_epochs: u64,
+    /// The `WithdrawalQueue`: `liquidity()` is the unmet withdrawal demand and the buffer.
+    pub withdrawal_queue: Address,
+    pub rules: claystack_exits::ExitRules,
+}
+
+impl Exits {
+    /// The reference epoch of exits report `number` (from 1), or `None` on overflow.
+    pub fn reference_epoch(&self, first_epoch: u64, number: u64) -> Option<u64> {
+        number.checked_mul(self.cadence_epochs)?.checked_add(first_epoch)?.checked_sub(1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +170,9 @@ pub enum Problem {
     /// `Economics::validate` failed; its message names the field.
     #[error("{0}")]
     Economics(claystack_rewards::RewardsError),
+    /// The exits section is unusable.
+    #[error("exits.{field}: {reason}")]
+    Exits { field: &'static str, reason: String },
 }
 
 #[derive(Debug, Error)]
@@ -235,6 +262,9 @@ impl Genesis {
         if self.ssv_price_source.max_age_secs == 0 {
             p.push(Problem::ZeroFeedMaxAge);
         }
+        if let Some(exits) = &self.exits {
+            verify_exits(exits, &mut p);
+        }
         p
     }
 
@@ -280,6 +310,32 @@ impl Genesis {
                 submitters.insert(m.submitter, i);
             }
         }
+    }
+}
+
+fn verify_exits(e: &Exits, p: &mut Vec<Problem>) {
+    let mut problem = |field: &'static str, reason: String| p.push(Problem::Exits { field, reason });
+    if e.cadence_epochs == 0 {
+        problem("cadence_epochs", "is 0; set the beacon epochs between two exits reports (225 is about a day)".into());
+    }
+    if e.withdrawal_queue == Address::default() {
+        problem("withdrawal_queue", "is the zero address; set the deployed WithdrawalQueue's address".into());
+    }
+    let r = &e.rules;
+    if r.demand.per_exit_wei == 0 {
+        problem("rules.demand.per_exit_wei", "is 0; set what one exit pays (32 ETH is 32000000000000000000)".into());
+    }
+    if r.voluntary.fast_track_exit_within_epochs > r.voluntary.exit_within_epochs {
+        problem(
+            "rules.voluntary.fast_track_exit_within_epochs",
+            format!(
+                "{} is longer than exit_within_epochs ({}); the fast track must be the shorter window",
+                r.voluntary.fast_track_exit_within_epochs, r.voluntary.exit_within_epochs
+            ),
+        );
+    }
+    if let Err(error) = r.targets.check() {
+        problem("rules.targets", format!("{error}; fix the shares"));
     }
 }
 
@@ -353,6 +409,7 @@ pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: 
         economics,
         ssv_price_source: SsvPriceSource { max_age_secs: LOCAL_FEED_MAX_AGE_SECS },
         beacon_genesis_validators_root: None,
+        exits: None,
     };
     (genesis, secrets)
 }
