@@ -269,7 +269,9 @@ contract NodeManager {
 
     /// Accepts report `number` of `kind` when the members in `signerBitmap` (bit i = member i)
     /// are at least the threshold and `aggregateSignature` (EIP-2537 G2, 256 bytes) is their
-    /// aggregate signature of `signingRoot(kind, number, root, reportHash)`.
+    /// aggregate signature of `signingRoot(kind, number, root, reportHash)`. Rewards reports must
+    /// come in order (`number == last + 1`); exits reports only with a higher number (a round
+    /// with nothing to exit is never submitted).
     function submitReport(
         uint8 kind,
         uint64 number,
@@ -280,12 +282,7 @@ contract NodeManager {
     ) external {
         if (kind > KIND_EXITS) revert UnknownReportKind(kind);
         if (root == bytes32(0)) revert ZeroRoot();
-        uint64 last = _lastNumber[kind];
-        if (number != last + 1) {
-            if (number == last && last != 0) revert ReportAlreadyAccepted(kind, number);
-            if (number <= last) revert StaleReport(kind, number, last);
-            revert ReportOutOfOrder(kind, number, last + 1);
-        }
+        _checkNumber(kind, number);
         address keyStore = _keyStore;
         if (keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
         uint256 n = _committeeSize;
@@ -301,6 +298,17 @@ contract NodeManager {
         _lastNumber[kind] = number;
         _roots[kind][number] = root;
         emit ReportAccepted(kind, number, root, reportHash, signerBitmap, msg.sender);
+    }
+
+    /// Rewards reports come one per frame, in order. An exits round with nothing to exit is
+    /// not submitted, so exits report numbers (their rounds) only have to increase.
+    function _checkNumber(uint8 kind, uint64 number) private view {
+        uint64 last = _lastNumber[kind];
+        bool inOrder = kind == KIND_EXITS ? number > last : number == last + 1;
+        if (inOrder) return;
+        if (number == last && last != 0) revert ReportAlreadyAccepted(kind, number);
+        if (number <= last) revert StaleReport(kind, number, last);
+        revert ReportOutOfOrder(kind, number, last + 1);
     }
 
     /// The 32 bytes the committee signs (docs/signing.md), bound to this chain and contract.

@@ -250,6 +250,20 @@ contract NodeManagerTest is Fixtures {
         assertEq(nm.reportRoot(1, 1), report("exits1").root, "exits root");
     }
 
+    /// An exits round with nothing to exit is not submitted: exits numbers may skip, but never
+    /// go back. Rewards numbers may not skip (test_submit_rejectsOutOfOrder).
+    function test_submit_exitsNumbersMaySkipButNotGoBack() public {
+        Report memory e2 = report("exits2");
+        submit(e2);
+        assertEq(nm.lastReportNumber(1), 2, "exits report 2 accepted without 1");
+        assertEq(nm.reportRoot(1, 2), e2.root, "exits root");
+        assertEq(nm.reportRoot(1, 1), bytes32(0), "round 1 never submitted");
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.StaleReport.selector, 1, 1, 2));
+        submit(report("exits1"));
+        vm.expectRevert(abi.encodeWithSelector(NodeManager.ReportAlreadyAccepted.selector, 1, 2));
+        submit(e2);
+    }
+
     // ---- rejecting ----------------------------------------------------------------------------
 
     function test_submit_rejectsReplay() public {

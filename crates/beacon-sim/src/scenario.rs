@@ -143,6 +143,10 @@ pub struct Scenario {
     pub genesis_time: u64,
     /// At start the head is the last slot of this epoch.
     pub head_epoch: u64,
+    /// The spec's `SHARD_COMMITTEE_PERIOD`: epochs a validator must be active before it may
+    /// exit (a local chain may shorten it). [256 mainnet, 64 minimal]
+    #[serde(default)]
+    pub shard_committee_period: Option<u64>,
     /// The finalized checkpoint trails the head's epoch by this many epochs (never below 0). [2]
     #[serde(default = "default_finality_lag")]
     pub finality_lag: u64,

@@ -192,6 +192,7 @@ async fn config_spec(State(srv): St) -> Response {
         "MAX_ATTESTATIONS": n(128),
         "MAX_ATTESTATIONS_ELECTRA": n(8),
         "EPOCHS_PER_SLASHINGS_VECTOR": n(if mainnet { 8192 } else { 64 }),
+        "SHARD_COMMITTEE_PERIOD": n(c.scenario().shard_committee_period.unwrap_or(if mainnet { 256 } else { 64 })),
         "MIN_VALIDATOR_WITHDRAWABILITY_DELAY": n(crate::validators::WITHDRAWABILITY_DELAY),
         "SYNC_COMMITTEE_SIZE": n(if mainnet { 512 } else { 32 }),
         "MAX_EFFECTIVE_BALANCE": n(crate::ledger::BALANCE_GWEI),

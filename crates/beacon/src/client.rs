@@ -169,6 +169,12 @@ impl BeaconClient {
         Ok(spec)
     }
 
+    /// `GET /eth/v1/config/spec`'s `SHARD_COMMITTEE_PERIOD` (not cached: an exits round reads it
+    /// once).
+    pub async fn shard_committee_period(&self) -> Result<u64, BeaconError> {
+        self.fetch(Request::get("/eth/v1/config/spec".into()), |r| parse::shard_committee_period(&r.body)).await
+    }
+
     /// `GET /eth/v1/node/version`: e.g. `Lighthouse/v5.3.0/x86_64-linux`.
     pub async fn node_version(&self) -> Result<String, BeaconError> {
         self.fetch(Request::get("/eth/v1/node/version".into()), |r| parse::node_version(&r.body)).await

@@ -211,6 +211,17 @@ pub fn spec(body: &[u8]) -> Result<BeaconSpec, DecodeError> {
     Ok(spec)
 }
 
+/// `/eth/v1/config/spec`'s `SHARD_COMMITTEE_PERIOD`: epochs a validator must have been active
+/// before the beacon chain accepts its voluntary exit (256 on mainnet, 64 on minimal).
+pub fn shard_committee_period(body: &[u8]) -> Result<u64, DecodeError> {
+    #[derive(Deserialize)]
+    #[allow(non_snake_case)]
+    struct S {
+        SHARD_COMMITTEE_PERIOD: Lenient,
+    }
+    Ok(serde_json::from_slice::<Data<S>>(body)?.data.SHARD_COMMITTEE_PERIOD.0)
+}
+
 // ---------------------------------------------------------------------------
 // Beacon state and headers
 
@@ -672,6 +683,9 @@ mod tests {
         let body = br#"{"data":{"SLOTS_PER_EPOCH":8,"SECONDS_PER_SLOT":"6","TARGET_COMMITTEE_SIZE":"4","MAX_COMMITTEES_PER_SLOT":"4","BLOB_SCHEDULE":[{"EPOCH":"1"}]}}"#;
         let s = spec(body).unwrap();
         assert_eq!((s.slots_per_epoch, s.max_committees_per_slot, s.electra_fork_epoch), (8, 4, u64::MAX));
+        let with_period = br#"{"data":{"SHARD_COMMITTEE_PERIOD":"256","SLOTS_PER_EPOCH":"32"}}"#;
+        assert_eq!(shard_committee_period(with_period).unwrap(), 256);
+        assert!(shard_committee_period(br#"{"data":{"SLOTS_PER_EPOCH":"32"}}"#).is_err());
         let body = br#"{"data":{"SLOTS_PER_EPOCH":"0","SECONDS_PER_SLOT":"6","TARGET_COMMITTEE_SIZE":"4","MAX_COMMITTEES_PER_SLOT":"4"}}"#;
         assert!(spec(body).unwrap_err().to_string().contains("SLOTS_PER_EPOCH is 0"));
     }
