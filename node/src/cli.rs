@@ -85,6 +85,11 @@ pub struct DevnetArgs {
     /// or replace them).
     #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter"])]
     pub hold: bool,
+    /// Also run an exits round: a withdrawal queue with unmet demand, a voluntary exit request,
+    /// exits round 1 accepted and published, the simulator's validators exiting on time, late
+    /// and never, and report 3 showing the score and penalty effects (needs `--reports 3` or more).
+    #[arg(long, conflicts_with = "hold")]
+    pub exits: bool,
 }
 
 #[derive(Args, Clone, Default)]

@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod committee;
 mod devnet;
+mod exits;
 mod genesis;
 mod keys;
 mod lost_data_dir;

@@ -18,7 +18,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use thiserror::Error;
 
+mod exits;
 mod registry;
+pub use exits::{stored_exits, ClosedExits, ExitsCloser, ExitsReader, ExitsWaiting};
 pub use registry::{frame_flows, Measured, MeasuredInputs, ReferenceReader};
 
 /// Why a frame could not be closed. Messages name the report, the file or the epochs and
@@ -38,6 +40,9 @@ pub enum FrameCloseError {
     /// The frame inputs from the execution chain or the beacon node are unusable.
     #[error("inputs of report {number}: {message}")]
     Source { number: u64, message: String },
+    /// An exits round's inputs from the chains are unusable, or the round cannot be computed.
+    #[error("exits round {number}: {message}")]
+    ExitsSource { number: u64, message: String },
     /// The exported report file cannot be written.
     #[error("cannot write the exported report file {path}: {error}; check the data directory's disk and permissions")]
     Export { path: PathBuf, error: std::io::Error },

@@ -35,7 +35,7 @@ pub use health::Health;
 pub use journal::StoreJournal;
 pub use seams::{AcceptedReports, Accounting, SubmitCertificate};
 
-use claystack_frame_close::{FrameCloser, InputsSource};
+use claystack_frame_close::{ExitsCloser, FrameCloser, InputsSource};
 use claystack_genesis::Genesis;
 use claystack_p2p::NetworkEvent;
 use claystack_quorum::{Config as CollectorConfig, Roster, SecretKeySigner};
@@ -93,6 +93,9 @@ pub struct Reports {
     pub poll_interval: Duration,
     /// This node as a committee member: it signs, gossips and collects a quorum.
     pub member: Option<Member>,
+    /// Closes exits rounds, when the genesis has an `exits` section; exported beside the
+    /// rewards reports, signed and submitted through the same driver.
+    pub exits: Option<ExitsCloser>,
 }
 
 /// What this node needs as one member of the genesis committee.
@@ -177,11 +180,15 @@ async fn start_reports(
     health: Arc<HealthReporter>,
     tasks: &mut JoinSet<Result<(), NodeError>>,
 ) -> Result<(), NodeError> {
-    let Reports { genesis, inputs, export_dir, poll_interval, member } = reports;
+    let Reports { genesis, inputs, export_dir, poll_interval, member, exits } = reports;
     let own = match member {
         Some(member) => Some(start_member(member, &genesis, store.clone(), clock, tasks).await?),
         None => None,
     };
+    if let Some(exits) = exits {
+        let exits = exits.with_export_dir(export_dir.clone());
+        tasks.spawn(tasks::close_exits(exits, store.clone(), own.clone(), poll_interval, health.clone()));
+    }
     let closer = FrameCloser::new(genesis, store.clone(), inputs).with_export_dir(export_dir);
     tasks.spawn(tasks::close_reports(closer, store, own, poll_interval, health));
     Ok(())
@@ -199,7 +206,7 @@ async fn start_member(
     let Member { signer, roster, collector, network, network_events, submitter, chain } = member;
     let peer_ids: Vec<String> = genesis.committee.members.iter().map(|m| m.peer_id.clone()).collect();
     let (quorum_tx, quorum_rx) = mpsc::channel(64);
-    let driver = QuorumDriver::start(collector, roster, &peer_ids, signer, store, network, clock, quorum_tx)
+    let driver = QuorumDriver::start(collector, roster, &peer_ids, signer, store.clone(), network, clock, quorum_tx)
         .await
         .map_err(NodeError::Driver)?;
     let (own_tx, own_rx) = mpsc::channel(16);
@@ -209,7 +216,7 @@ async fn start_member(
         tasks.spawn(tasks::watch_chain(chain, settled_tx.clone()));
     }
     match submitter {
-        Some(submitter) => tasks.spawn(tasks::submit_certificates(submitter, quorum_rx, settled_tx)),
+        Some(submitter) => tasks.spawn(tasks::submit_certificates(submitter, store, quorum_rx, settled_tx)),
         None => tasks.spawn(tasks::keep_certificates(quorum_rx)),
     };
     Ok(own_tx)

@@ -2,7 +2,7 @@
 //! gossip network: each is small, implemented here for the real thing, and by tests for
 //! an in-process stand-in.
 
-use claystack_execution::{ChainError, ReportReader, SubmitOutcome, Submitter};
+use claystack_execution::{ChainError, ExitsLeaf, PublishedExitTx, ReportReader, SubmitOutcome, Submitter};
 use claystack_primitives::ReportKind;
 use claystack_quorum::Certificate;
 use claystack_sync::{Follower, FollowerStatus, SyncError};
@@ -36,11 +36,28 @@ impl Accounting for Follower {
 /// transaction per report).
 pub trait SubmitCertificate: Send + Sync {
     fn submit<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<SubmitOutcome, ChainError>>;
+
+    /// Publishes one exit of accepted exits report `number` (`NodeManager.publishExit`).
+    fn publish_exit<'a>(
+        &'a self,
+        number: u64,
+        leaf: &'a ExitsLeaf,
+        proof: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, Result<PublishedExitTx, ChainError>>;
 }
 
 impl SubmitCertificate for Submitter {
     fn submit<'a>(&'a self, certificate: &'a Certificate) -> BoxFuture<'a, Result<SubmitOutcome, ChainError>> {
         Box::pin(Submitter::submit(self, certificate))
+    }
+
+    fn publish_exit<'a>(
+        &'a self,
+        number: u64,
+        leaf: &'a ExitsLeaf,
+        proof: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, Result<PublishedExitTx, ChainError>> {
+        Box::pin(Submitter::publish_exit(self, number, leaf, proof))
     }
 }
 

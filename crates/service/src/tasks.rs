@@ -4,8 +4,8 @@
 use crate::health::HealthReporter;
 use crate::seams::{AcceptedReports, SubmitCertificate};
 use crate::NodeError;
-use claystack_execution::SubmitOutcome;
-use claystack_frame_close::{FrameCloser, Waiting};
+use claystack_execution::{ExitsLeaf, SubmitOutcome};
+use claystack_frame_close::{stored_exits, ExitsCloser, ExitsWaiting, FrameCloser, Waiting};
 use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum_driver::{OwnReport, QuorumEvent};
@@ -102,7 +102,12 @@ async fn restart_reports(
         Err(e) => warn!("cannot check the exported report files: {e}"),
     }
     let Some(tx) = own else { return Ok(()) };
-    let kind = ReportKind::Rewards;
+    offer_unsigned(store, ReportKind::Rewards, tx).await
+}
+
+/// Offers the driver every stored report of `kind` this member has not signed, oldest first,
+/// and the newest one again. Exits rounds with nothing to exit (a zero root) are never signed.
+async fn offer_unsigned(store: &Store, kind: ReportKind, tx: &mpsc::Sender<OwnReport>) -> Result<(), NodeError> {
     let latest = store.latest_report(kind).map_err(NodeError::LatestReport)?.map_or(0, |(n, _)| n);
     for number in 1..=latest {
         let signed = store.own_signature(kind, number).map_err(NodeError::LatestReport)?.is_some();
@@ -110,14 +115,77 @@ async fn restart_reports(
             continue;
         }
         let Some(stored) = store.report(kind, number).map_err(NodeError::LatestReport)? else { continue };
+        if stored.merkle_root == [0; 32] {
+            continue;
+        }
         if !signed {
-            info!(report = number, "stored but not signed by this member; offering it to the committee again");
+            info!(%kind, report = number, "stored but not signed by this member; offering it to the committee again");
         }
         let id = ReportId { kind, number };
         tx.send(own_report(store, id, stored.merkle_root, stored.report_hash)).await.ok();
     }
     Ok(())
 }
+
+/// Closes exits rounds as accounting passes their reference epochs, and hands each one with
+/// something to exit to the committee driver.
+pub(crate) async fn close_exits(
+    closer: ExitsCloser,
+    store: Arc<Store>,
+    own: Option<mpsc::Sender<OwnReport>>,
+    poll: Duration,
+    health: Arc<HealthReporter>,
+) -> Result<(), NodeError> {
+    if let Err(e) = closer.export_all() {
+        warn!("cannot rewrite the exported exits rounds: {e}");
+    }
+    if let Some(tx) = &own {
+        offer_unsigned(&store, ReportKind::Exits, tx).await?;
+    }
+    let mut last_wait = None;
+    loop {
+        let (closed, waiting) = match closer.close_ready().await {
+            Ok(r) => {
+                health.set(EXITS, None);
+                r
+            }
+            Err(e) => {
+                health.set(EXITS, Some(format!("cannot close the next exits round: {e}")));
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+        };
+        for c in closed {
+            let root = c.merkle_root.map(|r| hex::encode(&r)).unwrap_or_else(|| "none (nothing to exit)".into());
+            info!(
+                round = c.number,
+                reference_epoch = c.reference_epoch,
+                requested = c.requested,
+                voluntary = c.voluntary,
+                merkle_root = %root,
+                report_hash = %hex::encode(&c.report_hash),
+                "exits round closed"
+            );
+            if let Some(e) = &c.export_error {
+                warn!(round = c.number, "exits round stored, but its files were not exported: {e}");
+            }
+            if let (Some(root), Some(tx)) = (c.merkle_root, &own) {
+                let id = ReportId { kind: ReportKind::Exits, number: c.number };
+                tx.send(OwnReport { id, merkle_root: root, report_hash: c.report_hash, sections: None }).await.ok();
+            }
+        }
+        if last_wait.as_ref() != Some(&waiting) {
+            if let ExitsWaiting::Inputs { number, reason } = &waiting {
+                warn!(round = number, "exits round waits: {reason}");
+            }
+            last_wait = Some(waiting);
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The health part that closing exits rounds reports as.
+const EXITS: &str = "closing exits rounds";
 
 /// Publishes accounting's status as the node's health, until accounting stops.
 pub(crate) async fn watch_accounting(
@@ -142,6 +210,7 @@ const ACCOUNTING: &str = "accounting";
 /// Sends the certificate when it is this member's turn; tells the driver what the chain accepted.
 pub(crate) async fn submit_certificates(
     submitter: Box<dyn SubmitCertificate>,
+    store: Arc<Store>,
     mut events: mpsc::Receiver<QuorumEvent>,
     settled: mpsc::Sender<ReportId>,
 ) -> Result<(), NodeError> {
@@ -152,10 +221,13 @@ pub(crate) async fn submit_certificates(
             Ok(SubmitOutcome::Accepted { tx, block, gas_used, replacements }) => {
                 info!(kind = %id.kind, report = id.number, attempt, %tx, block, gas_used, replacements, "report accepted on chain");
                 settled.send(id).await.ok();
+                publish_exits(submitter.as_ref(), &store, id).await;
             }
             Ok(SubmitOutcome::AlreadyAccepted { same_root, root, .. }) => {
                 if same_root {
                     info!(kind = %id.kind, report = id.number, "already accepted on chain; nothing sent");
+                    // The member that landed it may have stopped before publishing every exit.
+                    publish_exits(submitter.as_ref(), &store, id).await;
                 } else {
                     warn!(kind = %id.kind, report = id.number, chain_root = %root, "the chain accepted another root for this report");
                 }
@@ -170,6 +242,57 @@ pub(crate) async fn submit_certificates(
         }
     }
     Ok(())
+}
+
+/// After exits report `id` is accepted: publishes each of its exits (`NodeManager.publishExit`),
+/// so the registry records each deadline and emits its event. One that is already published (by
+/// another member, or before a restart) is skipped; a failure is logged and the next exit tried.
+async fn publish_exits(submitter: &dyn SubmitCertificate, store: &Store, id: ReportId) {
+    if id.kind != ReportKind::Exits {
+        return;
+    }
+    let report = match stored_exits(store, id.number) {
+        Ok(Some(report)) => report,
+        Ok(None) => {
+            return warn!(
+                round = id.number,
+                "accepted exits round is not in the store; its exits are not published by this member"
+            )
+        }
+        Err(e) => return warn!(round = id.number, "cannot read the accepted exits round: {e}"),
+    };
+    let tree = match claystack_exits::tree_of(&report.leaves) {
+        Ok(Some(tree)) => tree,
+        Ok(None) => return,
+        Err(e) => return warn!(round = id.number, "cannot rebuild the exits tree: {e}"),
+    };
+    for (i, leaf) in report.leaves.iter().enumerate() {
+        let proof = match tree.proof(i) {
+            Ok(proof) => proof,
+            Err(e) => return warn!(round = id.number, "no proof for exit {i}: {e}"),
+        };
+        let chain_leaf = ExitsLeaf {
+            validator_index: leaf.validator,
+            operator: claystack_execution::alloy::primitives::Address::from(leaf.operator.0),
+            kind: leaf.kind.byte(),
+            exit_by_epoch: leaf.exit_by_epoch,
+        };
+        match submitter.publish_exit(id.number, &chain_leaf, &proof).await {
+            Ok(done) => info!(
+                round = id.number,
+                validator = leaf.validator,
+                kind = ?leaf.kind,
+                exit_by_epoch = leaf.exit_by_epoch,
+                tx = %done.exit.tx,
+                gas_used = done.gas_used,
+                "exit published"
+            ),
+            Err(e) if e.to_string().contains("ExitAlreadyPublished") => {
+                info!(round = id.number, validator = leaf.validator, "exit already published");
+            }
+            Err(e) => warn!(round = id.number, validator = leaf.validator, "cannot publish the exit: {e}"),
+        }
+    }
 }
 
 /// Without a submitter, a certificate is stored (by the driver) and logged.
@@ -187,16 +310,18 @@ pub(crate) async fn watch_chain(
     chain: Box<dyn AcceptedReports>,
     settled: mpsc::Sender<ReportId>,
 ) -> Result<(), NodeError> {
-    let mut known = 0;
+    let mut known = [0u64; 2];
     loop {
-        match chain.last_accepted(ReportKind::Rewards).await {
-            Ok(last) => {
-                for number in (known + 1).max(last.saturating_sub(4))..=last {
-                    settled.send(ReportId { kind: ReportKind::Rewards, number }).await.ok();
+        for (i, kind) in [ReportKind::Rewards, ReportKind::Exits].into_iter().enumerate() {
+            match chain.last_accepted(kind).await {
+                Ok(last) => {
+                    for number in (known[i] + 1).max(last.saturating_sub(4))..=last {
+                        settled.send(ReportId { kind, number }).await.ok();
+                    }
+                    known[i] = known[i].max(last);
                 }
-                known = known.max(last);
+                Err(e) => warn!("cannot read the NodeManager: {e}"),
             }
-            Err(e) => warn!("cannot read the NodeManager: {e}"),
         }
         tokio::time::sleep(CHAIN_POLL).await;
     }

@@ -5,7 +5,7 @@
 
 use claystack_accounting::{EpochTally, Tally};
 use claystack_execution::alloy::primitives::B256;
-use claystack_execution::{ChainError, SubmitOutcome};
+use claystack_execution::{ChainError, ExitsLeaf, PublishedExitTx, SubmitOutcome};
 use claystack_frame_close::{FrameCloser, InputFiles};
 use claystack_genesis::{generate_local, Genesis};
 use claystack_primitives::{ReportId, ReportKind};
@@ -132,6 +132,16 @@ impl SubmitCertificate for ChainClient {
         };
         Box::pin(std::future::ready(Ok(outcome)))
     }
+
+    /// The stand-in accepts rewards reports only (these genesis files have no exits section).
+    fn publish_exit<'a>(
+        &'a self,
+        number: u64,
+        _leaf: &'a ExitsLeaf,
+        _proof: &'a [[u8; 32]],
+    ) -> BoxFuture<'a, Result<PublishedExitTx, ChainError>> {
+        panic!("exits report {number} published on a committee whose genesis has no exits section")
+    }
 }
 
 impl AcceptedReports for ChainClient {
@@ -174,6 +184,7 @@ fn member_node(
         export_dir: dir.join("reports"),
         poll_interval: Duration::from_secs(1),
         member: Some(member),
+        exits: None,
     };
     Node::new(store, Arc::new(TokioClock::new(1_700_000_000_000)), accounting, Some(reports))
 }
@@ -270,6 +281,7 @@ async fn finished_accounting_ends_a_node_unless_it_is_a_committee_member() {
         export_dir: dir.path().join("reports"),
         poll_interval: Duration::from_secs(1),
         member: None,
+        exits: None,
     };
     let accounting = Box::new(EndsAfter { after: Duration::from_secs(3), fails: false });
     let clock = Arc::new(TokioClock::new(0));

@@ -11,6 +11,7 @@ use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::{ReportReader, Rpc, Submitter, TxConfig};
+use claystack_frame_close::ExitsCloser;
 use claystack_frame_close::{InputsSource, MeasuredInputs, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_keys::{KeyDir, PasswordSource};
@@ -60,10 +61,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 None => None,
             };
             info!(rpc = %rpc.url(), "measuring every frame input at the frame's reference points: registry, fees, prices and adjustments from the contracts, rewards and facts from the beacon chain");
+            let exits = ExitsCloser::new(genesis.clone(), store.clone(), client.clone(), rpc.clone());
+            if let Some(e) = &genesis.exits {
+                info!(cadence_epochs = e.cadence_epochs, withdrawal_queue = %e.withdrawal_queue, "closing an exits round every cadence: liquidity from the withdrawal queue, candidates from the registry and the beacon chain");
+            }
             let inputs: Box<dyn InputsSource> =
                 Box::new(MeasuredInputs::new(ReferenceReader::new(client, rpc, &genesis), store.clone()));
             let export_dir = cfg.data_dir.join("reports");
-            Some(Reports { genesis, inputs, export_dir, poll_interval: cfg.poll_interval, member })
+            Some(Reports { genesis, inputs, export_dir, poll_interval: cfg.poll_interval, member, exits })
         }
     };
     let shutdown = async {

@@ -54,6 +54,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod exits;
 mod frames;
 
 /// The simulated beacon chain (64 tracked validators with a few faults); `genesis_time` is
@@ -124,7 +125,11 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
 async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Result<serde_json::Value> {
     let dir = &args.dir;
     let exe = std::env::current_exe().context("cannot find this executable to start the nodes")?;
-    let chains = start_chains(dir, &exe, procs, args.reports).await?;
+    ensure!(
+        !args.exits || args.reports >= 3,
+        "--exits needs --reports 3 or more: report 3's frame holds the exits exits round 1 asks for"
+    );
+    let chains = start_chains(dir, &exe, procs, args.reports, args.exits).await?;
     let genesis = write_genesis(args, threshold, &chains).await?;
     let (deployment, operators) = deploy_and_register(&chains, &genesis).await?;
     let plans = frames::plan(&chains, &chains.rpc, &genesis, args.reports).await?;
@@ -164,6 +169,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let mut reports = Vec::new();
     let mut first = None;
     let mut claim = json!(null);
+    let mut exits_summary = json!(null);
     for plan in &plans {
         if plan.number > 1 {
             let price = activity.last().expect("frame 1 played").observed_wei_per_ssv;
@@ -182,6 +188,18 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         print_report(&exported.join("report.json"), &operators)?;
         if plan.number == 1 {
             claim = claim_largest_leaf(&chains, &deployment.addresses, &operators, &exported.join("tree.json")).await?;
+        }
+        if args.exits && plan.number == 1 {
+            // Published before report 2's reference block, so report 2's registry holds the deadlines.
+            let a = &deployment.addresses;
+            let timeout = Duration::from_secs(args.timeout_secs);
+            exits_summary = json!({"round_1": exits::wait_published(&chains, a.node_manager, a.operator_registry, procs, timeout).await?});
+        }
+        if args.exits && plan.number == 3 {
+            exits_summary["report_3"] = exits::check_rewards(&exported)?;
+            let exports = exported.parent().context("report dir")?;
+            let timeout = Duration::from_secs(args.timeout_secs);
+            exits_summary["round_2"] = exits::check_round_2(exports, procs, timeout).await?;
         }
         reports.push(json!({
             "number": plan.number,
@@ -214,6 +232,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "claim": claim,
         "pids": pids,
         "faults": faults,
+        "exits": exits_summary,
     }))
 }
 
@@ -268,7 +287,13 @@ struct Chains {
 }
 
 /// Step 1: anvil, and the beacon simulator with the committee scenario on one clock with it.
-async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs, reports: u64) -> anyhow::Result<Chains> {
+async fn start_chains(
+    dir: &Path,
+    exe: &Path,
+    procs: &mut Procs,
+    reports: u64,
+    with_exits: bool,
+) -> anyhow::Result<Chains> {
     let anvil = Anvil::builder().start()?;
     let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
     let keys = anvil.dev_keys()?;
@@ -281,7 +306,10 @@ async fn start_chains(dir: &Path, exe: &Path, procs: &mut Procs, reports: u64) -
     let scenario = dir.join("scenario.toml");
     // Every report's frame final: report n ends at epoch FIRST_EPOCH + 4n - 1, finality lags 2.
     let head = format!("head_epoch = {}", FIRST_EPOCH + 4 * reports + 4);
-    let text = format!("genesis_time = {beacon_genesis_time}\n{}", SCENARIO.replace("head_epoch = 24", &head));
+    let mut text = format!("genesis_time = {beacon_genesis_time}\n{}", SCENARIO.replace("head_epoch = 24", &head));
+    if with_exits {
+        text = format!("{}{text}{}", exits::scenario_top(), exits::scenario_exits());
+    }
     claystack_fs_util::write_atomic(&scenario, text.as_bytes())?;
     let beacon_port = free_port();
     let beacon_url = format!("http://127.0.0.1:{beacon_port}");
@@ -446,7 +474,11 @@ async fn write_genesis(args: &DevnetArgs, threshold: u32, chains: &Chains) -> an
     let (mut genesis, secrets) = generate_local(args.members, threshold, seed, chains.anvil.chain_id());
     genesis.first_epoch = FIRST_EPOCH;
     let nonce = chains.rpc.provider().get_transaction_count(owner.address()).await?;
-    predict_addresses(owner.address(), nonce).apply_to(&mut genesis);
+    let predicted = predict_addresses(owner.address(), nonce);
+    predicted.apply_to(&mut genesis);
+    if args.exits {
+        genesis.exits = Some(exits::genesis_section(predicted.withdrawal_queue, genesis.economics.frame_epochs));
+    }
     let password_text = hex::encode(&random[32..])[2..].to_string();
     write_secret(&dir.join("password"), &password_text)?;
     let password = Password::new(password_text);
@@ -480,6 +512,7 @@ async fn deploy_and_register(
         initial_answer: frames::FIRST_OBSERVED_WEI_PER_SSV as i128,
     });
     config.agreed_wei_per_ssv = Some(frames::AGREED_WEI_PER_SSV);
+    config.withdrawal_queue_stand_in = genesis.exits.is_some();
     let deployment = deployer.deploy(genesis, &config).await?;
     let a = &deployment.addresses;
     // The protocol validators' fee recipient: every block's priority fees go to the vault.
@@ -500,7 +533,12 @@ async fn deploy_and_register(
         frames::AGREED_WEI_PER_SSV,
         a.ssv_price_feed
     ));
-    let operators = register(&chains.rpc, &chains.keys, genesis, a, &chains.beacon).await?;
+    let (operators, validators) = register(&chains.rpc, &chains.keys, genesis, a, &chains.beacon).await?;
+    if genesis.exits.is_some() {
+        let registrar =
+            |k: &PrivateKeySigner| Registrar::new(Transactor::new(chains.rpc.clone(), k.clone(), local_tx()), a);
+        exits::prepare(&registrar(&chains.keys[0]), &registrar(&chains.keys[1]), &validators).await?;
+    }
     Ok((deployment, operators))
 }
 
@@ -747,7 +785,7 @@ async fn register(
     genesis: &Genesis,
     addresses: &ContractAddresses,
     beacon: &BeaconClient,
-) -> anyhow::Result<Vec<(String, PrivateKeySigner)>> {
+) -> anyhow::Result<(Vec<(String, PrivateKeySigner)>, Vec<(u64, u64, [u8; 48])>)> {
     let registrar =
         |k: &PrivateKeySigner| Registrar::new(Transactor::new(rpc.clone(), k.clone(), local_tx()), addresses);
     let obol = genesis.economics.node_type("obol").map_or(4, |t| t.cluster_size as usize);
@@ -784,6 +822,7 @@ async fn register(
     let records = beacon.validators("head", &(0..VALIDATORS).collect::<Vec<_>>()).await?;
     ensure!(records.len() as u64 == VALIDATORS, "the simulator has {} of validators 0-63", records.len());
     let owner = registrar(&keys[0]);
+    let mut validators = Vec::new();
     for r in &records {
         let pubkey: [u8; 48] =
             hex::decode_fixed(&r.pubkey).map_err(|e| anyhow::anyhow!("validator {}: {e}", r.index))?;
@@ -793,14 +832,15 @@ async fn register(
             40..=47 => gamma_direct.clone(),
             _ => obol_cluster.clone(),
         };
-        owner.add_validator(&pubkey, &cluster).await?;
+        let id = owner.add_validator(&pubkey, &cluster).await?;
+        validators.push((id, r.index, pubkey));
     }
     owner.transfer(addresses.node_manager, U256::from(100 * ETH)).await?;
     let node_count: usize = nodes.iter().map(Vec::len).sum();
     say(&format!(
         "registered 4 operators, {node_count} nodes (direct, SSV cluster of 5, Obol cluster of {obol}), {VALIDATORS} validators; NodeManager funded with 100 ETH"
     ));
-    Ok(operators)
+    Ok((operators, validators))
 }
 
 fn node_config(i: usize, ports: &[u16], peers: &[String], beacon: &str, rpc: &str, member: &Path) -> String {
