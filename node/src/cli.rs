@@ -215,6 +215,8 @@ pub enum ReportCommand {
     Compute(ReportArgs),
     /// Recompute rewards report N and compare its root with --root (or the one accepted on chain).
     Verify(VerifyArgs),
+    /// Recompute exits round N from the chains and compare it with the NodeManager's exits report N.
+    VerifyExits(VerifyExitsArgs),
     /// Print one operator's lines of a report and its frame log, for a person to read.
     Explain(ExplainArgs),
 }
@@ -255,6 +257,31 @@ pub struct ReportArgs {
     pub rpc_url: Option<String>,
     /// Beacon node(s), with --rpc-url: the frame's reference block, validator records and balances.
     #[arg(long = "beacon-url", hide_env_values = true, env = "CLAYSTACK_BEACON_URLS", value_delimiter = ',')]
+    pub beacon_urls: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct VerifyExitsArgs {
+    /// Exits round N, counted from 1; its reference epoch is fixed by the genesis `exits` section.
+    #[arg(long, value_name = "N")]
+    pub number: u64,
+    /// Genesis file with an `exits` section.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
+    pub genesis: PathBuf,
+    /// Data directory of a node: its accounting cursor and the rewards report the round's scores come from.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// JSON-RPC of the genesis execution chain: the withdrawal queue, the registry, the NodeManager.
+    #[arg(long, hide_env_values = true, env = "CLAYSTACK_RPC_URL")]
+    pub rpc_url: String,
+    /// Beacon node(s): the round's reference block and validator records.
+    #[arg(
+        long = "beacon-url",
+        hide_env_values = true,
+        env = "CLAYSTACK_BEACON_URLS",
+        value_delimiter = ',',
+        required = true
+    )]
     pub beacon_urls: Vec<String>,
 }
 

@@ -38,6 +38,12 @@ fn an_exits_round_is_accepted_published_and_priced_by_the_next_reports() {
         assert_eq!(hex::encode(&root), accepted, "member {i}");
     }
 
+    // And from the chains alone, as any operator can (`report verify-exits`, run by devnet on
+    // member 0's data after stopping it): round 1's root, and round 2 with nothing to exit.
+    let verified = format!("exits round 1: root {accepted} recomputed (4 exits) and equal to the NodeManager");
+    assert!(stdout.contains(&verified), "{stdout}");
+    assert!(stdout.contains("exits round 2: recomputed with nothing to exit"), "{stdout}");
+
     // What round 1 decided: validator 0's voluntary exit gets its slot (reference epoch 19 + 8);
     // the demand left after it and the slashed validator 50 asks for 3 exits, taken from the
     // most over-represented node type (the Obol cluster), each to exit by 19 + 6.

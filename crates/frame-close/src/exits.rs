@@ -47,6 +47,14 @@ pub struct ClosedExits {
     pub export_error: Option<String>,
 }
 
+/// One round as computed: the report, its root (`None`: nothing to exit) and what is stored.
+#[derive(Debug, Clone)]
+pub struct ComputedExits {
+    pub report: ExitsReport,
+    pub merkle_root: Option<[u8; 32]>,
+    pub stored: StoredReport,
+}
+
 /// What stops the next exits round from closing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitsWaiting {
@@ -99,6 +107,28 @@ impl ExitsCloser {
     /// Closes the next round if it is ready.
     pub async fn close_next(&self) -> Result<Result<ClosedExits, ExitsWaiting>, FrameCloseError> {
         let number = self.next_number()?;
+        let computed = match self.compute(number).await? {
+            Ok(computed) => computed,
+            Err(waiting) => return Ok(Err(waiting)),
+        };
+        let ComputedExits { report, merkle_root, stored } = computed;
+        self.store.put_report(ReportKind::Exits, number, &stored)?;
+        let export_error = self.export(number).err().map(|e| e.to_string());
+        let voluntary = report.voluntary.assigned.len();
+        Ok(Ok(ClosedExits {
+            number,
+            reference_epoch: report.reference_epoch,
+            merkle_root,
+            report_hash: stored.report_hash,
+            requested: report.leaves.len() - voluntary,
+            voluntary,
+            export_error,
+        }))
+    }
+
+    /// Computes round `number` from the chains and the stored rewards report its scores come
+    /// from, without storing it (`report verify-exits` compares it with the chain's root).
+    pub async fn compute(&self, number: u64) -> Result<Result<ComputedExits, ExitsWaiting>, FrameCloseError> {
         let overflow = || FrameCloseError::ExitsSource { number, message: "its reference epoch overflows".into() };
         let reference_epoch = self.exits.reference_epoch(self.genesis.first_epoch, number).ok_or_else(overflow)?;
         let next_epoch = self.store.accounting_cursor()?.map_or(0, |c| c.next_epoch);
@@ -133,18 +163,7 @@ impl ExitsCloser {
             tree: dump,
             log,
         };
-        self.store.put_report(ReportKind::Exits, number, &stored)?;
-        let export_error = self.export(number).err().map(|e| e.to_string());
-        let voluntary = report.voluntary.assigned.len();
-        Ok(Ok(ClosedExits {
-            number,
-            reference_epoch,
-            merkle_root,
-            report_hash: stored.report_hash,
-            requested: report.leaves.len() - voluntary,
-            voluntary,
-            export_error,
-        }))
+        Ok(Ok(ComputedExits { report, merkle_root, stored }))
     }
 
     /// Each operator's score (by address) in the latest rewards report whose frame ends by

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 mod exits;
 mod registry;
-pub use exits::{stored_exits, ClosedExits, ExitsCloser, ExitsReader, ExitsWaiting};
+pub use exits::{stored_exits, ClosedExits, ComputedExits, ExitsCloser, ExitsReader, ExitsWaiting};
 pub use registry::{frame_flows, Measured, MeasuredInputs, ReferenceReader};
 
 /// Why a frame could not be closed. Messages name the report, the file or the epochs and

@@ -20,6 +20,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Genesis(GenesisCommand::Verify(args)) => genesis::verify(args),
         Command::Report(ReportCommand::Compute(args)) => report::compute(args).await,
         Command::Report(ReportCommand::Verify(args)) => report::verify(args).await,
+        Command::Report(ReportCommand::VerifyExits(args)) => report::verify_exits(args).await,
         Command::Report(ReportCommand::Explain(args)) => report::explain(args),
         Command::Proof(args) => report::proof(args),
         Command::Sim(SimCommand::Beacon(args)) => sim::beacon(args).await,

@@ -1,11 +1,11 @@
-//! `report compute|verify` and `proof`: offline and reproducible.
+//! `report compute|verify|verify-exits` and `proof`: offline and reproducible.
 
-use crate::cli::{ExplainArgs, ProofArgs, ReportArgs, VerifyArgs};
+use crate::cli::{ExplainArgs, ProofArgs, ReportArgs, VerifyArgs, VerifyExitsArgs};
 use anyhow::{bail, Context};
 use claystack_beacon::{BeaconClient, ClientConfig};
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::{ReportReader, Rpc};
-use claystack_frame_close::{frame_flows, ReferenceReader};
+use claystack_frame_close::{frame_flows, ExitsCloser, ExitsWaiting, ReferenceReader};
 use claystack_genesis::Genesis;
 use claystack_merkle::{StandardMerkleTree, Value};
 use claystack_primitives::{hex, ReportKind};
@@ -13,6 +13,7 @@ use claystack_report::{build, frame_of, report_bytes, Built, ExternalInputs, Fra
 use claystack_rewards::RewardsReport;
 use claystack_store::Store;
 use std::path::Path;
+use std::sync::Arc;
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
@@ -135,6 +136,65 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         );
     }
     println!("report {}: root {} recomputed and equal to {against}", report.number, hex::encode(&expected));
+    Ok(())
+}
+
+/// Recomputes exits round `number` from the chains, as a member closes it, and compares it with
+/// what the NodeManager accepted (a round with nothing to exit must have no root there).
+pub async fn verify_exits(args: VerifyExitsArgs) -> anyhow::Result<()> {
+    let genesis = super::genesis::load_verified(&args.genesis)?;
+    if genesis.exits.is_none() {
+        bail!("genesis {} has no exits section: its committee publishes no exits rounds", args.genesis.display());
+    }
+    if !args.data_dir.exists() {
+        bail!("data directory {} does not exist — run `claystack-oracle run` first", args.data_dir.display());
+    }
+    let n = args.number;
+    let store = Arc::new(Store::open(&args.data_dir)?);
+    let rpc = Rpc::connect(&args.rpc_url, genesis.chain_id).await.context("--rpc-url")?;
+    let beacon = BeaconClient::new(&args.beacon_urls, ClientConfig::default()).context("--beacon-url")?;
+    let node_manager = Address::from(genesis.contracts.node_manager.0);
+    let closer = ExitsCloser::new(genesis, store, beacon, rpc.clone()).context("the genesis has an exits section")?;
+    let computed = match closer.compute(n).await? {
+        Ok(computed) => computed,
+        Err(ExitsWaiting::Accounting { reference_epoch, next_epoch, .. }) => bail!(
+            "exits round {n} is read at epoch {reference_epoch}, but {} has accounted only up to epoch {next_epoch}: wait for the node",
+            args.data_dir.display()
+        ),
+        Err(ExitsWaiting::Scores { rewards_report, .. }) => bail!(
+            "exits round {n} takes its scores from rewards report {rewards_report}, which {} does not hold yet",
+            args.data_dir.display()
+        ),
+        Err(ExitsWaiting::Inputs { reason, .. }) => bail!("exits round {n}: {reason}"),
+    };
+    let reader = ReportReader::new(rpc, node_manager);
+    let on_chain = reader.report_root(ReportKind::Exits, n).await?.map(|r| r.0);
+    let against = format!("the NodeManager at {}", reader.node_manager());
+    match (computed.merkle_root, on_chain) {
+        (Some(root), Some(chain)) if root == chain => println!(
+            "exits round {n}: root {} recomputed ({} exits) and equal to {against}",
+            hex::encode(&root),
+            computed.report.leaves.len()
+        ),
+        (Some(root), Some(chain)) => bail!(
+            "exits round {n}: recomputed root {} differs from {} ({against}) — the inputs or the rules differ",
+            hex::encode(&root),
+            hex::encode(&chain)
+        ),
+        (Some(root), None) => {
+            bail!(
+                "exits round {n}: recomputed root {} has exits, but {against} has not accepted it",
+                hex::encode(&root)
+            )
+        }
+        (None, None) => {
+            println!("exits round {n}: recomputed with nothing to exit; {against} has no root for it, as it should")
+        }
+        (None, Some(chain)) => bail!(
+            "exits round {n}: recomputed with nothing to exit, but {against} accepted root {}",
+            hex::encode(&chain)
+        ),
+    }
     Ok(())
 }
 

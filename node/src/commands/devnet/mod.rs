@@ -215,7 +215,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     }
     let report = first.context("no report")?;
     let pids: Vec<u32> = procs.children.iter().map(|(c, _)| c.id()).chain([chains.anvil.pid()]).collect();
-    verify_report_offline(dir, &exe, &chains, members.online[0], procs)?;
+    verify_report_offline(dir, &exe, &chains, members.online[0], procs, args.exits)?;
     Ok(json!({
         "reports": reports,
         "report": 1,
@@ -732,6 +732,7 @@ fn verify_report_offline(
     chains: &Chains,
     member: usize,
     procs: &mut Procs,
+    with_exits: bool,
 ) -> anyhow::Result<()> {
     procs.stop_one(&format!("member {member}"));
     let out = Command::new(exe)
@@ -748,6 +749,21 @@ fn verify_report_offline(
         "`report verify --number 1` on member {member}'s data, every input measured from the chains: {}",
         stdout.trim()
     ));
+    if with_exits {
+        for n in ["1", "2"] {
+            let out = Command::new(exe)
+                .args(["report", "verify-exits", "--number", n, "--genesis"])
+                .arg(dir.join("genesis.json"))
+                .arg("--data-dir")
+                .arg(dir.join(format!("member-{member}/data")))
+                .args(["--rpc-url", &chains.anvil.endpoint(), "--beacon-url", &chains.beacon_url])
+                .env("CLAYSTACK_LOG", "warn")
+                .output()?;
+            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            ensure!(out.status.success(), "report verify-exits --number {n} failed: {}", stderr.trim());
+            say(&format!("`report verify-exits --number {n}`: {}", stdout.trim()));
+        }
+    }
     Ok(())
 }
 
