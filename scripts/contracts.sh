@@ -27,8 +27,26 @@ fi
 export PATH="$js/node_modules/.bin:$PATH"
 cd "$contracts"
 
+# The pinned forge (npm @foundry-rs) exits 0 on some errors ("Error: Compiler run failed" when
+# solc-js hits "Stack too deep", "Error: `solc` ... does not exist") and then runs no test at
+# all; so its output is checked too: any line starting with "Error" fails the run.
+checked() { # runs forge "$@", fails if it failed or printed an error
+  local log
+  log="$(mktemp)"
+  if ! forge "$@" 2>&1 | tee "$log"; then
+    rm -f "$log"
+    return 1
+  fi
+  if grep -q "^Error" "$log"; then
+    rm -f "$log"
+    echo "contracts: forge $1 printed an error (above) although it exited 0" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
+
 export_artifacts() { # $1: target directory
-  forge build >/dev/null
+  checked build >/dev/null
   node "$contracts/script/artifacts.mjs" "$contracts/out" "$1"
 }
 
@@ -37,11 +55,11 @@ cmd="${1:-all}"
 case "$cmd" in
   all)
     forge fmt --check
-    forge build
-    forge test
+    checked build
+    checked test
     ;;
   test)
-    forge test "$@"
+    checked test "$@"
     ;;
   gas)
     forge test --match-contract GasTest -vv
