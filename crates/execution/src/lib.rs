@@ -48,7 +48,7 @@ pub use node_manager::{
 };
 pub use registration::Registrar;
 pub use registry::{
-    to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
+    exit_groups, to_rewards_registry, ExitGroups, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
     ValidatorEntry, ValidatorStatus,
 };
 pub use tx::{
