@@ -96,6 +96,21 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     ] {
         assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }
+    // Bonds held at report 1's reference block: what docs/testnet.md step 3 deposited, ETH
+    // into csETH at the stand-in's rate of 1, so csETH and ETH value agree; the same on the
+    // observer, which read them at the same block.
+    for (operator, bond_wei) in [
+        ("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "8000000000000000000"), // alpha
+        ("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "3000000000000000000"), // beta
+        ("0x90F79bf6EB2c4f870365E785982E1f101E93b906", "6500000000000000000"), // gamma
+        ("0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", "8000000000000000000"), // delta
+    ] {
+        let path = format!("/v1/operators/{operator}");
+        let (x, y) = (http_get(&member_api, &path), http_get(&observer_api, &path));
+        assert!(x == y, "{path} differs between member and observer:\n{}\n{}", x.1, y.1);
+        let view: serde_json::Value = serde_json::from_str(&x.1).unwrap();
+        assert_eq!(view["bond_wei"].as_str(), Some(bond_wei), "{path}: {}", x.1);
+    }
     // The member's committee state is its own (it signs; the observer cannot).
     let (_, metrics) = http_get(&member_api, "/metrics");
     assert!(metrics.contains("claystack_oracle_report_latest "), "{metrics}");
