@@ -87,7 +87,7 @@ async fn start_with(store: Arc<Store>, health: HealthFn, webhooks: Option<Webhoo
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = ApiConfig { refresh: Duration::from_millis(50), max_streams: 2, ..ApiConfig::default() };
-    let sources = Sources { store, genesis: Some(genesis()), health, chain: None, webhooks };
+    let sources = Sources { store, genesis: Some(genesis()), health, chain: None, webhooks, probe: None };
     let task = tokio::spawn(serve(listener, sources, config, async move {
         let _ = stopped.await;
     }));

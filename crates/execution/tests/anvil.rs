@@ -261,9 +261,19 @@ async fn registry_reads_are_pinned_at_a_block() {
     assert_eq!((latest.operators.len(), latest.nodes.len(), latest.validators.len()), (3, 7, 4));
     assert_eq!((latest.nodes[0].location.as_str(), latest.operators[0].bond_value), ("ap-south", U256::from(16 * ETH)));
 
+    // The failed-call count (a metric): a snapshot of many calls adds nothing, and neither
+    // does a registry without code (an answer, not a failure); a block past the chain's head
+    // fails at the first call, counted once, shared by every clone of the connection.
+    let errors = net.rpc.errors();
+    reader.snapshot(pinned).await.unwrap();
+    assert_eq!(net.rpc.errors(), errors);
     // Before deployment there is no registry: a clear error, not an empty registry.
     let err = reader.snapshot(0).await.unwrap_err();
     assert!(matches!(err, ChainError::NoCode { contract: "OperatorRegistry", .. }), "{err}");
+    assert_eq!(net.rpc.errors(), errors);
+    let err = reader.snapshot(pinned + 1_000_000).await.unwrap_err();
+    assert!(matches!(err, ChainError::Rpc { .. }), "{err}");
+    assert_eq!((net.rpc.errors(), reader.rpc().errors()), (errors + 1, errors + 1), "{err}");
 
     // The engine's registry: validators without a beacon index are left out and listed.
     let index: BTreeMap<[u8; 48], u64> = [([0xa1; 48], 100), ([0xc3; 48], 7)].into_iter().collect();
