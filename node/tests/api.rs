@@ -114,6 +114,29 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     // The member's committee state is its own (it signs; the observer cannot).
     let (_, metrics) = http_get(&member_api, "/metrics");
     assert!(metrics.contains("claystack_oracle_report_latest "), "{metrics}");
+    // The node's readings: the finalized epoch is the simulator's (the devnet holds its chain
+    // still); the member counts its p2p peers (a committee of one: none) and the observer,
+    // without p2p, shows no such metric; both have an RPC and count its failures.
+    let beacon = net.str("beacon_url");
+    let beacon = beacon.trim_start_matches("http://").trim_end_matches('/');
+    let (_, checkpoints) = http_get(beacon, "/eth/v1/beacon/states/head/finality_checkpoints");
+    let checkpoints: serde_json::Value = serde_json::from_str(&checkpoints).unwrap();
+    let finalized = checkpoints["data"]["finalized"]["epoch"].as_str().unwrap().to_string();
+    let want = format!("claystack_oracle_finalized_epoch{{}} {finalized}\n");
+    let sample = |api: &str, name: &str| {
+        let (_, text) = http_get(api, "/metrics");
+        text.lines().find(|l| l.starts_with(&format!("claystack_oracle_{name}{{}} "))).map(str::to_string)
+    };
+    for api in [&member_api, &observer_api] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !http_get(api, "/metrics").1.contains(&want) {
+            assert!(Instant::now() < deadline, "{api}: no {want:?} in\n{}", http_get(api, "/metrics").1);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(sample(api, "rpc_errors_total").is_some(), "{api}");
+    }
+    assert_eq!(sample(&member_api, "p2p_peers").as_deref(), Some("claystack_oracle_p2p_peers{} 0"));
+    assert_eq!(sample(&observer_api, "p2p_peers"), None);
 
     // schemathesis against the served document: no 5xx, every answer in the schema. The event
     // stream is left out: it never ends, by design (its own test is in crates/api).

@@ -5,13 +5,13 @@
 
 use crate::view::Snapshot;
 use crate::NodeReadings;
-use std::sync::Mutex;
 use claystack_notify::Kind;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::sync::Mutex;
 
 type Labels = Vec<(String, String)>;
 
@@ -237,8 +237,14 @@ mod tests {
         }
         // An observer: no peers, no RPC; a part that restarted its count.
         let m = Metrics::new();
-        m.observe_node(&NodeReadings { finalized_epoch: Some(4), beacon_errors: 5, rpc_errors: None, peers: None }, None);
-        m.observe_node(&NodeReadings { finalized_epoch: Some(4), beacon_errors: 2, rpc_errors: None, peers: None }, None);
+        m.observe_node(
+            &NodeReadings { finalized_epoch: Some(4), beacon_errors: 5, rpc_errors: None, peers: None },
+            None,
+        );
+        m.observe_node(
+            &NodeReadings { finalized_epoch: Some(4), beacon_errors: 2, rpc_errors: None, peers: None },
+            None,
+        );
         let text = m.render();
         assert_eq!(
             line(&text, "claystack_oracle_beacon_errors_total").as_deref(),

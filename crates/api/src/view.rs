@@ -230,8 +230,9 @@ impl Builder {
         }
         match self.store.report_bonds(ReportKind::Rewards, latest).map_err(|e| e.to_string())? {
             None => Ok(Vec::new()),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("stored bonds of report {latest} do not parse: {e}")),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("stored bonds of report {latest} do not parse: {e}"))
+            }
         }
     }
 

@@ -484,9 +484,8 @@ async fn bonds_stored_with_the_latest_report_are_served_and_checked_against_its_
     let store = filled(dir.path());
     let stored = store.report(ReportKind::Rewards, 2).unwrap().unwrap();
     let report: RewardsReport = serde_json::from_slice(&stored.report).unwrap();
-    let requirement = |a: u8| {
-        report.operators.iter().find(|o| o.address == Address([a; 20])).unwrap().bond_requirement_wei
-    };
+    let requirement =
+        |a: u8| report.operators.iter().find(|o| o.address == Address([a; 20])).unwrap().bond_requirement_wei;
     let (need1, need2) = (requirement(0x11), requirement(0x22));
     assert!(need1 > 1_000 && need2 > 0, "the test registry's operators have requirements");
     let bond = |a: u8, wei: u128| BondHeld { operator: Address([a; 20]), cs_eth: wei / 2, wei };

@@ -10,9 +10,10 @@ use claystack_execution::alloy::rpc::types::TransactionRequest;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
 use claystack_execution::bindings::{MockCsETH, NodeManager, OperatorRegistry};
 use claystack_execution::{
-    exit_groups, predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, ExitEventsReader,
-    ExitGroups, ExitsLeaf, FeedStandIn, InFlight, Liquidity, NodeType, PublishedExitTx, Registrar, RegistryReader, RewardsLeaf,
-    Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus, WithdrawalQueueReader,
+    exit_groups, predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment,
+    ExitEventsReader, ExitGroups, ExitsLeaf, FeedStandIn, InFlight, Liquidity, NodeType, PublishedExitTx, Registrar,
+    RegistryReader, RewardsLeaf, Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig,
+    ValidatorStatus, WithdrawalQueueReader,
 };
 use claystack_genesis::{generate_local, Genesis};
 use claystack_merkle::{StandardMerkleTree, Value};
@@ -281,7 +282,8 @@ async fn registry_reads_are_pinned_at_a_block() {
     assert_eq!(converted.unindexed, vec![[0xb2; 48]]);
     // The exits selection's groups: a cluster's lowest node stands for it.
     let groups = exit_groups(&snap, &index);
-    let g = |node_type, location: &str, operator: Address| ExitGroups { node_type, location: location.into(), operator };
+    let g =
+        |node_type, location: &str, operator: Address| ExitGroups { node_type, location: location.into(), operator };
     assert_eq!(
         groups,
         [(7, g("obol", "", net.keys[1].address())), (100, g("direct", "eu-west", net.keys[1].address()))]

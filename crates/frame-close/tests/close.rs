@@ -266,5 +266,8 @@ async fn bonds_are_stored_beside_the_report_and_change_none_of_its_bytes() {
         let parsed: Vec<BondHeld> = serde_json::from_slice(&stored).unwrap();
         assert_eq!(parsed, vec![bonds[1], bonds[0]], "sorted by operator");
     }
-    assert_eq!(a.iter().map(|c| c.report_hash).collect::<Vec<_>>(), b.iter().map(|c| c.report_hash).collect::<Vec<_>>());
+    assert_eq!(
+        a.iter().map(|c| c.report_hash).collect::<Vec<_>>(),
+        b.iter().map(|c| c.report_hash).collect::<Vec<_>>()
+    );
 }
