@@ -110,6 +110,8 @@ contract OperatorRegistry is Ownable2Step {
 
     uint8 public constant SSV_CLUSTER_SIZE = 5;
     uint256 public constant PUBKEY_LENGTH = 48;
+    /// The longest node location, in bytes (`setNodeLocation`).
+    uint256 public constant MAX_LOCATION_LENGTH = 32;
     /// Exit kinds of the exits report's leaves (crates/exits `ExitKind::byte`).
     uint8 public constant EXIT_REQUESTED = 0;
     uint8 public constant EXIT_VOLUNTARY = 1;
@@ -153,12 +155,18 @@ contract OperatorRegistry is Ownable2Step {
     /// number when it was added.
     mapping(uint256 nodeId => uint256 increment) private _nodeBondIncrement;
     mapping(uint256 nodeId => uint64 number) private _nodeAddedAfterReport;
+    /// Where each node runs, as its operator declares it ("" until set): the exits selection
+    /// balances validators across locations (docs/exits.md §2). Kept beside `Node` rather than
+    /// in it so `getNode` and `NodeAdded` keep their ABI.
+    mapping(uint256 nodeId => string location) public nodeLocation;
 
     event NodeManagerSet(address indexed nodeManager);
     event OperatorRegistered(uint256 indexed operatorId, address indexed account, string name, string metadata);
     event NodeAdded(
         uint256 indexed nodeId, uint256 indexed operatorId, NodeType nodeType, uint64 registeredEpoch, string metadata
     );
+    /// Node `nodeId`'s location is now `location` ("" clears it).
+    event NodeLocationSet(uint256 indexed nodeId, uint256 indexed operatorId, string location);
     event ValidatorAdded(uint256 indexed validatorId, bytes32 indexed pubkeyHash, bytes pubkey, uint256[] nodeIds);
     event BondDeposited(address indexed operator, uint256 amount, uint256 bond);
     event BondWithdrawalRequested(address indexed operator, uint256 amount, uint64 afterReport);
@@ -192,6 +200,11 @@ contract OperatorRegistry is Ownable2Step {
     error EmptyName();
     error InvalidConfig(string what);
     error UnknownNode(uint256 nodeId);
+    error NotNodeOperator(address caller, uint256 nodeId);
+    /// A location longer than `MAX_LOCATION_LENGTH` bytes.
+    error LocationTooLong(uint256 length, uint256 max);
+    /// A location byte other than `a`-`z`, `0`-`9` and `-`, at `position`.
+    error InvalidLocationByte(uint256 position);
     error InvalidPubkeyLength(uint256 length);
     error ValidatorExists(bytes32 pubkeyHash, uint256 validatorId);
     error WrongClusterSize(NodeType nodeType, uint256 expected, uint256 given);
@@ -350,6 +363,23 @@ contract OperatorRegistry is Ownable2Step {
         _nodeBondIncrement[nodeId] = increment;
         _nodeAddedAfterReport[nodeId] = _lastRewardsReport();
         emit NodeAdded(nodeId, operatorId, nodeType, epoch, metadata);
+    }
+
+    /// Sets where node `nodeId` of the caller's runs: 0 to `MAX_LOCATION_LENGTH` bytes of
+    /// `a`-`z`, `0`-`9` and `-` (e.g. "eu-west"); "" clears it. The exits selection groups
+    /// validators by it, so one spelling per place keeps them in one group; an unset location
+    /// is a group of its own.
+    function setNodeLocation(uint256 nodeId, string calldata location) external {
+        uint256 operatorId = _callerOperatorId();
+        if (_node(nodeId).operatorId != operatorId) revert NotNodeOperator(msg.sender, nodeId);
+        bytes calldata b = bytes(location);
+        if (b.length > MAX_LOCATION_LENGTH) revert LocationTooLong(b.length, MAX_LOCATION_LENGTH);
+        for (uint256 i = 0; i < b.length; i++) {
+            bytes1 c = b[i];
+            if (!((c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c == "-")) revert InvalidLocationByte(i);
+        }
+        nodeLocation[nodeId] = location;
+        emit NodeLocationSet(nodeId, operatorId, location);
     }
 
     /// The bond one more node of `nodeType` adds to operator `operatorId`'s requirement.

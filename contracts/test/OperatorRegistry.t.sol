@@ -114,6 +114,70 @@ contract OperatorRegistryTest is Fixtures {
         registry.getNode(9);
     }
 
+    function test_setNodeLocation() public {
+        _operator(ALICE, "Alice");
+        _operator(BOB, "Bob");
+        uint256 a = _node(ALICE, OperatorRegistry.NodeType.Direct);
+        uint256 b = _node(BOB, OperatorRegistry.NodeType.Direct);
+        assertEq(bytes(registry.nodeLocation(a)), bytes(""), "unset location reads empty");
+
+        vm.expectEmit(address(registry));
+        emit OperatorRegistry.NodeLocationSet(a, 1, "eu-west");
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, "eu-west");
+        assertEq(bytes(registry.nodeLocation(a)), bytes("eu-west"), "set");
+        assertEq(bytes(registry.nodeLocation(b)), bytes(""), "other node untouched");
+
+        // Overwrite, then clear.
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, "us-east-2");
+        assertEq(bytes(registry.nodeLocation(a)), bytes("us-east-2"), "overwritten");
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, "");
+        assertEq(bytes(registry.nodeLocation(a)), bytes(""), "cleared");
+
+        // Exactly the maximum length is accepted; one more byte is not.
+        string memory max = "abcdefghijklmnopqrstuvwxyz-01234";
+        assertEq(bytes(max).length, registry.MAX_LOCATION_LENGTH(), "max fixture");
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, max);
+        assertEq(bytes(registry.nodeLocation(a)), bytes(max), "max length");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.LocationTooLong.selector, 33, 32));
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, string.concat(max, "5"));
+        assertEq(bytes(registry.nodeLocation(a)), bytes(max), "unchanged after a revert");
+    }
+
+    function test_setNodeLocation_rejects() public {
+        _operator(ALICE, "Alice");
+        _operator(BOB, "Bob");
+        uint256 a = _node(ALICE, OperatorRegistry.NodeType.Direct);
+
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotNodeOperator.selector, BOB, a));
+        vm.prank(BOB);
+        registry.setNodeLocation(a, "eu-west");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotOperator.selector, address(0xCAFE)));
+        vm.prank(address(0xCAFE));
+        registry.setNodeLocation(a, "eu-west");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.NotOperator.selector, OWNER));
+        vm.prank(OWNER);
+        registry.setNodeLocation(a, "eu-west");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.UnknownNode.selector, 7));
+        vm.prank(ALICE);
+        registry.setNodeLocation(7, "eu-west");
+        // Upper case, spaces and other bytes would split one place into several groups.
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.InvalidLocationByte.selector, 0));
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, "EU-west");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.InvalidLocationByte.selector, 2));
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, "eu west");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistry.InvalidLocationByte.selector, 2));
+        vm.prank(ALICE);
+        registry.setNodeLocation(a, "eu_west");
+        assertEq(bytes(registry.nodeLocation(a)), bytes(""), "nothing set");
+    }
+
     // ---- validators -----------------------------------------------------------------------------
 
     function _ssvCluster() internal returns (uint256[] memory ids) {

@@ -246,6 +246,7 @@ fn registry_snapshot(pubkeys: &[[u8; 48]], operators: u64, block: u64) -> Regist
             metadata: "{}".into(),
             registered_epoch: 0,
             bond: U256::from(10u64.pow(19)),
+            bond_value: U256::from(10u64.pow(19)),
             bond_requirement: U256::from(10u64.pow(18)),
         })
         .collect();
@@ -267,6 +268,7 @@ fn registry_snapshot(pubkeys: &[[u8; 48]], operators: u64, block: u64) -> Regist
                 node_type,
                 registered_epoch: 0,
                 metadata: String::new(),
+                location: String::new(),
             });
             by_type.entry(node_type.to_u8()).or_default().push(id);
         }
@@ -408,6 +410,8 @@ impl BenchInputs {
                 end_block_timestamp: 1,
             },
             slashed: records.iter().filter(|r| r.slashed).map(|r| r.index).collect(),
+            // Bonds are stored beside the report, not computed with: one small write.
+            bonds: Vec::new(),
         }
         .into_inputs();
         self.lap("registry mapping, consensus rewards and facts", &mut since);

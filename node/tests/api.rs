@@ -96,9 +96,47 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     ] {
         assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
     }
+    // Bonds held at report 1's reference block: what docs/testnet.md step 3 deposited, ETH
+    // into csETH at the stand-in's rate of 1, so csETH and ETH value agree; the same on the
+    // observer, which read them at the same block.
+    for (operator, bond_wei) in [
+        ("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "8000000000000000000"), // alpha
+        ("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC", "3000000000000000000"), // beta
+        ("0x90F79bf6EB2c4f870365E785982E1f101E93b906", "6500000000000000000"), // gamma
+        ("0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", "8000000000000000000"), // delta
+    ] {
+        let path = format!("/v1/operators/{operator}");
+        let (x, y) = (http_get(&member_api, &path), http_get(&observer_api, &path));
+        assert!(x == y, "{path} differs between member and observer:\n{}\n{}", x.1, y.1);
+        let view: serde_json::Value = serde_json::from_str(&x.1).unwrap();
+        assert_eq!(view["bond_wei"].as_str(), Some(bond_wei), "{path}: {}", x.1);
+    }
     // The member's committee state is its own (it signs; the observer cannot).
     let (_, metrics) = http_get(&member_api, "/metrics");
     assert!(metrics.contains("claystack_oracle_report_latest "), "{metrics}");
+    // The node's readings: the finalized epoch is the simulator's (the devnet holds its chain
+    // still); the member counts its p2p peers (a committee of one: none) and the observer,
+    // without p2p, shows no such metric; both have an RPC and count its failures.
+    let beacon = net.str("beacon_url");
+    let beacon = beacon.trim_start_matches("http://").trim_end_matches('/');
+    let (_, checkpoints) = http_get(beacon, "/eth/v1/beacon/states/head/finality_checkpoints");
+    let checkpoints: serde_json::Value = serde_json::from_str(&checkpoints).unwrap();
+    let finalized = checkpoints["data"]["finalized"]["epoch"].as_str().unwrap().to_string();
+    let want = format!("claystack_oracle_finalized_epoch{{}} {finalized}\n");
+    let sample = |api: &str, name: &str| {
+        let (_, text) = http_get(api, "/metrics");
+        text.lines().find(|l| l.starts_with(&format!("claystack_oracle_{name}{{}} "))).map(str::to_string)
+    };
+    for api in [&member_api, &observer_api] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !http_get(api, "/metrics").1.contains(&want) {
+            assert!(Instant::now() < deadline, "{api}: no {want:?} in\n{}", http_get(api, "/metrics").1);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(sample(api, "rpc_errors_total").is_some(), "{api}");
+    }
+    assert_eq!(sample(&member_api, "p2p_peers").as_deref(), Some("claystack_oracle_p2p_peers{} 0"));
+    assert_eq!(sample(&observer_api, "p2p_peers"), None);
 
     // schemathesis against the served document: no 5xx, every answer in the schema. The event
     // stream is left out: it never ends, by design (its own test is in crates/api).

@@ -220,6 +220,7 @@ fn main() {
         health: Arc::new(|| None),
         chain: None,
         webhooks: None,
+        probe: None,
     };
     let server = rt.spawn(serve(listener, sources, ApiConfig::default(), async move {
         let _ = stopped.await;

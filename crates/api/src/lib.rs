@@ -27,7 +27,7 @@ pub mod view;
 mod webhooks;
 
 pub use error::ApiError;
-pub use metrics::Metrics;
+pub use metrics::{finality_lag, Metrics};
 pub use webhooks::{signature, WebhookConfig};
 
 use claystack_genesis::Genesis;
@@ -76,6 +76,25 @@ pub trait ChainView: Send + Sync {
     fn last_accepted(&self) -> BoxFuture<'_, Result<u64, String>>;
 }
 
+/// What the node's running parts have seen, for `/metrics` only: these readings differ
+/// between nodes and over time, so no other answer uses them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeReadings {
+    /// The finalized epoch the beacon node last reported to the follower.
+    pub finalized_epoch: Option<u64>,
+    /// Failed follower rounds caused by the beacon node, a running total.
+    pub beacon_errors: u64,
+    /// Failed execution RPC calls, a running total (`None`: the node has no RPC).
+    pub rpc_errors: Option<u64>,
+    /// Committee peers connected over p2p (`None`: an observer, without p2p).
+    pub peers: Option<u64>,
+}
+
+/// Reads [`NodeReadings`] from the node's parts.
+pub trait NodeProbe: Send + Sync {
+    fn readings(&self) -> BoxFuture<'_, NodeReadings>;
+}
+
 /// The node's health for `/health` and `/ready`: `None` when healthy, else why it is degraded.
 pub type HealthFn = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
@@ -88,6 +107,8 @@ pub struct Sources {
     pub chain: Option<Box<dyn ChainView>>,
     /// Where to POST notifications; none when `None`.
     pub webhooks: Option<WebhookConfig>,
+    /// The node's running parts, for metrics; without it those metrics are absent.
+    pub probe: Option<Box<dyn NodeProbe>>,
 }
 
 /// What handlers share.
@@ -133,6 +154,7 @@ pub async fn serve(
     tokio::spawn(refresh(
         builder,
         sources.chain,
+        sources.probe,
         sources.health,
         config.refresh,
         snapshot_tx,
@@ -156,6 +178,7 @@ pub async fn serve(
 async fn refresh(
     builder: Builder,
     chain: Option<Box<dyn ChainView>>,
+    probe: Option<Box<dyn NodeProbe>>,
     health: HealthFn,
     every: Duration,
     snapshot: watch::Sender<Arc<Snapshot>>,
@@ -212,6 +235,12 @@ async fn refresh(
             }
         }
         metrics.set_degraded(health().is_some());
+        if let Some(probe) = &probe {
+            match tokio::time::timeout(every.max(Duration::from_secs(1)), probe.readings()).await {
+                Ok(readings) => metrics.observe_node(&readings, snapshot.borrow().next_epoch),
+                Err(_) => warn!("API: reading the node's metrics timed out"),
+            }
+        }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,

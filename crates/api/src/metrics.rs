@@ -4,12 +4,14 @@
 //! itself. What the node cannot measure yet is listed in docs/api.md.
 
 use crate::view::Snapshot;
+use crate::NodeReadings;
 use claystack_notify::Kind;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::sync::Mutex;
 
 type Labels = Vec<(String, String)>;
 
@@ -26,6 +28,14 @@ pub struct Metrics {
     notifications: Family<Labels, Gauge>,
     refresh_errors: Counter,
     requests: Family<Labels, Counter>,
+    // The node's readings: families without labels, so each is absent until first measured.
+    finalized_epoch: Family<Labels, Gauge>,
+    finality_lag: Family<Labels, Gauge>,
+    beacon_errors: Family<Labels, Counter>,
+    rpc_errors: Family<Labels, Counter>,
+    peers: Family<Labels, Gauge>,
+    /// The running totals last read, so the counters grow by the difference.
+    totals: Mutex<(u64, u64)>,
 }
 
 impl Default for Metrics {
@@ -49,6 +59,12 @@ impl Metrics {
             notifications: Family::default(),
             refresh_errors: Counter::default(),
             requests: Family::default(),
+            finalized_epoch: Family::default(),
+            finality_lag: Family::default(),
+            beacon_errors: Family::default(),
+            rpc_errors: Family::default(),
+            peers: Family::default(),
+            totals: Mutex::new((0, 0)),
             registry: Registry::default(),
         };
         registry.register(
@@ -86,6 +102,27 @@ impl Metrics {
             m.refresh_errors.clone(),
         );
         registry.register("api_requests", "API requests answered, by status code", m.requests.clone());
+        registry.register(
+            "finalized_epoch",
+            "The finalized epoch the beacon node last reported to the follower",
+            m.finalized_epoch.clone(),
+        );
+        registry.register(
+            "finality_lag_epochs",
+            "Epochs final enough to account and not accounted yet (0: caught up)",
+            m.finality_lag.clone(),
+        );
+        registry.register(
+            "beacon_errors",
+            "Follower rounds failed by the beacon node (after the client's retries and failover)",
+            m.beacon_errors.clone(),
+        );
+        registry.register(
+            "rpc_errors",
+            "Execution RPC calls that failed (transport errors, error answers, reverted calls)",
+            m.rpc_errors.clone(),
+        );
+        registry.register("p2p_peers", "Committee peers connected over p2p", m.peers.clone());
         Metrics { registry, ..m }
     }
 
@@ -101,6 +138,30 @@ impl Metrics {
         for kind in Kind::ALL {
             let active = snap.notifications.iter().filter(|n| n.kind == kind && n.resolved_at.is_none()).count();
             self.notifications.get_or_create(&vec![("kind".into(), kind.name().into())]).set(active as i64);
+        }
+    }
+
+    /// Sets the node's metrics from its readings; `next_epoch` is the next epoch to account.
+    pub fn observe_node(&self, r: &NodeReadings, next_epoch: Option<u64>) {
+        let none: Labels = Vec::new();
+        if let Some(f) = r.finalized_epoch {
+            self.finalized_epoch.get_or_create(&none).set(f as i64);
+            if let Some(next) = next_epoch {
+                self.finality_lag.get_or_create(&none).set(finality_lag(f, next) as i64);
+            }
+        }
+        if let Some(p) = r.peers {
+            self.peers.get_or_create(&none).set(p as i64);
+        }
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        // A running total only grows; one that went down (a restarted part) starts over.
+        let grow = |counter: &Counter, last: &mut u64, now: u64| {
+            counter.inc_by(now.checked_sub(*last).unwrap_or(now));
+            *last = now;
+        };
+        grow(&self.beacon_errors.get_or_create(&none), &mut totals.0, r.beacon_errors);
+        if let Some(rpc) = r.rpc_errors {
+            grow(&self.rpc_errors.get_or_create(&none), &mut totals.1, rpc);
         }
     }
 
@@ -121,5 +182,76 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// Epochs final enough to account and not accounted yet: accounting epoch `e` needs `e + 1`'s
+/// blocks and one after them final, so with `finalized` it can reach `finalized - 2`; with
+/// `next` the next epoch to account, `finalized - 1 - next` of them wait (never below 0).
+pub fn finality_lag(finalized: u64, next: u64) -> u64 {
+    finalized.saturating_sub(next.saturating_add(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_zero_when_caught_up_and_counts_the_final_epochs_left() {
+        // The follower waits while next + 2 > finalized: caught up at next = finalized - 1.
+        assert_eq!(finality_lag(10, 9), 0);
+        assert_eq!(finality_lag(10, 10), 0, "finality behind the accounted epochs is no lag");
+        assert_eq!(finality_lag(10, 8), 1, "epoch 8 can be accounted");
+        assert_eq!(finality_lag(10, 0), 9, "epochs 0..=8");
+        assert_eq!(finality_lag(0, u64::MAX), 0);
+    }
+
+    /// The sample line of metric `name`, written without the empty label set (`name{} 3`,
+    /// as prometheus-client writes a family's unlabelled member, reads `name 3`).
+    fn line(text: &str, name: &str) -> Option<String> {
+        text.lines()
+            .map(|l| l.replacen("{} ", " ", 1))
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+    }
+
+    #[test]
+    fn node_readings_appear_once_measured_and_counters_grow_by_the_difference() {
+        let m = Metrics::new();
+        let text = m.render();
+        for name in ["finalized_epoch", "finality_lag_epochs", "beacon_errors_total", "rpc_errors_total", "p2p_peers"] {
+            assert!(line(&text, &format!("claystack_oracle_{name}")).is_none(), "{name} before any reading:\n{text}");
+        }
+        let r = NodeReadings { finalized_epoch: Some(20), beacon_errors: 3, rpc_errors: Some(5), peers: Some(2) };
+        m.observe_node(&r, Some(15));
+        m.observe_node(&NodeReadings { beacon_errors: 7, rpc_errors: Some(5), ..r }, Some(16));
+        let text = m.render();
+        for (name, value) in [
+            ("finalized_epoch", "20"),
+            ("finality_lag_epochs", "3"),
+            ("beacon_errors_total", "7"),
+            ("rpc_errors_total", "5"),
+            ("p2p_peers", "2"),
+        ] {
+            let want = format!("claystack_oracle_{name} {value}");
+            assert_eq!(line(&text, &format!("claystack_oracle_{name}")), Some(want), "{text}");
+        }
+        // An observer: no peers, no RPC; a part that restarted its count.
+        let m = Metrics::new();
+        m.observe_node(
+            &NodeReadings { finalized_epoch: Some(4), beacon_errors: 5, rpc_errors: None, peers: None },
+            None,
+        );
+        m.observe_node(
+            &NodeReadings { finalized_epoch: Some(4), beacon_errors: 2, rpc_errors: None, peers: None },
+            None,
+        );
+        let text = m.render();
+        assert_eq!(
+            line(&text, "claystack_oracle_beacon_errors_total").as_deref(),
+            Some("claystack_oracle_beacon_errors_total 7")
+        );
+        for name in ["finality_lag_epochs", "rpc_errors_total", "p2p_peers"] {
+            assert!(line(&text, &format!("claystack_oracle_{name}")).is_none(), "{name}:\n{text}");
+        }
     }
 }

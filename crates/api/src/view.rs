@@ -10,7 +10,7 @@ use claystack_notify::{
     notifications, running_frame, tally_window, Closed, Inputs, Notification, Params, RunningFrame,
 };
 use claystack_primitives::{Epoch, ReportKind};
-use claystack_report::{frame_of, leaf_values, tree_of};
+use claystack_report::{frame_of, leaf_values, tree_of, BondHeld};
 use claystack_rewards::{Address, OperatorReport};
 use claystack_store::Store;
 use serde::Serialize;
@@ -59,7 +59,9 @@ pub struct OperatorView {
     pub latest: Option<OperatorReport>,
     /// Its entry in the running frame's projection.
     pub running: Option<OperatorReport>,
-    /// The bond it holds; `null` until the node reads bonds from the execution chain.
+    /// What its bond was worth in ETH wei at the latest report's reference block (csETH at
+    /// its rate then, as the contract compares it with the requirement); `null` when the
+    /// latest report's bonds were not read (inputs from a file).
     pub bond_wei: Option<String>,
     pub claim: Option<Claim>,
     /// Its lines in the latest reports, ascending.
@@ -171,6 +173,8 @@ impl Builder {
                 }
             }
         };
+        let bonds = self.bonds(marks.latest_report)?;
+        let held: Vec<(Address, u128)> = bonds.iter().map(|b| (b.operator, b.wei)).collect();
         snap.notifications = notifications(
             &self.params,
             &Inputs {
@@ -178,10 +182,10 @@ impl Builder {
                 tallies: &tallies,
                 running: snap.running.as_ref(),
                 accepted: marks.accepted,
-                bonds: &[],
+                bonds: &held,
             },
         );
-        snap.operators = operators(&recent, snap.running.as_ref());
+        snap.operators = operators(&recent, snap.running.as_ref(), &held);
         snap.operator_json = snap
             .operators
             .iter()
@@ -218,6 +222,20 @@ impl Builder {
         Ok(())
     }
 
+    /// The bonds held at report `latest`'s reference block (none before report 1, or when
+    /// they were not read).
+    fn bonds(&self, latest: u64) -> Result<Vec<BondHeld>, String> {
+        if latest == 0 {
+            return Ok(Vec::new());
+        }
+        match self.store.report_bonds(ReportKind::Rewards, latest).map_err(|e| e.to_string())? {
+            None => Ok(Vec::new()),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("stored bonds of report {latest} do not parse: {e}"))
+            }
+        }
+    }
+
     fn committee(&self, latest: u64) -> Result<CommitteeState, String> {
         if latest == 0 {
             return Ok(CommitteeState::default());
@@ -245,8 +263,13 @@ fn view_of(out: &mut BTreeMap<Address, OperatorView>, address: Address) -> &mut 
     })
 }
 
-/// Every operator of the latest reports and the running frame.
-fn operators(recent: &[Closed], running: Option<&RunningFrame>) -> BTreeMap<Address, OperatorView> {
+/// Every operator of the latest reports and the running frame, with its bond when `bonds`
+/// (ETH wei, at the latest report's reference block) has it.
+fn operators(
+    recent: &[Closed],
+    running: Option<&RunningFrame>,
+    bonds: &[(Address, u128)],
+) -> BTreeMap<Address, OperatorView> {
     let mut out: BTreeMap<Address, OperatorView> = BTreeMap::new();
     for closed in recent {
         for o in &closed.report.operators {
@@ -285,6 +308,11 @@ fn operators(recent: &[Closed], running: Option<&RunningFrame>) -> BTreeMap<Addr
     if let Some(running) = running {
         for o in &running.projection.operators {
             view_of(&mut out, o.address).running = Some(o.clone());
+        }
+    }
+    for (address, wei) in bonds {
+        if let Some(view) = out.get_mut(address) {
+            view.bond_wei = Some(wei.to_string());
         }
     }
     out

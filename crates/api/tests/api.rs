@@ -87,7 +87,7 @@ async fn start_with(store: Arc<Store>, health: HealthFn, webhooks: Option<Webhoo
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = ApiConfig { refresh: Duration::from_millis(50), max_streams: 2, ..ApiConfig::default() };
-    let sources = Sources { store, genesis: Some(genesis()), health, chain: None, webhooks };
+    let sources = Sources { store, genesis: Some(genesis()), health, chain: None, webhooks, probe: None };
     let task = tokio::spawn(serve(listener, sources, config, async move {
         let _ = stopped.await;
     }));
@@ -471,4 +471,52 @@ async fn webhooks_deliver_each_notification_once_signed_through_failures_and_a_r
     assert_eq!(unique.len(), got.len(), "an id was delivered twice: {got:?}");
     assert_eq!(receiver.bad_signatures.load(std::sync::atomic::Ordering::SeqCst), 0);
     server.abort();
+}
+
+/// The bonds stored beside the latest report (read at its reference block) are each
+/// operator's `bond_wei`, and one below the report's requirement raises
+/// `bond_below_requirement` with the shortfall; an operator without a stored bond shows null.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bonds_stored_with_the_latest_report_are_served_and_checked_against_its_requirement() {
+    use claystack_report::BondHeld;
+    use claystack_rewards::Address;
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let stored = store.report(ReportKind::Rewards, 2).unwrap().unwrap();
+    let report: RewardsReport = serde_json::from_slice(&stored.report).unwrap();
+    let requirement =
+        |a: u8| report.operators.iter().find(|o| o.address == Address([a; 20])).unwrap().bond_requirement_wei;
+    let (need1, need2) = (requirement(0x11), requirement(0x22));
+    assert!(need1 > 1_000 && need2 > 0, "the test registry's operators have requirements");
+    let bond = |a: u8, wei: u128| BondHeld { operator: Address([a; 20]), cs_eth: wei / 2, wei };
+    // Report 1's bonds say otherwise: only the latest report's count.
+    store.put_report_bonds(ReportKind::Rewards, 1, &BondHeld::list_bytes(&[bond(0x11, need1 * 3)])).unwrap();
+    let latest = [bond(0x22, need2), bond(0x11, need1 - 1_000)];
+    store.put_report_bonds(ReportKind::Rewards, 2, &BondHeld::list_bytes(&latest)).unwrap();
+    let api = start(store.clone(), healthy()).await;
+
+    let op = |a: u8| format!("/v1/operators/{}", hex::encode(&[a; 20]));
+    let bond_of = |body: String| serde_json::from_str::<Value>(&body).unwrap()["bond_wei"].clone();
+    assert_eq!(bond_of(api.get(&op(0x11)).await.2), Value::String((need1 - 1_000).to_string()));
+    assert_eq!(bond_of(api.get(&op(0x22)).await.2), Value::String(need2.to_string()));
+    assert_eq!(bond_of(api.get(&op(0x33)).await.2), Value::Null, "no bond stored for operator 3");
+
+    let (_, _, body) = api.get("/v1/notifications?kind=bond_below_requirement").await;
+    let list: Value = serde_json::from_str(&body).unwrap();
+    let raised: Vec<(String, String, u64)> = list["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["operator"].as_str().unwrap().to_string(),
+                n["amount_wei"].as_str().unwrap().to_string(),
+                n["raised_at"]["report"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(raised, vec![(hex::encode(&[0x11; 20]), "1000".to_string(), 2)], "only operator 1 is short, by 1000");
+    let (_, _, metrics) = api.get("/metrics").await;
+    assert!(metrics.contains("claystack_oracle_notifications_active{kind=\"bond_below_requirement\"} 1"), "{metrics}");
+    api.stop().await;
 }

@@ -48,8 +48,8 @@ pub use node_manager::{
 };
 pub use registration::Registrar;
 pub use registry::{
-    to_rewards_registry, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot, RewardsRegistry,
-    ValidatorEntry, ValidatorStatus,
+    exit_groups, to_rewards_registry, ExitGroups, NodeEntry, NodeType, OperatorEntry, RegistryReader, RegistrySnapshot,
+    RewardsRegistry, ValidatorEntry, ValidatorStatus,
 };
 pub use tx::{
     bump_fees, cap_fees, replacement_fees, Fees, InFlight, Mined, Rpc, Transactor, TxConfig, MIN_FEE_BUMP_BPS,

@@ -62,6 +62,15 @@ impl Registrar {
         u64::try_from(ev.nodeId).map_err(|_| self.invalid("NodeAdded", "node id above 64 bits"))
     }
 
+    /// Sets where the sender's node `node` runs (at most 32 bytes of `a`-`z`, `0`-`9`, `-`;
+    /// "" clears it); returns the block.
+    pub async fn set_node_location(&self, node: u64, location: &str) -> Result<u64, ChainError> {
+        let input = OperatorRegistry::setNodeLocationCall { nodeId: U256::from(node), location: location.into() };
+        let m = self.call(format!("setNodeLocation({node}, {location:?})"), self.registry, input.abi_encode()).await?;
+        self.event::<OperatorRegistry::NodeLocationSet>(&m, "NodeLocationSet")?;
+        Ok(m.block)
+    }
+
     /// Mints `amount` of the csETH stand-in to the sender (anyone may, on the mock), lets the
     /// registry take it and deposits it as the sender's bond.
     pub async fn bond_with_mock_cs_eth(&self, amount: U256) -> Result<(), ChainError> {

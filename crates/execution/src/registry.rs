@@ -81,8 +81,11 @@ pub struct OperatorEntry {
     pub name: String,
     pub metadata: String,
     pub registered_epoch: u64,
-    /// csETH held as its bond (base units, 1:1 with wei for the mock).
+    /// csETH held as its bond (base units).
     pub bond: U256,
+    /// What the bond is worth in ETH wei at csETH's rate at the block (`bondValueOf`,
+    /// `csETH.convertToEth`): what the contract compares with the requirement.
+    pub bond_value: U256,
     /// The requirement its latest claim set (what `withdrawBond` must leave).
     pub bond_requirement: U256,
 }
@@ -94,6 +97,8 @@ pub struct NodeEntry {
     pub node_type: NodeType,
     pub registered_epoch: u64,
     pub metadata: String,
+    /// Where it runs, as its operator set it (`nodeLocation`); "" while unset.
+    pub location: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +159,40 @@ pub fn to_rewards_registry(snapshot: &RegistrySnapshot, pubkey_to_index: &BTreeM
     RewardsRegistry { registry: Registry { operators, nodes, validators }, unindexed }
 }
 
+/// The groups the exits selection balances a validator in (docs/exits.md §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitGroups {
+    /// Its node type, named as in genesis economics (`ssv`, `obol`, `direct`).
+    pub node_type: &'static str,
+    /// Its location ("" when unset: a group of its own).
+    pub location: String,
+    /// The operator that answers for its exit.
+    pub operator: Address,
+}
+
+/// Each indexed validator's node type, location and operator, by beacon index: those of the
+/// **lowest node id** of its cluster. A cluster is one type throughout (the contract checks
+/// it), but an SSV or Obol cluster spans operators and places; one node has to stand for it
+/// so that every validator counts once per dimension, and the lowest id is the one every
+/// member picks the same way. Validators without a beacon index, or whose cluster names a
+/// node or operator the snapshot does not hold (not possible for a snapshot read at one
+/// block), are left out.
+pub fn exit_groups(
+    snapshot: &RegistrySnapshot,
+    pubkey_to_index: &BTreeMap<[u8; 48], u64>,
+) -> BTreeMap<u64, ExitGroups> {
+    let nodes: BTreeMap<u64, &NodeEntry> = snapshot.nodes.iter().map(|n| (n.id, n)).collect();
+    let accounts: BTreeMap<u64, Address> = snapshot.operators.iter().map(|o| (o.id, o.account)).collect();
+    let mut out = BTreeMap::new();
+    for v in &snapshot.validators {
+        let Some(&index) = pubkey_to_index.get(&v.pubkey) else { continue };
+        let Some(node) = v.node_ids.iter().min().and_then(|id| nodes.get(id)) else { continue };
+        let Some(&operator) = accounts.get(&node.operator_id) else { continue };
+        out.insert(index, ExitGroups { node_type: node.node_type.name(), location: node.location.clone(), operator });
+    }
+    out
+}
+
 /// Reads the OperatorRegistry with calls pinned at a block number.
 #[derive(Debug, Clone)]
 pub struct RegistryReader {
@@ -207,6 +246,12 @@ impl RegistryReader {
                         .map_err(err(format!("getOperator({id})")))?;
                     let bond =
                         c.bondOf(o.account).block(at).call().await.map_err(err(format!("bondOf({})", o.account)))?;
+                    let bond_value = c
+                        .bondValueOf(o.account)
+                        .block(at)
+                        .call()
+                        .await
+                        .map_err(err(format!("bondValueOf({})", o.account)))?;
                     let bond_requirement = c
                         .bondRequirementOf(o.account)
                         .block(at)
@@ -220,6 +265,7 @@ impl RegistryReader {
                         metadata: o.metadata,
                         registered_epoch: o.registeredEpoch,
                         bond,
+                        bond_value,
                         bond_requirement,
                     })
                 }
@@ -233,6 +279,12 @@ impl RegistryReader {
                 let c = &c;
                 async move {
                     let n = c.getNode(U256::from(id)).block(at).call().await.map_err(err(format!("getNode({id})")))?;
+                    let location = c
+                        .nodeLocation(U256::from(id))
+                        .block(at)
+                        .call()
+                        .await
+                        .map_err(err(format!("nodeLocation({id})")))?;
                     let node_type = NodeType::from_u8(n.nodeType).ok_or_else(|| ChainError::Invalid {
                         what: format!("node {id} at block {block}"),
                         message: format!("unknown node type {}; this build knows SSV, Obol and Direct", n.nodeType),
@@ -243,6 +295,7 @@ impl RegistryReader {
                         node_type,
                         registered_epoch: n.registeredEpoch,
                         metadata: n.metadata,
+                        location,
                     })
                 }
             })
@@ -294,6 +347,7 @@ mod tests {
             metadata: String::new(),
             registered_epoch: 0,
             bond: U256::ZERO,
+            bond_value: U256::ZERO,
             bond_requirement: U256::ZERO,
         };
         let node = |id: u64, operator_id: u64, node_type: NodeType| NodeEntry {
@@ -302,6 +356,7 @@ mod tests {
             node_type,
             registered_epoch: id * 10,
             metadata: String::new(),
+            location: String::new(),
         };
         let val = |id: u64, key: u8, node_ids: Vec<u64>| ValidatorEntry {
             id,
@@ -333,6 +388,49 @@ mod tests {
             vec![Validator { index: 12, nodes: vec![2] }, Validator { index: 40, nodes: vec![1] }]
         );
         assert_eq!(r.unindexed, vec![[5; 48]]);
+    }
+
+    #[test]
+    fn exit_groups_are_the_lowest_node_of_each_cluster() {
+        let mut snap = snapshot();
+        let mut node = |id: u64, operator_id: u64, location: &str| {
+            snap.nodes.push(NodeEntry {
+                id,
+                operator_id,
+                node_type: NodeType::Ssv,
+                registered_epoch: 0,
+                metadata: String::new(),
+                location: location.into(),
+            })
+        };
+        // An SSV cluster over both operators and three places; its lowest node is 4 (op 2).
+        node(6, 1, "us-east");
+        node(4, 2, "eu-west");
+        node(5, 1, "");
+        node(7, 1, "ap-south");
+        node(8, 2, "eu-west");
+        snap.nodes[1].location = "eu-central".into(); // direct node 1 of op 1
+        snap.validators.push(ValidatorEntry {
+            id: 4,
+            pubkey: [7; 48],
+            node_ids: vec![4, 5, 6, 7, 8],
+            status: ValidatorStatus::Active,
+            exit_epoch: 0,
+        });
+        let index: BTreeMap<[u8; 48], u64> = [([9; 48], 40), ([3; 48], 12), ([7; 48], 3)].into_iter().collect();
+        let groups = exit_groups(&snap, &index);
+        let g = |node_type, location: &str, b: u8| ExitGroups {
+            node_type,
+            location: location.into(),
+            operator: Address::repeat_byte(b),
+        };
+        assert_eq!(
+            groups,
+            [(3, g("ssv", "eu-west", 0xbb)), (12, g("obol", "", 0xbb)), (40, g("direct", "eu-central", 0xaa))]
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            "index 3 takes node 4's place and operator, not node 5's (unset) or 6's; the unindexed key 5 is left out"
+        );
     }
 
     #[test]

@@ -229,6 +229,8 @@ pub struct Rpc {
     /// Scrubs the URL's secret parts out of the transport's error messages.
     pub(crate) redacted: RedactedUrl,
     pub(crate) chain_id: u64,
+    /// Calls that failed through [`Rpc::err`], shared by every clone: a metric.
+    pub(crate) errors: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Rpc {
@@ -242,7 +244,7 @@ impl Rpc {
             message: format!("not a URL ({}); use e.g. http://127.0.0.1:8545", redacted.scrub(&format!("{e}"))),
         })?;
         let provider = RootProvider::new_http(parsed);
-        let rpc = Rpc { provider, url: shown, redacted, chain_id: 0 };
+        let rpc = Rpc { provider, url: shown, redacted, chain_id: 0, errors: Default::default() };
         let chain_id = rpc.provider.get_chain_id().await.map_err(|e| rpc.err("eth_chainId", e))?;
         if chain_id != expected_chain_id {
             return Err(ChainError::WrongChain { url: rpc.url, got: chain_id, expected: expected_chain_id });
@@ -268,7 +270,14 @@ impl Rpc {
         self.provider.get_block_number().await.map_err(|e| self.err("eth_blockNumber", e))
     }
 
+    /// Failed calls over this connection and its clones so far: transport errors, error
+    /// answers and reverted calls alike (every failure becomes a [`ChainError`] here).
+    pub fn errors(&self) -> u64 {
+        self.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn err(&self, what: impl Into<String>, e: impl std::fmt::Display) -> ChainError {
+        self.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ChainError::rpc(&self.url, what, self.redacted.scrub(&e.to_string()))
     }
 

@@ -8,11 +8,12 @@ use claystack_execution::alloy::primitives::{Address, B256, U256};
 use claystack_execution::alloy::providers::{Provider, ProviderBuilder};
 use claystack_execution::alloy::rpc::types::TransactionRequest;
 use claystack_execution::alloy::signers::local::PrivateKeySigner;
-use claystack_execution::bindings::{NodeManager, OperatorRegistry};
+use claystack_execution::bindings::{MockCsETH, NodeManager, OperatorRegistry};
 use claystack_execution::{
-    predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment, ExitEventsReader,
-    ExitsLeaf, FeedStandIn, InFlight, Liquidity, NodeType, PublishedExitTx, Registrar, RegistryReader, RewardsLeaf,
-    Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig, ValidatorStatus, WithdrawalQueueReader,
+    exit_groups, predict_addresses, to_rewards_registry, ChainError, DeployConfig, Deployer, Deployment,
+    ExitEventsReader, ExitGroups, ExitsLeaf, FeedStandIn, InFlight, Liquidity, NodeType, PublishedExitTx, Registrar,
+    RegistryReader, RewardsLeaf, Rpc, SubmissionJournal, SubmitOutcome, Submitter, Transactor, TxConfig,
+    ValidatorStatus, WithdrawalQueueReader,
 };
 use claystack_genesis::{generate_local, Genesis};
 use claystack_merkle::{StandardMerkleTree, Value};
@@ -195,11 +196,29 @@ async fn registry_reads_are_pinned_at_a_block() {
     add_validator(&net, [0xb2; 48], &[4]).await;
     // One Obol cluster of 4 nodes from two operators.
     add_validator(&net, [0xc3; 48], &[2, 3, 5, 6]).await;
+    // Locations set by each node's operator; node 6 keeps none.
+    net.registrar(1).set_node_location(1, "eu-west").await.unwrap();
+    net.registrar(2).set_node_location(5, "us-east").await.unwrap();
+    net.registrar(2).set_node_location(4, "eu-west").await.unwrap();
+    // csETH worth 1.25 ETH: the bonds' ETH value is 1.25 times the csETH held.
+    // A fresh wallet each time: key 0 also sends as the registry's owner meanwhile.
+    let shared = &net;
+    let set_rate = move |wei_per_cs_eth: u128| async move {
+        let cs_eth = MockCsETH::new(shared.deployment.addresses.cs_eth, shared.wallet(0));
+        cs_eth.setExchangeRate(U256::from(wei_per_cs_eth)).send().await.unwrap().get_receipt().await.unwrap();
+    };
+    set_rate(125 * ETH / 100).await;
     let pinned = net.block().await;
 
-    // Registered after the pinned block: must not appear in its snapshot.
+    // Registered or changed after the pinned block: must not appear in its snapshot.
+    set_rate(ETH).await;
     register_operator(&net, 3, "gamma", &[NodeType::Direct], 4 * ETH).await;
     add_validator(&net, [0xd4; 48], &[7]).await;
+    net.registrar(1).set_node_location(1, "ap-south").await.unwrap();
+    set_rate(2 * ETH).await;
+    // Only a node's own operator sets its location.
+    let err = net.registrar(2).set_node_location(1, "eu-west").await.unwrap_err();
+    assert!(err.to_string().contains("NotNodeOperator"), "{err}");
 
     let reader = RegistryReader::new(net.rpc.clone(), net.registry());
     let snap = reader.snapshot(pinned).await.unwrap();
@@ -208,6 +227,10 @@ async fn registry_reads_are_pinned_at_a_block() {
     assert_eq!(accounts, vec![(1, net.keys[1].address(), "alpha"), (2, net.keys[2].address(), "beta")]);
     let bonds: Vec<_> = snap.operators.iter().map(|o| (o.bond, o.bond_requirement)).collect();
     assert_eq!(bonds, vec![(U256::from(8 * ETH), U256::from(8 * ETH)), (U256::from(9 * ETH), U256::from(8 * ETH))]);
+    let values: Vec<_> = snap.operators.iter().map(|o| o.bond_value).collect();
+    assert_eq!(values, vec![U256::from(10 * ETH), U256::from(9 * ETH * 125 / 100)], "csETH at 1.25 ETH at the block");
+    let locations: Vec<_> = snap.nodes.iter().map(|n| n.location.as_str()).collect();
+    assert_eq!(locations, vec!["eu-west", "", "", "eu-west", "us-east", ""]);
     let nodes: Vec<_> = snap.nodes.iter().map(|n| (n.id, n.operator_id, n.node_type)).collect();
     assert_eq!(
         nodes,
@@ -237,15 +260,36 @@ async fn registry_reads_are_pinned_at_a_block() {
     assert_eq!(reader.snapshot(pinned).await.unwrap(), snap);
     let latest = reader.snapshot(net.block().await).await.unwrap();
     assert_eq!((latest.operators.len(), latest.nodes.len(), latest.validators.len()), (3, 7, 4));
+    assert_eq!((latest.nodes[0].location.as_str(), latest.operators[0].bond_value), ("ap-south", U256::from(16 * ETH)));
 
+    // The failed-call count (a metric): a snapshot of many calls adds nothing, and neither
+    // does a registry without code (an answer, not a failure); a block past the chain's head
+    // fails at the first call, counted once, shared by every clone of the connection.
+    let errors = net.rpc.errors();
+    reader.snapshot(pinned).await.unwrap();
+    assert_eq!(net.rpc.errors(), errors);
     // Before deployment there is no registry: a clear error, not an empty registry.
     let err = reader.snapshot(0).await.unwrap_err();
     assert!(matches!(err, ChainError::NoCode { contract: "OperatorRegistry", .. }), "{err}");
+    assert_eq!(net.rpc.errors(), errors);
+    let err = reader.snapshot(pinned + 1_000_000).await.unwrap_err();
+    assert!(matches!(err, ChainError::Rpc { .. }), "{err}");
+    assert_eq!((net.rpc.errors(), reader.rpc().errors()), (errors + 1, errors + 1), "{err}");
 
     // The engine's registry: validators without a beacon index are left out and listed.
     let index: BTreeMap<[u8; 48], u64> = [([0xa1; 48], 100), ([0xc3; 48], 7)].into_iter().collect();
     let converted = to_rewards_registry(&snap, &index);
     assert_eq!(converted.unindexed, vec![[0xb2; 48]]);
+    // The exits selection's groups: a cluster's lowest node stands for it.
+    let groups = exit_groups(&snap, &index);
+    let g =
+        |node_type, location: &str, operator: Address| ExitGroups { node_type, location: location.into(), operator };
+    assert_eq!(
+        groups,
+        [(7, g("obol", "", net.keys[1].address())), (100, g("direct", "eu-west", net.keys[1].address()))]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+    );
     let r = &converted.registry;
     assert_eq!(
         r.operators.iter().map(|o| o.address.0).collect::<Vec<_>>(),

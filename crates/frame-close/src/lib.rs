@@ -9,7 +9,7 @@
 
 use claystack_genesis::Genesis;
 use claystack_primitives::{Epoch, ReportKind};
-use claystack_report::{build, frame_of, report_bytes, report_hash, Built, ExternalInputs};
+use claystack_report::{build, frame_of, report_bytes, report_hash, BondHeld, Built, ExternalInputs};
 use claystack_rewards::RewardsReport;
 use claystack_store::{Store, StoredReport};
 use std::future::Future;
@@ -301,6 +301,12 @@ impl FrameCloser {
         };
         let mut inputs = serde_json::to_vec_pretty(&file).expect("frame inputs always serialize");
         inputs.push(b'\n');
+        // Not a computation input (kept out of the log and the report hash): stored beside the
+        // report, first, so a stored report always has its bonds when they were read.
+        let bonds = std::mem::take(&mut file.bonds);
+        if !bonds.is_empty() {
+            self.store.put_report_bonds(ReportKind::Rewards, number, &BondHeld::list_bytes(&bonds))?;
+        }
         let tallies = self.store.sum_tallies(frame.0, frame.1)?;
         let Built { report, tree, log } =
             build(economics, file, number, frame, tallies).map_err(|error| FrameCloseError::Build { number, error })?;

@@ -33,8 +33,8 @@ use claystack_execution::{
 use claystack_genesis::Genesis;
 use claystack_primitives::{hex, BeaconSpec, Epoch, ValidatorInfo};
 use claystack_report::{
-    beacon_facts, consensus_rewards, execution_fees_wei, observed_wei_per_ssv, ChainReadings, ConsensusRewards,
-    ExitRequest, ExternalInputs, FeedRound, ValidatorValue,
+    beacon_facts, consensus_rewards, execution_fees_wei, observed_wei_per_ssv, BondHeld, ChainReadings,
+    ConsensusRewards, ExitRequest, ExternalInputs, FeedRound, ValidatorValue,
 };
 use claystack_rewards::{Adjustment, Facts, Registry, RewardsSource, SsvPrice};
 use claystack_store::Store;
@@ -106,6 +106,8 @@ pub struct Measured {
     pub unindexed: usize,
     /// Protocol validators slashed at the frame's last state, final or not, ascending.
     pub slashed: Vec<u64>,
+    /// Every registry operator's bond at the reference block, ascending by address.
+    pub bonds: Vec<BondHeld>,
 }
 
 impl Measured {
@@ -124,8 +126,38 @@ impl Measured {
             consensus: Some(self.rewards),
             chain: Some(self.chain),
             slashed: self.slashed,
+            bonds: self.bonds,
         }
     }
+}
+
+/// Each operator's bond of `snapshot`, ascending by address.
+fn bonds_held(number: u64, snapshot: &RegistrySnapshot) -> Result<Vec<BondHeld>, FrameCloseError> {
+    let wide = |what: &str, account: Address, v: claystack_execution::alloy::primitives::U256| {
+        u128::try_from(v).map_err(|_| {
+            source(
+                number,
+                format!(
+                    "{what}({account}) at block {} is {v}, above 128 bits; is genesis contracts.operator_registry the \
+                     OperatorRegistry?",
+                    snapshot.block
+                ),
+            )
+        })
+    };
+    let mut bonds = snapshot
+        .operators
+        .iter()
+        .map(|o| {
+            Ok(BondHeld {
+                operator: claystack_rewards::Address(o.account.0 .0),
+                cs_eth: wide("bondOf", o.account, o.bond)?,
+                wei: wide("bondValueOf", o.account, o.bond_value)?,
+            })
+        })
+        .collect::<Result<Vec<_>, FrameCloseError>>()?;
+    bonds.sort();
+    Ok(bonds)
 }
 
 /// Reads a frame's measured inputs: the protocol's contracts at the reference blocks,
@@ -295,6 +327,7 @@ impl ReferenceReader {
         let mut slashed: Vec<u64> = records.iter().filter(|r| r.slashed).map(|r| r.index).collect();
         slashed.sort_unstable();
         slashed.dedup();
+        let bonds = bonds_held(number, &snapshot)?;
         let contracts = match self.contracts_at(number, frame, snapshot.block).await? {
             Ok(read) => read,
             Err(waiting) => return Ok(Err(waiting)),
@@ -326,6 +359,7 @@ impl ReferenceReader {
             adjustments: contracts.adjustments,
             chain: contracts.readings,
             slashed,
+            bonds,
         }))
     }
 

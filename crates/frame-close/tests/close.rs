@@ -2,7 +2,7 @@
 //! and come out byte-identical from two stores with the same tallies.
 
 use claystack_accounting::{EpochFlows, EpochTally, Tally};
-use claystack_frame_close::{FrameCloseError, FrameCloser, InputFiles, Waiting};
+use claystack_frame_close::{FrameCloseError, FrameCloser, InputFiles, InputsSource, Waiting};
 use claystack_genesis::generate_local;
 use claystack_primitives::ReportKind;
 use claystack_store::{AccountingCursor, Store};
@@ -210,4 +210,64 @@ async fn a_failed_export_still_closes_the_report_and_the_check_rewrites_the_file
     }
     // Nothing differs now: nothing is rewritten.
     assert_eq!(r.check_exports().unwrap(), Vec::<u64>::new());
+}
+
+/// The file inputs with the bonds a node reads at the reference block added.
+struct WithBonds(InputFiles, Vec<claystack_report::BondHeld>);
+
+impl InputsSource for WithBonds {
+    fn frame_inputs(
+        &self,
+        number: u64,
+        frame: (u64, u64),
+    ) -> claystack_frame_close::BoxFuture<'_, Result<claystack_frame_close::InputsStatus, FrameCloseError>> {
+        Box::pin(async move {
+            match self.0.frame_inputs(number, frame).await? {
+                claystack_frame_close::InputsStatus::Ready(mut file) => {
+                    file.bonds = self.1.clone();
+                    Ok(claystack_frame_close::InputsStatus::Ready(file))
+                }
+                waiting => Ok(waiting),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn bonds_are_stored_beside_the_report_and_change_none_of_its_bytes() {
+    use claystack_report::BondHeld;
+    use claystack_rewards::Address;
+    let bonds = vec![
+        BondHeld { operator: Address([0x22; 20]), cs_eth: 3, wei: 4 },
+        BondHeld { operator: Address([0x11; 20]), cs_eth: 8_000, wei: 10_000 },
+    ];
+    let (plain_dir, bonded_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (plain, plain_store) = reporter(plain_dir.path(), 0, 8);
+    let (genesis, _) = generate_local(4, 3, [7; 32], 31337);
+    let bonded_store = Arc::new(Store::open(bonded_dir.path()).unwrap());
+    account(&bonded_store, 0, 8);
+    let source = WithBonds(InputFiles::new(inputs_dir()), bonds.clone());
+    assert!(matches!(
+        source.frame_inputs(1, (0, 3)).await.unwrap(),
+        claystack_frame_close::InputsStatus::Ready(f) if f.bonds.len() == 2
+    ));
+    let bonded = FrameCloser::new(genesis, bonded_store.clone(), Box::new(source));
+    let (a, _) = plain.close_ready().await.unwrap();
+    let (b, _) = bonded.close_ready().await.unwrap();
+    assert_eq!(b.len(), 2);
+    for n in 1..=2 {
+        let (x, y) = (
+            plain_store.report(ReportKind::Rewards, n).unwrap().unwrap(),
+            bonded_store.report(ReportKind::Rewards, n).unwrap().unwrap(),
+        );
+        assert_eq!(x, y, "report {n}: root, hash, report, tree and log are the same with bonds read");
+        assert_eq!(plain_store.report_bonds(ReportKind::Rewards, n).unwrap(), None);
+        let stored = bonded_store.report_bonds(ReportKind::Rewards, n).unwrap().expect("bonds stored");
+        let parsed: Vec<BondHeld> = serde_json::from_slice(&stored).unwrap();
+        assert_eq!(parsed, vec![bonds[1], bonds[0]], "sorted by operator");
+    }
+    assert_eq!(
+        a.iter().map(|c| c.report_hash).collect::<Vec<_>>(),
+        b.iter().map(|c| c.report_hash).collect::<Vec<_>>()
+    );
 }

@@ -61,6 +61,37 @@ pub struct ExternalInputs {
     /// into the frame log, so operators hear of a slashing at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slashed: Vec<claystack_primitives::ValidatorIndex>,
+    /// The bond each registry operator held at the frame's reference block, ascending by
+    /// address (absent when not read, e.g. inputs from a file). Not an input of the
+    /// computation and not in the frame log, so the report and its hash do not depend on it:
+    /// the node stores it beside the report for the API and the `bond_below_requirement`
+    /// notification.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bonds: Vec<BondHeld>,
+}
+
+/// An operator's bond at one block, as `OperatorRegistry` holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BondHeld {
+    pub operator: claystack_rewards::Address,
+    /// csETH base units (`bondOf`).
+    #[serde(with = "claystack_rewards::wei::unsigned")]
+    pub cs_eth: u128,
+    /// Its ETH value in wei at csETH's rate at the block (`bondValueOf`, `csETH.convertToEth`),
+    /// what the contract compares with the requirement.
+    #[serde(with = "claystack_rewards::wei::unsigned")]
+    pub wei: u128,
+}
+
+impl BondHeld {
+    /// Canonical bytes of a bond list as the store keeps it: JSON sorted by operator.
+    pub fn list_bytes(bonds: &[BondHeld]) -> Vec<u8> {
+        let mut sorted = bonds.to_vec();
+        sorted.sort();
+        sorted.dedup_by_key(|b| b.operator);
+        serde_json::to_vec(&sorted).expect("a bond list always serializes")
+    }
 }
 
 #[derive(Debug, Error)]

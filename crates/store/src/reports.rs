@@ -16,6 +16,7 @@ const PEER: &[u8] = b"sig/peer/";
 const AGGREGATE: &[u8] = b"agg/";
 const SUBMISSION: &[u8] = b"sub/";
 const IN_FLIGHT: &[u8] = b"tx/";
+const BONDS: &[u8] = b"bond/";
 
 /// Root, hash, report and tree.
 const V1: u8 = 1;
@@ -130,6 +131,20 @@ impl Store {
             }
             _ => Ok(None),
         }
+    }
+
+    /// Stores the bonds held at a report's reference block (opaque bytes here; the
+    /// report crate's `BondHeld` list). Written before the report itself, so a stored report
+    /// read with bonds always finds them; writing the same report's again replaces them.
+    pub fn put_report_bonds(&self, kind: ReportKind, number: u64, bonds: &[u8]) -> Result<()> {
+        self.db.put(key(BONDS, kind, number), bonds)?;
+        Ok(())
+    }
+
+    /// The bonds stored for a report; `None` when none were read (inputs from a file, or a
+    /// report closed by a build that did not read bonds).
+    pub fn report_bonds(&self, kind: ReportKind, number: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(key(BONDS, kind, number))?)
     }
 
     /// Stores this node's signature message for a report, synced to disk before returning.
@@ -252,6 +267,23 @@ mod tests {
         assert_eq!(store.report(R, 1).unwrap(), Some(report(1)));
         assert_eq!(store.latest_report(R).unwrap(), Some((2, report(2))));
         assert_eq!(store.latest_report(E).unwrap(), Some((7, report(7))));
+    }
+
+    #[test]
+    fn report_bonds_are_per_kind_and_number_and_do_not_disturb_the_latest_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.put_report(R, 1, &report(1)).unwrap();
+        store.put_report_bonds(R, 1, b"[1]").unwrap();
+        // Bonds of a report not stored yet (written first when closing) are not a report.
+        store.put_report_bonds(R, 2, b"[2]").unwrap();
+        assert_eq!(store.latest_report(R).unwrap(), Some((1, report(1))));
+        assert_eq!(store.report_bonds(R, 1).unwrap().as_deref(), Some(&b"[1]"[..]));
+        assert_eq!(store.report_bonds(R, 2).unwrap().as_deref(), Some(&b"[2]"[..]));
+        assert_eq!(store.report_bonds(E, 1).unwrap(), None);
+        assert_eq!(store.report_bonds(R, 3).unwrap(), None);
+        store.put_report_bonds(R, 1, b"[3]").unwrap();
+        assert_eq!(store.report_bonds(R, 1).unwrap().as_deref(), Some(&b"[3]"[..]));
     }
 
     #[test]

@@ -108,6 +108,27 @@ pub enum FollowerStatus {
     Retrying { error: String },
 }
 
+/// What the follower has seen, for the node's metrics; read from any task at any time.
+#[derive(Debug, Default)]
+pub struct FollowerProbe {
+    /// The finalized epoch last read from the beacon node, plus one (0: none read yet).
+    finalized_plus_one: std::sync::atomic::AtomicU64,
+    beacon_errors: std::sync::atomic::AtomicU64,
+}
+
+impl FollowerProbe {
+    /// The finalized epoch the beacon node last reported (`None` before the first answer).
+    pub fn finalized_epoch(&self) -> Option<Epoch> {
+        self.finalized_plus_one.load(std::sync::atomic::Ordering::Relaxed).checked_sub(1)
+    }
+
+    /// Failed rounds of the follower caused by the beacon node, each counted once after the
+    /// client's own retries and failover (a round stops at its first error).
+    pub fn beacon_errors(&self) -> u64 {
+        self.beacon_errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// SHA-256 of the sorted tracked indices, to notice when the set changes.
 pub fn tracked_hash(tracked: &[u64]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -136,6 +157,7 @@ pub struct Follower {
     /// The finalized epoch last warned about as behind the accounted ones (warn once per value).
     warned_behind: std::sync::atomic::AtomicU64,
     status: watch::Sender<FollowerStatus>,
+    probe: Arc<FollowerProbe>,
 }
 
 impl Follower {
@@ -157,6 +179,7 @@ impl Follower {
             warned_tracked: Default::default(),
             warned_behind: std::sync::atomic::AtomicU64::new(u64::MAX),
             status: watch::Sender::new(FollowerStatus::Following),
+            probe: Arc::default(),
         })
     }
 
@@ -167,6 +190,11 @@ impl Follower {
     /// What the follower is doing now, and each change of it.
     pub fn status(&self) -> watch::Receiver<FollowerStatus> {
         self.status.subscribe()
+    }
+
+    /// The finalized epoch and beacon errors it has seen, for metrics.
+    pub fn probe(&self) -> Arc<FollowerProbe> {
+        self.probe.clone()
     }
 
     /// Follows finality until `until_epoch` is accounted, or forever. Errors that waiting
@@ -187,7 +215,11 @@ impl Follower {
                 return Ok(());
             }
             let finalized = match self.client.finality_checkpoints("head").await {
-                Ok(c) => c.finalized.epoch,
+                Ok(c) => {
+                    let plus_one = c.finalized.epoch.saturating_add(1);
+                    self.probe.finalized_plus_one.store(plus_one, std::sync::atomic::Ordering::Relaxed);
+                    c.finalized.epoch
+                }
                 Err(e) => {
                     self.back_off(&mut retry, e.into(), cursor.next_epoch).await?;
                     continue;
@@ -238,6 +270,9 @@ impl Follower {
     /// A failure at `epoch`: the error itself if waiting cannot fix it, else the status
     /// (once the streak is long enough) and the wait before the next try.
     async fn back_off(&self, retry: &mut Retry, error: SyncError, epoch: Epoch) -> Result<(), SyncError> {
+        if matches!(error, SyncError::Beacon(_)) {
+            self.probe.beacon_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let wait = retry.failed(error, epoch)?;
         self.retrying(retry);
         tokio::time::sleep(wait).await;

@@ -16,5 +16,5 @@
 mod follower;
 mod window;
 
-pub use follower::{tracked_hash, Follower, FollowerStatus, SyncConfig, SyncError};
+pub use follower::{tracked_hash, Follower, FollowerProbe, FollowerStatus, SyncConfig, SyncError};
 pub use window::{BlockWindow, LinkError};

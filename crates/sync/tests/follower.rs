@@ -8,7 +8,7 @@ use claystack_beacon::{BeaconClient, BeaconError, ClientConfig};
 use claystack_beacon_sim::{router, BeaconModel, Scenario};
 use claystack_store::Store;
 use claystack_sync::{Follower, FollowerStatus, SyncConfig, SyncError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,12 +53,14 @@ async fn a_refused_request_ends_the_follower_at_once_instead_of_after_every_roun
 }
 
 /// The simulator behind a switch: while `down` is set, every request is a 503.
-fn switchable(down: Arc<AtomicBool>) -> axum::Router {
+/// The simulator, answering 503 while `down` (each one counted in `refused`).
+fn switchable(down: Arc<AtomicBool>, refused: Arc<AtomicU64>) -> axum::Router {
     let scenario = Scenario::from_toml("seed = 1\nvalidators = 64\ntracked = [\"0-7\"]\nhead_epoch = 8\n").unwrap();
     router(Arc::new(BeaconModel::new(scenario).unwrap())).layer(middleware::from_fn(move |req: Request, next: Next| {
-        let down = down.clone();
+        let (down, refused) = (down.clone(), refused.clone());
         async move {
             if down.load(Ordering::SeqCst) {
+                refused.fetch_add(1, Ordering::SeqCst);
                 return (StatusCode::SERVICE_UNAVAILABLE, r#"{"code":503,"message":"down for the test"}"#)
                     .into_response();
             }
@@ -72,7 +74,8 @@ async fn a_beacon_node_that_is_down_is_waited_for_and_the_status_says_so_once() 
     let down = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = switchable(down.clone());
+    let refused = Arc::new(AtomicU64::new(0));
+    let app = switchable(down.clone(), refused.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let dir = tempfile::tempdir().unwrap();
@@ -89,8 +92,10 @@ async fn a_beacon_node_that_is_down_is_waited_for_and_the_status_says_so_once() 
         max_retry_wait: Duration::from_millis(100),
         ..Default::default()
     };
-    let follower = Arc::new(Follower::new(client, store.clone(), cfg).await.unwrap());
+    let follower = Arc::new(Follower::new(client.clone(), store.clone(), cfg).await.unwrap());
     let mut status = follower.status();
+    let probe = follower.probe();
+    assert_eq!((probe.finalized_epoch(), probe.beacon_errors()), (None, 0));
     assert_eq!(*status.borrow_and_update(), FollowerStatus::Following);
 
     down.store(true, Ordering::SeqCst);
@@ -110,9 +115,16 @@ async fn a_beacon_node_that_is_down_is_waited_for_and_the_status_says_so_once() 
     assert!(!run.is_finished(), "the follower stopped while the beacon node was down: {:?}", run.await);
     assert!(!status.has_changed().unwrap(), "the status changed while nothing changed");
 
+    // Every refused request was one failed round (one attempt per call, one endpoint, and a
+    // round stops at its first error): the metric counts each of them, and nothing else.
     down.store(false, Ordering::SeqCst);
     run.await.unwrap().unwrap();
     assert_eq!(*status.borrow_and_update(), FollowerStatus::Following);
+    let refused = refused.load(Ordering::SeqCst);
+    assert!(refused > 8, "{refused}");
+    assert_eq!(probe.beacon_errors(), refused);
+    let finalized = client.finality_checkpoints("head").await.unwrap().finalized.epoch;
+    assert_eq!(probe.finalized_epoch(), Some(finalized), "the finalized epoch the beacon node reports");
     assert_eq!(store.accounting_cursor().unwrap().map(|c| c.next_epoch), Some(5), "epochs 0..=4 accounted");
 }
 

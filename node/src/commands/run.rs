@@ -44,6 +44,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..SyncConfig::default()
     };
     let follower = Follower::new(client.clone(), store.clone(), sync).await?;
+    let mut probe = NodeParts { follower: follower.probe(), rpc: None, network: None };
     info!(tracked = cfg.tracked.len(), data_dir = %cfg.data_dir.display(), slots_per_epoch = follower.spec().slots_per_epoch, "oracle node started");
 
     // What the HTTP API reads besides the store: the genesis, and the NodeManager.
@@ -54,10 +55,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             let genesis = super::genesis::load_verified(&reports.genesis)?;
             check_beacon_network(&client, &genesis).await?;
             let rpc = Rpc::connect(&reports.rpc_url, genesis.chain_id).await?;
+            probe.rpc = Some(rpc.clone());
             let node_manager = Address::from(genesis.contracts.node_manager.0);
             api_sources = (Some(genesis.clone()), Some(ReportReader::new(rpc.clone(), node_manager)));
             let member = match &reports.committee {
-                Some(committee) => Some(member(committee, &genesis, rpc.clone(), store.clone()).await?),
+                Some(committee) => {
+                    let (member, network) = member(committee, &genesis, rpc.clone(), store.clone()).await?;
+                    probe.network = Some(network);
+                    Some(member)
+                }
                 None => None,
             };
             info!(rpc = %rpc.url(), "measuring every frame input at the frame's reference points: registry, fees, prices and adjustments from the contracts, rewards and facts from the beacon chain");
@@ -78,7 +84,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let node = Node::new(store.clone(), Arc::new(WallClock), Box::new(follower), reports);
     let api = match cfg.api_listen {
-        Some(addr) => Some(start_api(addr, store, api_sources, node.health(), webhooks(&cfg)?).await?),
+        Some(addr) => Some(start_api(addr, store, api_sources, node.health(), webhooks(&cfg)?, probe).await?),
         None => None,
     };
     let result = node.run(shutdown).await;
@@ -97,6 +103,7 @@ async fn start_api(
     (genesis, node_manager): (Option<Genesis>, Option<ReportReader>),
     health: tokio::sync::watch::Receiver<claystack_service::Health>,
     webhooks: Option<claystack_api::WebhookConfig>,
+    probe: NodeParts,
 ) -> anyhow::Result<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -106,7 +113,8 @@ async fn start_api(
         claystack_service::Health::Degraded { reason, .. } => Some(reason.clone()),
     });
     let chain = node_manager.map(|r| Box::new(AcceptedOnChain(r)) as Box<dyn claystack_api::ChainView>);
-    let sources = claystack_api::Sources { store, genesis, health, chain, webhooks };
+    let probe = Some(Box::new(probe) as Box<dyn claystack_api::NodeProbe>);
+    let sources = claystack_api::Sources { store, genesis, health, chain, webhooks, probe };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
@@ -125,6 +133,33 @@ fn webhooks(cfg: &NodeConfig) -> anyhow::Result<Option<claystack_api::WebhookCon
         dir: cfg.data_dir.clone(),
         backoff: std::time::Duration::from_secs(1),
     }))
+}
+
+/// The parts whose readings the API's metrics show.
+struct NodeParts {
+    follower: Arc<claystack_sync::FollowerProbe>,
+    rpc: Option<Rpc>,
+    network: Option<Arc<claystack_p2p::NetworkHandle>>,
+}
+
+impl claystack_api::NodeProbe for NodeParts {
+    fn readings(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = claystack_api::NodeReadings> + Send + '_>> {
+        Box::pin(async move {
+            let peers = match &self.network {
+                // A network that stopped answering has no peers to show.
+                Some(network) => network.status().await.ok().map(|s| s.connected.len() as u64),
+                None => None,
+            };
+            claystack_api::NodeReadings {
+                finalized_epoch: self.follower.finalized_epoch(),
+                beacon_errors: self.follower.beacon_errors(),
+                rpc_errors: self.rpc.as_ref().map(Rpc::errors),
+                peers,
+            }
+        })
+    }
 }
 
 /// The NodeManager's accepted reports, for the API's `report_accepted` notifications.
@@ -160,7 +195,12 @@ async fn check_beacon_network(client: &BeaconClient, genesis: &Genesis) -> anyho
 
 /// Unlocks the member's keys, checks them against genesis, starts the p2p network and
 /// connects the submitter: this node's parts as a committee member.
-async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Rpc, store: Arc<Store>) -> anyhow::Result<Member> {
+async fn member(
+    cfg: &CommitteeConfig,
+    genesis: &Genesis,
+    rpc: Rpc,
+    store: Arc<Store>,
+) -> anyhow::Result<(Member, Arc<claystack_p2p::NetworkHandle>)> {
     let password = match &cfg.password_file {
         Some(path) => PasswordSource::File(path.clone()),
         None => PasswordSource::Env(PASSWORD_ENV.into()),
@@ -217,15 +257,17 @@ async fn member(cfg: &CommitteeConfig, genesis: &Genesis, rpc: Rpc, store: Arc<S
     };
     // Held for the life of the process: the kernel releases it when the node exits.
     std::mem::forget(lock);
-    Ok(Member {
+    let network = Arc::new(network);
+    let member = Member {
         signer: SecretKeySigner::new(keys.secret_key),
         roster,
         collector,
-        network: Arc::new(network),
+        network: network.clone(),
         network_events,
         submitter,
         chain,
-    })
+    };
+    Ok((member, network))
 }
 
 async fn connect_submitter(rpc: Rpc, key_file: &Path, genesis: &Genesis, tx: TxConfig) -> anyhow::Result<Submitter> {
