@@ -44,6 +44,11 @@ fn an_exits_round_is_accepted_published_and_priced_by_the_next_reports() {
     assert!(stdout.contains(&verified), "{stdout}");
     assert!(stdout.contains("exits round 2: recomputed with nothing to exit"), "{stdout}");
 
+    // Each candidate carries its cluster's lowest node's location, as the operator set it.
+    let inputs: ExitsInputs = read_json(&dir.join("member-0/data/reports/exits-1/inputs.json"));
+    let location = |v: u64| inputs.candidates.iter().find(|c| c.validator == v).map(|c| c.location.clone());
+    assert_eq!((location(0).unwrap(), location(48).unwrap()), ("eu-west".to_string(), "ap-south".to_string()));
+
     // What round 1 decided: validator 0's voluntary exit gets its slot (reference epoch 19 + 8);
     // the demand left after it and the slashed validator 50 asks for 3 exits, taken from the
     // most over-represented node type (the Obol cluster), each to exit by 19 + 6.

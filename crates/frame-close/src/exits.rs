@@ -21,7 +21,7 @@ use crate::{write_export, FrameCloseError};
 use claystack_beacon::BeaconClient;
 use claystack_execution::alloy::primitives::Address;
 use claystack_execution::{
-    ExitEventsReader, RegistryReader, RegistrySnapshot, Rpc, ValidatorStatus, WithdrawalQueueReader,
+    exit_groups, ExitEventsReader, RegistryReader, RegistrySnapshot, Rpc, ValidatorStatus, WithdrawalQueueReader,
 };
 use claystack_exits::{exits_report, status_of, Candidate, ExitsInputs, ExitsReport, Liquidity, VoluntaryRequest};
 use claystack_genesis::{Exits, Genesis};
@@ -297,8 +297,8 @@ struct Rounds {
 }
 
 /// Every registry validator the beacon state holds, as a candidate, and the open voluntary
-/// requests. A validator's operator, node type and location are those of its lowest node id
-/// (the node that registered first in its cluster).
+/// requests. A validator's operator, node type and location are those of its cluster's lowest
+/// node id (`claystack_execution::exit_groups`).
 fn candidates(
     snapshot: &RegistrySnapshot,
     records: &[ValidatorInfo],
@@ -309,15 +309,12 @@ fn candidates(
 ) -> Result<(Vec<Candidate>, Vec<VoluntaryRequest>), String> {
     let by_key: BTreeMap<[u8; 48], &ValidatorInfo> =
         records.iter().filter_map(|r| Some((hex::decode_fixed::<48>(&r.pubkey).ok()?, r))).collect();
-    let operators: BTreeMap<u64, Address> = snapshot.operators.iter().map(|o| (o.id, o.account)).collect();
-    let nodes: BTreeMap<u64, &claystack_execution::NodeEntry> = snapshot.nodes.iter().map(|n| (n.id, n)).collect();
+    let index_of: BTreeMap<[u8; 48], u64> = by_key.iter().map(|(k, r)| (*k, r.index)).collect();
+    let groups = exit_groups(snapshot, &index_of);
     let (mut candidates, mut open) = (Vec::new(), Vec::new());
     for v in &snapshot.validators {
         let Some(record) = by_key.get(&v.pubkey) else { continue };
-        let Some(node) = v.node_ids.first().and_then(|id| nodes.get(id)) else { continue };
-        let operator = operators.get(&node.operator_id).copied().ok_or_else(|| {
-            format!("node {} names operator {}, which the registry does not hold", node.id, node.operator_id)
-        })?;
+        let Some(group) = groups.get(&record.index) else { continue };
         let slot_published = v.status == ValidatorStatus::VoluntaryExitRequested && v.exit_epoch != 0;
         let exit_asked = slot_published || matches!(v.status, ValidatorStatus::ExitRequested | ValidatorStatus::Exited);
         if v.status == ValidatorStatus::VoluntaryExitRequested && !slot_published {
@@ -334,10 +331,10 @@ fn candidates(
         }
         candidates.push(Candidate {
             validator: record.index,
-            operator: claystack_rewards::Address(operator.0 .0),
-            node_type: node.node_type.name().to_string(),
-            location: String::new(),
-            score_bps: scores.get(&operator).copied().unwrap_or(initial_score_bps),
+            operator: claystack_rewards::Address(group.operator.0 .0),
+            node_type: group.node_type.to_string(),
+            location: group.location.clone(),
+            score_bps: scores.get(&group.operator).copied().unwrap_or(initial_score_bps),
             status: status_of(Some(record), exit_asked, rounds.reference_epoch, rounds.shard_committee_period),
             balance_gwei: record.balance_gwei,
         });

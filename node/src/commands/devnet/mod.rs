@@ -807,21 +807,25 @@ async fn register(
     let obol = genesis.economics.node_type("obol").map_or(4, |t| t.cluster_size as usize);
     // (name, key, nodes, bond in milli-ETH): each bond covers the genesis bond of the
     // operator's nodes (direct 4 ETH, SSV 1 ETH, Obol 2 ETH per node, before score discounts).
-    let plan: [(&str, usize, Vec<NodeType>, u128); 4] = [
-        ("alpha", 1, vec![NodeType::Direct; 2], 8_000),
-        ("beta", 2, vec![NodeType::Ssv; 3], 3_000),
-        ("gamma", 3, [vec![NodeType::Ssv; 2], vec![NodeType::Direct]].concat(), 6_500),
-        ("delta", 4, vec![NodeType::Obol; obol], 2_000 * obol as u128),
+    // The location each operator's nodes declare (setNodeLocation): the exits selection's third
+    // dimension (the devnet's genesis sets no location targets, so it does not balance them).
+    let plan: [(&str, usize, Vec<NodeType>, u128, &str); 4] = [
+        ("alpha", 1, vec![NodeType::Direct; 2], 8_000, "eu-west"),
+        ("beta", 2, vec![NodeType::Ssv; 3], 3_000, "us-east"),
+        ("gamma", 3, [vec![NodeType::Ssv; 2], vec![NodeType::Direct]].concat(), 6_500, "eu-central"),
+        ("delta", 4, vec![NodeType::Obol; obol], 2_000 * obol as u128, "ap-south"),
     ];
     let mut nodes: Vec<Vec<(NodeType, u64)>> = Vec::new();
     let mut operators = Vec::new();
-    for (name, key, types, bond) in &plan {
+    for (name, key, types, bond, location) in &plan {
         let r = registrar(&keys[*key]);
         r.register_operator(name, &format!("{{\"location\":\"devnet-{name}\"}}")).await?;
         r.bond_with_eth(U256::from(bond * ETH / 1000)).await?;
         let mut ids = Vec::new();
         for (j, t) in types.iter().enumerate() {
-            ids.push((*t, r.add_node(*t, &format!("{name} node {j}")).await?));
+            let id = r.add_node(*t, &format!("{name} node {j}")).await?;
+            r.set_node_location(id, location).await?;
+            ids.push((*t, id));
         }
         nodes.push(ids);
         operators.push((name.to_string(), keys[*key].clone()));
