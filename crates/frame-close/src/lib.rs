@@ -19,7 +19,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 mod registry;
-pub use registry::{frame_flows, Measured, MeasuredInputs, ReferenceReader};
+pub use registry::{compliance_lines, exits_asked, frame_flows, Measured, MeasuredInputs, ReferenceReader};
 
 /// Why a frame could not be closed. Messages name the report, the file or the epochs and
 /// what to do in this crate's terms; the binary adds its flags and config keys. Causes are

@@ -103,6 +103,7 @@ pub fn running_frame(
         consensus: None,
         chain: None,
         slashed: Vec::new(),
+        exits: Vec::new(),
     };
     let built =
         build(economics, inputs, number, span.frame, tallies).map_err(|error| RunningError::Build { number, error })?;
