@@ -93,7 +93,7 @@ proptest! {
         if never {
             prop_assert_eq!(never_frames.len(), 1);
             let (first, last) = never_frames[0];
-            prop_assert!(first <= grace_end + 1 && grace_end + 1 <= last);
+            prop_assert!((first..=last).contains(&(grace_end + 1)));
             prop_assert_eq!(late_total, (late_epochs * per_epoch).min(cap));
             prop_assert_eq!(late_total + never_total, cap);
         } else {
