@@ -45,7 +45,7 @@ use claystack_frame_close::{
 use claystack_genesis::{generate_local, Economics, Genesis};
 use claystack_primitives::{hex, BeaconSpec, Epoch, ReportId, ReportKind, ValidatorInfo};
 use claystack_quorum::{SecretKeySigner, Signer, SigningDomain};
-use claystack_report::{beacon_facts, consensus_rewards, ChainReadings, FeedRound, ValidatorValue};
+use claystack_report::{consensus_rewards, ChainReadings, FeedRound, ValidatorValue};
 use claystack_rewards::SsvPrice;
 use claystack_store::{AccountingCursor, Store};
 use claystack_testkit::{free_port, ChildProcess};
@@ -383,7 +383,7 @@ impl BenchInputs {
         let index_of: BTreeMap<[u8; 48], u64> = end.iter().filter_map(|(k, v)| v.index.map(|i| (*k, i))).collect();
         let registry = to_rewards_registry(&snapshot, &index_of);
         let rewards = consensus_rewards(&self.pubkeys, &start, &end, &flows);
-        let facts = beacon_facts(frame, &records, &[]);
+        let facts = claystack_exits::frame_facts(frame, &[], &records, None);
         // The vault, governance and feed readings are seven `eth_call`s at two blocks (about a
         // millisecond on anvil); like the registry, they stand in here with fixed values.
         let feed =
@@ -412,6 +412,7 @@ impl BenchInputs {
             slashed: records.iter().filter(|r| r.slashed).map(|r| r.index).collect(),
             // Bonds are stored beside the report, not computed with: one small write.
             bonds: Vec::new(),
+            exits: Vec::new(),
         }
         .into_inputs();
         self.lap("registry mapping, consensus rewards and facts", &mut since);

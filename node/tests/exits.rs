@@ -96,5 +96,18 @@ fn an_exits_round_is_accepted_published_and_priced_by_the_next_reports() {
     let charged: Vec<u64> =
         delta[0]["exit_penalties"].as_array().unwrap().iter().map(|p| p["validator"].as_u64().unwrap()).collect();
     assert!(charged.contains(&49) && charged.contains(&51) && !charged.contains(&48), "{charged:?}");
+    // 51 is past its grace (deadline 25 + 1 epoch) at epoch 27: the rest of the capped charge,
+    // one line per node, comes from delta's bond; 49 exited within the grace and pays only its
+    // late epoch.
+    let never: Vec<u64> = delta[0]["exit_penalties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "never_exit")
+        .map(|p| p["validator"].as_u64().unwrap())
+        .collect();
+    assert_eq!(never, [51, 51, 51, 51], "one never-exit line per node of delta's cluster: {delta:?}");
+    let bond_penalty: u128 = delta[0]["bond_penalty_wei"].as_str().unwrap().parse().unwrap();
+    assert!(bond_penalty > 0, "the never-made exit is taken from delta's bond: {delta:?}");
     assert_all_stopped(&summary);
 }

@@ -194,7 +194,7 @@ fn main() {
 
     // What one refresh of the API's view costs at this size (it runs at each accounted epoch).
     let mut builder = claystack_api::view::Builder::new(store.clone(), Some(g.clone()), Default::default());
-    let marks = builder.marks(0).unwrap();
+    let marks = builder.marks(0, 0).unwrap();
     let started = Instant::now();
     let view = builder.build(marks).unwrap();
     let first = started.elapsed();

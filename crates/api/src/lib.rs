@@ -74,6 +74,12 @@ impl Default for ApiConfig {
 pub trait ChainView: Send + Sync {
     /// The highest rewards report number the NodeManager accepted (0: none).
     fn last_accepted(&self) -> BoxFuture<'_, Result<u64, String>>;
+
+    /// The highest exits report number the NodeManager accepted (0: none); its stored exits
+    /// reports raise `exit_requested` and `exit_slot_assigned`.
+    fn last_accepted_exits(&self) -> BoxFuture<'_, Result<u64, String>> {
+        Box::pin(async { Ok(0) })
+    }
 }
 
 /// What the node's running parts have seen, for `/metrics` only: these readings differ
@@ -187,7 +193,7 @@ async fn refresh(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut state = Some(Refresh { builder, last: None, known: None });
-    let mut accepted = 0;
+    let (mut accepted, mut accepted_exits) = (0, 0);
     let mut failing = false;
     loop {
         if let Some(chain) = &chain {
@@ -196,13 +202,18 @@ async fn refresh(
                 Ok(Err(e)) => warn!("API: cannot read the accepted reports from the NodeManager: {e}"),
                 Err(_) => warn!("API: reading the accepted reports from the NodeManager timed out"),
             }
+            match tokio::time::timeout(every.max(Duration::from_secs(1)), chain.last_accepted_exits()).await {
+                Ok(Ok(n)) => accepted_exits = n,
+                Ok(Err(e)) => warn!("API: cannot read the accepted exits reports from the NodeManager: {e}"),
+                Err(_) => warn!("API: reading the accepted exits reports from the NodeManager timed out"),
+            }
         }
         // Reading the store and computing the view takes a while with thousands of operators
         // (0.3 s for 2,000 in the dev profile, docs/benchmarks.md): off the runtime's workers,
         // which keep answering requests meanwhile.
         let mut current = state.take().expect("the refresh state is put back after each round");
         let (current, result) = match tokio::task::spawn_blocking(move || {
-            let result = current.next(accepted);
+            let result = current.next(accepted, accepted_exits);
             (current, result)
         })
         .await
@@ -259,8 +270,8 @@ struct Refresh {
 impl Refresh {
     /// A new view when the store moved on, with the notifications that are new or changed
     /// since the last one (none for the first view: the streams start from the list).
-    fn next(&mut self, accepted: u64) -> Result<Option<(Snapshot, Vec<Notification>)>, String> {
-        let marks = self.builder.marks(accepted)?;
+    fn next(&mut self, accepted: u64, accepted_exits: u64) -> Result<Option<(Snapshot, Vec<Notification>)>, String> {
+        let marks = self.builder.marks(accepted, accepted_exits)?;
         if self.last == Some(marks) {
             return Ok(None);
         }

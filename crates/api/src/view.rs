@@ -7,7 +7,7 @@ use claystack_accounting::Tally;
 use claystack_genesis::Genesis;
 use claystack_notify::running::RunningSpan;
 use claystack_notify::{
-    notifications, running_frame, tally_window, Closed, Inputs, Notification, Params, RunningFrame,
+    notifications, running_frame, tally_window, Closed, ExitsClosed, Inputs, Notification, Params, RunningFrame,
 };
 use claystack_primitives::{Epoch, ReportKind};
 use claystack_report::{frame_of, leaf_values, tree_of, BondHeld};
@@ -104,6 +104,8 @@ pub struct Marks {
     pub next_epoch: Option<Epoch>,
     pub latest_report: u64,
     pub accepted: u64,
+    /// The highest exits report the NodeManager accepted, as last read (0: none or unknown).
+    pub accepted_exits: u64,
 }
 
 /// Builds snapshots, keeping the parsed reports it already read.
@@ -120,12 +122,12 @@ impl Builder {
         Builder { store, genesis, params, closed: BTreeMap::new(), summaries: Vec::new() }
     }
 
-    /// The store's current marks (the accepted number is the caller's).
-    pub fn marks(&self, accepted: u64) -> Result<Marks, String> {
+    /// The store's current marks (the accepted numbers, rewards and exits, are the caller's).
+    pub fn marks(&self, accepted: u64, accepted_exits: u64) -> Result<Marks, String> {
         let next_epoch = self.store.accounting_cursor().map_err(|e| e.to_string())?.map(|c| c.next_epoch);
         let latest_report =
             self.store.latest_report(ReportKind::Rewards).map_err(|e| e.to_string())?.map_or(0, |(n, _)| n);
-        Ok(Marks { next_epoch, latest_report, accepted })
+        Ok(Marks { next_epoch, latest_report, accepted, accepted_exits })
     }
 
     /// A snapshot at `marks`.
@@ -183,6 +185,8 @@ impl Builder {
                 running: snap.running.as_ref(),
                 accepted: marks.accepted,
                 bonds: &held,
+                exits_reports: &self.exits_reports(marks.accepted_exits)?,
+                accepted_exits: marks.accepted_exits,
             },
         );
         snap.operators = operators(&recent, snap.running.as_ref(), &held);
@@ -234,6 +238,19 @@ impl Builder {
                 serde_json::from_slice(&bytes).map_err(|e| format!("stored bonds of report {latest} do not parse: {e}"))
             }
         }
+    }
+
+    /// The latest `history_reports` exits reports the NodeManager accepted, as stored (one this
+    /// node did not store is left out: it has not closed it yet).
+    fn exits_reports(&self, accepted: u64) -> Result<Vec<ExitsClosed>, String> {
+        let from = accepted.saturating_sub(self.params.history_reports.max(1) - 1).max(1);
+        let mut out = Vec::new();
+        for number in from..=accepted {
+            if let Some(stored) = self.store.report(ReportKind::Exits, number).map_err(|e| e.to_string())? {
+                out.push(ExitsClosed::parse(number, &stored.report).map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(out)
     }
 
     fn committee(&self, latest: u64) -> Result<CommitteeState, String> {

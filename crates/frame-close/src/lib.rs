@@ -21,7 +21,7 @@ use thiserror::Error;
 mod exits;
 mod registry;
 pub use exits::{stored_exits, ClosedExits, ComputedExits, ExitsCloser, ExitsReader, ExitsWaiting};
-pub use registry::{frame_flows, Measured, MeasuredInputs, ReferenceReader};
+pub use registry::{compliance_lines, exits_asked, frame_flows, Measured, MeasuredInputs, ReferenceReader};
 
 /// Why a frame could not be closed. Messages name the report, the file or the epochs and
 /// what to do in this crate's terms; the binary adds its flags and config keys. Causes are

@@ -18,7 +18,8 @@
 //!   **observed SSV price** from the feed's latest round, at the reference block.
 //!
 //! From these, `claystack_report::consensus_rewards` gives the consensus-layer part of `T`,
-//! `claystack_report::beacon_facts` the slashings and exits, and `claystack_report`'s onchain
+//! `claystack_exits::frame_facts` the slashings and exits (and `classify_all` each exit's
+//! compliance for the frame log), and `claystack_report`'s onchain
 //! rules the fees and the observed price. Whatever cannot be read yet (the execution node is
 //! behind, the feed is stale, no agreed price applies) makes the node wait with one line
 //! saying what and why; it never signs a guess.
@@ -30,11 +31,12 @@ use claystack_execution::alloy::primitives::Address;
 use claystack_execution::{
     to_rewards_registry, RegistryReader, RegistrySnapshot, RewardsInputsReader, Rpc, ValidatorStatus,
 };
+use claystack_exits::{ExitAsked, ExitKind};
 use claystack_genesis::Genesis;
-use claystack_primitives::{hex, BeaconSpec, Epoch, ValidatorInfo};
+use claystack_primitives::{hex, BeaconSpec, Epoch, ValidatorInfo, FAR_FUTURE_EPOCH};
 use claystack_report::{
-    beacon_facts, consensus_rewards, execution_fees_wei, observed_wei_per_ssv, BondHeld, ChainReadings,
-    ConsensusRewards, ExitRequest, ExternalInputs, FeedRound, ValidatorValue,
+    consensus_rewards, execution_fees_wei, observed_wei_per_ssv, AskedExit, BondHeld, ChainReadings, ConsensusRewards,
+    ExitCompliance, ExitOutcome, ExternalInputs, FeedRound, ValidatorValue,
 };
 use claystack_rewards::{Adjustment, Facts, Registry, RewardsSource, SsvPrice};
 use claystack_store::Store;
@@ -108,6 +110,8 @@ pub struct Measured {
     pub slashed: Vec<u64>,
     /// Every registry operator's bond at the reference block, ascending by address.
     pub bonds: Vec<BondHeld>,
+    /// Each exit's compliance at the frame's last state, ascending by validator.
+    pub exits: Vec<ExitCompliance>,
 }
 
 impl Measured {
@@ -127,6 +131,7 @@ impl Measured {
             chain: Some(self.chain),
             slashed: self.slashed,
             bonds: self.bonds,
+            exits: self.exits,
         }
     }
 }
@@ -160,6 +165,61 @@ fn bonds_held(number: u64, snapshot: &RegistrySnapshot) -> Result<Vec<BondHeld>,
     Ok(bonds)
 }
 
+/// The exits the registry records at the reference block, as the exits crate takes them
+/// (`NodeManager.publishExit` sets the status and `exitEpoch`): `ExitRequested` is a requested
+/// exit by `exitEpoch`; `VoluntaryExitRequested` a voluntary one, by its slot once an exits
+/// report published it, else (an open request, `exitEpoch == 0`) by `FAR_FUTURE_EPOCH`, so an
+/// exit made meanwhile is voluntary, not forced. `Exited` is never set by the contracts; were
+/// it set, the operator's exit was one it asked for. `index_of` maps public keys to beacon
+/// indices; a key without an index (not deposited) is skipped.
+pub fn exits_asked(snapshot: &RegistrySnapshot, index_of: &BTreeMap<[u8; 48], u64>) -> Vec<ExitAsked> {
+    snapshot
+        .validators
+        .iter()
+        .filter_map(|v| {
+            let validator = *index_of.get(&v.pubkey)?;
+            let (kind, exit_by_epoch) = match v.status {
+                ValidatorStatus::ExitRequested => (ExitKind::Requested, v.exit_epoch),
+                ValidatorStatus::VoluntaryExitRequested | ValidatorStatus::Exited => {
+                    (ExitKind::Voluntary, if v.exit_epoch == 0 { FAR_FUTURE_EPOCH } else { v.exit_epoch })
+                }
+                ValidatorStatus::None | ValidatorStatus::Active => return None,
+            };
+            Some(ExitAsked { validator, kind, exit_by_epoch })
+        })
+        .collect()
+}
+
+/// `classify_all`'s compliance as the frame log lists it.
+pub fn compliance_lines(compliance: &[claystack_exits::Compliance]) -> Vec<ExitCompliance> {
+    use claystack_exits::Outcome;
+    compliance
+        .iter()
+        .map(|c| {
+            let (outcome, exit_epoch, late_epochs, slashed) = match c.outcome {
+                Outcome::Pending => (ExitOutcome::Pending, None, 0, false),
+                Outcome::Timely { exit_epoch } => (ExitOutcome::Timely, Some(exit_epoch), 0, false),
+                Outcome::Late { exit_epoch, late_epochs } => (ExitOutcome::Late, exit_epoch, late_epochs, false),
+                Outcome::Never { exit_epoch, late_epochs } => (ExitOutcome::Never, exit_epoch, late_epochs, false),
+                Outcome::Forced { exit_epoch, slashed } => (ExitOutcome::Forced, exit_epoch, 0, slashed),
+            };
+            ExitCompliance {
+                validator: c.validator,
+                kind: c.asked.map(|a| match a.kind {
+                    ExitKind::Requested => AskedExit::Requested,
+                    ExitKind::Voluntary => AskedExit::Voluntary,
+                }),
+                exit_by_epoch: c.asked.map(|a| a.exit_by_epoch).filter(|&e| e != FAR_FUTURE_EPOCH),
+                outcome,
+                exit_epoch,
+                late_epochs,
+                slashed,
+                exited: c.exited,
+            }
+        })
+        .collect()
+}
+
 /// Reads a frame's measured inputs: the protocol's contracts at the reference blocks,
 /// validator records and pending deposits at the frame's boundary states.
 pub struct ReferenceReader {
@@ -168,6 +228,9 @@ pub struct ReferenceReader {
     contracts: RewardsInputsReader,
     /// Genesis `ssv_price_source.max_age_secs`.
     feed_max_age_secs: u64,
+    /// Genesis `exits.rules.grace_epochs`; `None` without an exits section (no grace, no
+    /// *never*).
+    grace_epochs: Option<u64>,
 }
 
 impl ReferenceReader {
@@ -185,6 +248,7 @@ impl ReferenceReader {
                 address(c.ssv_price_feed),
             ),
             feed_max_age_secs: genesis.ssv_price_source.max_age_secs,
+            grace_epochs: genesis.exits.as_ref().map(|e| e.rules.grace_epochs),
         }
     }
 
@@ -304,26 +368,12 @@ impl ReferenceReader {
         let (_, start) = self.values(number, &spec, start_slot, &pubkeys).await?;
         let index_of: BTreeMap<[u8; 48], u64> = end.iter().filter_map(|(key, v)| v.index.map(|i| (*key, i))).collect();
         let registry = to_rewards_registry(&snapshot, &index_of);
-        let requests: Vec<ExitRequest> = snapshot
-            .validators
-            .iter()
-            .filter_map(|v| {
-                let validator = *index_of.get(&v.pubkey)?;
-                match v.status {
-                    // An exit the owner confirmed was one the operator or the protocol asked for;
-                    // which one is not recorded, and only its exit matters here.
-                    ValidatorStatus::VoluntaryExitRequested | ValidatorStatus::Exited => {
-                        Some(ExitRequest::Voluntary { validator, exit_epoch: v.exit_epoch })
-                    }
-                    ValidatorStatus::ExitRequested => {
-                        Some(ExitRequest::Requested { validator, deadline_epoch: v.exit_epoch })
-                    }
-                    ValidatorStatus::None | ValidatorStatus::Active => None,
-                }
-            })
-            .collect();
+        let asked = exits_asked(&snapshot, &index_of);
         let rewards = consensus_rewards(&pubkeys, &start, &end, flows);
-        let facts = beacon_facts(frame, &records, &requests);
+        let facts = claystack_exits::frame_facts(frame, &asked, &records, self.grace_epochs);
+        // Without a grace nothing is ever *never*: late has no end.
+        let grace = self.grace_epochs.unwrap_or(u64::MAX);
+        let exits = compliance_lines(&claystack_exits::classify_all(&asked, &records, frame.1, grace));
         let mut slashed: Vec<u64> = records.iter().filter(|r| r.slashed).map(|r| r.index).collect();
         slashed.sort_unstable();
         slashed.dedup();
@@ -360,6 +410,7 @@ impl ReferenceReader {
             chain: contracts.readings,
             slashed,
             bonds,
+            exits,
         }))
     }
 
@@ -449,4 +500,67 @@ struct ContractReadings {
 
 fn source(number: u64, message: String) -> FrameCloseError {
     FrameCloseError::Source { number, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use claystack_execution::ValidatorEntry;
+    use claystack_exits::{classify_all, Outcome};
+
+    fn entry(id: u64, status: ValidatorStatus, exit_epoch: u64) -> ValidatorEntry {
+        ValidatorEntry { id, pubkey: [id as u8; 48], node_ids: vec![1], status, exit_epoch }
+    }
+
+    #[test]
+    fn the_registry_maps_to_the_exits_asked_for_by_status_and_exit_epoch() {
+        let snapshot = RegistrySnapshot {
+            block: 30,
+            operators: Vec::new(),
+            nodes: Vec::new(),
+            validators: vec![
+                entry(1, ValidatorStatus::Active, 0),
+                entry(2, ValidatorStatus::ExitRequested, 120),
+                entry(3, ValidatorStatus::VoluntaryExitRequested, 90),
+                entry(4, ValidatorStatus::VoluntaryExitRequested, 0),
+                entry(5, ValidatorStatus::ExitRequested, 50),
+                entry(6, ValidatorStatus::None, 0),
+            ],
+        };
+        // Validator 5's key has no beacon index yet: skipped.
+        let index_of: BTreeMap<[u8; 48], u64> = [1u64, 2, 3, 4, 6].iter().map(|&i| ([i as u8; 48], 100 + i)).collect();
+        let asked = exits_asked(&snapshot, &index_of);
+        let requested = |validator, exit_by_epoch| ExitAsked { validator, kind: ExitKind::Requested, exit_by_epoch };
+        let voluntary = |validator, exit_by_epoch| ExitAsked { validator, kind: ExitKind::Voluntary, exit_by_epoch };
+        assert_eq!(asked, vec![requested(102, 120), voluntary(103, 90), voluntary(104, FAR_FUTURE_EPOCH)]);
+
+        // An open voluntary request exited: voluntary and timely, not forced; the log shows no
+        // exit-by epoch for it.
+        let record = ValidatorInfo {
+            index: 104,
+            status: String::new(),
+            pubkey: String::new(),
+            balance_gwei: 0,
+            effective_balance_gwei: 0,
+            slashed: false,
+            activation_epoch: 0,
+            exit_epoch: 40,
+            withdrawable_epoch: 296,
+        };
+        let compliance = classify_all(&asked, &[record], 50, 10);
+        let open = compliance.iter().find(|c| c.validator == 104).unwrap();
+        assert_eq!(open.outcome, Outcome::Timely { exit_epoch: 40 });
+        let lines = compliance_lines(&compliance);
+        let line = lines.iter().find(|l| l.validator == 104).unwrap();
+        assert_eq!(
+            (line.kind, line.exit_by_epoch, line.outcome, line.exit_epoch, line.exited),
+            (Some(AskedExit::Voluntary), None, ExitOutcome::Timely, Some(40), true)
+        );
+        // Requested by 120 with no record (not exited) at 50: pending.
+        let pending = lines.iter().find(|l| l.validator == 102).unwrap();
+        assert_eq!(
+            (pending.kind, pending.exit_by_epoch, pending.outcome),
+            (Some(AskedExit::Requested), Some(120), ExitOutcome::Pending)
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! hold all of it but each node's registration epoch, which the engine only checks against
 //! the frame's end. [`registry_of`] rebuilds it, so the running frame needs no other input.
 
+use claystack_exits::ExitsReport;
 use claystack_report::FrameLog;
 use claystack_rewards::{Node, Operator, Registry, RewardsReport, Validator};
 use thiserror::Error;
@@ -19,6 +20,35 @@ pub enum ClosedError {
     /// before frame logs existed has none).
     #[error("stored report {number}: frame-log.json does not parse: {error}")]
     Log { number: u64, error: serde_json::Error },
+    /// A stored exits report's bytes are not an exits report.
+    #[error("stored exits report {number}: report.json does not parse: {error}")]
+    Exits { number: u64, error: serde_json::Error },
+    /// A stored exits report says another number than the one it is stored under.
+    #[error("stored exits report {number}: its report.json is report {found}")]
+    ExitsNumber { number: u64, found: u64 },
+}
+
+/// A stored exits report (`StoredReport.report` is `claystack_exits::ExitsReport::bytes()`),
+/// parsed: its leaves are the exits it publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitsClosed {
+    pub report: ExitsReport,
+}
+
+impl ExitsClosed {
+    /// Parses stored exits report `number`'s bytes.
+    pub fn parse(number: u64, report: &[u8]) -> Result<ExitsClosed, ClosedError> {
+        let report: ExitsReport =
+            serde_json::from_slice(report).map_err(|error| ClosedError::Exits { number, error })?;
+        if report.number != number {
+            return Err(ClosedError::ExitsNumber { number, found: report.number });
+        }
+        Ok(ExitsClosed { report })
+    }
+
+    pub fn number(&self) -> u64 {
+        self.report.number
+    }
 }
 
 /// One closed report: what the committee signed, and why its numbers are what they are.

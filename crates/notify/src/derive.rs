@@ -12,12 +12,13 @@
 //!   When the window moves on (a report closes) old notifications leave the list.
 //! - The list is sorted by id: canonical, and the same on every node.
 
-use crate::closed::Closed;
+use crate::closed::{Closed, ExitsClosed};
 use crate::notification::{id, Kind, Notification, Part, Point, Severity};
 use crate::running::RunningFrame;
 use claystack_accounting::EpochTally;
+use claystack_exits::ExitKind;
 use claystack_primitives::{Epoch, ValidatorIndex};
-use claystack_report::{frame_of, leaf_values, tree_of};
+use claystack_report::{frame_of, leaf_values, tree_of, AskedExit, ExitCompliance, ExitOutcome};
 use claystack_rewards::{Address, Economics, NodeId, PenaltyKind, RewardsReport};
 use std::collections::BTreeMap;
 
@@ -50,6 +51,11 @@ pub struct Inputs<'a> {
     pub accepted: u64,
     /// Operators' bonds held, in wei, when known (from the execution chain).
     pub bonds: &'a [(Address, u128)],
+    /// The latest stored exits reports, ascending by number; only those numbered up to
+    /// [`Inputs::accepted_exits`] raise notifications.
+    pub exits_reports: &'a [ExitsClosed],
+    /// The highest exits report number the NodeManager accepted (0: none, or not known).
+    pub accepted_exits: u64,
 }
 
 /// The epochs the tally-based kinds look at: from the first epoch of the latest closed
@@ -74,9 +80,10 @@ pub fn notifications(params: &Params, inputs: &Inputs<'_>) -> Vec<Notification> 
         bonds(latest, inputs.bonds, &mut out);
     }
     slashed_seen(inputs.reports, &mut out);
+    exits_published(inputs, &mut out);
+    exit_compliance(inputs.reports, &mut out);
     for closed in inputs.reports {
         penalties_and_slashings(closed, &mut out);
-        exits(closed, &mut out);
         if closed.number() <= inputs.accepted {
             let n = closed.number();
             out.push(Notification {
@@ -288,6 +295,7 @@ fn penalties_and_slashings(closed: &Closed, out: &mut Vec<Notification>) {
                     PenaltyKind::Slashing => "slashing",
                     PenaltyKind::LateExit => "late_exit",
                     PenaltyKind::ForcedExit => "forced_exit",
+                    PenaltyKind::NeverExit => "never_exit",
                 };
                 let validator = p.validator.unwrap_or(u64::MAX);
                 out.push(Notification {
@@ -328,40 +336,178 @@ fn penalties_and_slashings(closed: &Closed, out: &mut Vec<Notification>) {
     }
 }
 
-/// Requested exits a report saw: overdue (no exit by the deadline) or confirmed.
-fn exits(closed: &Closed, out: &mut Vec<Notification>) {
-    let n = closed.number();
-    for e in &closed.log.facts.requested_exits {
-        let (kind, severity, at, message) = match e.exit_epoch {
-            Some(x) if x <= e.deadline_epoch => (
-                Kind::ExitConfirmed,
-                Severity::Info,
-                x,
-                format!("validator {} exited at epoch {x}, by its deadline {}", e.validator, e.deadline_epoch),
-            ),
-            Some(x) => (
-                Kind::ExitConfirmed,
-                Severity::Warning,
-                x,
-                format!("validator {} exited at epoch {x}, after its deadline {}", e.validator, e.deadline_epoch),
-            ),
-            None => (
-                Kind::ExitOverdue,
-                Severity::Critical,
-                e.deadline_epoch,
-                format!(
-                    "validator {} was asked to exit by epoch {} and has not; exit it now, late epochs are penalized",
-                    e.validator, e.deadline_epoch
+/// The first report (of those given) whose frame log shows `validator`'s exit confirmed, with
+/// its exit epoch.
+fn confirmed_in(reports: &[Closed], validator: ValidatorIndex) -> Option<(u64, Option<Epoch>)> {
+    reports.iter().find_map(|closed| {
+        let c = closed.log.exits.iter().find(|c| c.validator == validator && c.exited)?;
+        Some((closed.number(), c.exit_epoch))
+    })
+}
+
+/// One notification per node of `validator`'s cluster in the latest report (`operator` then
+/// is the node's owner), or one for `operator` when no report knows the validator yet.
+#[allow(clippy::too_many_arguments)]
+fn per_node_or_operator(
+    out: &mut Vec<Notification>,
+    latest: Option<&Closed>,
+    kind: Kind,
+    severity: Severity,
+    operator: Address,
+    validator: ValidatorIndex,
+    event: &[Part],
+    raised_at: Point,
+    resolved_at: Option<Point>,
+    message: &str,
+) {
+    let nodes: Vec<(Option<NodeId>, Address)> = match latest {
+        Some(closed) if clusters(closed).contains_key(&validator) => {
+            let owners = owners(&closed.report);
+            clusters(closed)[&validator]
+                .iter()
+                .map(|&n| (Some(n), owners.get(&n).copied().unwrap_or(operator)))
+                .collect()
+        }
+        _ => vec![(None, operator)],
+    };
+    for (node, owner) in nodes {
+        let mut parts = vec![node.map_or(Part::Address(owner), Part::U64), Part::U64(validator)];
+        parts.extend_from_slice(event);
+        out.push(Notification {
+            id: id(kind, &parts),
+            kind,
+            severity,
+            operator: Some(owner),
+            node,
+            validator: Some(validator),
+            raised_at,
+            resolved_at,
+            message: message.to_string(),
+            amount_wei: None,
+            proof: None,
+        });
+    }
+}
+
+/// Each exit an accepted exits report publishes: `exit_requested` (with its deadline) or
+/// `exit_slot_assigned` (with its slot), raised at the report's reference epoch and resolved
+/// when a rewards report's frame log shows the exit confirmed. An exit listed again by a
+/// later report (the same leaf) is one notification, raised by the first.
+fn exits_published(inputs: &Inputs<'_>, out: &mut Vec<Notification>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for exits in inputs.exits_reports.iter().filter(|e| e.number() <= inputs.accepted_exits) {
+        let n = exits.number();
+        for leaf in &exits.report.leaves {
+            if !seen.insert((leaf.validator, leaf.kind, leaf.exit_by_epoch)) {
+                continue;
+            }
+            let (v, by) = (leaf.validator, leaf.exit_by_epoch);
+            let (kind, severity, message) = match leaf.kind {
+                ExitKind::Requested => (
+                    Kind::ExitRequested,
+                    Severity::Warning,
+                    format!(
+                        "exits report {n} asks validator {v} to exit by epoch {by}: sign and broadcast its voluntary \
+                         exit so its exit epoch comes by then; each late epoch is charged, and past the grace the rest \
+                         of the cap is taken from the bond. Keep its nodes running until the exit is confirmed"
+                    ),
                 ),
+                ExitKind::Voluntary => (
+                    Kind::ExitSlotAssigned,
+                    Severity::Info,
+                    format!(
+                        "exits report {n} gives validator {v}'s voluntary exit the slot epoch {by}: sign and broadcast \
+                         its exit so its exit epoch comes by then; keep its nodes running until the exit is confirmed"
+                    ),
+                ),
+            };
+            let resolved = confirmed_in(inputs.reports, v).map(|(r, e)| Point { epoch: e, report: Some(r) });
+            per_node_or_operator(
+                out,
+                inputs.reports.last(),
+                kind,
+                severity,
+                leaf.operator,
+                v,
+                &[Part::U64(by)],
+                Point::epoch(exits.report.reference_epoch),
+                resolved,
+                &message,
+            );
+        }
+    }
+}
+
+/// From the frame logs' compliance lists (requested and voluntary exits alike): an exit past
+/// its exit-by epoch and not made is overdue from the first report that shows it until the
+/// first that shows it confirmed; an exit made is confirmed at the first report that shows it.
+/// Exits nobody asked for are the slashing and penalty notifications' business.
+fn exit_compliance(reports: &[Closed], out: &mut Vec<Notification>) {
+    let mut overdue: BTreeMap<ValidatorIndex, (u64, &Closed, &ExitCompliance)> = BTreeMap::new();
+    let mut confirmed: BTreeMap<ValidatorIndex, (&Closed, &ExitCompliance)> = BTreeMap::new();
+    for closed in reports {
+        for c in closed.log.exits.iter().filter(|c| c.kind.is_some()) {
+            let late = matches!(c.outcome, ExitOutcome::Late | ExitOutcome::Never);
+            if late && !c.exited {
+                overdue.entry(c.validator).or_insert((closed.number(), closed, c));
+            }
+            if c.exited {
+                confirmed.entry(c.validator).or_insert((closed, c));
+            }
+        }
+    }
+    let what = |c: &ExitCompliance| match c.kind {
+        Some(AskedExit::Requested) => "was asked to exit",
+        _ => "has its voluntary exit slot",
+    };
+    for (&v, &(n, closed, c)) in &overdue {
+        let by = c.exit_by_epoch.unwrap_or_default();
+        let (severity, consequence) = match c.kind {
+            Some(AskedExit::Requested) => (
+                Severity::Critical,
+                "exit it now: each late epoch is charged, and past the grace the rest of the cap is taken from the bond",
+            ),
+            _ => (Severity::Warning, "exit it now; a voluntary exit costs nothing, but the protocol counts on it"),
+        };
+        let message = format!("validator {v} {} by epoch {by} and has not exited; {consequence}", what(c));
+        let resolved = confirmed.get(&v).map(|(r, c)| Point { epoch: c.exit_epoch, report: Some(r.number()) });
+        per_node(
+            out,
+            closed,
+            Kind::ExitOverdue,
+            severity,
+            v,
+            &[Part::U64(by)],
+            Point { epoch: Some(by), report: Some(n) },
+            resolved,
+            &message,
+        );
+    }
+    for (&v, &(closed, c)) in &confirmed {
+        let n = closed.number();
+        let at = c.exit_epoch.unwrap_or_default();
+        let (severity, message) = match (c.outcome, c.exit_by_epoch) {
+            (ExitOutcome::Timely, Some(by)) => {
+                (Severity::Info, format!("validator {v} exited at epoch {at}, by its exit-by epoch {by}"))
+            }
+            (ExitOutcome::Timely, None) => {
+                (Severity::Info, format!("validator {v} exited at epoch {at}, as its operator asked"))
+            }
+            (ExitOutcome::Forced, _) => {
+                (Severity::Warning, format!("validator {v} exited at epoch {at}, forced (slashed)"))
+            }
+            (_, by) => (
+                Severity::Warning,
+                format!("validator {v} exited at epoch {at}, after its exit-by epoch {}", by.unwrap_or_default()),
             ),
         };
         per_node(
             out,
             closed,
-            kind,
+            Kind::ExitConfirmed,
             severity,
-            e.validator,
-            &[Part::U64(e.deadline_epoch), Part::U64(n)],
+            v,
+            &[Part::U64(c.exit_by_epoch.unwrap_or(u64::MAX))],
             Point { epoch: Some(at), report: Some(n) },
             None,
             &message,

@@ -22,9 +22,14 @@ pub enum Kind {
     BondBelowRequirement,
     /// The NodeManager accepted a report.
     ReportAccepted,
-    /// A requested exit's deadline passed before the validator's exit epoch.
+    /// An accepted exits report asks a validator to exit by a deadline.
+    ExitRequested,
+    /// An accepted exits report gives an operator's voluntary exit its slot.
+    ExitSlotAssigned,
+    /// An exit asked for (requested, or voluntary with a slot) is past its exit-by epoch and
+    /// the validator has not exited.
     ExitOverdue,
-    /// A requested exit happened (on time or late).
+    /// An exit asked for happened: the beacon chain's exit epoch is reached.
     ExitConfirmed,
 }
 
@@ -39,12 +44,14 @@ impl Kind {
             Kind::RewardsClaimable => "rewards_claimable",
             Kind::BondBelowRequirement => "bond_below_requirement",
             Kind::ReportAccepted => "report_accepted",
+            Kind::ExitRequested => "exit_requested",
+            Kind::ExitSlotAssigned => "exit_slot_assigned",
             Kind::ExitOverdue => "exit_overdue",
             Kind::ExitConfirmed => "exit_confirmed",
         }
     }
 
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::ValidatorOffline,
         Kind::PerformanceBelowBand,
         Kind::Slashing,
@@ -52,6 +59,8 @@ impl Kind {
         Kind::RewardsClaimable,
         Kind::BondBelowRequirement,
         Kind::ReportAccepted,
+        Kind::ExitRequested,
+        Kind::ExitSlotAssigned,
         Kind::ExitOverdue,
         Kind::ExitConfirmed,
     ];

@@ -104,6 +104,7 @@ pub fn running_frame(
         chain: None,
         slashed: Vec::new(),
         bonds: Vec::new(),
+        exits: Vec::new(),
     };
     let built =
         build(economics, inputs, number, span.frame, tallies).map_err(|error| RunningError::Build { number, error })?;

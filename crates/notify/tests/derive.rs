@@ -6,8 +6,8 @@ use claystack_accounting::{EpochTally, Tally};
 use claystack_notify::running::RunningSpan;
 use claystack_notify::{notifications, running_frame, tally_window, Closed, Inputs, Kind, Params, Severity};
 use claystack_primitives::hex;
-use claystack_report::{build, frame_of, report_bytes, ExternalInputs};
-use claystack_rewards::{Address, Economics, RequestedExit, Slashing};
+use claystack_report::{build, frame_of, report_bytes, AskedExit, ExitCompliance, ExitOutcome, ExternalInputs};
+use claystack_rewards::{Address, Economics, Slashing};
 
 const FRAMES: &str = include_str!("../../frame-close/tests/data/frames.json");
 
@@ -62,7 +62,10 @@ fn file() -> ExternalInputs {
 }
 
 fn list(reports: &[Closed], tallies: &[EpochTally], accepted: u64) -> Vec<claystack_notify::Notification> {
-    notifications(&Params::default(), &Inputs { reports, tallies, running: None, accepted, bonds: &[] })
+    notifications(
+        &Params::default(),
+        &Inputs { reports, tallies, running: None, accepted, bonds: &[], exits_reports: &[], accepted_exits: 0 },
+    )
 }
 
 #[test]
@@ -126,14 +129,10 @@ fn claims_come_with_a_proof_of_the_reports_root() {
 }
 
 #[test]
-fn penalties_slashings_exits_and_accepted_reports_are_listed_from_the_reports() {
+fn penalties_slashings_and_accepted_reports_are_listed_from_the_reports() {
     let tallies = epochs(0, 7, &[], &[]);
     let mut f = file();
     f.facts.slashings = vec![Slashing { validator: 9, epoch: 2 }];
-    f.facts.requested_exits = vec![
-        RequestedExit { validator: 0, deadline_epoch: 2, exit_epoch: None },
-        RequestedExit { validator: 1, deadline_epoch: 2, exit_epoch: Some(1) },
-    ];
     let r1 = closed(1, f, &tallies, None);
     let r2 = closed(2, file(), &tallies, Some(&r1));
     let all = list(&[r1.clone(), r2.clone()], &tallies, 1);
@@ -144,9 +143,6 @@ fn penalties_slashings_exits_and_accepted_reports_are_listed_from_the_reports() 
         all.iter().filter(|n| n.kind == Kind::PenaltyApplied && n.validator == Some(9) && n.node == Some(7)).collect();
     assert!(!charged.is_empty(), "the slashing penalty of node 7 is listed");
     assert!(charged.iter().all(|n| n.amount_wei.as_deref().is_some_and(|a| a != "0")));
-    let overdue: Vec<_> = all.iter().filter(|n| n.kind == Kind::ExitOverdue).collect();
-    assert_eq!(overdue.iter().map(|n| n.validator).collect::<Vec<_>>(), vec![Some(0)]);
-    assert!(all.iter().any(|n| n.kind == Kind::ExitConfirmed && n.validator == Some(1)));
     let accepted: Vec<_> = all.iter().filter(|n| n.kind == Kind::ReportAccepted).map(|n| n.raised_at.report).collect();
     assert_eq!(accepted, vec![Some(1)], "only what the NodeManager accepted");
     // Claims: only from the latest report.
@@ -161,7 +157,15 @@ fn a_known_bond_below_the_requirement_is_raised_with_the_shortfall() {
     let bonds = [(op.address, op.bond_requirement_wei - 1)];
     let all = notifications(
         &Params::default(),
-        &Inputs { reports: std::slice::from_ref(&r1), tallies: &tallies, running: None, accepted: 0, bonds: &bonds },
+        &Inputs {
+            reports: std::slice::from_ref(&r1),
+            tallies: &tallies,
+            running: None,
+            accepted: 0,
+            bonds: &bonds,
+            exits_reports: &[],
+            accepted_exits: 0,
+        },
     );
     let short: Vec<_> = all.iter().filter(|n| n.kind == Kind::BondBelowRequirement).collect();
     assert_eq!(short.len(), 1);
@@ -169,7 +173,15 @@ fn a_known_bond_below_the_requirement_is_raised_with_the_shortfall() {
     let enough = [(op.address, op.bond_requirement_wei)];
     let all = notifications(
         &Params::default(),
-        &Inputs { reports: std::slice::from_ref(&r1), tallies: &tallies, running: None, accepted: 0, bonds: &enough },
+        &Inputs {
+            reports: std::slice::from_ref(&r1),
+            tallies: &tallies,
+            running: None,
+            accepted: 0,
+            bonds: &enough,
+            exits_reports: &[],
+            accepted_exits: 0,
+        },
     );
     assert!(!all.iter().any(|n| n.kind == Kind::BondBelowRequirement));
 }
@@ -197,6 +209,8 @@ fn the_running_frame_projects_penalties_with_the_reports_engine() {
             running: Some(&running),
             accepted: 0,
             bonds: &[],
+            exits_reports: &[],
+            accepted_exits: 0,
         },
     );
     let warned: Vec<_> = all.iter().filter(|n| n.kind == Kind::PerformanceBelowBand).collect();
@@ -240,4 +254,176 @@ fn a_slashed_validator_is_raised_at_the_first_report_that_sees_it_not_when_it_is
     assert_eq!(slash.len(), 2, "seen once, and final once: {slash:?}");
     assert!(slash.iter().any(|n| n.id == seen[0].id && n.raised_at.report == Some(1)));
     assert!(slash.iter().any(|n| n.raised_at.report == Some(3) && n.id != seen[0].id));
+}
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+
+/// Exits report 1 at reference epoch 3 as the lead's closer stores it (`ExitsReport::bytes()`),
+/// parsed back: demand for 64 ETH, validator 10's voluntary request served (slot 3 + 2 = 5)
+/// and one requested exit, validator 0 (the only other active candidate), by 3 + 3 = 6.
+fn exits_report_1() -> claystack_notify::ExitsClosed {
+    use claystack_exits::{
+        exits_report, Candidate, DemandRules, ExitRules, ExitsInputs, Liquidity, Status, Targets, VoluntaryRequest,
+        VoluntaryRules,
+    };
+    let rules = ExitRules {
+        demand: DemandRules { per_exit_wei: 32 * ETH, max_per_report: 10 },
+        voluntary: VoluntaryRules { capacity_per_report: 2, exit_within_epochs: 2, fast_track_exit_within_epochs: 1 },
+        targets: Targets::default(),
+        requested_exit_within_epochs: 3,
+        grace_epochs: 4,
+    };
+    let candidate = |validator, operator: u8| Candidate {
+        validator,
+        operator: Address([operator; 20]),
+        node_type: "direct".into(),
+        location: "eu".into(),
+        score_bps: 5000,
+        status: Status::Active,
+        balance_gwei: 32_000_000_000,
+    };
+    let inputs = ExitsInputs {
+        number: 1,
+        reference_epoch: 3,
+        liquidity: Liquidity { unmet_demand_wei: 64 * ETH, buffer_wei: 0 },
+        candidates: vec![candidate(0, 0x11), candidate(10, 0x33)],
+        voluntary_requests: vec![VoluntaryRequest {
+            validator: 10,
+            operator: Address([0x33; 20]),
+            block: 7,
+            log_index: 0,
+            fast_track: false,
+        }],
+    };
+    let report = exits_report(&rules, &inputs).unwrap();
+    claystack_notify::ExitsClosed::parse(1, &report.bytes()).unwrap()
+}
+
+fn line(validator: u64, kind: AskedExit, by: u64, outcome: ExitOutcome, exit: Option<u64>, r: u64) -> ExitCompliance {
+    ExitCompliance {
+        validator,
+        kind: Some(kind),
+        exit_by_epoch: Some(by),
+        outcome,
+        exit_epoch: exit,
+        late_epochs: 0,
+        slashed: false,
+        exited: exit.is_some_and(|e| r >= e),
+    }
+}
+
+#[test]
+fn exits_are_raised_from_accepted_exits_reports_and_the_frame_logs_compliance() {
+    let exits = [exits_report_1()];
+    let leaves: Vec<_> = exits[0].report.leaves.iter().map(|l| (l.validator, l.exit_by_epoch)).collect();
+    assert_eq!(leaves, vec![(0, 6), (10, 5)]);
+    let tallies = epochs(0, 11, &[], &[]);
+    // Report 1 (epochs 0..=3): nothing due. Report 2 (4..=7): 0 is late and not out, 10 exited
+    // at 5 by its slot, 11's voluntary slot 6 passed without an exit. Report 3 (8..=11): 0
+    // exited at 9, 11 at 10.
+    use AskedExit::{Requested, Voluntary};
+    use ExitOutcome::{Late, Pending, Timely};
+    let mut f = file();
+    f.exits = vec![line(0, Requested, 6, Pending, None, 3), line(10, Voluntary, 5, Timely, Some(5), 3)];
+    let r1 = closed(1, f.clone(), &tallies, None);
+    f.exits = vec![
+        line(0, Requested, 6, Late, None, 7),
+        line(10, Voluntary, 5, Timely, Some(5), 7),
+        line(11, Voluntary, 6, Late, None, 7),
+    ];
+    let r2 = closed(2, f.clone(), &tallies, Some(&r1));
+    f.exits = vec![
+        line(0, Requested, 6, Late, Some(9), 11),
+        line(10, Voluntary, 5, Timely, Some(5), 11),
+        line(11, Voluntary, 6, Late, Some(10), 11),
+    ];
+    let r3 = closed(3, f, &tallies, Some(&r2));
+    let at = |reports: &[Closed], accepted_exits| {
+        notifications(
+            &Params::default(),
+            &Inputs {
+                reports,
+                tallies: &tallies,
+                running: None,
+                accepted: 0,
+                bonds: &[],
+                exits_reports: &exits,
+                accepted_exits,
+            },
+        )
+    };
+    let of = |all: &[claystack_notify::Notification], kind| -> Vec<_> {
+        all.iter()
+            .filter(|n| n.kind == kind)
+            .map(|n| (n.validator.unwrap(), n.node, n.operator, n.severity, n.raised_at, n.resolved_at))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let point = |epoch, report| claystack_notify::Point { epoch, report };
+    let one = Some(Address([0x11; 20]));
+    let three = Some(Address([0x33; 20]));
+
+    // Not accepted yet: the exits report raises nothing.
+    let before = at(std::slice::from_ref(&r1), 0);
+    assert!(of(&before, Kind::ExitRequested).is_empty() && of(&before, Kind::ExitSlotAssigned).is_empty());
+
+    // Accepted, report 1 only: requested (deadline 6) and slot (5), open, per node of the cluster.
+    let first = at(std::slice::from_ref(&r1), 1);
+    assert_eq!(of(&first, Kind::ExitRequested), vec![(0, Some(1), one, Severity::Warning, point(Some(3), None), None)]);
+    assert_eq!(
+        of(&first, Kind::ExitSlotAssigned),
+        vec![(10, Some(7), three, Severity::Info, point(Some(3), None), None)]
+    );
+    assert!(first.iter().any(|n| n.kind == Kind::ExitRequested && n.message.contains("by epoch 6")), "{first:?}");
+    assert!(of(&first, Kind::ExitOverdue).is_empty());
+
+    // Reports 1 and 2: 0 and 11 overdue (voluntary only a warning), 10 confirmed, its slot resolved.
+    let second = at(&[r1.clone(), r2.clone()], 1);
+    assert_eq!(
+        of(&second, Kind::ExitOverdue),
+        vec![
+            (0, Some(1), one, Severity::Critical, point(Some(6), Some(2)), None),
+            (11, Some(7), three, Severity::Warning, point(Some(6), Some(2)), None),
+        ]
+    );
+    assert_eq!(
+        of(&second, Kind::ExitConfirmed),
+        vec![(10, Some(7), three, Severity::Info, point(Some(5), Some(2)), None)]
+    );
+    assert_eq!(
+        of(&second, Kind::ExitSlotAssigned),
+        vec![(10, Some(7), three, Severity::Info, point(Some(3), None), Some(point(Some(5), Some(2))))]
+    );
+
+    // All three: the overdue exits resolved where report 3 shows them out; same ids as before.
+    let third = at(&[r1, r2, r3], 1);
+    let overdue = of(&third, Kind::ExitOverdue);
+    assert_eq!(
+        overdue.iter().map(|o| o.5).collect::<Vec<_>>(),
+        vec![Some(point(Some(9), Some(3))), Some(point(Some(10), Some(3)))]
+    );
+    let ids = |all: &[claystack_notify::Notification], kind| -> Vec<String> {
+        all.iter()
+            .filter(|n| n.kind == kind)
+            .map(|n| n.id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(ids(&third, Kind::ExitOverdue), ids(&second, Kind::ExitOverdue), "one notification per exit");
+    assert_eq!(
+        of(&third, Kind::ExitConfirmed).iter().map(|c| (c.0, c.3)).collect::<Vec<_>>(),
+        vec![(0, Severity::Warning), (10, Severity::Info), (11, Severity::Warning)]
+    );
+    assert_eq!(of(&third, Kind::ExitRequested)[0].5, Some(point(Some(9), Some(3))));
+}
+
+#[test]
+fn a_stored_exits_report_under_another_number_or_not_an_exits_report_is_refused() {
+    let bytes = exits_report_1().report.bytes();
+    let err = claystack_notify::ExitsClosed::parse(2, &bytes).unwrap_err().to_string();
+    assert_eq!(err, "stored exits report 2: its report.json is report 1");
+    let err = claystack_notify::ExitsClosed::parse(1, b"{}").unwrap_err().to_string();
+    assert!(err.starts_with("stored exits report 1: report.json does not parse"), "{err}");
 }

@@ -9,8 +9,10 @@ mod log;
 mod measure;
 mod onchain;
 
-pub use log::{frame_log, log_bytes, sections, FrameLog, TComponents, ValidatorLine};
-pub use measure::{beacon_facts, consensus_rewards, ConsensusRewards, ExitRequest, ValidatorMoney, ValidatorValue};
+pub use log::{
+    frame_log, log_bytes, sections, AskedExit, ExitCompliance, ExitOutcome, FrameLog, TComponents, ValidatorLine,
+};
+pub use measure::{consensus_rewards, ConsensusRewards, ValidatorMoney, ValidatorValue};
 pub use onchain::{execution_fees_wei, observed_wei_per_ssv, ChainReadings, FeedRound, PriceProblem};
 
 use claystack_accounting::Tally;
@@ -61,6 +63,10 @@ pub struct ExternalInputs {
     /// into the frame log, so operators hear of a slashing at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slashed: Vec<claystack_primitives::ValidatorIndex>,
+    /// Each exit's compliance at the frame's last state, ascending by validator; it goes into
+    /// the frame log (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<ExitCompliance>,
     /// The bond each registry operator held at the frame's reference block, ascending by
     /// address (absent when not read, e.g. inputs from a file). Not an input of the
     /// computation and not in the frame log, so the report and its hash do not depend on it:

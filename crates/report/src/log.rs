@@ -38,6 +38,53 @@ pub struct FrameLog {
     /// (absent when none, so logs without a slashing keep their bytes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slashed: Vec<ValidatorIndex>,
+    /// Every exit asked for and every exit nobody asked for, with its compliance at the
+    /// frame's last state, ascending by validator (absent when none, so logs without exits
+    /// keep their bytes). Operators and `claystack-notify` read it without the beacon chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<ExitCompliance>,
+}
+
+/// One exit's compliance at the frame's last state: `claystack_exits::classify_all`'s
+/// outcome in plain data (this crate does not depend on the exits crate; the I/O layer maps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitCompliance {
+    pub validator: ValidatorIndex,
+    /// What was asked; `None` for an exit nobody asked for (forced).
+    pub kind: Option<AskedExit>,
+    /// The exit-by epoch asked for; `None` when nobody asked, or for a voluntary request
+    /// without a slot yet.
+    pub exit_by_epoch: Option<Epoch>,
+    pub outcome: ExitOutcome,
+    /// The validator's beacon exit epoch, once the beacon chain assigned one.
+    pub exit_epoch: Option<Epoch>,
+    /// Epochs late up to the frame's last epoch (`docs/exits.md` section 4).
+    pub late_epochs: u64,
+    pub slashed: bool,
+    /// The frame's last epoch is at or past the exit epoch: the exit is confirmed.
+    pub exited: bool,
+}
+
+/// Who asked for an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AskedExit {
+    /// The protocol (an exits report's kind-0 leaf): the operator must exit by the deadline.
+    Requested,
+    /// The operator (its slot is an exits report's kind-1 leaf).
+    Voluntary,
+}
+
+/// An exit's outcome (`docs/exits.md` section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitOutcome {
+    Pending,
+    Timely,
+    Late,
+    Never,
+    Forced,
 }
 
 /// What `T` is made of, before the operator share (docs/rewards.md).
@@ -120,6 +167,12 @@ pub fn frame_log(number: u64, frame: (Epoch, Epoch), inputs: &ExternalInputs, ta
             s.sort_unstable();
             s.dedup();
             s
+        },
+        exits: {
+            let mut e = inputs.exits.clone();
+            e.sort_unstable();
+            e.dedup_by_key(|c| c.validator);
+            e
         },
     }
 }

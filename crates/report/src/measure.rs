@@ -1,5 +1,5 @@
 //! What the beacon chain says about the protocol's validators over a frame: the rewards
-//! they earned and the facts (slashings, exits) the engine charges.
+//! they earned.
 //!
 //! Pure: `claystack-frame-close` reads the validator records at the two reference states
 //! and the accounted flows of the frame's epochs, and passes them in. Every rule below is
@@ -13,16 +13,11 @@
 //! back what left the balance and take out what was paid in. A key that has no record at a
 //! state (not deposited yet) is worth 0 there.
 //!
-//! # Facts
-//!
-//! From the records at the frame's last state and the exit requests on chain: a slashing is
-//! charged in the frame that holds its withdrawable epoch (its outcome, correlation penalty
-//! and any leak included, is then final), so exactly once; an exit is forced when the
-//! validator was slashed or nobody asked for it.
+//! The slashing and exit facts are `claystack_exits::frame_facts`'s (one definition of
+//! compliance, `docs/exits.md` section 4).
 
 use claystack_accounting::EpochFlows;
-use claystack_primitives::{Epoch, ValidatorIndex, ValidatorInfo, FAR_FUTURE_EPOCH};
-use claystack_rewards::{ExitEvent, Facts, RequestedExit, Slashing};
+use claystack_primitives::ValidatorIndex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -118,72 +113,6 @@ pub fn consensus_rewards(
     ConsensusRewards { validators, total_gwei }
 }
 
-/// What the contracts say about a validator's exit at the reference block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ExitRequest {
-    /// The operator asked to exit; the protocol gave it this exit epoch.
-    Voluntary { validator: ValidatorIndex, exit_epoch: Epoch },
-    /// The protocol asked it to exit by this epoch.
-    Requested { validator: ValidatorIndex, deadline_epoch: Epoch },
-}
-
-impl ExitRequest {
-    fn validator(&self) -> ValidatorIndex {
-        match *self {
-            ExitRequest::Voluntary { validator, .. } | ExitRequest::Requested { validator, .. } => validator,
-        }
-    }
-}
-
-/// The facts of `frame` from the protocol validators' `records` at the frame's last state and
-/// the exit `requests` on chain. Output lists are sorted by validator.
-///
-/// - a slashing when `slashed` and the withdrawable epoch is in the frame (with that epoch);
-/// - a validator whose exit epoch is in the frame: forced when slashed or never asked to exit,
-///   else a voluntary exit, or a requested exit with its beacon exit epoch;
-/// - a requested exit not yet done whose deadline is before the frame's last epoch (it is late
-///   in this frame), with no exit epoch, or its exit epoch when that is still ahead.
-pub fn beacon_facts(frame: (Epoch, Epoch), records: &[ValidatorInfo], requests: &[ExitRequest]) -> Facts {
-    let in_frame = |e: Epoch| (frame.0..=frame.1).contains(&e);
-    let request_of: BTreeMap<ValidatorIndex, ExitRequest> = requests.iter().map(|r| (r.validator(), *r)).collect();
-    let mut facts = Facts::default();
-    let mut seen = std::collections::BTreeSet::new();
-    for r in records {
-        if !seen.insert(r.index) {
-            continue;
-        }
-        if r.slashed && in_frame(r.withdrawable_epoch) {
-            facts.slashings.push(Slashing { validator: r.index, epoch: r.withdrawable_epoch });
-        }
-        let exited_in_frame = in_frame(r.exit_epoch);
-        match (request_of.get(&r.index), r.slashed) {
-            (_, true) | (None, false) => {
-                if exited_in_frame {
-                    facts.forced_exits.push(ExitEvent { validator: r.index, epoch: r.exit_epoch });
-                }
-            }
-            (Some(ExitRequest::Voluntary { .. }), false) => {
-                if exited_in_frame {
-                    facts.voluntary_exits.push(ExitEvent { validator: r.index, epoch: r.exit_epoch });
-                }
-            }
-            (Some(&ExitRequest::Requested { deadline_epoch, .. }), false) => {
-                let exit_epoch = (r.exit_epoch != FAR_FUTURE_EPOCH).then_some(r.exit_epoch);
-                let done_before = exit_epoch.is_some_and(|e| e < frame.0);
-                let late_here = deadline_epoch < frame.1;
-                if !done_before && (exited_in_frame || late_here) {
-                    facts.requested_exits.push(RequestedExit { validator: r.index, deadline_epoch, exit_epoch });
-                }
-            }
-        }
-    }
-    facts.slashings.sort();
-    facts.forced_exits.sort();
-    facts.voluntary_exits.sort();
-    facts.requested_exits.sort();
-    facts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,75 +152,5 @@ mod tests {
         assert_eq!(r.total_gwei, 10_000_000 - 1_500_000_000);
         assert_eq!(r.total_wei(), (10_000_000i128 - 1_500_000_000) * 1_000_000_000);
         assert_eq!((r.validators[0].withdrawn_gwei, r.validators[1].deposited_gwei), (200_000_000, 1_000_000_000));
-    }
-
-    fn record(index: u64, slashed: bool, exit_epoch: u64, withdrawable_epoch: u64) -> ValidatorInfo {
-        ValidatorInfo {
-            index,
-            status: String::new(),
-            pubkey: String::new(),
-            balance_gwei: 0,
-            effective_balance_gwei: 0,
-            slashed,
-            activation_epoch: 0,
-            exit_epoch,
-            withdrawable_epoch,
-        }
-    }
-
-    const FAR: u64 = FAR_FUTURE_EPOCH;
-
-    #[test]
-    fn a_slashing_is_charged_in_the_frame_of_its_withdrawable_epoch_only() {
-        let slashed = record(7, true, 25, 90);
-        let frames = [(0, 19), (20, 39), (40, 59), (60, 79), (80, 99), (100, 119)];
-        let charged: Vec<(Epoch, Epoch)> = frames
-            .iter()
-            .copied()
-            .filter(|&f| !beacon_facts(f, std::slice::from_ref(&slashed), &[]).slashings.is_empty())
-            .collect();
-        assert_eq!(charged, vec![(80, 99)]);
-        assert_eq!(
-            beacon_facts((80, 99), std::slice::from_ref(&slashed), &[]).slashings,
-            vec![Slashing { validator: 7, epoch: 90 }]
-        );
-        // Its exit is forced, in the frame of its exit epoch, even if it had asked to exit.
-        let asked = [ExitRequest::Voluntary { validator: 7, exit_epoch: 30 }];
-        assert_eq!(
-            beacon_facts((20, 39), &[slashed], &asked).forced_exits,
-            vec![ExitEvent { validator: 7, epoch: 25 }]
-        );
-    }
-
-    #[test]
-    fn exits_are_forced_voluntary_or_requested_by_what_the_contracts_asked() {
-        let records = [
-            record(1, false, 30, 286),
-            record(2, false, 31, 287),
-            record(3, false, 32, 288),
-            record(4, false, FAR, FAR),
-        ];
-        let requests = [
-            ExitRequest::Voluntary { validator: 2, exit_epoch: 31 },
-            ExitRequest::Requested { validator: 3, deadline_epoch: 28 },
-            ExitRequest::Requested { validator: 4, deadline_epoch: 35 },
-        ];
-        let f = beacon_facts((20, 39), &records, &requests);
-        assert_eq!(f.forced_exits, vec![ExitEvent { validator: 1, epoch: 30 }]);
-        assert_eq!(f.voluntary_exits, vec![ExitEvent { validator: 2, epoch: 31 }]);
-        assert_eq!(
-            f.requested_exits,
-            vec![
-                RequestedExit { validator: 3, deadline_epoch: 28, exit_epoch: Some(32) },
-                RequestedExit { validator: 4, deadline_epoch: 35, exit_epoch: None },
-            ]
-        );
-        assert!(f.slashings.is_empty());
-        // The next frame: 3 exited before it (nothing more to charge), 4 is still late.
-        let next = beacon_facts((40, 59), &records, &requests);
-        assert_eq!(next.requested_exits, vec![RequestedExit { validator: 4, deadline_epoch: 35, exit_epoch: None }]);
-        assert!(next.forced_exits.is_empty() && next.voluntary_exits.is_empty());
-        // A request whose deadline is still ahead and not done yet is not listed.
-        assert!(beacon_facts((0, 19), &records, &requests).requested_exits.is_empty());
     }
 }

@@ -392,6 +392,9 @@ fn slashing_penalties(
 
 /// For each requested exit: the part of its late charge that falls in this frame, on
 /// every node of the validator; an exit made by its deadline in this frame counts as timely.
+/// With a grace end `g`, late epochs are charged up to `g` only, and an exit not made by `g`
+/// (no exit epoch, or one after `g`) pays the rest of the cap, `cap - charge(g)`, from the
+/// bond in the frame holding `g + 1`: over its whole life the exit pays the cap exactly.
 fn late_exit_penalties(
     economics: &Economics,
     input: &FrameInputs,
@@ -401,14 +404,26 @@ fn late_exit_penalties(
     let (first, last) = input.frame;
     for r in &input.facts.requested_exits {
         let cluster = cluster_of(clusters, "requested exit", r.validator)?;
-        let before = if first == 0 { 0 } else { late_charge(economics, r.deadline_epoch, r.exit_epoch, first - 1)? };
-        let upto = late_charge(economics, r.deadline_epoch, r.exit_epoch, last)?;
+        // Charged epochs stop at the grace end; the frame's late epochs (for the score and the
+        // reason) do not.
+        let charged_upto = |x: Epoch| r.grace_end_epoch.map_or(x, |g| x.min(g));
+        let charge = |x: Epoch| late_charge(economics, r.deadline_epoch, r.exit_epoch, charged_upto(x));
+        let before = if first == 0 { 0 } else { charge(first - 1)? };
+        let upto = charge(last)?;
         let late_in_frame = late_epochs(r.deadline_epoch, r.exit_epoch, last)
             - if first == 0 { 0 } else { late_epochs(r.deadline_epoch, r.exit_epoch, first - 1) };
         let timely = matches!(r.exit_epoch, Some(e) if e <= r.deadline_epoch && (first..=last).contains(&e));
+        let never = match r.grace_end_epoch {
+            Some(g) => {
+                let becomes_never = g.checked_add(1).is_some_and(|n| (first..=last).contains(&n));
+                becomes_never && r.exit_epoch.is_none_or(|e| e > g)
+            }
+            None => false,
+        };
+        let rest_of_cap = if never { economics.exits.late_cap_wei - charge(last)? } else { 0 };
+        let exit = r.exit_epoch.map_or("no exit yet".to_string(), |e| format!("exit epoch {e}"));
         for id in cluster {
             if late_in_frame > 0 {
-                let exit = r.exit_epoch.map_or("no exit yet".to_string(), |e| format!("exit epoch {e}"));
                 effects.penalize(
                     *id,
                     Penalty {
@@ -418,6 +433,22 @@ fn late_exit_penalties(
                         reason: format!(
                             "validator {} exit requested by epoch {}, {exit}: {late_in_frame} epochs late in this frame at {} wei each, {} wei cap per exit",
                             r.validator, r.deadline_epoch, economics.exits.late_per_epoch_wei, economics.exits.late_cap_wei
+                        ),
+                    },
+                );
+                effects.record(*id, |e| &mut e.late, r.validator);
+            }
+            if never {
+                let g = r.grace_end_epoch.unwrap_or_default();
+                effects.penalize(
+                    *id,
+                    Penalty {
+                        kind: PenaltyKind::NeverExit,
+                        validator: Some(r.validator),
+                        amount_wei: rest_of_cap,
+                        reason: format!(
+                            "validator {} exit requested by epoch {}, {exit}: not exited by the end of its grace at epoch {g}; the rest of the {} wei cap is taken from the bond",
+                            r.validator, r.deadline_epoch, economics.exits.late_cap_wei
                         ),
                     },
                 );
@@ -553,7 +584,8 @@ fn node_reports(
         e.adjustments.sort();
         let base = shares.base_of(&id);
         let mut r = i128::try_from(base).map_err(|_| ovf("node reward"))?;
-        for p in &e.penalties {
+        // A line charged to the bond is not netted into R: it reaches the bond penalty as is.
+        for p in e.penalties.iter().filter(|p| !p.kind.charged_to_bond()) {
             r = i128::try_from(p.amount_wei).ok().and_then(|p| r.checked_sub(p)).ok_or(ovf("node reward"))?;
         }
         for adj in &e.adjustments {
@@ -645,8 +677,15 @@ fn operator_reports(
             included = included.checked_add(n.included).ok_or(ovf("operator duties"))?;
             *by_type.entry(n.node_type.clone()).or_default() += 1;
         }
+        let to_bond = node_reports
+            .iter()
+            .flat_map(|n| &n.penalties)
+            .filter(|p| p.kind.charged_to_bond())
+            .try_fold(0u128, |sum, p| sum.checked_add(p.amount_wei))
+            .ok_or(ovf("bond penalty"))?;
         let epoch_amount = rewards.max(0) as u128;
-        let bond_penalty = rewards.min(0).unsigned_abs();
+        // What the netted rewards do not cover, plus what is charged to the bond directly.
+        let bond_penalty = rewards.min(0).unsigned_abs().checked_add(to_bond).ok_or(ovf("bond penalty"))?;
         let ev = events.remove(&id).unwrap_or_default();
         let sc = score(
             &economics.score,

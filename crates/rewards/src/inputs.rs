@@ -109,6 +109,13 @@ pub struct RequestedExit {
     pub deadline_epoch: Epoch,
     /// The validator's exit epoch on chain, if it has one by the frame's last slot.
     pub exit_epoch: Option<Epoch>,
+    /// `deadline + grace` (genesis `exits.rules.grace_epochs`): the last epoch the exit may
+    /// still be merely late. Late epochs are charged up to it; an exit not made by it is
+    /// *never* and pays the rest of the cap from the bond, in the frame holding the next
+    /// epoch. `None` (no exits section in genesis): no grace, late without end. Absent from
+    /// the JSON when `None`, so reports without a grace keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_end_epoch: Option<Epoch>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

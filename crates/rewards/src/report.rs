@@ -118,6 +118,16 @@ pub enum PenaltyKind {
     Slashing,
     LateExit,
     ForcedExit,
+    /// A requested exit not made by the end of its grace: the rest of its late charge's cap,
+    /// taken from the bond (not netted against the node's reward, so not in `reward_wei`).
+    NeverExit,
+}
+
+impl PenaltyKind {
+    /// Whether the line is charged to the bond directly instead of netted into `R`.
+    pub fn charged_to_bond(self) -> bool {
+        self == PenaltyKind::NeverExit
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -226,13 +236,18 @@ impl RewardsReport {
         for o in &self.operators {
             let mut r = 0i128;
             let mut op_pen = 0u128;
+            let mut to_bond = 0u128;
             for n in &o.nodes {
                 bases = bases.checked_add(n.base_wei).ok_or_else(ovf)?;
                 let mut rn = n.base_wei as i128;
                 for p in &n.penalties {
                     pens = pens.checked_add(p.amount_wei).ok_or_else(ovf)?;
                     op_pen = op_pen.checked_add(p.amount_wei).ok_or_else(ovf)?;
-                    rn = rn.checked_sub(p.amount_wei as i128).ok_or_else(ovf)?;
+                    if p.kind.charged_to_bond() {
+                        to_bond = to_bond.checked_add(p.amount_wei).ok_or_else(ovf)?;
+                    } else {
+                        rn = rn.checked_sub(p.amount_wei as i128).ok_or_else(ovf)?;
+                    }
                 }
                 for a in &n.adjustments {
                     if a.amount_wei >= 0 {
@@ -250,7 +265,7 @@ impl RewardsReport {
             }
             if r != o.rewards_wei
                 || o.epoch_amount_wei != r.max(0) as u128
-                || o.bond_penalty_wei != (-r).max(0) as u128
+                || Some(o.bond_penalty_wei) != ((-r).max(0) as u128).checked_add(to_bond)
                 || o.retained_wei.checked_add(o.bond_penalty_wei) != Some(op_pen)
             {
                 return Err(format!("operator {}: amounts do not add up", o.address));

@@ -150,6 +150,7 @@ fn build(r: &Raw) -> FrameInputs {
                     validator: v,
                     deadline_epoch: deadline as u64,
                     exit_epoch: exit.map(u64::from),
+                    grace_end_epoch: None,
                 });
             }
         }
@@ -373,7 +374,7 @@ proptest! {
             facts: Facts {
                 slashings: w.facts.iter().filter(|f| f.0 == 0).map(|f| Slashing { validator: f.1 as u64, epoch: f.2 }).collect(),
                 requested_exits: w.facts.iter().filter(|f| f.0 == 1)
-                    .map(|f| RequestedExit { validator: f.1 as u64, deadline_epoch: f.2, exit_epoch: f.3 }).collect(),
+                    .map(|f| RequestedExit { validator: f.1 as u64, deadline_epoch: f.2, exit_epoch: f.3, grace_end_epoch: None }).collect(),
                 voluntary_exits: Vec::new(),
                 forced_exits: w.facts.iter().filter(|f| f.0 == 2).map(|f| ExitEvent { validator: f.1 as u64, epoch: f.2 }).collect(),
             },

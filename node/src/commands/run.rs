@@ -171,6 +171,14 @@ impl claystack_api::ChainView for AcceptedOnChain {
             self.0.last_report_number(claystack_primitives::ReportKind::Rewards).await.map_err(|e| e.to_string())
         })
     }
+
+    fn last_accepted_exits(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + '_>> {
+        Box::pin(async move {
+            self.0.last_report_number(claystack_primitives::ReportKind::Exits).await.map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Refuses a beacon node of another network than genesis pins (its genesis validators root).

@@ -195,7 +195,7 @@ pub fn check_rewards(exported: &Path) -> anyhow::Result<serde_json::Value> {
             .into_iter()
             .flatten()
             .flat_map(|n| n["penalties"].as_array().into_iter().flatten())
-            .filter(|p| p["kind"] == "late_exit" || p["kind"] == "forced_exit")
+            .filter(|p| ["late_exit", "never_exit", "forced_exit"].iter().any(|k| p["kind"] == *k))
             .collect();
         let (timely, late) = (score["timely_exits"].as_u64().unwrap_or(0), score["late_exits"].as_u64().unwrap_or(0));
         if timely + late == 0 && exit_penalties.is_empty() {
