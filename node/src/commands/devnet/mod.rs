@@ -735,8 +735,31 @@ fn verify_report_offline(
     with_exits: bool,
 ) -> anyhow::Result<()> {
     procs.stop_one(&format!("member {member}"));
+    let verified = verify_command(dir, exe, chains, member, "verify", "1")?;
+    say(&format!(
+        "`report verify --number 1` on member {member}'s data, every input measured from the chains: {verified}"
+    ));
+    if with_exits {
+        for n in ["1", "2"] {
+            let verified = verify_command(dir, exe, chains, member, "verify-exits", n)?;
+            say(&format!("`report verify-exits --number {n}`: {verified}"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `claystack-oracle report <command> --number <number>` on member `member`'s data and
+/// both chains; returns what it printed.
+fn verify_command(
+    dir: &Path,
+    exe: &Path,
+    chains: &Chains,
+    member: usize,
+    command: &str,
+    number: &str,
+) -> anyhow::Result<String> {
     let out = Command::new(exe)
-        .args(["report", "verify", "--number", "1", "--genesis"])
+        .args(["report", command, "--number", number, "--genesis"])
         .arg(dir.join("genesis.json"))
         .arg("--data-dir")
         .arg(dir.join(format!("member-{member}/data")))
@@ -744,27 +767,8 @@ fn verify_report_offline(
         .env("CLAYSTACK_LOG", "warn")
         .output()?;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    ensure!(out.status.success(), "report verify failed: {}", stderr.trim());
-    say(&format!(
-        "`report verify --number 1` on member {member}'s data, every input measured from the chains: {}",
-        stdout.trim()
-    ));
-    if with_exits {
-        for n in ["1", "2"] {
-            let out = Command::new(exe)
-                .args(["report", "verify-exits", "--number", n, "--genesis"])
-                .arg(dir.join("genesis.json"))
-                .arg("--data-dir")
-                .arg(dir.join(format!("member-{member}/data")))
-                .args(["--rpc-url", &chains.anvil.endpoint(), "--beacon-url", &chains.beacon_url])
-                .env("CLAYSTACK_LOG", "warn")
-                .output()?;
-            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            ensure!(out.status.success(), "report verify-exits --number {n} failed: {}", stderr.trim());
-            say(&format!("`report verify-exits --number {n}`: {}", stdout.trim()));
-        }
-    }
-    Ok(())
+    ensure!(out.status.success(), "report {command} --number {number} failed: {}", stderr.trim());
+    Ok(stdout.trim().to_string())
 }
 
 /// One line per operator of the report: what it earned and why.
