@@ -137,6 +137,13 @@ fn member_and_observer_serve_the_same_bytes_and_the_api_keeps_to_its_schema() {
     }
     assert_eq!(sample(&member_api, "p2p_peers").as_deref(), Some("claystack_oracle_p2p_peers{} 0"));
     assert_eq!(sample(&observer_api, "p2p_peers"), None);
+    // Both closed their reports since they started, and timed it; only the member counts
+    // submissions (the observer sends none).
+    for api in [&member_api, &observer_api] {
+        assert!(sample(api, "report_close_ms").is_some(), "{api}: {}", http_get(api, "/metrics").1);
+    }
+    assert!(sample(&member_api, "submissions_total").is_some(), "{}", http_get(&member_api, "/metrics").1);
+    assert_eq!(sample(&observer_api, "submissions_total"), None);
 
     // schemathesis against the served document: no 5xx, every answer in the schema. The event
     // stream is left out: it never ends, by design (its own test is in crates/api).

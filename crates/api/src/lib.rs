@@ -94,6 +94,14 @@ pub struct NodeReadings {
     pub rpc_errors: Option<u64>,
     /// Committee peers connected over p2p (`None`: an observer, without p2p).
     pub peers: Option<u64>,
+    /// The last report close's wall time, ms (`None`: none closed since the start).
+    pub report_close_ms: Option<u64>,
+    /// From the member's own report to its first quorum certificate, ms (the last report).
+    pub time_to_quorum_ms: Option<u64>,
+    /// Reports this member's transactions got accepted, a running total (`None`: not a member).
+    pub submissions: Option<u64>,
+    /// Gas of this member's last accepted submission.
+    pub submission_gas_used: Option<u64>,
 }
 
 /// Reads [`NodeReadings`] from the node's parts.

@@ -34,8 +34,12 @@ pub struct Metrics {
     beacon_errors: Family<Labels, Counter>,
     rpc_errors: Family<Labels, Counter>,
     peers: Family<Labels, Gauge>,
+    report_close_ms: Family<Labels, Gauge>,
+    time_to_quorum_ms: Family<Labels, Gauge>,
+    submissions: Family<Labels, Counter>,
+    submission_gas: Family<Labels, Gauge>,
     /// The running totals last read, so the counters grow by the difference.
-    totals: Mutex<(u64, u64)>,
+    totals: Mutex<(u64, u64, u64)>,
 }
 
 impl Default for Metrics {
@@ -64,7 +68,11 @@ impl Metrics {
             beacon_errors: Family::default(),
             rpc_errors: Family::default(),
             peers: Family::default(),
-            totals: Mutex::new((0, 0)),
+            report_close_ms: Family::default(),
+            time_to_quorum_ms: Family::default(),
+            submissions: Family::default(),
+            submission_gas: Family::default(),
+            totals: Mutex::new((0, 0, 0)),
             registry: Registry::default(),
         };
         registry.register(
@@ -123,6 +131,26 @@ impl Metrics {
             m.rpc_errors.clone(),
         );
         registry.register("p2p_peers", "Committee peers connected over p2p", m.peers.clone());
+        registry.register(
+            "report_close_ms",
+            "Wall time of the last report close: inputs measured, report computed and stored (ms)",
+            m.report_close_ms.clone(),
+        );
+        registry.register(
+            "time_to_quorum_ms",
+            "From this member's own report to its first quorum certificate, for the last report that reached one (ms)",
+            m.time_to_quorum_ms.clone(),
+        );
+        registry.register(
+            "submissions",
+            "Reports this member's transactions got accepted by the NodeManager",
+            m.submissions.clone(),
+        );
+        registry.register(
+            "submission_gas_used",
+            "Gas of this member's last accepted submission",
+            m.submission_gas.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -153,6 +181,15 @@ impl Metrics {
         if let Some(p) = r.peers {
             self.peers.get_or_create(&none).set(p as i64);
         }
+        for (family, value) in [
+            (&self.report_close_ms, r.report_close_ms),
+            (&self.time_to_quorum_ms, r.time_to_quorum_ms),
+            (&self.submission_gas, r.submission_gas_used),
+        ] {
+            if let Some(v) = value {
+                family.get_or_create(&none).set(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         // A running total only grows; one that went down (a restarted part) starts over.
         let grow = |counter: &Counter, last: &mut u64, now: u64| {
@@ -162,6 +199,9 @@ impl Metrics {
         grow(&self.beacon_errors.get_or_create(&none), &mut totals.0, r.beacon_errors);
         if let Some(rpc) = r.rpc_errors {
             grow(&self.rpc_errors.get_or_create(&none), &mut totals.1, rpc);
+        }
+        if let Some(submitted) = r.submissions {
+            grow(&self.submissions.get_or_create(&none), &mut totals.2, submitted);
         }
     }
 
@@ -218,12 +258,23 @@ mod tests {
     fn node_readings_appear_once_measured_and_counters_grow_by_the_difference() {
         let m = Metrics::new();
         let text = m.render();
-        for name in ["finalized_epoch", "finality_lag_epochs", "beacon_errors_total", "rpc_errors_total", "p2p_peers"] {
+        let timed = ["report_close_ms", "time_to_quorum_ms", "submissions_total", "submission_gas_used"];
+        let names = ["finalized_epoch", "finality_lag_epochs", "beacon_errors_total", "rpc_errors_total", "p2p_peers"];
+        for name in names.iter().chain(&timed) {
             assert!(line(&text, &format!("claystack_oracle_{name}")).is_none(), "{name} before any reading:\n{text}");
         }
-        let r = NodeReadings { finalized_epoch: Some(20), beacon_errors: 3, rpc_errors: Some(5), peers: Some(2) };
+        let r = NodeReadings {
+            finalized_epoch: Some(20),
+            beacon_errors: 3,
+            rpc_errors: Some(5),
+            peers: Some(2),
+            report_close_ms: Some(840),
+            time_to_quorum_ms: Some(1250),
+            submissions: Some(1),
+            submission_gas_used: Some(253_264),
+        };
         m.observe_node(&r, Some(15));
-        m.observe_node(&NodeReadings { beacon_errors: 7, rpc_errors: Some(5), ..r }, Some(16));
+        m.observe_node(&NodeReadings { beacon_errors: 7, rpc_errors: Some(5), submissions: Some(3), ..r }, Some(16));
         let text = m.render();
         for (name, value) in [
             ("finalized_epoch", "20"),
@@ -231,26 +282,24 @@ mod tests {
             ("beacon_errors_total", "7"),
             ("rpc_errors_total", "5"),
             ("p2p_peers", "2"),
+            ("report_close_ms", "840"),
+            ("time_to_quorum_ms", "1250"),
+            ("submissions_total", "3"),
+            ("submission_gas_used", "253264"),
         ] {
             let want = format!("claystack_oracle_{name} {value}");
             assert_eq!(line(&text, &format!("claystack_oracle_{name}")), Some(want), "{text}");
         }
         // An observer: no peers, no RPC; a part that restarted its count.
         let m = Metrics::new();
-        m.observe_node(
-            &NodeReadings { finalized_epoch: Some(4), beacon_errors: 5, rpc_errors: None, peers: None },
-            None,
-        );
-        m.observe_node(
-            &NodeReadings { finalized_epoch: Some(4), beacon_errors: 2, rpc_errors: None, peers: None },
-            None,
-        );
+        m.observe_node(&NodeReadings { finalized_epoch: Some(4), beacon_errors: 5, ..NodeReadings::default() }, None);
+        m.observe_node(&NodeReadings { finalized_epoch: Some(4), beacon_errors: 2, ..NodeReadings::default() }, None);
         let text = m.render();
         assert_eq!(
             line(&text, "claystack_oracle_beacon_errors_total").as_deref(),
             Some("claystack_oracle_beacon_errors_total 7")
         );
-        for name in ["finality_lag_epochs", "rpc_errors_total", "p2p_peers"] {
+        for name in ["finality_lag_epochs", "rpc_errors_total", "p2p_peers"].iter().chain(&timed) {
             assert!(line(&text, &format!("claystack_oracle_{name}")).is_none(), "{name}:\n{text}");
         }
     }

@@ -30,10 +30,12 @@ mod health;
 mod journal;
 mod seams;
 mod tasks;
+mod timings;
 
 pub use health::Health;
 pub use journal::StoreJournal;
 pub use seams::{AcceptedReports, Accounting, SubmitCertificate};
+pub use timings::{Timings, TimingsReading};
 
 use claystack_frame_close::{ExitsCloser, FrameCloser, InputsSource};
 use claystack_genesis::Genesis;
@@ -80,6 +82,7 @@ pub struct Node {
     accounting: Box<dyn Accounting>,
     reports: Option<Reports>,
     health: Arc<HealthReporter>,
+    timings: Arc<Timings>,
 }
 
 /// What a node needs to close rewards reports: present when it has a genesis.
@@ -123,7 +126,13 @@ impl Node {
         reports: Option<Reports>,
     ) -> Node {
         let health = Arc::new(HealthReporter::new(clock.clone()));
-        Node { store, clock, accounting, reports, health }
+        Node { store, clock, accounting, reports, health, timings: Arc::default() }
+    }
+
+    /// What the node's tasks measure about themselves (close time, time to quorum,
+    /// submissions), for metrics.
+    pub fn timings(&self) -> Arc<Timings> {
+        self.timings.clone()
     }
 
     /// The node's health, and each change of it, for as long as the node runs.
@@ -147,14 +156,14 @@ impl Node {
         tasks: &mut JoinSet<Result<(), NodeError>>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), NodeError> {
-        let Node { store, clock, accounting, reports, health } = self;
+        let Node { store, clock, accounting, reports, health, timings } = self;
         let accounting_ends_node = reports.as_ref().is_none_or(|r| r.member.is_none());
         if let Some(status) = accounting.status() {
             tasks.spawn(tasks::watch_accounting(status, health.clone()));
         }
         let accounting_task = tasks.spawn(async move { accounting.run().await.map_err(NodeError::Accounting) }).id();
         if let Some(reports) = reports {
-            start_reports(reports, store, clock, health, tasks).await?;
+            start_reports(reports, store, clock, health, timings, tasks).await?;
         }
         tokio::pin!(shutdown);
         loop {
@@ -178,19 +187,21 @@ async fn start_reports(
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
     health: Arc<HealthReporter>,
+    timings: Arc<Timings>,
     tasks: &mut JoinSet<Result<(), NodeError>>,
 ) -> Result<(), NodeError> {
     let Reports { genesis, inputs, export_dir, poll_interval, member, exits } = reports;
     let own = match member {
-        Some(member) => Some(start_member(member, &genesis, store.clone(), clock, tasks).await?),
+        Some(member) => Some(start_member(member, &genesis, store.clone(), clock, timings.clone(), tasks).await?),
         None => None,
     };
     if let Some(exits) = exits {
         let exits = exits.with_export_dir(export_dir.clone());
-        tasks.spawn(tasks::close_exits(exits, store.clone(), own.clone(), poll_interval, health.clone()));
+        let own = own.clone().map(|tx| (tx, timings.clone()));
+        tasks.spawn(tasks::close_exits(exits, store.clone(), own, poll_interval, health.clone()));
     }
     let closer = FrameCloser::new(genesis, store.clone(), inputs).with_export_dir(export_dir);
-    tasks.spawn(tasks::close_reports(closer, store, own, poll_interval, health));
+    tasks.spawn(tasks::close_reports(closer, store, own, poll_interval, health, timings));
     Ok(())
 }
 
@@ -201,6 +212,7 @@ async fn start_member(
     genesis: &Genesis,
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
+    timings: Arc<Timings>,
     tasks: &mut JoinSet<Result<(), NodeError>>,
 ) -> Result<mpsc::Sender<OwnReport>, NodeError> {
     let Member { signer, roster, collector, network, network_events, submitter, chain } = member;
@@ -216,8 +228,8 @@ async fn start_member(
         tasks.spawn(tasks::watch_chain(chain, settled_tx.clone()));
     }
     match submitter {
-        Some(submitter) => tasks.spawn(tasks::submit_certificates(submitter, store, quorum_rx, settled_tx)),
-        None => tasks.spawn(tasks::keep_certificates(quorum_rx)),
+        Some(submitter) => tasks.spawn(tasks::submit_certificates(submitter, store, quorum_rx, settled_tx, timings)),
+        None => tasks.spawn(tasks::keep_certificates(quorum_rx, timings)),
     };
     Ok(own_tx)
 }

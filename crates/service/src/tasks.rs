@@ -3,6 +3,7 @@
 
 use crate::health::HealthReporter;
 use crate::seams::{AcceptedReports, SubmitCertificate};
+use crate::timings::Timings;
 use crate::NodeError;
 use claystack_execution::{ExitsLeaf, SubmitOutcome};
 use claystack_frame_close::{stored_exits, ExitsCloser, ExitsWaiting, FrameCloser, Waiting};
@@ -26,13 +27,20 @@ pub(crate) async fn close_reports(
     own: Option<mpsc::Sender<OwnReport>>,
     poll: Duration,
     health: Arc<HealthReporter>,
+    timings: Arc<Timings>,
 ) -> Result<(), NodeError> {
     restart_reports(&closer, &store, own.as_ref()).await?;
     let mut last_wait = None;
     loop {
+        let started = tokio::time::Instant::now();
         let (closed, waiting) = match closer.close_ready().await {
             Ok(r) => {
                 health.set(CLOSING, None);
+                if let Ok(n) = u32::try_from(r.0.len()) {
+                    if n > 0 {
+                        timings.closed(started.elapsed() / n);
+                    }
+                }
                 r
             }
             Err(e) => {
@@ -57,6 +65,7 @@ pub(crate) async fn close_reports(
             }
             if let Some(tx) = &own {
                 let id = ReportId { kind: ReportKind::Rewards, number: c.number };
+                timings.own_report(id);
                 tx.send(own_report(&store, id, c.merkle_root, c.report_hash)).await.ok();
             }
         }
@@ -132,14 +141,14 @@ async fn offer_unsigned(store: &Store, kind: ReportKind, tx: &mpsc::Sender<OwnRe
 pub(crate) async fn close_exits(
     closer: ExitsCloser,
     store: Arc<Store>,
-    own: Option<mpsc::Sender<OwnReport>>,
+    own: Option<(mpsc::Sender<OwnReport>, Arc<Timings>)>,
     poll: Duration,
     health: Arc<HealthReporter>,
 ) -> Result<(), NodeError> {
     if let Err(e) = closer.export_all() {
         warn!("cannot rewrite the exported exits rounds: {e}");
     }
-    if let Some(tx) = &own {
+    if let Some((tx, _)) = &own {
         offer_unsigned(&store, ReportKind::Exits, tx).await?;
     }
     let mut last_wait = None;
@@ -169,8 +178,9 @@ pub(crate) async fn close_exits(
             if let Some(e) = &c.export_error {
                 warn!(round = c.number, "exits round stored, but its files were not exported: {e}");
             }
-            if let (Some(root), Some(tx)) = (c.merkle_root, &own) {
+            if let (Some(root), Some((tx, timings))) = (c.merkle_root, &own) {
                 let id = ReportId { kind: ReportKind::Exits, number: c.number };
+                timings.own_report(id);
                 tx.send(OwnReport { id, merkle_root: root, report_hash: c.report_hash, sections: None }).await.ok();
             }
         }
@@ -213,13 +223,21 @@ pub(crate) async fn submit_certificates(
     store: Arc<Store>,
     mut events: mpsc::Receiver<QuorumEvent>,
     settled: mpsc::Sender<ReportId>,
+    timings: Arc<Timings>,
 ) -> Result<(), NodeError> {
     while let Some(event) = events.recv().await {
-        let QuorumEvent::Submit { certificate, attempt } = event else { continue };
+        let (certificate, attempt) = match event {
+            QuorumEvent::Certificate(c) => {
+                timings.certificate(c.id);
+                continue;
+            }
+            QuorumEvent::Submit { certificate, attempt } => (certificate, attempt),
+        };
         let id = certificate.id;
         match submitter.submit(&certificate).await {
             Ok(SubmitOutcome::Accepted { tx, block, gas_used, replacements }) => {
                 info!(kind = %id.kind, report = id.number, attempt, %tx, block, gas_used, replacements, "report accepted on chain");
+                timings.accepted(gas_used);
                 settled.send(id).await.ok();
                 publish_exits(submitter.as_ref(), &store, id).await;
             }
@@ -296,8 +314,14 @@ async fn publish_exits(submitter: &dyn SubmitCertificate, store: &Store, id: Rep
 }
 
 /// Without a submitter, a certificate is stored (by the driver) and logged.
-pub(crate) async fn keep_certificates(mut events: mpsc::Receiver<QuorumEvent>) -> Result<(), NodeError> {
+pub(crate) async fn keep_certificates(
+    mut events: mpsc::Receiver<QuorumEvent>,
+    timings: Arc<Timings>,
+) -> Result<(), NodeError> {
     while let Some(event) = events.recv().await {
+        if let QuorumEvent::Certificate(c) = &event {
+            timings.certificate(c.id);
+        }
         if let QuorumEvent::Submit { certificate, attempt } = event {
             info!(kind = %certificate.id.kind, report = certificate.id.number, attempt, "no submitter key configured; the certificate stays stored");
         }

@@ -207,8 +207,10 @@ async fn a_committee_closes_signs_submits_and_settles_a_report_then_stops_on_shu
     let dirs: Vec<TempDir> = (0..SIZE).map(|_| tempfile::tempdir().unwrap()).collect();
     let (stop, stopped) = watch::channel(false);
     let mut nodes = Vec::new();
+    let mut timings = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let node = member_node(i, &committee, &hub, &chain, dir.path(), Box::new(Caught));
+        timings.push(node.timings());
         let mut stopped = stopped.clone();
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -227,6 +229,18 @@ async fn a_committee_closes_signs_submits_and_settles_a_report_then_stops_on_shu
         let (by, cert) = &state.submissions[0];
         // Report 1's first turn: member (1 + 0) mod 4.
         assert_eq!((*by, cert.id), (1, REPORT_1));
+        // What each member measured about itself: every member closed the report; a member
+        // that had its own report before the quorum formed measured the time to it (at least
+        // the threshold's worth did: their signatures formed it); only the submitter counts an
+        // accepted submission, with the stand-in's gas.
+        let readings: Vec<_> = timings.iter().map(|t| t.reading()).collect();
+        assert!(readings.iter().all(|r| r.report_close_ms.is_some()), "{readings:?}");
+        let timed = readings.iter().filter(|r| r.time_to_quorum_ms.is_some_and(|ms| ms < 30_000)).count();
+        assert!(timed >= 3, "{readings:?}");
+        for (i, r) in readings.iter().enumerate() {
+            let submitted = if i == 1 { (1, Some(90_000)) } else { (0, None) };
+            assert_eq!((r.submissions, r.submission_gas_used), submitted, "member {i}: {r:?}");
+        }
         let roster = Roster::from_genesis(&committee.0).unwrap();
         let keys: Vec<_> = cert.signers.members().map(|m| roster.key(m).unwrap()).collect();
         assert!(keys.len() >= 3);

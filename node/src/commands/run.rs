@@ -44,7 +44,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..SyncConfig::default()
     };
     let follower = Follower::new(client.clone(), store.clone(), sync).await?;
-    let mut probe = NodeParts { follower: follower.probe(), rpc: None, network: None };
+    let mut probe = NodeParts { follower: follower.probe(), rpc: None, network: None, timings: None };
     info!(tracked = cfg.tracked.len(), data_dir = %cfg.data_dir.display(), slots_per_epoch = follower.spec().slots_per_epoch, "oracle node started");
 
     // What the HTTP API reads besides the store: the genesis, and the NodeManager.
@@ -83,6 +83,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         info!("interrupted; stored state is consistent, restart to resume");
     };
     let node = Node::new(store.clone(), Arc::new(WallClock), Box::new(follower), reports);
+    probe.timings = Some(node.timings());
     let api = match cfg.api_listen {
         Some(addr) => Some(start_api(addr, store, api_sources, node.health(), webhooks(&cfg)?, probe).await?),
         None => None,
@@ -140,6 +141,7 @@ struct NodeParts {
     follower: Arc<claystack_sync::FollowerProbe>,
     rpc: Option<Rpc>,
     network: Option<Arc<claystack_p2p::NetworkHandle>>,
+    timings: Option<Arc<claystack_service::Timings>>,
 }
 
 impl claystack_api::NodeProbe for NodeParts {
@@ -152,11 +154,18 @@ impl claystack_api::NodeProbe for NodeParts {
                 Some(network) => network.status().await.ok().map(|s| s.connected.len() as u64),
                 None => None,
             };
+            let timings = self.timings.as_ref().map(|t| t.reading()).unwrap_or_default();
+            // Submissions only count on a member (one with p2p).
+            let member = self.network.is_some();
             claystack_api::NodeReadings {
                 finalized_epoch: self.follower.finalized_epoch(),
                 beacon_errors: self.follower.beacon_errors(),
                 rpc_errors: self.rpc.as_ref().map(Rpc::errors),
                 peers,
+                report_close_ms: timings.report_close_ms,
+                time_to_quorum_ms: timings.time_to_quorum_ms,
+                submissions: member.then_some(timings.submissions),
+                submission_gas_used: timings.submission_gas_used,
             }
         })
     }
