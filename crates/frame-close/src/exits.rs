@@ -23,9 +23,11 @@ use claystack_execution::alloy::primitives::Address;
 use claystack_execution::{
     exit_groups, ExitEventsReader, RegistryReader, RegistrySnapshot, Rpc, ValidatorStatus, WithdrawalQueueReader,
 };
-use claystack_exits::{exits_report, status_of, Candidate, ExitsInputs, ExitsReport, Liquidity, VoluntaryRequest};
+use claystack_exits::{
+    exits_report, status_of, Candidate, ExitAsked, ExitsInputs, ExitsReport, Liquidity, VoluntaryRequest,
+};
 use claystack_genesis::{Exits, Genesis};
-use claystack_primitives::{hex, Epoch, ReportKind, ValidatorInfo};
+use claystack_primitives::{hex, Epoch, ReportKind, ValidatorInfo, FAR_FUTURE_EPOCH};
 use claystack_rewards::RewardsReport;
 use claystack_store::{Store, StoredReport};
 use std::collections::BTreeMap;
@@ -311,13 +313,20 @@ fn candidates(
         records.iter().filter_map(|r| Some((hex::decode_fixed::<48>(&r.pubkey).ok()?, r))).collect();
     let index_of: BTreeMap<[u8; 48], u64> = by_key.iter().map(|(k, r)| (*k, r.index)).collect();
     let groups = exit_groups(snapshot, &index_of);
+    let asked: BTreeMap<u64, ExitAsked> =
+        crate::registry::exits_asked(snapshot, &index_of).into_iter().map(|a| (a.validator, a)).collect();
     let (mut candidates, mut open) = (Vec::new(), Vec::new());
     for v in &snapshot.validators {
         let Some(record) = by_key.get(&v.pubkey) else { continue };
         let Some(group) = groups.get(&record.index) else { continue };
-        let slot_published = v.status == ValidatorStatus::VoluntaryExitRequested && v.exit_epoch != 0;
-        let exit_asked = slot_published || matches!(v.status, ValidatorStatus::ExitRequested | ValidatorStatus::Exited);
-        if v.status == ValidatorStatus::VoluntaryExitRequested && !slot_published {
+        // The registry's exits as the rewards report reads them (`exits_asked`): an open
+        // voluntary request has no slot yet (exit-by FAR_FUTURE_EPOCH) and is this round's to
+        // serve; every other exit there was asked by an earlier round.
+        let asked_for = asked.get(&record.index);
+        let open_request = v.status == ValidatorStatus::VoluntaryExitRequested
+            && asked_for.is_some_and(|a| a.exit_by_epoch == FAR_FUTURE_EPOCH);
+        let exit_asked = asked_for.is_some() && !open_request;
+        if open_request {
             let event = placed.get(&v.id).ok_or_else(|| {
                 format!("validator {} has an open voluntary exit request but no VoluntaryExitRequested event", v.id)
             })?;
