@@ -52,7 +52,8 @@ pub struct DevnetArgs {
     /// Working directory (genesis, keys, configs, logs, data); replaced on each run.
     #[arg(long, default_value = "devnet")]
     pub dir: PathBuf,
-    /// Committee members (1 to 5); the threshold is more than two thirds.
+    /// Committee members (1 to 32); the threshold is more than two thirds. Members past
+    /// anvil's ten dev keys submit from fresh keys funded with `anvil_setBalance`.
     #[arg(long, default_value_t = 4)]
     pub members: usize,
     /// Rewards reports to run through (each frame's fees, prices and adjustments measured).
@@ -90,6 +91,28 @@ pub struct DevnetArgs {
     /// and never, and report 3 showing the score and penalty effects (needs `--reports 3` or more).
     #[arg(long, conflicts_with = "hold")]
     pub exits: bool,
+    /// Use this anvil (JSON-RPC URL) instead of starting one. Its own keys are not used: the
+    /// devnet's accounts are fresh keys it funds with `anvil_setBalance`.
+    #[arg(long, value_name = "URL")]
+    pub rpc_url: Option<String>,
+    /// Use the beacon simulator at this URL instead of starting one. It must serve the scenario
+    /// this command writes to `<dir>/scenario.toml` (its genesis time is on anvil's clock): the
+    /// compose file's simulator waits for that file (docs/docker.md).
+    #[arg(long, value_name = "URL", requires = "rpc_url")]
+    pub beacon_url: Option<String>,
+    /// The members run themselves (each in its own container, docs/docker.md): this command
+    /// waits for `--members` public entries in `<dir>/entries/<name>.json` (`keys new
+    /// --new-submitter-key`), assembles the genesis from them, funds their submitters, writes
+    /// member i's `<dir>/member-<i>/node.toml` and `<dir>/names/<name>` (= i), and checks what
+    /// they do. No member secret is made or read here. `--dir` is kept, not replaced.
+    #[arg(long, requires = "beacon_url", conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "hold"])]
+    pub external_members: bool,
+    /// Member i's libp2p port is this plus i (default: free ports).
+    #[arg(long, required_if_eq("external_members", "true"))]
+    pub p2p_base_port: Option<u16>,
+    /// Member i's HTTP API (and operator page) port is this plus i (default: free ports).
+    #[arg(long, required_if_eq("external_members", "true"))]
+    pub api_base_port: Option<u16>,
 }
 
 #[derive(Args, Clone, Default)]

@@ -55,6 +55,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod exits;
+mod external;
 mod frames;
 
 /// The simulated beacon chain (64 tracked validators with a few faults); `genesis_time` is
@@ -70,6 +71,10 @@ const ETH: u128 = 1_000_000_000_000_000_000;
 const MARKER: &str = ".claystack-devnet";
 /// How long a stopped process gets to exit after SIGINT before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The largest local committee: every member a process (or container) on one machine.
+const MAX_MEMBERS: usize = 32;
+/// What the devnet gives each account it funds with `anvil_setBalance`.
+const FUNDED_WEI: u128 = 10_000 * ETH;
 
 /// anvil mines each transaction at once: poll for receipts often.
 fn local_tx() -> TxConfig {
@@ -77,10 +82,7 @@ fn local_tx() -> TxConfig {
 }
 
 pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
-    ensure!(
-        (1..=5).contains(&args.members),
-        "--members must be 1 to 5 (anvil has 10 funded keys: one owner, four operators, one submitter per member)"
-    );
+    ensure!((1..=MAX_MEMBERS).contains(&args.members), "--members must be 1 to {MAX_MEMBERS}");
     let threshold = args.members as u32 * 2 / 3 + 1;
     if args.crash_submitter {
         ensure!(
@@ -97,7 +99,11 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             args.members - 1
         );
     }
-    prepare_dir(&args.dir)?;
+    if args.external_members {
+        external::prepare_dir(&args.dir)?;
+    } else {
+        prepare_dir(&args.dir)?;
+    }
     let started = Instant::now();
     let mut procs = Procs::default();
     let outcome = tokio::select! {
@@ -129,8 +135,12 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         !args.exits || args.reports >= 3,
         "--exits needs --reports 3 or more: report 3's frame holds the exits exits round 1 asks for"
     );
-    let chains = start_chains(dir, &exe, procs, args.reports, args.exits).await?;
-    let genesis = write_genesis(args, threshold, &chains).await?;
+    let chains = start_chains(args, &exe, procs).await?;
+    let genesis = if args.external_members {
+        external::assemble_genesis(args, threshold, &chains, procs).await?
+    } else {
+        write_genesis(args, threshold, &chains).await?
+    };
     let (deployment, operators) = deploy_and_register(&chains, &genesis).await?;
     let plans = frames::plan(&chains, &chains.rpc, &genesis, args.reports).await?;
     let registered_at = chains.rpc.block_number().await?;
@@ -158,7 +168,11 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     if args.crash_submitter {
         set_automine(&chains.rpc, false).await?;
     }
-    let members = start_members(args, &exe, &chains, &genesis, procs)?;
+    let members = if args.external_members {
+        external::configure_members(args, &chains, &genesis, procs).await?
+    } else {
+        start_members(args, &exe, &chains, &genesis, procs).await?
+    };
     let mut faults = json!({});
     if let Some(secs) = args.beacon_outage_secs {
         faults["beacon_outage_secs"] = json!(beacon_outage(args, &exe, &chains, &members, procs, secs).await?);
@@ -214,8 +228,15 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         first.get_or_insert(report);
     }
     let report = first.context("no report")?;
-    let pids: Vec<u32> = procs.children.iter().map(|(c, _)| c.id()).chain([chains.anvil.pid()]).collect();
-    verify_report_offline(dir, &exe, &chains, members.online[0], procs, args.exits)?;
+    let pids: Vec<u32> =
+        procs.children.iter().map(|(c, _)| c.id()).chain(chains.anvil.as_ref().map(Anvil::pid)).collect();
+    if args.external_members {
+        // Its store is locked by a member this command does not run; `report verify` is the
+        // member's own to run (docs/docker.md).
+        say("report 1 is not recomputed here: the members run themselves and hold their stores");
+    } else {
+        verify_report_offline(dir, &exe, &chains, members.online[0], procs, args.exits)?;
+    }
     Ok(json!({
         "reports": reports,
         "report": 1,
@@ -246,7 +267,7 @@ async fn hold(
     deployment: &Deployment,
     procs: &mut Procs,
 ) -> anyhow::Result<serde_json::Value> {
-    let members = write_member_configs(args, chains, genesis)?;
+    let members = write_member_configs(args, chains, genesis).await?;
     let configs: Vec<PathBuf> = (0..args.members).map(|i| args.dir.join(format!("member-{i}/node.toml"))).collect();
     let summary = json!({
         "dir": args.dir,
@@ -257,7 +278,7 @@ async fn hold(
         "genesis": args.dir.join("genesis.json"),
         "scenario": args.dir.join("scenario.toml"),
         "beacon_url": chains.beacon_url,
-        "rpc_url": chains.anvil.endpoint(),
+        "rpc_url": chains.rpc_url,
         "node_manager": deployment.addresses.node_manager.to_string(),
         "node_manager_block": deployment.node_manager_block,
         "submitters": members.submitters.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
@@ -276,9 +297,13 @@ async fn hold(
 
 /// Both chains, as step 1 leaves them.
 struct Chains {
-    anvil: Anvil,
+    /// The anvil this command started (none with `--rpc-url`).
+    anvil: Option<Anvil>,
+    rpc_url: String,
+    chain_id: u64,
     rpc: Rpc,
-    /// anvil's funded dev keys: 0 deploys, 1-4 are the operators, 5-9 the submitters.
+    /// Funded keys: 0 deploys, 1-4 are the operators, 5-9 the first members' submitters
+    /// (anvil's dev keys when this command started anvil, else fresh funded keys).
     keys: Vec<PrivateKeySigner>,
     beacon: BeaconClient,
     beacon_url: String,
@@ -287,17 +312,32 @@ struct Chains {
 }
 
 /// Step 1: anvil, and the beacon simulator with the committee scenario on one clock with it.
-async fn start_chains(
-    dir: &Path,
-    exe: &Path,
-    procs: &mut Procs,
-    reports: u64,
-    with_exits: bool,
-) -> anyhow::Result<Chains> {
-    let anvil = Anvil::builder().start()?;
-    let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
-    let keys = anvil.dev_keys()?;
-    say(&format!("anvil on {} (chain {}, prague)", anvil.endpoint(), anvil.chain_id()));
+async fn start_chains(args: &DevnetArgs, exe: &Path, procs: &mut Procs) -> anyhow::Result<Chains> {
+    let (dir, reports, with_exits) = (&args.dir, args.reports, args.exits);
+    let (anvil, rpc_url, chain_id, rpc, keys) = match &args.rpc_url {
+        None => {
+            let anvil = Anvil::builder().start()?;
+            let rpc = Rpc::connect(&anvil.endpoint(), anvil.chain_id()).await?;
+            let keys = anvil.dev_keys()?;
+            say(&format!("anvil on {} (chain {}, prague)", anvil.endpoint(), anvil.chain_id()));
+            let (url, id) = (anvil.endpoint(), anvil.chain_id());
+            (Some(anvil), url, id, rpc, keys)
+        }
+        Some(url) => {
+            let (rpc, chain_id) = external::connect_anvil(url, procs).await?;
+            // Fixed keys, so the operators' addresses (in every leaf) and the roots are the same on
+            // every run, as with anvil's dev keys.
+            let mut keys = Vec::new();
+            for i in 0..10u8 {
+                let secret = claystack_execution::alloy::primitives::keccak256([b"claystack-devnet-account-".as_slice(), &[i]].concat());
+                let key = PrivateKeySigner::from_bytes(&secret).context("a devnet account key")?;
+                fund(&rpc, key.address()).await?;
+                keys.push(key);
+            }
+            say(&format!("anvil at {url} (chain {chain_id}); 10 devnet accounts funded"));
+            (None, url.clone(), chain_id, rpc, keys)
+        }
+    };
     let now = rpc.provider().get_block(0.into()).await?.map(|b| b.header.timestamp).context("anvil has no block 0")?;
     let (seconds_per_slot, slots_per_epoch) = (6, 8); // the scenario's minimal preset
     let seconds_per_epoch = seconds_per_slot * slots_per_epoch;
@@ -311,17 +351,20 @@ async fn start_chains(
         text = format!("{}{text}{}", exits::scenario_top(), exits::scenario_exits());
     }
     claystack_fs_util::write_atomic(&scenario, text.as_bytes())?;
-    let beacon_port = free_port();
-    let beacon_url = format!("http://127.0.0.1:{beacon_port}");
+    let beacon_url = args.beacon_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", free_port()));
     let beacon = BeaconClient::new(std::slice::from_ref(&beacon_url), ClientConfig::default())?;
-    start_beacon(exe, &scenario, &beacon_url, &beacon, procs, &dir.join("sim.log")).await?;
+    if args.beacon_url.is_some() {
+        external::wait_for_beacon(&beacon, &beacon_url, beacon_genesis_time, procs).await?;
+    } else {
+        start_beacon(exe, &scenario, &beacon_url, &beacon, procs, &dir.join("sim.log")).await?;
+    }
     let spec = beacon.spec().await?;
     ensure!(
         (spec.seconds_per_slot, spec.slots_per_epoch) == (seconds_per_slot, slots_per_epoch),
         "testnet/scenarios/committee.toml must use the minimal preset"
     );
-    say(&format!("beacon simulator on {beacon_url} (log {})", dir.join("sim.log").display()));
-    Ok(Chains { anvil, rpc, keys, beacon, beacon_url, beacon_genesis_time, seconds_per_epoch })
+    say(&format!("beacon simulator on {beacon_url}"));
+    Ok(Chains { anvil, rpc_url, chain_id, rpc, keys, beacon, beacon_url, beacon_genesis_time, seconds_per_epoch })
 }
 
 /// Starts `sim beacon` on `url`'s port and waits until it answers.
@@ -471,7 +514,7 @@ async fn write_genesis(args: &DevnetArgs, threshold: u32, chains: &Chains) -> an
     let mut random = [0u8; 48];
     std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random))?;
     let seed: [u8; 32] = random[..32].try_into().expect("32 bytes");
-    let (mut genesis, secrets) = generate_local(args.members, threshold, seed, chains.anvil.chain_id());
+    let (mut genesis, secrets) = generate_local(args.members, threshold, seed, chains.chain_id);
     genesis.first_epoch = FIRST_EPOCH;
     let nonce = chains.rpc.provider().get_transaction_count(owner.address()).await?;
     let predicted = predict_addresses(owner.address(), nonce);
@@ -551,14 +594,14 @@ struct Members {
 }
 
 /// Step 5: One `run` process per member (but the offline one) with its config and submitter key.
-fn start_members(
+async fn start_members(
     args: &DevnetArgs,
     exe: &Path,
     chains: &Chains,
     genesis: &Genesis,
     procs: &mut Procs,
 ) -> anyhow::Result<Members> {
-    let members = write_member_configs(args, chains, genesis)?;
+    let members = write_member_configs(args, chains, genesis).await?;
     let dir = &args.dir;
     for i in 0..args.members {
         if args.offline_member == Some(i) {
@@ -579,23 +622,77 @@ fn start_members(
     Ok(Members { online, ..members })
 }
 
-/// Each member's submitter key and `node.toml` (free p2p ports, every other member a peer).
-fn write_member_configs(args: &DevnetArgs, chains: &Chains, genesis: &Genesis) -> anyhow::Result<Members> {
+/// Each member's submitter key and `node.toml` (every other member a peer). Members past
+/// the fifth submit from fresh keys funded with `anvil_setBalance`.
+async fn write_member_configs(args: &DevnetArgs, chains: &Chains, genesis: &Genesis) -> anyhow::Result<Members> {
     let dir = &args.dir;
-    let ports = free_ports(args.members);
-    let peers: Vec<String> = (0..args.members)
-        .map(|i| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], genesis.committee.members[i].peer_id))
-        .collect();
+    let ports = MemberPorts::new(args);
     let mut submitters = Vec::new();
     for i in 0..args.members {
         let member = dir.join(format!("member-{i}"));
-        let key = &chains.keys[5 + i];
+        let key = match chains.keys.get(5 + i) {
+            Some(key) => key.clone(),
+            None => {
+                let key = PrivateKeySigner::random();
+                fund(&chains.rpc, key.address()).await?;
+                key
+            }
+        };
         submitters.push(key.address());
         write_secret(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
-        let config = node_config(i, &ports, &peers, &chains.beacon_url, &chains.anvil.endpoint(), &member);
+        let paths = MemberPaths::local(dir, &member);
+        let config = node_config(i, &ports, genesis, chains, &paths);
         claystack_fs_util::write_atomic(&member.join("node.toml"), config.as_bytes())?;
     }
     Ok(Members { submitters, online: Vec::new() })
+}
+
+/// Each member's libp2p and API ports: `--p2p-base-port`/`--api-base-port` plus its index, or
+/// free ports.
+struct MemberPorts {
+    p2p: Vec<u16>,
+    api: Vec<u16>,
+}
+
+impl MemberPorts {
+    fn new(args: &DevnetArgs) -> MemberPorts {
+        let ports = |base: Option<u16>| match base {
+            Some(base) => (0..args.members as u16).map(|i| base + i).collect(),
+            None => free_ports(args.members),
+        };
+        MemberPorts { p2p: ports(args.p2p_base_port), api: ports(args.api_base_port) }
+    }
+}
+
+/// Where a member's node finds its files, as the node sees them.
+struct MemberPaths {
+    data: PathBuf,
+    genesis: PathBuf,
+    keys: PathBuf,
+    password: PathBuf,
+    submitter: PathBuf,
+}
+
+impl MemberPaths {
+    /// A member this command runs: everything under `dir`.
+    fn local(dir: &Path, member: &Path) -> MemberPaths {
+        MemberPaths {
+            data: member.join("data"),
+            genesis: dir.join("genesis.json"),
+            keys: member.join("keys"),
+            password: dir.join("password"),
+            submitter: member.join("submitter.key"),
+        }
+    }
+}
+
+/// Gives `address` [`FUNDED_WEI`] on anvil.
+async fn fund(rpc: &Rpc, address: claystack_execution::alloy::primitives::Address) -> anyhow::Result<()> {
+    rpc.provider()
+        .raw_request::<_, serde_json::Value>("anvil_setBalance".into(), (address, U256::from(FUNDED_WEI)))
+        .await
+        .with_context(|| format!("anvil_setBalance {address}: is the RPC anvil?"))?;
+    Ok(())
 }
 
 /// Report 1 as the chain accepted it and the members computed it.
@@ -763,7 +860,7 @@ fn verify_command(
         .arg(dir.join("genesis.json"))
         .arg("--data-dir")
         .arg(dir.join(format!("member-{member}/data")))
-        .args(["--rpc-url", &chains.anvil.endpoint(), "--beacon-url", &chains.beacon_url])
+        .args(["--rpc-url", &chains.rpc_url, "--beacon-url", &chains.beacon_url])
         .env("CLAYSTACK_LOG", "warn")
         .output()?;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -867,10 +964,11 @@ async fn register(
     Ok((operators, validators))
 }
 
-fn node_config(i: usize, ports: &[u16], peers: &[String], beacon: &str, rpc: &str, member: &Path) -> String {
-    let others: Vec<String> =
-        peers.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| format!("\"{p}\"")).collect();
-    let dir = member.parent().expect("member dirs are inside the devnet dir");
+fn node_config(i: usize, ports: &MemberPorts, genesis: &Genesis, chains: &Chains, paths: &MemberPaths) -> String {
+    let others: Vec<String> = (0..ports.p2p.len())
+        .filter(|j| *j != i)
+        .map(|j| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", ports.p2p[j], genesis.committee.members[j].peer_id))
+        .collect();
     format!(
         r#"# member {i} of the local committee (written by `claystack-oracle devnet`)
 data_dir = "{data}"
@@ -895,15 +993,21 @@ fallback_ms = 8000
 [execution]
 rpc_url = "{rpc}"
 submitter_key_file = "{submitter}"
+
+[api]
+listen = "127.0.0.1:{api}"
 "#,
-        data = member.join("data").display(),
-        genesis = dir.join("genesis.json").display(),
+        data = paths.data.display(),
+        genesis = paths.genesis.display(),
+        beacon = chains.beacon_url,
+        rpc = chains.rpc_url,
         last = VALIDATORS - 1,
-        keys = member.join("keys").display(),
-        password = dir.join("password").display(),
-        port = ports[i],
+        keys = paths.keys.display(),
+        password = paths.password.display(),
+        port = ports.p2p[i],
         others = others.join(", "),
-        submitter = member.join("submitter.key").display(),
+        submitter = paths.submitter.display(),
+        api = ports.api[i],
     )
 }
 
