@@ -84,13 +84,26 @@ pub struct DevnetArgs {
     /// summary, and keep both chains up until interrupted: run the members yourself with
     /// `run --config <dir>/member-<i>/node.toml` (the cross-process tests do, to kill, restart
     /// or replace them).
-    #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter"])]
+    #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "kill_member", "liar_member", "flaky_beacon_member"])]
     pub hold: bool,
     /// Also run an exits round: a withdrawal queue with unmet demand, a voluntary exit request,
     /// exits round 1 accepted and published, the simulator's validators exiting on time, late
     /// and never, and report 3 showing the score and penalty effects (needs `--reports 3` or more).
     #[arg(long, conflicts_with = "hold")]
     pub exits: bool,
+    /// Fault injection: `kill -9` this member once report 1 is accepted and start it again at
+    /// once; it must catch up and compute every later report's root.
+    #[arg(long)]
+    pub kill_member: Option<usize>,
+    /// Fault injection: this member's beacon node lies (validator 12's balance 1000 gwei too
+    /// high from slot 140 on): it computes and gossips another root; the others reach the
+    /// quorum without it and the chain accepts their root.
+    #[arg(long)]
+    pub liar_member: Option<usize>,
+    /// Fault injection: this member's beacon node fails (15 % of answers 500/503) and is slow
+    /// (20 % of answers 300 ms late); the member must still compute every accepted root.
+    #[arg(long)]
+    pub flaky_beacon_member: Option<usize>,
     /// Use this anvil (JSON-RPC URL) instead of starting one. Its own keys are not used: the
     /// devnet's accounts are fresh keys it funds with `anvil_setBalance`.
     #[arg(long, value_name = "URL")]
@@ -105,7 +118,7 @@ pub struct DevnetArgs {
     /// --new-submitter-key`), assembles the genesis from them, funds their submitters, writes
     /// member i's `<dir>/member-<i>/node.toml` and `<dir>/names/<name>` (= i), and checks what
     /// they do. No member secret is made or read here. `--dir` is kept, not replaced.
-    #[arg(long, requires = "beacon_url", conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "hold"])]
+    #[arg(long, requires = "beacon_url", conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "hold", "kill_member", "liar_member", "flaky_beacon_member"])]
     pub external_members: bool,
     /// Member i's libp2p port is this plus i (default: free ports).
     #[arg(long, required_if_eq("external_members", "true"))]

@@ -155,7 +155,10 @@ fn the_compose_committee_makes_its_own_keys_and_reaches_accepted_roots_and_a_cla
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             assert!(
-                !(name.ends_with(".keystore.json") || name == "submitter.key" || name == "p2p.key" || name == "password"),
+                !(name.ends_with(".keystore.json")
+                    || name == "submitter.key"
+                    || name == "p2p.key"
+                    || name == "password"),
                 "a secret in the shared volume: {}",
                 p.display()
             );
@@ -169,7 +172,8 @@ fn the_compose_committee_makes_its_own_keys_and_reaches_accepted_roots_and_a_cla
     for m in 0..4 {
         let service = format!("member-{m}");
         assert_eq!(project.inspect(&service, "{{.State.Health.Status}}"), "healthy", "{service}");
-        let index: u16 = std::fs::read_to_string(shared.join(format!("names/{service}"))).unwrap().trim().parse().unwrap();
+        let index: u16 =
+            std::fs::read_to_string(shared.join(format!("names/{service}"))).unwrap().trim().parse().unwrap();
         let (status, body) = http_get(&format!("127.0.0.1:{}", api + index), "/v1/reports");
         assert_eq!(status, 200, "{service}: {body}");
         assert!(body.contains(DEVNET_REPORT_1_ROOT), "{service}: {body}");

@@ -8,8 +8,8 @@
 mod support;
 
 mod api;
-mod compose;
 mod committee;
+mod compose;
 mod devnet;
 mod exits;
 mod genesis;

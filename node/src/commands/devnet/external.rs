@@ -14,7 +14,9 @@
 //!
 //! Everything else is the devnet's: frames played, reports checked, a claim, exits.
 
-use super::{fund, node_config, say, wait_until, Chains, Members, MemberPaths, MemberPorts, Procs, FIRST_EPOCH, MARKER};
+use super::{
+    fund, node_config, say, wait_until, Chains, MemberPaths, MemberPorts, Members, Procs, FIRST_EPOCH, MARKER,
+};
 use crate::cli::DevnetArgs;
 use anyhow::{bail, ensure, Context};
 use claystack_beacon::BeaconClient;
@@ -103,7 +105,10 @@ pub(super) async fn assemble_genesis(
     for (name, path) in &files {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let member: Member = serde_json::from_str(&text).with_context(|| {
-            format!("member {name}'s entry {} is not a member entry (keys new --new-submitter-key writes one)", path.display())
+            format!(
+                "member {name}'s entry {} is not a member entry (keys new --new-submitter-key writes one)",
+                path.display()
+            )
         })?;
         members.push(member);
     }
@@ -170,7 +175,7 @@ pub(super) async fn configure_members(
             submitter: PathBuf::from(SUBMITTER_KEY_FILE),
         };
         std::fs::create_dir_all(&member_dir)?;
-        let config = node_config(i, &ports, genesis, chains, &paths);
+        let config = node_config(i, &ports, genesis, chains, &chains.beacon_url, &paths);
         claystack_fs_util::write_atomic(&member_dir.join("node.toml"), config.as_bytes())?;
         claystack_fs_util::write_atomic(&names.join(name), format!("{i}\n").as_bytes())?;
         say(&format!("member {name} is member {i}: API on 127.0.0.1:{}, libp2p on {}", ports.api[i], ports.p2p[i]));
@@ -185,6 +190,8 @@ pub(super) async fn configure_members(
     Ok(Members {
         submitters: genesis.committee.members.iter().map(|m| m.submitter.0.into()).collect(),
         online: (0..genesis.committee.members.len()).collect(),
+        liar: None,
+        api_ports: ports.api,
     })
 }
 

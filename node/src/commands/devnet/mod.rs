@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 mod exits;
 mod external;
 mod frames;
+mod ledger;
 
 /// The simulated beacon chain (64 tracked validators with a few faults); `genesis_time` is
 /// prepended at run time so the registry's epochs and the simulator's agree.
@@ -91,6 +92,21 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             1 % args.members
         );
     }
+    for (flag, m) in [
+        ("--kill-member", args.kill_member),
+        ("--liar-member", args.liar_member),
+        ("--flaky-beacon-member", args.flaky_beacon_member),
+    ] {
+        if let Some(m) = m {
+            ensure!(m < args.members, "{flag} {m}: the members are 0 to {}", args.members - 1);
+            ensure!(args.offline_member != Some(m), "{flag} {m}: that member is --offline-member");
+        }
+    }
+    let honest = args.members - usize::from(args.offline_member.is_some()) - usize::from(args.liar_member.is_some());
+    ensure!(
+        honest as u32 >= threshold,
+        "{honest} honest running members cannot reach the threshold of {threshold}; add members"
+    );
     if let Some(m) = args.offline_member {
         ensure!(m < args.members, "--offline-member {m}: the members are 0 to {}", args.members - 1);
         ensure!(
@@ -171,7 +187,8 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let members = if args.external_members {
         external::configure_members(args, &chains, &genesis, procs).await?
     } else {
-        start_members(args, &exe, &chains, &genesis, procs).await?
+        let beacons = member_beacons(args, &exe, &chains, procs).await?;
+        start_members(args, &exe, &chains, &genesis, &beacons, procs).await?
     };
     let mut faults = json!({});
     if let Some(secs) = args.beacon_outage_secs {
@@ -183,6 +200,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let mut reports = Vec::new();
     let mut first = None;
     let mut claim = json!(null);
+    let mut settled = std::collections::BTreeMap::new();
     let mut exits_summary = json!(null);
     for plan in &plans {
         if plan.number > 1 {
@@ -202,6 +220,14 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         print_report(&exported.join("report.json"), &operators)?;
         if plan.number == 1 {
             claim = claim_largest_leaf(&chains, &deployment.addresses, &operators, &exported.join("tree.json")).await?;
+            let operator: claystack_execution::alloy::primitives::Address =
+                claim["operator"].as_str().context("claim operator")?.parse()?;
+            let amount: U256 = claim["amount_wei"].as_str().context("claim amount")?.parse()?;
+            let penalty: U256 = claim["bond_penalty_wei"].as_str().context("claim penalty")?.parse()?;
+            settled.insert(operator, ledger::Settled { rewards: amount, penalty });
+            if let Some(m) = args.kill_member {
+                faults["killed"] = kill_and_restart(args, &exe, procs, m)?;
+            }
         }
         if args.exits && plan.number == 1 {
             // Published before report 2's reference block, so report 2's registry holds the deadlines.
@@ -222,12 +248,32 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
             "block": report.accepted.block,
             "gas_used": report.gas_used,
             "signers": report.signers,
+            "liar": report.liar,
             "reference_block": plan.reference_block,
             "measured": measured,
         }));
         first.get_or_insert(report);
     }
     let report = first.context("no report")?;
+    // Across the reports: every operator claims its last leaf, paid to the wei.
+    let last = args.dir.join(format!("member-{}/data/reports/rewards-{}/tree.json", members.online[0], args.reports));
+    let claims = ledger::claim_every_leaf(&chains, &deployment.addresses, &operators, &last, &mut settled).await?;
+    // One submission per accepted report: the rotation sent no second transaction.
+    let submissions =
+        ledger::submissions(&chains, deployment.addresses.node_manager, deployment.node_manager_block).await?;
+    for (id, txs) in submissions.as_object().context("submissions")? {
+        let txs = txs.as_array().context("submissions")?;
+        ensure!(txs.len() == 1, "{id} was submitted by {} transactions: {txs:?}", txs.len());
+        ensure!(txs[0]["success"] == json!(true), "{id}'s one submission reverted: {txs:?}");
+    }
+    for n in 1..=args.reports {
+        ensure!(submissions.get(format!("rewards-{n}")).is_some(), "no submission of rewards report {n}");
+    }
+    say(&format!(
+        "{} reports submitted, each by exactly one transaction",
+        submissions.as_object().map_or(0, |o| o.len())
+    ));
+    let notifications = check_notifications(args, &members, procs).await?;
     let pids: Vec<u32> =
         procs.children.iter().map(|(c, _)| c.id()).chain(chains.anvil.as_ref().map(Anvil::pid)).collect();
     if args.external_members {
@@ -254,7 +300,46 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "pids": pids,
         "faults": faults,
         "exits": exits_summary,
+        "claims": claims,
+        "submissions": submissions,
+        "notifications": notifications,
     }))
+}
+
+/// Every running member's API serves a `report_accepted` notification for each of the latest
+/// reports (up to 4, what the notifications look back on) once it has seen them accepted.
+/// Returns what member by member it served.
+async fn check_notifications(
+    args: &DevnetArgs,
+    members: &Members,
+    procs: &mut Procs,
+) -> anyhow::Result<serde_json::Value> {
+    let want = args.reports.min(4) as usize;
+    let mut served = serde_json::Map::new();
+    for &i in &members.online {
+        let port = members.api_ports[i];
+        let count = || {
+            ledger::api_get(port, "/v1/notifications?kind=report_accepted")
+                .ok()
+                .and_then(|v| v["notifications"].as_array().map(Vec::len))
+                .unwrap_or(0)
+        };
+        wait_until(
+            procs,
+            Duration::from_secs(30),
+            &format!("member {i}'s API to serve the accepted reports"),
+            || async { count() >= want },
+        )
+        .await?;
+        let all = ledger::api_get(port, "/v1/notifications")?;
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        for n in all["notifications"].as_array().context("notifications")? {
+            *kinds.entry(n["kind"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        }
+        served.insert(format!("member-{i}"), json!(kinds));
+    }
+    say(&format!("every running member's API serves the {want} latest reports' report_accepted notifications"));
+    Ok(serde_json::Value::Object(served))
 }
 
 /// `--hold`: each member's configuration written and none started; the summary (where
@@ -267,7 +352,8 @@ async fn hold(
     deployment: &Deployment,
     procs: &mut Procs,
 ) -> anyhow::Result<serde_json::Value> {
-    let members = write_member_configs(args, chains, genesis).await?;
+    let beacons = vec![chains.beacon_url.clone(); args.members];
+    let members = write_member_configs(args, chains, genesis, &beacons).await?;
     let configs: Vec<PathBuf> = (0..args.members).map(|i| args.dir.join(format!("member-{i}/node.toml"))).collect();
     let summary = json!({
         "dir": args.dir,
@@ -329,7 +415,9 @@ async fn start_chains(args: &DevnetArgs, exe: &Path, procs: &mut Procs) -> anyho
             // every run, as with anvil's dev keys.
             let mut keys = Vec::new();
             for i in 0..10u8 {
-                let secret = claystack_execution::alloy::primitives::keccak256([b"claystack-devnet-account-".as_slice(), &[i]].concat());
+                let secret = claystack_execution::alloy::primitives::keccak256(
+                    [b"claystack-devnet-account-".as_slice(), &[i]].concat(),
+                );
                 let key = PrivateKeySigner::from_bytes(&secret).context("a devnet account key")?;
                 fund(&rpc, key.address()).await?;
                 keys.push(key);
@@ -495,6 +583,19 @@ async fn crash_submitter(
     Ok(json!({ "member": m, "tx": resumed, "logged": sent, "attempts": attempts }))
 }
 
+/// Fault: member `m` killed (`kill -9`, mid-run: it follows the chain and holds report 1's
+/// state) and started again at once on the same data directory.
+fn kill_and_restart(args: &DevnetArgs, exe: &Path, procs: &mut Procs, m: usize) -> anyhow::Result<serde_json::Value> {
+    let member = args.dir.join(format!("member-{m}"));
+    procs.kill_one(&format!("member {m}"));
+    let mut cmd = Command::new(exe);
+    cmd.arg("run").arg("--config").arg(member.join("node.toml"));
+    let log = member.join("node-restarted.log");
+    procs.spawn(&format!("member {m}"), cmd, &log)?;
+    say(&format!("member {m} killed (kill -9) after report 1 and started again (log {})", log.display()));
+    Ok(json!({"member": m, "after_report": 1, "log": log}))
+}
+
 /// Turns anvil's mining of each transaction on arrival on or off; on also mines what waits.
 async fn set_automine(rpc: &Rpc, on: bool) -> anyhow::Result<()> {
     rpc.provider()
@@ -591,6 +692,10 @@ struct Members {
     submitters: Vec<claystack_execution::alloy::primitives::Address>,
     /// The members whose node runs (all but `--offline-member`).
     online: Vec<usize>,
+    /// `--liar-member`: runs, but computes another root.
+    liar: Option<usize>,
+    /// Each member's API port.
+    api_ports: Vec<u16>,
 }
 
 /// Step 5: One `run` process per member (but the offline one) with its config and submitter key.
@@ -599,9 +704,10 @@ async fn start_members(
     exe: &Path,
     chains: &Chains,
     genesis: &Genesis,
+    beacons: &[String],
     procs: &mut Procs,
 ) -> anyhow::Result<Members> {
-    let members = write_member_configs(args, chains, genesis).await?;
+    let members = write_member_configs(args, chains, genesis, beacons).await?;
     let dir = &args.dir;
     for i in 0..args.members {
         if args.offline_member == Some(i) {
@@ -624,7 +730,12 @@ async fn start_members(
 
 /// Each member's submitter key and `node.toml` (every other member a peer). Members past
 /// the fifth submit from fresh keys funded with `anvil_setBalance`.
-async fn write_member_configs(args: &DevnetArgs, chains: &Chains, genesis: &Genesis) -> anyhow::Result<Members> {
+async fn write_member_configs(
+    args: &DevnetArgs,
+    chains: &Chains,
+    genesis: &Genesis,
+    beacons: &[String],
+) -> anyhow::Result<Members> {
     let dir = &args.dir;
     let ports = MemberPorts::new(args);
     let mut submitters = Vec::new();
@@ -641,10 +752,45 @@ async fn write_member_configs(args: &DevnetArgs, chains: &Chains, genesis: &Gene
         submitters.push(key.address());
         write_secret(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
         let paths = MemberPaths::local(dir, &member);
-        let config = node_config(i, &ports, genesis, chains, &paths);
+        let config = node_config(i, &ports, genesis, chains, &beacons[i], &paths);
         claystack_fs_util::write_atomic(&member.join("node.toml"), config.as_bytes())?;
     }
-    Ok(Members { submitters, online: Vec::new() })
+    Ok(Members { submitters, online: Vec::new(), liar: args.liar_member, api_ports: ports.api })
+}
+
+/// Each member's beacon node: the devnet's simulator, or for `--liar-member` and
+/// `--flaky-beacon-member` a second simulator on the same chain and clock whose answers carry
+/// that fault (the scenario plus a `[faults]` section).
+async fn member_beacons(
+    args: &DevnetArgs,
+    exe: &Path,
+    chains: &Chains,
+    procs: &mut Procs,
+) -> anyhow::Result<Vec<String>> {
+    let mut beacons = vec![chains.beacon_url.clone(); args.members];
+    let faulty = [
+        (args.liar_member, "liar", "[faults.wrong_balance]\nvalidator = 12\nfrom_slot = 140\ngwei = 1000\n"),
+        (
+            args.flaky_beacon_member,
+            "flaky",
+            "[faults]\nseed = 3\nerror_rate_bps = 1500\nslow_rate_bps = 2000\nslow_ms = 300\n",
+        ),
+    ];
+    let scenario = std::fs::read_to_string(args.dir.join("scenario.toml"))?;
+    for (member, name, faults) in faulty {
+        let Some(m) = member else { continue };
+        let path = args.dir.join(format!("scenario-{name}.toml"));
+        claystack_fs_util::write_atomic(&path, format!("{scenario}\n{faults}").as_bytes())?;
+        let url = format!("http://127.0.0.1:{}", free_port());
+        let client = BeaconClient::new(std::slice::from_ref(&url), ClientConfig::default())?;
+        start_beacon(exe, &path, &url, &client, procs, &args.dir.join(format!("sim-{name}.log"))).await?;
+        say(&format!(
+            "member {m}'s beacon node is a {name} simulator on {url} ({})",
+            faults.trim().replace('\n', "; ")
+        ));
+        beacons[m] = url;
+    }
+    Ok(beacons)
 }
 
 /// Each member's libp2p and API ports: `--p2p-base-port`/`--api-base-port` plus its index, or
@@ -703,8 +849,10 @@ struct AcceptedRoot {
     submitter_member: Option<usize>,
     /// The accepted Merkle root, hex.
     root: String,
-    /// Each online member's exported root, hex, in `online` order.
+    /// Each honest online member's exported root, hex, in `online` order.
     member_roots: Vec<String>,
+    /// The liar's root (`--liar-member`).
+    liar: serde_json::Value,
 }
 
 /// Step 6: Waits until the NodeManager accepts report `number` and every running member has
@@ -749,11 +897,9 @@ async fn wait_for_report(
         signers,
         submitter_member.map_or(accepted.submitter.to_string(), |m| format!("member {m}"))
     ));
-    let root_files: Vec<PathBuf> = members
-        .online
-        .iter()
-        .map(|i| args.dir.join(format!("member-{i}/data/reports/rewards-{number}/root")))
-        .collect();
+    let root_file = |i: usize| args.dir.join(format!("member-{i}/data/reports/rewards-{number}/root"));
+    let honest: Vec<usize> = members.online.iter().copied().filter(|i| members.liar != Some(*i)).collect();
+    let root_files: Vec<PathBuf> = honest.iter().map(|&i| root_file(i)).collect();
     wait_until(procs, Duration::from_secs(30), &format!("every member to close report {number}"), || async {
         root_files.iter().all(|p| p.exists())
     })
@@ -763,11 +909,24 @@ async fn wait_for_report(
         .map(|p| std::fs::read_to_string(p).map(|s| s.trim().to_string()))
         .collect::<Result<_, _>>()?;
     let root = hex::encode(&accepted.merkle_root.0);
-    for (i, r) in members.online.iter().zip(&member_roots) {
+    for (i, r) in honest.iter().zip(&member_roots) {
         ensure!(*r == root, "member {i} computed root {r}, but the chain accepted {root}");
     }
-    say(&format!("all {} running members computed report {number}'s accepted root", members.online.len()));
-    Ok(AcceptedRoot { accepted, gas_used: receipt.gas_used, signers, submitter_member, root, member_roots })
+    say(&format!("all {} honest running members computed report {number}'s accepted root", honest.len()));
+    let mut liar = json!(null);
+    if let Some(m) = members.liar {
+        let file = root_file(m);
+        wait_until(procs, Duration::from_secs(30), &format!("the liar to close report {number}"), || async {
+            file.exists()
+        })
+        .await?;
+        let theirs = std::fs::read_to_string(&file)?.trim().to_string();
+        ensure!(theirs != root, "the liar, member {m}, computed the accepted root {root}");
+        ensure!(!signers.contains(&(m as u16)), "the liar, member {m}, is among report {number}'s signers");
+        say(&format!("the liar, member {m}, computed {theirs}: not accepted, not among the signers"));
+        liar = json!({"member": m, "root": theirs});
+    }
+    Ok(AcceptedRoot { accepted, gas_used: receipt.gas_used, signers, submitter_member, root, member_roots, liar })
 }
 
 /// Step 7: The operator with the most rewards claims them with a proof from the tree dump at
@@ -818,6 +977,7 @@ async fn claim_largest_leaf(
         "amount_wei": claimed.amount.to_string(),
         "tx": claimed.tx.to_string(),
         "withdraw_tx": withdrawn.tx.to_string(),
+        "bond_penalty_wei": claimed.bond_penalty.to_string(),
     }))
 }
 
@@ -964,7 +1124,14 @@ async fn register(
     Ok((operators, validators))
 }
 
-fn node_config(i: usize, ports: &MemberPorts, genesis: &Genesis, chains: &Chains, paths: &MemberPaths) -> String {
+fn node_config(
+    i: usize,
+    ports: &MemberPorts,
+    genesis: &Genesis,
+    chains: &Chains,
+    beacon: &str,
+    paths: &MemberPaths,
+) -> String {
     let others: Vec<String> = (0..ports.p2p.len())
         .filter(|j| *j != i)
         .map(|j| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", ports.p2p[j], genesis.committee.members[j].peer_id))
@@ -999,7 +1166,6 @@ listen = "127.0.0.1:{api}"
 "#,
         data = paths.data.display(),
         genesis = paths.genesis.display(),
-        beacon = chains.beacon_url,
         rpc = chains.rpc_url,
         last = VALIDATORS - 1,
         keys = paths.keys.display(),
