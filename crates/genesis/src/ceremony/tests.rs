@@ -199,3 +199,29 @@ fn approvals_of_another_hash_by_a_non_member_or_in_the_report_domain_are_refused
         )]
     );
 }
+
+/// `genesis/example/template.json`, the documented template of `genesis/README.md`.
+const EXAMPLE_TEMPLATE: &str = include_str!("../../../../genesis/example/template.json");
+
+#[test]
+fn the_documented_example_template_assembles_into_a_valid_genesis() {
+    let template = Genesis::from_json(EXAMPLE_TEMPLATE).unwrap();
+    // Everything but the committee is valid already: the members are all it lacks.
+    assert_eq!(template.verify(), [Problem::EmptyCommittee]);
+    // Written in the file form (field order, lower-case hex), so the README's walk through
+    // it matches what `genesis assemble` writes around the members.
+    assert_eq!(template.to_pretty_json(), EXAMPLE_TEMPLATE);
+    assert!(template.exits.is_some() && template.beacon_genesis_validators_root.is_some());
+    // Its threshold (3) suits the four members the README's ceremony has, and five.
+    for n in [4, 5] {
+        let (_, _, entries, _) = ceremony(n, 3);
+        let g = assemble(&template, &entries).unwrap();
+        assert_eq!(g.verify(), [], "{n} members");
+        assert_eq!(g.committee.members.len(), n);
+    }
+    let (_, _, entries, _) = ceremony(6, 3);
+    assert_eq!(
+        assemble(&template, &entries).unwrap_err(),
+        [AssemblyProblem::Genesis(Problem::ThresholdNotMajority { threshold: 3, members: 6, min: 4 })]
+    );
+}
