@@ -456,7 +456,7 @@ pub struct ListArgs {
     /// A key directory, or a directory whose subdirectories are key directories.
     #[arg(long)]
     pub dir: PathBuf,
-    /// `table` for people; `json`, an array of genesis member entries (without `submitter`) and their directories.
+    /// `table` for people; `json`, an array of genesis member entries (with `submitter` if recorded) and their directories.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

@@ -91,8 +91,10 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
         std::fs::copy(m, inbox.join(format!("{}.json", char::from(b'z' - i as u8)))).unwrap();
     }
     let g2 = root.join("genesis-2.json");
-    let (ok, out2, err) =
-        oracle(&["genesis", "assemble", "--template", s(&template), "--members-dir", s(&inbox), "--out", s(&g2)], &mut seen);
+    let (ok, out2, err) = oracle(
+        &["genesis", "assemble", "--template", s(&template), "--members-dir", s(&inbox), "--out", s(&g2)],
+        &mut seen,
+    );
     assert!(ok, "{err}");
     assert_eq!(std::fs::read(&g1).unwrap(), std::fs::read(&g2).unwrap());
     let hash = printed_hash(&out1);
@@ -113,9 +115,25 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
             .collect();
     let (ok, _, err) = oracle(&three, &mut seen);
     // The fifth entry repeats member 0's: named by both files, nothing written.
-    assert!(!ok && err.contains(&format!("{}: same bls_pubkey as {}", s(&inbox.join("z.json")), s(&members[0]))), "{err}");
+    assert!(
+        !ok && err.contains(&format!("{}: same bls_pubkey as {}", s(&inbox.join("z.json")), s(&members[0]))),
+        "{err}"
+    );
     let (ok, _, err) = oracle(
-        &["genesis", "assemble", "--template", s(&template), "--member", s(&members[0]), "--member", s(&members[1]), "--member", s(&members[2]), "--out", s(&g1)],
+        &[
+            "genesis",
+            "assemble",
+            "--template",
+            s(&template),
+            "--member",
+            s(&members[0]),
+            "--member",
+            s(&members[1]),
+            "--member",
+            s(&members[2]),
+            "--out",
+            s(&g1),
+        ],
         &mut seen,
     );
     assert!(!ok && err.contains("exists with other content"), "{err}");
@@ -127,7 +145,18 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     for (i, d) in dirs.iter().enumerate() {
         let out = approvals.join(format!("member-{i}.json"));
         let (ok, stdout, err) = oracle(
-            &["genesis", "approve", "--genesis", s(&g1), "--keys-dir", s(d), "--password-file", s(&pw), "--out", s(&out)],
+            &[
+                "genesis",
+                "approve",
+                "--genesis",
+                s(&g1),
+                "--keys-dir",
+                s(d),
+                "--password-file",
+                s(&pw),
+                "--out",
+                s(&out),
+            ],
             &mut seen,
         );
         assert!(ok && stdout.contains(&hash) && stdout.contains(&member_label(&g1, d)), "{stdout}{err}");
@@ -150,7 +179,18 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     modified["first_epoch"] = (modified["first_epoch"].as_u64().unwrap() + 1).into();
     let g_mod = write_file(root, "modified.json", &serde_json::to_string_pretty(&modified).unwrap());
     let (ok, stdout, err) = oracle(
-        &["genesis", "approve", "--genesis", s(&g_mod), "--keys-dir", s(&dirs[2]), "--password-file", s(&pw), "--out", s(&a2)],
+        &[
+            "genesis",
+            "approve",
+            "--genesis",
+            s(&g_mod),
+            "--keys-dir",
+            s(&dirs[2]),
+            "--password-file",
+            s(&pw),
+            "--out",
+            s(&a2),
+        ],
         &mut seen,
     );
     assert!(ok, "{err}");
@@ -165,7 +205,18 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     let outsider = root.join("outsider");
     new_member(&outsider, &pw, &mut seen);
     let (ok, _, err) = oracle(
-        &["genesis", "approve", "--genesis", s(&g1), "--keys-dir", s(&outsider), "--password-env", "CLAYSTACK_TEST_UNSET", "--out", s(&root.join("x.json"))],
+        &[
+            "genesis",
+            "approve",
+            "--genesis",
+            s(&g1),
+            "--keys-dir",
+            s(&outsider),
+            "--password-env",
+            "CLAYSTACK_TEST_UNSET",
+            "--out",
+            s(&root.join("x.json")),
+        ],
         &mut seen,
     );
     assert!(!ok && err.contains("is not a member of the committee") && err.trim().lines().count() == 1, "{err}");
@@ -195,15 +246,23 @@ fn a_ceremony_member_runs_with_its_key_dir_and_new_submitter_key() {
     new_member(&keys, &pw, &mut seen);
     // The example template for anvil's chain, one member, and no beacon network pinned (the
     // simulator is not mainnet).
-    let mut template: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(example_template()).unwrap()).unwrap();
+    let mut template: serde_json::Value = serde_json::from_slice(&std::fs::read(example_template()).unwrap()).unwrap();
     template["chain_id"] = 31337.into();
     template["committee"]["threshold"] = 1.into();
     template.as_object_mut().unwrap().remove("beacon_genesis_validators_root");
     let template = write_file(root, "template.json", &template.to_string());
     let genesis = root.join("genesis.json");
     let (ok, _, err) = oracle(
-        &["genesis", "assemble", "--template", s(&template), "--member", s(&keys.join("member.json")), "--out", s(&genesis)],
+        &[
+            "genesis",
+            "assemble",
+            "--template",
+            s(&template),
+            "--member",
+            s(&keys.join("member.json")),
+            "--out",
+            s(&genesis),
+        ],
         &mut seen,
     );
     assert!(ok, "{err}");

@@ -105,7 +105,9 @@ pub fn assemble(template: &Genesis, entries: &[(String, MemberEntry)]) -> Result
         let named = || file.clone();
         match bls::pubkey_check(&e.bls_pubkey) {
             Err(reason) => problems.push(AssemblyProblem::InvalidPubkey { file: named(), reason }),
-            Ok(()) if !bls::pop_verify(&e.bls_pubkey, &e.pop) => problems.push(AssemblyProblem::BadPop { file: named() }),
+            Ok(()) if !bls::pop_verify(&e.bls_pubkey, &e.pop) => {
+                problems.push(AssemblyProblem::BadPop { file: named() })
+            }
             Ok(()) => {}
         }
         if e.peer_id.is_empty() {
@@ -133,7 +135,7 @@ pub fn assemble(template: &Genesis, entries: &[(String, MemberEntry)]) -> Result
     if !problems.is_empty() {
         return Err(problems);
     }
-    members.sort_by(|a, b| a.bls_pubkey.cmp(&b.bls_pubkey));
+    members.sort_by_key(|m| m.bls_pubkey);
     let mut genesis = template.clone();
     genesis.committee.members = members;
     let invalid = genesis.verify();
@@ -199,7 +201,7 @@ impl Approval {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ApprovalProblem {
     /// A member has no approval at all.
-    #[error("member {member} ({key}): no approval; the member approves this genesis's hash {genesis}")]
+    #[error("member {member} ({key}): no approval of this genesis (hash {genesis})")]
     Missing { member: usize, key: String, genesis: String },
     /// An approval of another genesis.
     #[error("{file}: {who} approves {approves}, this genesis is {genesis}; the signer approved another genesis file")]
@@ -243,12 +245,9 @@ pub fn check_approvals(genesis: &Genesis, approvals: &[(String, Approval)]) -> V
         }
         match index {
             None => problems.push(ApprovalProblem::NotMember { file: file.clone(), key }),
-            Some(member) if !a.signature_valid() => problems.push(ApprovalProblem::BadSignature {
-                file: file.clone(),
-                member,
-                key,
-                genesis: shown.clone(),
-            }),
+            Some(member) if !a.signature_valid() => {
+                problems.push(ApprovalProblem::BadSignature { file: file.clone(), member, key, genesis: shown.clone() })
+            }
             Some(_) => {}
         }
     }

@@ -5,7 +5,9 @@
 use crate::cli::{GenesisApproveArgs, GenesisAssembleArgs, GenesisNewArgs, GenesisVerifyArgs};
 use anyhow::{bail, Context};
 use claystack_genesis::ceremony::key_prefix;
-use claystack_genesis::{assemble as assemble_genesis, check_approvals, generate_local, Approval, Genesis, MemberEntry};
+use claystack_genesis::{
+    assemble as assemble_genesis, check_approvals, generate_local, Approval, Genesis, MemberEntry,
+};
 use claystack_keys::{Kdf, KeyDir, Password, PasswordSource};
 use claystack_primitives::hex;
 use std::io::Read;
@@ -148,7 +150,9 @@ pub fn assemble(args: GenesisAssembleArgs) -> anyhow::Result<()> {
             .and_then(|bytes| Ok(serde_json::from_slice::<MemberEntry>(&bytes)?));
         match parsed {
             Ok(entry) => entries.push((file.display().to_string(), entry)),
-            Err(e) => lines.push(format!("{}: not a member entry (member.json of a key directory): {e:#}", file.display())),
+            Err(e) => {
+                lines.push(format!("{}: not a member entry (member.json of a key directory): {e:#}", file.display()))
+            }
         }
     }
     let genesis = if lines.is_empty() {
@@ -166,7 +170,12 @@ pub fn assemble(args: GenesisAssembleArgs) -> anyhow::Result<()> {
         for line in &lines {
             eprintln!("{line}");
         }
-        bail!("cannot assemble a genesis from {} and {} entries: {} problem(s)", args.template.display(), files.len(), lines.len());
+        bail!(
+            "cannot assemble a genesis from {} and {} entries: {} problem(s)",
+            args.template.display(),
+            files.len(),
+            lines.len()
+        );
     };
     let written = write_new_or_same(&args.out, genesis.to_pretty_json().as_bytes())?;
     println!(
@@ -230,7 +239,10 @@ fn write_new_or_same(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
         if existing == bytes {
             return Ok(false);
         }
-        bail!("{} exists with other content; it is never overwritten: remove it or choose another --out", path.display());
+        bail!(
+            "{} exists with other content; it is never overwritten: remove it or choose another --out",
+            path.display()
+        );
     }
     claystack_fs_util::write_atomic(path, bytes)?;
     Ok(true)

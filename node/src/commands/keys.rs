@@ -53,8 +53,9 @@ fn new(args: NewArgs) -> anyhow::Result<()> {
 
 /// `--submitter`: a 20-byte `0x` hex address, not zero.
 fn parse_submitter(text: &str) -> anyhow::Result<Address> {
-    let bytes = hex::decode_fixed::<20>(text)
-        .map_err(|e| anyhow::anyhow!("--submitter {text}: not an address ({e}); give the 0x-hex address your node submits from"))?;
+    let bytes = hex::decode_fixed::<20>(text).map_err(|e| {
+        anyhow::anyhow!("--submitter {text}: not an address ({e}); give the 0x-hex address your node submits from")
+    })?;
     if bytes == [0; 20] {
         bail!("--submitter: is the zero address; give the address your node submits from");
     }
@@ -79,9 +80,11 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
 fn print_created(dir: &Path, member: &MemberKeys) {
     print_table_entry(member);
     match member.submitter {
-        Some(address) => {
-            println!("  submitter   {address}");
-            println!("genesis entry: {} (send it to whoever assembles the genesis)", KeyDir::member_path(dir).display());
+        Some(_) => {
+            println!(
+                "genesis entry: {} (send it to whoever assembles the genesis)",
+                KeyDir::member_path(dir).display()
+            );
         }
         None => println!(
             "genesis entry: {} plus the member's \"submitter\" address (see docs/keys.md)",
@@ -94,6 +97,9 @@ fn print_table_entry(member: &MemberKeys) {
     println!("  bls_pubkey  {}", hex::encode(&member.bls_pubkey));
     println!("  pop         {}", hex::encode(&member.pop));
     println!("  peer_id     {}", member.peer_id);
+    if let Some(address) = member.submitter {
+        println!("  submitter   {address}");
+    }
 }
 
 fn list(args: ListArgs) -> anyhow::Result<()> {
@@ -119,12 +125,16 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
                 .iter()
                 .zip(&members)
                 .map(|(dir, m)| {
-                    serde_json::json!({
+                    let mut entry = serde_json::json!({
                         "dir": dir.display().to_string(),
                         "bls_pubkey": hex::encode(&m.bls_pubkey),
                         "pop": hex::encode(&m.pop),
                         "peer_id": m.peer_id,
-                    })
+                    });
+                    if let Some(submitter) = m.submitter {
+                        entry["submitter"] = submitter.to_string().into();
+                    }
+                    entry
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&entries)?);

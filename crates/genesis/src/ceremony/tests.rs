@@ -14,8 +14,12 @@ fn ceremony(n: usize, threshold: u32) -> (Genesis, Genesis, Vec<(String, MemberE
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let entry =
-                MemberEntry { bls_pubkey: m.bls_pubkey, pop: m.pop, peer_id: m.peer_id.clone(), submitter: Some(m.submitter) };
+            let entry = MemberEntry {
+                bls_pubkey: m.bls_pubkey,
+                pop: m.pop,
+                peer_id: m.peer_id.clone(),
+                submitter: Some(m.submitter),
+            };
             (format!("m{i}.json"), entry)
         })
         .collect();
@@ -38,7 +42,7 @@ fn assembled_genesis_is_valid_and_sorted_by_key() {
     assert_eq!(keys, sorted);
     // Same members as the generated genesis, and everything else is the template's.
     let mut expect = generated.committee.members.clone();
-    expect.sort_by(|a, b| a.bls_pubkey.cmp(&b.bls_pubkey));
+    expect.sort_by_key(|m| m.bls_pubkey);
     assert_eq!(g.committee.members, expect);
     let mut back = g.clone();
     back.committee.members.clear();
@@ -144,7 +148,7 @@ fn approvals_round_trip_and_every_member_approving_is_clean() {
     let key = key_prefix(&g.committee.members[expect[0]].bls_pubkey);
     assert_eq!(
         line,
-        format!("member {} ({key}): no approval; the member approves this genesis's hash {}", expect[0], hex::encode(&g.hash()))
+        format!("member {} ({key}): no approval of this genesis (hash {})", expect[0], hex::encode(&g.hash()))
     );
 }
 
@@ -173,9 +177,12 @@ fn approvals_of_another_hash_by_a_non_member_or_in_the_report_domain_are_refused
 
     // A signature of the right hash in the report domain (what a report signature would be).
     let report_domain = secrets[0].sign(&g.hash(), bls::SIG_DST, &[]).to_bytes();
-    approvals[0].1 = Approval { genesis_hash: g.hash(), bls_pubkey: bls::public_key(&secrets[0]), signature: report_domain };
+    approvals[0].1 =
+        Approval { genesis_hash: g.hash(), bls_pubkey: bls::public_key(&secrets[0]), signature: report_domain };
     assert!(!approvals[0].1.signature_valid());
-    assert!(matches!(check_approvals(&g, &approvals)[..], [ApprovalProblem::BadSignature { member, .. }] if member == me));
+    assert!(
+        matches!(check_approvals(&g, &approvals)[..], [ApprovalProblem::BadSignature { member, .. }] if member == me)
+    );
     // And the other way: an approval does not verify as a report signature of the same bytes.
     let approval = Approval::sign(g.hash(), &secrets[0]);
     let sig = Signature::from_bytes(&approval.signature).unwrap();
