@@ -27,7 +27,7 @@ pub enum Command {
     Tallies(TalliesArgs),
     /// Committee member keys: EIP-2335 BLS keystore with proof of possession, and libp2p identity.
     Keys(KeysArgs),
-    /// The committee and economics genesis file: write a local one, or check one.
+    /// The committee and economics genesis file: assemble and approve a committee's, write a local one, or check one.
     #[command(subcommand)]
     Genesis(GenesisCommand),
     /// Rewards reports: compute one offline, or verify one against a root.

@@ -139,6 +139,39 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     assert!(!ok && err.contains("exists with other content"), "{err}");
     assert_eq!(std::fs::read(&g1).unwrap(), std::fs::read(&g2).unwrap());
 
+    // An entry made without a submitter is named; a given --submitter is recorded.
+    let bare = root.join("bare");
+    let (ok, _, err) = oracle(&["keys", "new", "--dir", s(&bare), "--password-file", s(&pw), "--fast-kdf"], &mut seen);
+    assert!(ok, "{err}");
+    let bare_entry = bare.join("member.json");
+    let (ok, _, err) = oracle(
+        &[
+            "genesis",
+            "assemble",
+            "--template",
+            s(&template),
+            "--members-dir",
+            s(&inbox),
+            "--member",
+            s(&bare_entry),
+            "--out",
+            s(&root.join("g3.json")),
+        ],
+        &mut seen,
+    );
+    assert!(!ok && err.contains(&format!("{}: has no submitter address", s(&bare_entry))), "{err}");
+    assert!(!root.join("g3.json").exists());
+    let given = root.join("given");
+    let address = "0x00000000000000000000000000000000c0ffee01";
+    let (ok, stdout, err) = oracle(
+        &["keys", "new", "--dir", s(&given), "--password-file", s(&pw), "--fast-kdf", "--submitter", address],
+        &mut seen,
+    );
+    assert!(ok && stdout.contains(&format!("submitter   {address}")), "{stdout}{err}");
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(given.join("member.json")).unwrap()).unwrap();
+    assert_eq!(entry["submitter"], address);
+    assert!(!given.join("submitter.key").exists());
+
     // Every member approves; verify --approvals passes.
     let approvals = root.join("approvals");
     std::fs::create_dir(&approvals).unwrap();
@@ -223,13 +256,15 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
 
     // No secret was ever printed: BLS and p2p secrets, submitter keys, the password.
     let mut secrets = vec![PASSWORD.to_string()];
-    for d in dirs.iter().chain([&outsider]) {
+    for d in dirs.iter().chain([&outsider, &bare, &given]) {
         let keys = KeyDir::unlock(d, &Password::new(PASSWORD)).unwrap();
         secrets.push(hex::encode(&keys.secret_key.to_bytes())[2..].to_string());
         secrets.push(hex::encode(keys.p2p.clone().try_into_ed25519().unwrap().secret().as_ref())[2..].to_string());
-        let submitter = std::fs::read_to_string(d.join("submitter.key")).unwrap();
-        secrets.push(submitter.trim().trim_start_matches("0x").to_string());
+        if let Ok(submitter) = std::fs::read_to_string(d.join("submitter.key")) {
+            secrets.push(submitter.trim().trim_start_matches("0x").to_string());
+        }
     }
+    assert_eq!(secrets.len(), 1 + 7 * 2 + 5, "four members and the outsider have submitter keys");
     for secret in &secrets {
         assert!(!secret.is_empty());
         assert!(!seen.contains(secret.as_str()), "a secret appeared in the output:\n{seen}");
