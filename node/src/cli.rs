@@ -27,7 +27,7 @@ pub enum Command {
     Tallies(TalliesArgs),
     /// Committee member keys: EIP-2335 BLS keystore with proof of possession, and libp2p identity.
     Keys(KeysArgs),
-    /// The committee and economics genesis file: write a local one, or check one.
+    /// The committee and economics genesis file: assemble and approve a committee's, write a local one, or check one.
     #[command(subcommand)]
     Genesis(GenesisCommand),
     /// Rewards reports: compute one offline, or verify one against a root.
@@ -342,10 +342,47 @@ pub struct ProofArgs {
 
 #[derive(Subcommand)]
 pub enum GenesisCommand {
-    /// Write a valid genesis for a local committee, with its members' BLS secret keys.
+    /// Local networks only: write a genesis and every member's secret keys, all in one place.
+    /// A real committee uses `keys new` on each member's machine, then `genesis assemble`.
     New(GenesisNewArgs),
-    /// Check a genesis file; print its hash, or every problem on its own line.
+    /// Build a genesis from a template and the members' public entries (no secret is read).
+    Assemble(GenesisAssembleArgs),
+    /// Sign this member's approval of a genesis's hash with the member's BLS key.
+    Approve(GenesisApproveArgs),
+    /// Check a genesis file and, with --approvals, that every member approved it; print its
+    /// hash, or every problem on its own line.
     Verify(GenesisVerifyArgs),
+}
+
+#[derive(Args)]
+pub struct GenesisAssembleArgs {
+    /// Genesis template: a genesis file whose `committee.members` is empty or absent.
+    #[arg(long)]
+    pub template: PathBuf,
+    /// A member's entry (their key directory's member.json, with a submitter); repeat per member.
+    #[arg(long = "member", value_name = "FILE")]
+    pub members: Vec<PathBuf>,
+    /// A directory whose every `*.json` file is a member's entry.
+    #[arg(long, value_name = "DIR")]
+    pub members_dir: Option<PathBuf>,
+    /// The genesis file to write; an existing file is only accepted if identical.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct GenesisApproveArgs {
+    /// The genesis file to approve.
+    #[arg(long)]
+    pub genesis: PathBuf,
+    /// This member's key directory (its BLS key must be in the genesis committee).
+    #[arg(long)]
+    pub keys_dir: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// The approval file to write (public: genesis hash, BLS public key, signature).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]
@@ -386,6 +423,9 @@ pub struct GenesisVerifyArgs {
     /// The genesis file.
     #[arg(long, hide_env_values = true, env = "CLAYSTACK_GENESIS")]
     pub genesis: PathBuf,
+    /// A directory of approval files (`genesis approve`): succeed only if every member approved.
+    #[arg(long, value_name = "DIR")]
+    pub approvals: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -426,6 +466,13 @@ pub struct NewArgs {
     /// Cheap scrypt (n=2^14 instead of 2^18) for tests and local testnets only: 16 times faster to brute-force.
     #[arg(long)]
     pub fast_kdf: bool,
+    /// The execution-layer address this member's node submits reports from (recorded in member.json).
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "new_submitter_key")]
+    pub submitter: Option<String>,
+    /// Make a fresh submitter key in DIR/submitter.key (mode 0600, the `run --submitter-key-file`
+    /// format) and record its address in member.json.
+    #[arg(long)]
+    pub new_submitter_key: bool,
 }
 
 #[derive(Args)]
@@ -445,7 +492,7 @@ pub struct ListArgs {
     /// A key directory, or a directory whose subdirectories are key directories.
     #[arg(long)]
     pub dir: PathBuf,
-    /// `table` for people; `json`, an array of genesis member entries (without `submitter`) and their directories.
+    /// `table` for people; `json`, an array of genesis member entries (with `submitter` if recorded) and their directories.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod ceremony;
 mod committee;
 mod compose;
 mod devnet;

@@ -6,9 +6,14 @@
 //! [`Genesis::load`] parses a file and returns its [`Genesis::hash`]; [`Genesis::verify`]
 //! lists every problem, one line each; [`generate_local`] writes a valid genesis for a local
 //! committee from a seed. The canonical encoding behind the hash is in `README.md`.
+//! [`ceremony`] assembles a genesis from members' public entries and checks their approvals,
+//! for a committee whose members each keep their own keys (docs/genesis.md).
 
 pub mod bls;
+pub mod ceremony;
 pub mod hexbytes;
+
+pub use ceremony::{assemble, check_approvals, Approval, ApprovalProblem, AssemblyProblem, MemberEntry};
 
 pub use claystack_rewards::{Address, Economics};
 use serde::{Deserialize, Serialize};
@@ -85,7 +90,9 @@ pub struct Contracts {
 pub struct Committee {
     /// Signatures needed for a report; must be a strict majority of `members`.
     pub threshold: u32,
-    /// Member `i` is bit `i` of a report's signer bitmap.
+    /// Member `i` is bit `i` of a report's signer bitmap. May be absent (empty) in a template
+    /// for [`assemble`]; [`Genesis::verify`] refuses an empty committee.
+    #[serde(default)]
     pub members: Vec<Member>,
 }
 

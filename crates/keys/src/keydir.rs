@@ -4,11 +4,12 @@
 //! <dir>/                   mode 0700
 //!   bls.keystore.json      EIP-2335 keystore of the BLS secret key       0600
 //!   p2p.key                libp2p ed25519 keypair (protobuf encoding)    0600
-//!   member.json            public: bls_pubkey, pop, peer_id              0644
+//!   submitter.key          secp256k1 submitter key, `0x` hex (optional)  0600
+//!   member.json            public: bls_pubkey, pop, peer_id, submitter   0644
 //! ```
 //!
-//! `member.json` is the member's entry of a genesis `committee.members[]` without the
-//! `submitter` address; it is written last, and every read checks it against the other two
+//! `member.json` is the member's entry of a genesis `committee.members[]`, with the
+//! `submitter` address if one was given at creation; it is written last, and every read checks it against the other two
 //! files. A key directory is never overwritten: creating or importing into a directory
 //! that already holds any of these files fails.
 
@@ -16,11 +17,9 @@ use crate::keystore::{Kdf, Keystore};
 use crate::password::Password;
 use crate::{p2p, KeysError, KeystoreError};
 use blst::min_pk::SecretKey;
-use claystack_genesis::hexbytes;
-use claystack_genesis::{bls, Address, Member};
+use claystack_genesis::{bls, Address, MemberEntry};
 use claystack_primitives::hex;
 use libp2p_identity::Keypair;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -31,6 +30,8 @@ pub const KEYSTORE_FILE: &str = "bls.keystore.json";
 pub const P2P_KEY_FILE: &str = "p2p.key";
 /// File name of the public member entry.
 pub const MEMBER_FILE: &str = "member.json";
+/// File name of the submitter's secp256k1 key, when the directory was created with one.
+pub const SUBMITTER_KEY_FILE: &str = "submitter.key";
 
 /// Fewest characters (after EIP-2335 processing) a new keystore's password may have.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -38,31 +39,29 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// `description` of the keystores this crate creates.
 const DESCRIPTION: &str = "claystack-oracle committee member BLS key";
 
-/// The public half of a key directory, as `member.json` holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemberKeys {
-    /// Compressed G1 public key (48 bytes, `0x` hex).
-    #[serde(with = "hexbytes")]
-    pub bls_pubkey: [u8; 48],
-    /// Proof of possession of `bls_pubkey` (96-byte G2 signature, `0x` hex).
-    #[serde(with = "hexbytes")]
-    pub pop: [u8; 96],
-    /// The libp2p peer id of `p2p.key`.
-    pub peer_id: String,
+/// The public half of a key directory, as `member.json` holds it: the member's genesis entry
+/// (one definition, `claystack_genesis::MemberEntry`), whose `submitter` is set when the
+/// directory was created with one.
+pub type MemberKeys = MemberEntry;
+
+/// The execution-layer address a new key directory records in `member.json`.
+pub enum Submitter {
+    /// None yet: the member adds it before the genesis is assembled.
+    None,
+    /// An address whose key the member keeps elsewhere.
+    Address(Address),
+    /// A fresh secp256k1 secret key, written to [`SUBMITTER_KEY_FILE`] as `0x` hex (the
+    /// format the node's submitter key file has), and its address, which the caller derived
+    /// from it (this crate does no secp256k1).
+    NewKey { secret: Zeroizing<[u8; 32]>, address: Address },
 }
 
-impl MemberKeys {
-    /// The genesis `committee.members[]` entry of this member, who submits from `submitter`.
-    pub fn genesis_member(&self, submitter: Address) -> Member {
-        Member { bls_pubkey: self.bls_pubkey, pop: self.pop, peer_id: self.peer_id.clone(), submitter }
-    }
-
-    /// The file form: pretty JSON and a trailing newline.
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("member keys serialize");
-        s.push('\n');
-        s
+impl Submitter {
+    fn address(&self) -> Option<Address> {
+        match self {
+            Submitter::None => None,
+            Submitter::Address(a) | Submitter::NewKey { address: a, .. } => Some(*a),
+        }
     }
 }
 
@@ -95,14 +94,31 @@ impl KeyDir {
         dir.join(MEMBER_FILE)
     }
 
+    pub fn submitter_key_path(dir: &Path) -> PathBuf {
+        dir.join(SUBMITTER_KEY_FILE)
+    }
+
     /// Creates a key directory: the BLS secret `secret` (a fresh random one if `None`)
     /// encrypted under `password` with `kdf`, a fresh libp2p identity, and `member.json`.
-    /// The password must have at least [`MIN_PASSWORD_CHARS`] characters.
+    /// The password must have at least [`MIN_PASSWORD_CHARS`] characters. `member.json` has
+    /// no submitter; see [`KeyDir::create_with_submitter`].
     pub fn create(
         dir: &Path,
         secret: Option<[u8; 32]>,
         password: &Password,
         kdf: Kdf,
+    ) -> Result<MemberKeys, KeysError> {
+        KeyDir::create_with_submitter(dir, secret, password, kdf, Submitter::None)
+    }
+
+    /// [`KeyDir::create`], with `submitter`'s address in `member.json` and, for a new key, that
+    /// key in [`SUBMITTER_KEY_FILE`] (mode 0600, written before `member.json`).
+    pub fn create_with_submitter(
+        dir: &Path,
+        secret: Option<[u8; 32]>,
+        password: &Password,
+        kdf: Kdf,
+        submitter: Submitter,
     ) -> Result<MemberKeys, KeysError> {
         ensure_vacant(dir)?;
         let chars = password.processed_len();
@@ -127,7 +143,7 @@ impl KeyDir {
         let pubkey = bls::public_key(&sk);
         keystore.pubkey = hex::encode(&pubkey)[2..].to_string();
         keystore.description = DESCRIPTION.into();
-        write_dir(dir, keystore.to_json().as_bytes(), &sk)
+        write_dir(dir, keystore.to_json().as_bytes(), &sk, &submitter)
     }
 
     /// Creates a key directory around an existing EIP-2335 keystore: checks that `password`
@@ -146,7 +162,7 @@ impl KeyDir {
         } else {
             text
         };
-        write_dir(dir, bytes.as_bytes(), &sk)
+        write_dir(dir, bytes.as_bytes(), &sk, &Submitter::None)
     }
 
     /// The public half of a key directory, checked: the proof of possession verifies, the
@@ -218,7 +234,7 @@ impl KeyDir {
 
 /// Fails if `dir` already holds any key directory file.
 fn ensure_vacant(dir: &Path) -> Result<(), KeysError> {
-    for name in [KEYSTORE_FILE, P2P_KEY_FILE, MEMBER_FILE] {
+    for name in [KEYSTORE_FILE, P2P_KEY_FILE, MEMBER_FILE, SUBMITTER_KEY_FILE] {
         let file = dir.join(name);
         if file.symlink_metadata().is_ok() {
             return Err(KeysError::AlreadyExists { dir: dir.to_path_buf(), file });
@@ -227,15 +243,23 @@ fn ensure_vacant(dir: &Path) -> Result<(), KeysError> {
     Ok(())
 }
 
-/// Writes a new key directory: the keystore bytes as given, a fresh libp2p identity, and
-/// `member.json` last, so a directory with a member file is complete.
-fn write_dir(dir: &Path, keystore: &[u8], sk: &SecretKey) -> Result<MemberKeys, KeysError> {
+/// Writes a new key directory: the keystore bytes as given, a fresh libp2p identity, the
+/// submitter key if new, and `member.json` last, so a directory with a member file is complete.
+fn write_dir(dir: &Path, keystore: &[u8], sk: &SecretKey, submitter: &Submitter) -> Result<MemberKeys, KeysError> {
     let keypair = p2p::generate()?;
-    let member =
-        MemberKeys { bls_pubkey: bls::public_key(sk), pop: bls::pop_sign(sk), peer_id: p2p::peer_id(&keypair) };
+    let member = MemberKeys {
+        bls_pubkey: bls::public_key(sk),
+        pop: bls::pop_sign(sk),
+        peer_id: p2p::peer_id(&keypair),
+        submitter: submitter.address(),
+    };
     claystack_fs_util::create_private_dir(dir)?;
     p2p::write(&KeyDir::p2p_key_path(dir), &keypair)?;
     claystack_fs_util::write_private(&KeyDir::keystore_path(dir), keystore)?;
+    if let Submitter::NewKey { secret, .. } = submitter {
+        let text = Zeroizing::new(format!("{}\n", hex::encode(secret.as_ref())));
+        claystack_fs_util::write_new_private(&KeyDir::submitter_key_path(dir), text.as_bytes())?;
+    }
     claystack_fs_util::write_atomic(&KeyDir::member_path(dir), member.to_json().as_bytes())?;
     Ok(member)
 }

@@ -4,7 +4,8 @@
 //! [EIP-2335](https://eips.ethereum.org/EIPS/eip-2335) keystore ([`keystore`]), and an
 //! ed25519 libp2p identity that names the node on the gossip network ([`p2p`]). A
 //! [`KeyDir`] keeps both side by side with the public half a genesis needs
-//! (`member.json`: public key, proof of possession, peer id). [`password`] reads the
+//! (`member.json`: public key, proof of possession, peer id, submitter address) and, if asked,
+//! a fresh submitter key. [`password`] reads the
 //! keystore password from a file or an environment variable.
 //!
 //! This crate must never print, log or put into an error message a secret key, a
@@ -17,10 +18,12 @@ pub mod lock;
 pub mod p2p;
 pub mod password;
 
-pub use keydir::{KeyDir, MemberKeys, Unlocked};
+pub use keydir::{KeyDir, MemberKeys, Submitter, Unlocked};
 pub use keystore::{Kdf, Keystore};
 pub use lock::{KeyDirLock, LOCK_FILE};
 pub use password::{Password, PasswordSource};
+/// Secret buffers zeroed on drop (what a [`Submitter::NewKey`] holds).
+pub use zeroize::Zeroizing;
 
 use std::path::PathBuf;
 use thiserror::Error;

@@ -1,8 +1,8 @@
 //! Key directories: create, import, list, unlock, and every refusal.
 
 use claystack_genesis::{bls, Address};
-use claystack_keys::keydir::{KEYSTORE_FILE, MEMBER_FILE, P2P_KEY_FILE};
-use claystack_keys::{p2p, Kdf, KeyDir, KeysError, Password};
+use claystack_keys::keydir::{KEYSTORE_FILE, MEMBER_FILE, P2P_KEY_FILE, SUBMITTER_KEY_FILE};
+use claystack_keys::{p2p, Kdf, KeyDir, KeysError, Password, Submitter, Zeroizing};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -14,6 +14,38 @@ fn pw() -> Password {
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_submitter_is_recorded_and_a_new_submitter_key_written_owner_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An address given: in member.json, no key file.
+    let given = tmp.path().join("given");
+    let member =
+        KeyDir::create_with_submitter(&given, None, &pw(), Kdf::FAST, Submitter::Address(Address([7; 20]))).unwrap();
+    assert_eq!(member.submitter, Some(Address([7; 20])));
+    assert_eq!(KeyDir::load_public(&given).unwrap(), member);
+    assert!(!given.join(SUBMITTER_KEY_FILE).exists());
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(given.join(MEMBER_FILE)).unwrap()).unwrap();
+    assert_eq!(json["submitter"], "0x0707070707070707070707070707070707070707");
+
+    // A new key: written as 0x hex, 0600, with the address the caller derived.
+    let fresh = tmp.path().join("fresh");
+    let secret = Zeroizing::new([0x42; 32]);
+    let submitter = Submitter::NewKey { secret, address: Address([9; 20]) };
+    let member = KeyDir::create_with_submitter(&fresh, None, &pw(), Kdf::FAST, submitter).unwrap();
+    assert_eq!(member.submitter, Some(Address([9; 20])));
+    let key = fresh.join(SUBMITTER_KEY_FILE);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), format!("0x{}\n", "42".repeat(32)));
+    assert_eq!(mode(&key), 0o600);
+
+    // A directory holding only a submitter key is not overwritten either.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join(SUBMITTER_KEY_FILE), "0x01\n").unwrap();
+    let err = KeyDir::create(&other, None, &pw(), Kdf::FAST).unwrap_err();
+    assert!(matches!(err, KeysError::AlreadyExists { .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(other.join(SUBMITTER_KEY_FILE)).unwrap(), "0x01\n");
 }
 
 #[test]

@@ -4,12 +4,14 @@
 
 use crate::cli::{Format, ImportArgs, KeysArgs, KeysCommand, ListArgs, NewArgs, PasswordArgs};
 use anyhow::bail;
-use claystack_keys::{Kdf, KeyDir, MemberKeys, PasswordSource};
+use claystack_execution::alloy::signers::local::PrivateKeySigner;
+use claystack_genesis::Address;
+use claystack_keys::{Kdf, KeyDir, MemberKeys, PasswordSource, Submitter, Zeroizing};
 use claystack_primitives::hex;
 use std::path::Path;
 
 impl PasswordArgs {
-    fn source(&self) -> PasswordSource {
+    pub(crate) fn source(&self) -> PasswordSource {
         match (&self.password_file, &self.password_env) {
             (Some(file), _) => PasswordSource::File(file.clone()),
             (None, Some(var)) => PasswordSource::Env(var.clone()),
@@ -27,13 +29,44 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
 }
 
 fn new(args: NewArgs) -> anyhow::Result<()> {
+    let submitter = match &args.submitter {
+        Some(text) => Submitter::Address(parse_submitter(text)?),
+        None if args.new_submitter_key => new_submitter_key(),
+        None => Submitter::None,
+    };
     let password = args.password.source().read()?;
     let kdf = if args.fast_kdf { Kdf::FAST } else { Kdf::PRODUCTION };
-    let member = KeyDir::create(&args.dir, None, &password, kdf)?;
+    let new_key = matches!(submitter, Submitter::NewKey { .. });
+    let member = KeyDir::create_with_submitter(&args.dir, None, &password, kdf, submitter)?;
     let note = if args.fast_kdf { " (fast KDF: tests and local testnets only)" } else { "" };
     println!("created key directory {}{note}", args.dir.display());
     print_created(&args.dir, &member);
+    if new_key {
+        println!(
+            "submitter key: {} (owner-only; `run --submitter-key-file` reads it); fund {} with gas",
+            KeyDir::submitter_key_path(&args.dir).display(),
+            member.submitter.expect("a new key has an address")
+        );
+    }
     Ok(())
+}
+
+/// `--submitter`: a 20-byte `0x` hex address, not zero.
+fn parse_submitter(text: &str) -> anyhow::Result<Address> {
+    let bytes = hex::decode_fixed::<20>(text).map_err(|e| {
+        anyhow::anyhow!("--submitter {text}: not an address ({e}); give the 0x-hex address your node submits from")
+    })?;
+    if bytes == [0; 20] {
+        bail!("--submitter: is the zero address; give the address your node submits from");
+    }
+    Ok(Address(bytes))
+}
+
+/// A fresh secp256k1 key (alloy's, from the operating system's randomness) and its address.
+fn new_submitter_key() -> Submitter {
+    let signer = PrivateKeySigner::random();
+    let secret = Zeroizing::new(signer.to_bytes().0);
+    Submitter::NewKey { secret, address: Address(signer.address().0 .0) }
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -46,16 +79,27 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
 
 fn print_created(dir: &Path, member: &MemberKeys) {
     print_table_entry(member);
-    println!(
-        "genesis entry: {} plus the member's \"submitter\" address (see docs/keys.md)",
-        KeyDir::member_path(dir).display()
-    );
+    match member.submitter {
+        Some(_) => {
+            println!(
+                "genesis entry: {} (send it to whoever assembles the genesis)",
+                KeyDir::member_path(dir).display()
+            );
+        }
+        None => println!(
+            "genesis entry: {} plus the member's \"submitter\" address (see docs/keys.md)",
+            KeyDir::member_path(dir).display()
+        ),
+    }
 }
 
 fn print_table_entry(member: &MemberKeys) {
     println!("  bls_pubkey  {}", hex::encode(&member.bls_pubkey));
     println!("  pop         {}", hex::encode(&member.pop));
     println!("  peer_id     {}", member.peer_id);
+    if let Some(address) = member.submitter {
+        println!("  submitter   {address}");
+    }
 }
 
 fn list(args: ListArgs) -> anyhow::Result<()> {
@@ -81,12 +125,16 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
                 .iter()
                 .zip(&members)
                 .map(|(dir, m)| {
-                    serde_json::json!({
+                    let mut entry = serde_json::json!({
                         "dir": dir.display().to_string(),
                         "bls_pubkey": hex::encode(&m.bls_pubkey),
                         "pop": hex::encode(&m.pop),
                         "peer_id": m.peer_id,
-                    })
+                    });
+                    if let Some(submitter) = m.submitter {
+                        entry["submitter"] = submitter.to_string().into();
+                    }
+                    entry
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&entries)?);

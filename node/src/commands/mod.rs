@@ -17,6 +17,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Tallies(args) => tallies::tallies(args),
         Command::Keys(args) => keys::run(args),
         Command::Genesis(GenesisCommand::New(args)) => genesis::new(args),
+        Command::Genesis(GenesisCommand::Assemble(args)) => genesis::assemble(args),
+        Command::Genesis(GenesisCommand::Approve(args)) => genesis::approve(args),
         Command::Genesis(GenesisCommand::Verify(args)) => genesis::verify(args),
         Command::Report(ReportCommand::Compute(args)) => report::compute(args).await,
         Command::Report(ReportCommand::Verify(args)) => report::verify(args).await,
