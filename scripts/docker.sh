@@ -8,14 +8,15 @@
 #   scripts/docker.sh images BINARY         claystack-oracle:local (Dockerfile target `prebuilt`,
 #                                           with BINARY) and claystack-anvil:local (anvil, cast)
 #
-# Images: claystack-debian:bookworm (debootstrap --variant=minbase, imported once, cached as a
+# Images: claystack-debian:bookworm-ca (debootstrap --variant=minbase with ca-certificates, which
+# cast needs even for http; imported once, cached as a
 # tarball under $HOME/.cache/claystack-docker), the runtime base of both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 cache="$HOME/.cache/claystack-docker"
 state="${XDG_RUNTIME_DIR:-/tmp}/claystack-dockerd"
-base_image=claystack-debian:bookworm
+base_image=claystack-debian:bookworm-ca
 
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
@@ -65,13 +66,13 @@ debian_mirror() {
 
 base_image() {
   docker image inspect "$base_image" >/dev/null 2>&1 && return 0
-  local tarball="$cache/bookworm-minbase.tar"
+  local tarball="$cache/bookworm-minbase-ca.tar"
   if [ ! -f "$tarball" ]; then
     command -v debootstrap >/dev/null || { echo "docker.sh: debootstrap not found; run scripts/setup.sh" >&2; exit 1; }
     local root
     root=$(mktemp -d /tmp/claystack-rootfs-XXXX)
     echo "docker.sh: making $base_image with debootstrap from $(debian_mirror) (about a minute)" >&2
-    $sudo_cmd debootstrap --variant=minbase bookworm "$root" "$(debian_mirror)" >"$root.log" 2>&1 \
+    $sudo_cmd debootstrap --variant=minbase --include=ca-certificates bookworm "$root" "$(debian_mirror)" >"$root.log" 2>&1 \
       || { tail -5 "$root.log" >&2; exit 1; }
     mkdir -p "$cache"
     $sudo_cmd tar -C "$root" -cf "$tarball.tmp" .

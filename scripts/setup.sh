@@ -55,6 +55,14 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 apt_install "${need_apt[@]}"
 
+# The compose committee's test (node/tests/compose.rs) runs a Docker engine, Debian's compose
+# and debootstrap (base images from Debian's packages: no image registry is needed).
+need_apt=()
+command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+apt_install "${need_apt[@]}"
+
 # schemathesis (PyPI) tests the node's HTTP API against its own OpenAPI document
 # (node/tests/api.rs), from a venv outside the clone: $HOME/.cache/claystack-schemathesis.
 schemathesis_version="4.32.5"

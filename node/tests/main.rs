@@ -15,6 +15,7 @@ mod devnet;
 mod exits;
 mod genesis;
 mod keys;
+mod long_run;
 mod lost_data_dir;
 mod report;
 mod resilience;

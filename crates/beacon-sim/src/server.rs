@@ -99,6 +99,8 @@ async fn faults(State(srv): St, mut req: Request, next: Next) -> Response {
     }
     if roll(1, f.error_rate_bps) {
         let code = if derive::h(seed, tag::FAULT, n, 9).is_multiple_of(2) { 500 } else { 503 };
+        // One line each, so a test can tell its node was actually answered with errors.
+        tracing::info!(request = n, code, path = %req.uri().path(), "injected fault: an error answer");
         return error(ApiError::new(code, format!("injected fault: internal error on request #{n}")));
     }
     req.extensions_mut().insert(RequestNo(n));

@@ -18,11 +18,11 @@ use super::{
     fund, node_config, say, wait_until, Chains, MemberPaths, MemberPorts, Members, Procs, FIRST_EPOCH, MARKER,
 };
 use crate::cli::DevnetArgs;
-use anyhow::{bail, ensure, Context};
+use anyhow::{ensure, Context};
 use claystack_beacon::BeaconClient;
 use claystack_execution::alloy::providers::Provider;
 use claystack_execution::{predict_addresses, Rpc};
-use claystack_genesis::{generate_local, Genesis, Member};
+use claystack_genesis::{assemble, generate_local, Genesis, MemberEntry};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,37 +101,26 @@ pub(super) async fn assemble_genesis(
         files.len(),
         files.keys().cloned().collect::<Vec<_>>().join(", ")
     );
-    let mut members = Vec::new();
+    let mut entries = Vec::new();
     for (name, path) in &files {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let member: Member = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "member {name}'s entry {} is not a member entry (keys new --new-submitter-key writes one)",
-                path.display()
-            )
-        })?;
-        members.push(member);
+        entries.push((path.display().to_string(), read_entry(name, path)?));
     }
     // The template: the local economics, this chain, the predicted contracts.
-    let (mut genesis, _) = generate_local(0, threshold, [7; 32], chains.chain_id);
-    genesis.first_epoch = FIRST_EPOCH;
+    let (mut template, _) = generate_local(0, threshold, [7; 32], chains.chain_id);
+    template.first_epoch = FIRST_EPOCH;
     let owner = chains.keys[0].address();
     let nonce = chains.rpc.provider().get_transaction_count(owner).await?;
     let predicted = predict_addresses(owner, nonce);
-    predicted.apply_to(&mut genesis);
+    predicted.apply_to(&mut template);
     if args.exits {
-        genesis.exits = Some(super::exits::genesis_section(predicted.withdrawal_queue, genesis.economics.frame_epochs));
+        let frame = template.economics.frame_epochs;
+        template.exits = Some(super::exits::genesis_section(predicted.withdrawal_queue, frame));
     }
-    // The ceremony's canonical order: whoever assembles the same entries gets the same bytes.
-    members.sort_by_key(|m| m.bls_pubkey);
-    genesis.committee.members = members;
-    let problems = genesis.verify();
-    if !problems.is_empty() {
-        bail!(
-            "the members' entries do not make a valid genesis: {}",
-            problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
-        );
-    }
+    // `genesis assemble`'s rule: the canonical order, whoever assembles the same entries.
+    let genesis = assemble(&template, &entries).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        anyhow::anyhow!("the members' entries do not make a valid genesis: {}", lines.join("; "))
+    })?;
     for m in &genesis.committee.members {
         fund(&chains.rpc, m.submitter.0.into()).await?;
     }
@@ -159,7 +148,7 @@ pub(super) async fn configure_members(
     let names = dir.join("names");
     std::fs::create_dir_all(&names)?;
     for (name, path) in &files {
-        let member: Member = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let member = read_entry(name, path)?;
         let i = genesis
             .committee
             .members
@@ -192,6 +181,16 @@ pub(super) async fn configure_members(
         online: (0..genesis.committee.members.len()).collect(),
         liar: None,
         api_ports: ports.api,
+    })
+}
+
+fn read_entry(name: &str, path: &Path) -> anyhow::Result<MemberEntry> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "member {name}'s entry {} is not a member entry (keys new --new-submitter-key writes one)",
+            path.display()
+        )
     })
 }
 
