@@ -104,6 +104,10 @@ pub struct DevnetArgs {
     /// (20 % of answers 300 ms late); the member must still compute every accepted root.
     #[arg(long)]
     pub flaky_beacon_member: Option<usize>,
+    /// Once every check passed, keep the chains and the members running (their APIs and
+    /// operator pages stay up) until Ctrl-C; the summary is written first.
+    #[arg(long, conflicts_with_all = ["hold", "external_members"])]
+    pub keep_running: bool,
     /// Use this anvil (JSON-RPC URL) instead of starting one. Its own keys are not used: the
     /// devnet's accounts are fresh keys it funds with `anvil_setBalance`.
     #[arg(long, value_name = "URL")]

@@ -125,7 +125,7 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     let outcome = tokio::select! {
         r = run(&args, threshold, &mut procs) => r,
         // `--hold` ends here: its summary is written, and Ctrl-C is how it stops.
-        _ = tokio::signal::ctrl_c() => if args.hold { Ok(json!(null)) } else { Err(anyhow::anyhow!("interrupted")) },
+        _ = tokio::signal::ctrl_c() => if args.hold || args.keep_running { Ok(json!(null)) } else { Err(anyhow::anyhow!("interrupted")) },
     };
     if outcome.is_err() {
         for (child, log) in &procs.children {
@@ -136,7 +136,7 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     say(&format!("stopping its {} child processes (anvil already stopped with the run)", procs.children.len()));
     procs.stop();
     let summary = outcome?;
-    if let (Some(path), false) = (&args.summary, args.hold) {
+    if let (Some(path), false) = (&args.summary, args.hold || args.keep_running) {
         claystack_fs_util::write_atomic(path, &serde_json::to_vec_pretty(&summary)?)?;
     }
     say(&format!("done in {:.0} s; everything is in {}", started.elapsed().as_secs_f64(), args.dir.display()));
@@ -283,7 +283,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     } else {
         verify_report_offline(dir, &exe, &chains, members.online[0], procs, args.exits)?;
     }
-    Ok(json!({
+    let summary = json!({
         "reports": reports,
         "report": 1,
         "merkle_root": report.root,
@@ -303,7 +303,34 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         "claims": claims,
         "submissions": submissions,
         "notifications": notifications,
-    }))
+        "apis": members.online.iter().map(|&i| format!("http://127.0.0.1:{}/", members.api_ports[i])).collect::<Vec<_>>(),
+    });
+    if args.keep_running {
+        keep_running(args, &members, &summary, procs).await?;
+    }
+    Ok(summary)
+}
+
+/// `--keep-running`: the summary written, where to look said, then everything kept up (the
+/// members keep serving their APIs and pages) until Ctrl-C.
+async fn keep_running(
+    args: &DevnetArgs,
+    members: &Members,
+    summary: &serde_json::Value,
+    procs: &mut Procs,
+) -> anyhow::Result<()> {
+    if let Some(path) = &args.summary {
+        claystack_fs_util::write_atomic(path, &serde_json::to_vec_pretty(summary)?)?;
+    }
+    for &i in &members.online {
+        say(&format!(
+            "member {i}: operator page and API http://127.0.0.1:{}/ , log {}",
+            members.api_ports[i],
+            args.dir.join(format!("member-{i}/node.log")).display()
+        ));
+    }
+    say("everything keeps running; Ctrl-C stops it");
+    wait_until(procs, Duration::from_secs(u32::MAX.into()), "Ctrl-C", || async { false }).await
 }
 
 /// Every running member's API serves a `report_accepted` notification for each of the latest
