@@ -9,23 +9,8 @@ use crate::support::*;
 use claystack_keys::{KeyDir, Password};
 use claystack_primitives::hex;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const PASSWORD: &str = "ceremony test passphrase";
-
-/// Runs the oracle; returns (success, stdout, stderr) and appends both to `seen`.
-fn oracle(args: &[&str], seen: &mut String) -> (bool, String, String) {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    seen.push_str(&stdout);
-    seen.push_str(&stderr);
-    (out.status.success(), stdout, stderr)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn example_template() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../genesis/example/template.json")
@@ -39,8 +24,10 @@ fn password_file(dir: &Path) -> PathBuf {
 
 /// `keys new --new-submitter-key` in `dir`; returns the member.json entry.
 fn new_member(dir: &Path, pw: &Path, seen: &mut String) -> serde_json::Value {
-    let (ok, stdout, stderr) =
-        oracle(&["keys", "new", "--dir", s(dir), "--password-file", s(pw), "--fast-kdf", "--new-submitter-key"], seen);
+    let (ok, stdout, stderr) = oracle_in(
+        &["keys", "new", "--dir", s(dir), "--password-file", s(pw), "--fast-kdf", "--new-submitter-key"],
+        seen,
+    );
     assert!(ok, "{stderr}");
     let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("member.json")).unwrap()).unwrap();
     let address = entry["submitter"].as_str().unwrap();
@@ -83,7 +70,7 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     for m in &members {
         args.extend(["--member", s(m)]);
     }
-    let (ok, out1, err) = oracle(&args, &mut seen);
+    let (ok, out1, err) = oracle_in(&args, &mut seen);
     assert!(ok, "{err}");
     let inbox = root.join("inbox");
     std::fs::create_dir(&inbox).unwrap();
@@ -91,7 +78,7 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
         std::fs::copy(m, inbox.join(format!("{}.json", char::from(b'z' - i as u8)))).unwrap();
     }
     let g2 = root.join("genesis-2.json");
-    let (ok, out2, err) = oracle(
+    let (ok, out2, err) = oracle_in(
         &["genesis", "assemble", "--template", s(&template), "--members-dir", s(&inbox), "--out", s(&g2)],
         &mut seen,
     );
@@ -106,20 +93,20 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     }
 
     // The same command again is fine; other content at --out is refused and left alone.
-    let (ok, out, _) = oracle(&args, &mut seen);
+    let (ok, out, _) = oracle_in(&args, &mut seen);
     assert!(ok && out.contains("identical"), "{out}");
     let three: Vec<&str> =
         ["genesis", "assemble", "--template", s(&template), "--members-dir", s(&inbox), "--member", s(&members[0])]
             .into_iter()
             .chain(["--out", s(&g1)])
             .collect();
-    let (ok, _, err) = oracle(&three, &mut seen);
+    let (ok, _, err) = oracle_in(&three, &mut seen);
     // The fifth entry repeats member 0's: named by both files, nothing written.
     assert!(
         !ok && err.contains(&format!("{}: same bls_pubkey as {}", s(&inbox.join("z.json")), s(&members[0]))),
         "{err}"
     );
-    let (ok, _, err) = oracle(
+    let (ok, _, err) = oracle_in(
         &[
             "genesis",
             "assemble",
@@ -141,10 +128,11 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
 
     // An entry made without a submitter is named; a given --submitter is recorded.
     let bare = root.join("bare");
-    let (ok, _, err) = oracle(&["keys", "new", "--dir", s(&bare), "--password-file", s(&pw), "--fast-kdf"], &mut seen);
+    let (ok, _, err) =
+        oracle_in(&["keys", "new", "--dir", s(&bare), "--password-file", s(&pw), "--fast-kdf"], &mut seen);
     assert!(ok, "{err}");
     let bare_entry = bare.join("member.json");
-    let (ok, _, err) = oracle(
+    let (ok, _, err) = oracle_in(
         &[
             "genesis",
             "assemble",
@@ -163,7 +151,7 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     assert!(!root.join("g3.json").exists());
     let given = root.join("given");
     let address = "0x00000000000000000000000000000000c0ffee01";
-    let (ok, stdout, err) = oracle(
+    let (ok, stdout, err) = oracle_in(
         &["keys", "new", "--dir", s(&given), "--password-file", s(&pw), "--fast-kdf", "--submitter", address],
         &mut seen,
     );
@@ -177,7 +165,7 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     std::fs::create_dir(&approvals).unwrap();
     for (i, d) in dirs.iter().enumerate() {
         let out = approvals.join(format!("member-{i}.json"));
-        let (ok, stdout, err) = oracle(
+        let (ok, stdout, err) = oracle_in(
             &[
                 "genesis",
                 "approve",
@@ -195,14 +183,14 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
         assert!(ok && stdout.contains(&hash) && stdout.contains(&member_label(&g1, d)), "{stdout}{err}");
     }
     let verify = ["genesis", "verify", "--genesis", s(&g1), "--approvals", s(&approvals)];
-    let (ok, stdout, err) = oracle(&verify, &mut seen);
+    let (ok, stdout, err) = oracle_in(&verify, &mut seen);
     assert!(ok && stdout.contains("every member approved it: 4 approvals"), "{stdout}{err}");
 
     // One approval missing: the member is named, and verify fails.
     let a2 = approvals.join("member-2.json");
     let kept = std::fs::read(&a2).unwrap();
     std::fs::remove_file(&a2).unwrap();
-    let (ok, _, err) = oracle(&verify, &mut seen);
+    let (ok, _, err) = oracle_in(&verify, &mut seen);
     let label = member_label(&g1, &dirs[2]);
     assert!(!ok && err.contains(&format!("{label}: no approval")), "{err}");
     assert_eq!(err.lines().filter(|l| l.contains("no approval")).count(), 1, "{err}");
@@ -211,7 +199,7 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     let mut modified = assembled.clone();
     modified["first_epoch"] = (modified["first_epoch"].as_u64().unwrap() + 1).into();
     let g_mod = write_file(root, "modified.json", &serde_json::to_string_pretty(&modified).unwrap());
-    let (ok, stdout, err) = oracle(
+    let (ok, stdout, err) = oracle_in(
         &[
             "genesis",
             "approve",
@@ -229,15 +217,15 @@ fn four_members_assemble_approve_and_verify_without_sharing_a_secret() {
     assert!(ok, "{err}");
     let other = printed_hash(&stdout);
     assert_ne!(other, hash);
-    let (ok, _, err) = oracle(&verify, &mut seen);
+    let (ok, _, err) = oracle_in(&verify, &mut seen);
     assert!(!ok && err.contains(&format!("{}: {label} approves {other}, this genesis is {hash}", s(&a2))), "{err}");
     std::fs::write(&a2, &kept).unwrap();
-    assert!(oracle(&verify, &mut seen).0);
+    assert!(oracle_in(&verify, &mut seen).0);
 
     // A key dir outside the committee cannot approve (and is refused before any password).
     let outsider = root.join("outsider");
     new_member(&outsider, &pw, &mut seen);
-    let (ok, _, err) = oracle(
+    let (ok, _, err) = oracle_in(
         &[
             "genesis",
             "approve",
@@ -287,7 +275,7 @@ fn a_ceremony_member_runs_with_its_key_dir_and_new_submitter_key() {
     template.as_object_mut().unwrap().remove("beacon_genesis_validators_root");
     let template = write_file(root, "template.json", &template.to_string());
     let genesis = root.join("genesis.json");
-    let (ok, _, err) = oracle(
+    let (ok, _, err) = oracle_in(
         &[
             "genesis",
             "assemble",

@@ -7,24 +7,9 @@ use claystack_genesis::bls;
 use claystack_keys::{KeyDir, Password};
 use claystack_primitives::hex;
 use std::path::Path;
-use std::process::Command;
 
 const PASSWORD: &str = "correct horse battery staple";
 const PASSWORD_VAR: &str = "CLAYSTACK_TEST_KEYSTORE_PASSWORD";
-
-/// Runs the oracle; returns (success, stdout, stderr) and appends both to `seen`.
-fn oracle(args: &[&str], env: &[(&str, &str)], seen: &mut String) -> (bool, String, String) {
-    let out = Command::new(bin()).args(args).envs(env.iter().copied()).output().unwrap();
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    seen.push_str(&stdout);
-    seen.push_str(&stderr);
-    (out.status.success(), stdout, stderr)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn list_json(dir: &Path, seen: &mut String) -> Vec<serde_json::Value> {
     let (ok, stdout, stderr) = oracle(&["keys", "list", "--dir", s(dir), "--format", "json"], &[], seen);

@@ -266,3 +266,24 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_string())
 }
+
+/// Runs the oracle with `env`; returns (success, stdout, stderr) and appends both to `seen`
+/// (the tests check that no secret is in anything it printed).
+pub fn oracle(args: &[&str], env: &[(&str, &str)], seen: &mut String) -> (bool, String, String) {
+    let out = Command::new(bin()).args(args).envs(env.iter().copied()).output().unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    seen.push_str(&stdout);
+    seen.push_str(&stderr);
+    (out.status.success(), stdout, stderr)
+}
+
+/// [`oracle`] with no extra environment.
+pub fn oracle_in(args: &[&str], seen: &mut String) -> (bool, String, String) {
+    oracle(args, &[], seen)
+}
+
+/// A path as the `&str` a command line takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

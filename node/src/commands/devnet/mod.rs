@@ -766,7 +766,7 @@ async fn write_member_configs(
     let dir = &args.dir;
     let ports = MemberPorts::new(args);
     let mut submitters = Vec::new();
-    for i in 0..args.members {
+    for (i, beacon) in beacons.iter().enumerate() {
         let member = dir.join(format!("member-{i}"));
         let key = match chains.keys.get(5 + i) {
             Some(key) => key.clone(),
@@ -779,7 +779,7 @@ async fn write_member_configs(
         submitters.push(key.address());
         write_secret(&member.join("submitter.key"), &hex::encode(&key.to_bytes().0))?;
         let paths = MemberPaths::local(dir, &member);
-        let config = node_config(i, &ports, genesis, chains, &beacons[i], &paths);
+        let config = node_config(i, &ports, genesis, chains, beacon, &paths);
         claystack_fs_util::write_atomic(&member.join("node.toml"), config.as_bytes())?;
     }
     Ok(Members { submitters, online: Vec::new(), liar: args.liar_member, api_ports: ports.api })
