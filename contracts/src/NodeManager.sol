@@ -53,6 +53,18 @@ contract NodeManager is Ownable2Step {
     /// `scheduleCommitteeChange`'s `member` for a change that replaces no member.
     uint256 public constant NO_MEMBER = type(uint256).max;
 
+    /// A member replacement: member `index` (`NO_MEMBER`: nobody is replaced, the rest is
+    /// ignored) gets `publicKey` (uncompressed EIP-2537 G1), `compressedKey` (48 bytes: what
+    /// `proof`, an EIP-2537 G2 proof of possession, signs) and is reached on the committee's
+    /// gossip network at libp2p peer id `peerId` (recorded in the event only; nodes read it there).
+    struct NewMember {
+        uint256 index;
+        bytes publicKey;
+        bytes compressedKey;
+        bytes proof;
+        string peerId;
+    }
+
     /// One committee version: its key store, and the first report number of each kind it
     /// verifies (version 0: 0 and 0).
     struct CommitteeVersion {
@@ -107,13 +119,14 @@ contract NodeManager is Ownable2Step {
     event CommitteeSealed(uint256 size, address keyStore);
     /// Committee version `version` verifies rewards reports from `fromRewards` and exits rounds
     /// from `fromExits` on: member `member` (`NO_MEMBER`: none) has the key `compressedPublicKey`
-    /// from then, and reports need `threshold` signers.
+    /// and the libp2p peer id `peerId` from then, and reports need `threshold` signers.
     event CommitteeChangeScheduled(
         uint256 indexed version,
         uint64 fromRewards,
         uint64 fromExits,
         uint256 member,
         bytes compressedPublicKey,
+        string peerId,
         uint256 threshold,
         address keyStore
     );
@@ -312,31 +325,36 @@ contract NodeManager is Ownable2Step {
     // Committee changes
     // ----------------------------------------------------------------------------------------
 
-    /// Schedules committee version `committeeVersions()`: member `member` gets `publicKey` (its
-    /// proof of possession checked as at registration; `NO_MEMBER` and empty keys: nobody is
-    /// replaced) and reports need `newThreshold` signers (a strict majority), for rewards
-    /// reports numbered `fromRewards` and exits rounds numbered `fromExits` on. Each `from` must
-    /// be past its kind's next number (`last + 1`) and past the previous version's. A key that
-    /// was ever a member's cannot be registered again. Owner only.
+    /// Schedules committee version `committeeVersions()`: reports need `newThreshold` signers (a
+    /// strict majority), and `member.index` (unless `NO_MEMBER`) gets a new key, its proof of
+    /// possession checked as at registration, for rewards reports numbered `fromRewards` and
+    /// exits rounds numbered `fromExits` on. Each `from` must be past its kind's next number
+    /// (`last + 1`) and past the previous version's. A key that was ever a member's cannot be
+    /// registered again. Owner only.
     function scheduleCommitteeChange(
         uint64 fromRewards,
         uint64 fromExits,
-        uint256 member,
-        bytes calldata publicKey,
-        bytes calldata compressedKey,
-        bytes calldata proof,
-        uint256 newThreshold
+        uint256 newThreshold,
+        NewMember calldata member
     ) external onlyOwner {
         address previous = _checkSchedule(fromRewards, fromExits, newThreshold);
-        if (member != NO_MEMBER) {
-            if (member >= _committeeSize) revert NoSuchMember(member, _committeeSize);
-            _checkNewKey(member, publicKey, compressedKey, proof);
-        } else if (publicKey.length != 0) {
-            revert NoSuchMember(member, _committeeSize);
+        uint256 index = member.index;
+        if (index != NO_MEMBER) {
+            if (index >= _committeeSize) revert NoSuchMember(index, _committeeSize);
+            _checkNewKey(index, member.publicKey, member.compressedKey, member.proof);
         }
-        address keyStore = _nextKeyStore(previous, member, publicKey, newThreshold);
-        _schedule(
-            keyStore, fromRewards, fromExits, member, member == NO_MEMBER ? bytes("") : compressedKey, newThreshold
+        address keyStore = _nextKeyStore(previous, index, member.publicKey, newThreshold);
+        uint256 version = _versions.length;
+        _pushVersion(CommitteeVersion(keyStore, uint48(fromRewards), uint48(fromExits)));
+        emit CommitteeChangeScheduled(
+            version,
+            fromRewards,
+            fromExits,
+            index,
+            index == NO_MEMBER ? bytes("") : member.compressedKey,
+            index == NO_MEMBER ? "" : member.peerId,
+            newThreshold,
+            keyStore
         );
     }
 
@@ -353,19 +371,6 @@ contract NodeManager is Ownable2Step {
         _checkFrom(KIND_REWARDS, fromRewards, last.fromRewards);
         _checkFrom(KIND_EXITS, fromExits, last.fromExits);
         return last.keyStore;
-    }
-
-    function _schedule(
-        address keyStore,
-        uint64 fromRewards,
-        uint64 fromExits,
-        uint256 member,
-        bytes memory compressedKey,
-        uint256 newThreshold
-    ) private {
-        uint256 version = _versions.length;
-        _pushVersion(CommitteeVersion(keyStore, uint48(fromRewards), uint48(fromExits)));
-        emit CommitteeChangeScheduled(version, fromRewards, fromExits, member, compressedKey, newThreshold, keyStore);
     }
 
     /// Deploys the previous key store's content with member `member`'s key (and so the

@@ -19,6 +19,7 @@ contract CommitteeChangeTest is Fixtures {
     uint256 constant NEW_SK = 5;
     address constant STRANGER = address(0xBAD);
     uint256 constant NONE = type(uint256).max; // NodeManager.NO_MEMBER
+    string constant PEER = "12D3KooWNewMember";
 
     /// Secret key of each member index, as the current test sees it.
     uint256[4] sks = [uint256(1), 2, 3, 4];
@@ -75,7 +76,10 @@ contract CommitteeChangeTest is Fixtures {
     function _replaceMember1(uint64 fromRewards, uint64 fromExits) internal {
         bytes memory pk = TestSigner.publicKey(NEW_SK);
         nm.scheduleCommitteeChange(
-            fromRewards, fromExits, 1, pk, TestSigner.compress(pk), TestSigner.proveKey(NEW_SK), 4
+            fromRewards,
+            fromExits,
+            4,
+            NodeManager.NewMember(1, pk, TestSigner.compress(pk), TestSigner.proveKey(NEW_SK), PEER)
         );
     }
 
@@ -111,7 +115,7 @@ contract CommitteeChangeTest is Fixtures {
     }
 
     function test_thresholdOnlyChange() public {
-        nm.scheduleCommitteeChange(2, 2, NONE, "", "", "", 4);
+        nm.scheduleCommitteeChange(2, 2, 4, _none());
         assertEq(_submit(R, 1, 0x7, _keys(1, 2, 3)), "", "report 1: three of four");
         assertEq(_submit(R, 2, 0x7, _keys(1, 2, 3)), _notEnough(3, 4), "report 2: four needed");
         assertEq(_submit(R, 2, 0xF, _keys(1, 2, 3, 4)), "", "report 2: four of four");
@@ -124,7 +128,9 @@ contract CommitteeChangeTest is Fixtures {
         _replaceMember1(2, 2); // version 1: key 5 at member 1, threshold 4
         // version 2: member 3 (key 4) replaced by key 6, threshold back to 3
         bytes memory pk6 = TestSigner.publicKey(6);
-        nm.scheduleCommitteeChange(4, 4, 3, pk6, TestSigner.compress(pk6), TestSigner.proveKey(6), 3);
+        nm.scheduleCommitteeChange(
+            4, 4, 3, NodeManager.NewMember(3, pk6, TestSigner.compress(pk6), TestSigner.proveKey(6), PEER)
+        );
         assertEq(nm.committeeVersions(), 3, "versions");
         assertEq(_submit(R, 1, 0x7, _keys(1, 2, 3)), "", "report 1: version 0");
         assertEq(_submit(R, 2, 0xF, _keys(1, NEW_SK, 3, 4)), "", "report 2: version 1");
@@ -163,8 +169,8 @@ contract CommitteeChangeTest is Fixtures {
         bytes memory pk = TestSigner.publicKey(NEW_SK);
         bytes memory compressed = TestSigner.compress(pk);
         vm.recordLogs();
-        nm.scheduleCommitteeChange(3, 5, 1, pk, compressed, TestSigner.proveKey(NEW_SK), 4);
-        nm.scheduleCommitteeChange(4, 6, NONE, "", "", "", 3);
+        nm.scheduleCommitteeChange(3, 5, 4, NodeManager.NewMember(1, pk, compressed, TestSigner.proveKey(NEW_SK), PEER));
+        nm.scheduleCommitteeChange(4, 6, 3, _none());
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 2, "one event per change");
         for (uint256 i = 0; i < 2; i++) {
@@ -172,11 +178,18 @@ contract CommitteeChangeTest is Fixtures {
             assertEq(logs[i].topics[0], NodeManager.CommitteeChangeScheduled.selector, "event");
             assertEq(uint256(logs[i].topics[1]), i + 1, "version");
         }
-        (uint64 fr, uint64 fe, uint256 member, bytes memory key, uint256 t,) =
-            abi.decode(logs[0].data, (uint64, uint64, uint256, bytes, uint256, address));
-        assertEq(abi.encode(fr, fe, member, key, t), abi.encode(uint64(3), uint64(5), 1, compressed, 4), "change 1");
-        (fr, fe, member, key, t,) = abi.decode(logs[1].data, (uint64, uint64, uint256, bytes, uint256, address));
-        assertEq(abi.encode(fr, fe, member, key, t), abi.encode(uint64(4), uint64(6), NONE, "", 3), "change 2");
+        (uint64 fr, uint64 fe, uint256 member, bytes memory key, string memory peer, uint256 t,) =
+            abi.decode(logs[0].data, (uint64, uint64, uint256, bytes, string, uint256, address));
+        assertEq(
+            abi.encode(fr, fe, member, key, peer, t),
+            abi.encode(uint64(3), uint64(5), 1, compressed, PEER, 4),
+            "change 1"
+        );
+        (fr, fe, member, key, peer, t,) =
+            abi.decode(logs[1].data, (uint64, uint64, uint256, bytes, string, uint256, address));
+        assertEq(
+            abi.encode(fr, fe, member, key, peer, t), abi.encode(uint64(4), uint64(6), NONE, "", "", 3), "change 2"
+        );
     }
 
     function test_badProofOfPossessionRefused() public {
@@ -186,11 +199,11 @@ contract CommitteeChangeTest is Fixtures {
         bytes memory otherPop = TestSigner.proveKey(6);
         bytes memory otherCompressed = TestSigner.compress(TestSigner.publicKey(6));
         vm.expectRevert(abi.encodeWithSelector(NodeManager.InvalidProofOfPossession.selector, 1));
-        nm.scheduleCommitteeChange(3, 3, 1, pk, compressed, otherPop, 4);
+        nm.scheduleCommitteeChange(3, 3, 4, NodeManager.NewMember(1, pk, compressed, otherPop, PEER));
         vm.expectRevert(abi.encodeWithSelector(NodeManager.PublicKeyMismatch.selector, 1));
-        nm.scheduleCommitteeChange(3, 3, 1, pk, otherCompressed, pop, 4);
+        nm.scheduleCommitteeChange(3, 3, 4, NodeManager.NewMember(1, pk, otherCompressed, pop, PEER));
         assertEq(nm.committeeVersions(), 1, "nothing scheduled");
-        nm.scheduleCommitteeChange(3, 3, 1, pk, compressed, pop, 4);
+        nm.scheduleCommitteeChange(3, 3, 4, NodeManager.NewMember(1, pk, compressed, pop, PEER));
         assertEq(nm.committeeVersions(), 2, "the right proof is accepted");
     }
 
@@ -198,16 +211,14 @@ contract CommitteeChangeTest is Fixtures {
         // A current member's key, and a key that was a member's before it was replaced.
         (bytes memory pk3, bytes memory c3, bytes memory pop3) = _member(3);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.DuplicatePublicKey.selector, 2, 1));
-        nm.scheduleCommitteeChange(3, 3, 1, pk3, c3, pop3, 4);
+        nm.scheduleCommitteeChange(3, 3, 4, NodeManager.NewMember(1, pk3, c3, pop3, PEER));
         _replaceMember1(3, 3);
         (bytes memory pk2, bytes memory c2, bytes memory pop2) = _member(2);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.DuplicatePublicKey.selector, 1, 2));
-        nm.scheduleCommitteeChange(4, 4, 2, pk2, c2, pop2, 4);
+        nm.scheduleCommitteeChange(4, 4, 4, NodeManager.NewMember(2, pk2, c2, pop2, PEER));
         (bytes memory pk7, bytes memory c7, bytes memory pop7) = _member(7);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.NoSuchMember.selector, 4, 4));
-        nm.scheduleCommitteeChange(4, 4, 4, pk7, c7, pop7, 4);
-        vm.expectRevert(abi.encodeWithSelector(NodeManager.NoSuchMember.selector, NONE, 4));
-        nm.scheduleCommitteeChange(4, 4, NONE, pk7, c7, pop7, 4);
+        nm.scheduleCommitteeChange(4, 4, 4, NodeManager.NewMember(4, pk7, c7, pop7, PEER));
     }
 
     function _member(uint256 sk) internal view returns (bytes memory pk, bytes memory compressed, bytes memory pop) {
@@ -218,24 +229,24 @@ contract CommitteeChangeTest is Fixtures {
 
     function test_thresholdMustStayAStrictMajority() public {
         vm.expectRevert(abi.encodeWithSelector(NodeManager.ThresholdNotMajority.selector, 2, 4));
-        nm.scheduleCommitteeChange(3, 3, NONE, "", "", "", 2);
+        nm.scheduleCommitteeChange(3, 3, 2, _none());
         vm.expectRevert(abi.encodeWithSelector(NodeManager.ThresholdNotMajority.selector, 5, 4));
-        nm.scheduleCommitteeChange(3, 3, NONE, "", "", "", 5);
+        nm.scheduleCommitteeChange(3, 3, 5, _none());
     }
 
     function test_nonGovernanceCallerRefused() public {
         (bytes memory pk, bytes memory compressed, bytes memory pop) = _member(NEW_SK);
         vm.prank(STRANGER);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, STRANGER));
-        nm.scheduleCommitteeChange(3, 3, 1, pk, compressed, pop, 4);
+        nm.scheduleCommitteeChange(3, 3, 4, NodeManager.NewMember(1, pk, compressed, pop, PEER));
         // Governance is handed over in two steps; the new owner may then schedule.
         nm.transferOwnership(STRANGER);
         vm.prank(STRANGER);
         nm.acceptOwnership();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        nm.scheduleCommitteeChange(3, 3, NONE, "", "", "", 4);
+        nm.scheduleCommitteeChange(3, 3, 4, _none());
         vm.prank(STRANGER);
-        nm.scheduleCommitteeChange(3, 3, 1, pk, compressed, pop, 4);
+        nm.scheduleCommitteeChange(3, 3, 4, NodeManager.NewMember(1, pk, compressed, pop, PEER));
         vm.prank(STRANGER);
         vm.expectRevert(NodeManager.RenounceDisabled.selector);
         nm.renounceOwnership();
@@ -247,22 +258,22 @@ contract CommitteeChangeTest is Fixtures {
         // Rewards: the next report is 2, which the committee may be signing: 3 is the earliest.
         for (uint64 from = 0; from <= 2; from++) {
             vm.expectRevert(abi.encodeWithSelector(NodeManager.ChangeTooEarly.selector, R, from, 3));
-            nm.scheduleCommitteeChange(from, 5, NONE, "", "", "", 4);
+            nm.scheduleCommitteeChange(from, 5, 4, _none());
         }
         vm.expectRevert(abi.encodeWithSelector(NodeManager.ChangeTooEarly.selector, E, 4, 5));
-        nm.scheduleCommitteeChange(3, 4, NONE, "", "", "", 4);
-        nm.scheduleCommitteeChange(3, 5, NONE, "", "", "", 4);
+        nm.scheduleCommitteeChange(3, 4, 4, _none());
+        nm.scheduleCommitteeChange(3, 5, 4, _none());
         // A later change starts past the previous one.
         vm.expectRevert(abi.encodeWithSelector(NodeManager.ChangeTooEarly.selector, R, 3, 4));
-        nm.scheduleCommitteeChange(3, 6, NONE, "", "", "", 3);
+        nm.scheduleCommitteeChange(3, 6, 3, _none());
         vm.expectRevert(abi.encodeWithSelector(NodeManager.ChangeTooEarly.selector, E, 5, 6));
-        nm.scheduleCommitteeChange(4, 5, NONE, "", "", "", 3);
+        nm.scheduleCommitteeChange(4, 5, 3, _none());
     }
 
     function test_changeBeforeSealingRefused() public {
         NodeManager fresh = new NodeManager(registry, 4, 3);
         vm.expectRevert(abi.encodeWithSelector(NodeManager.CommitteeNotSealed.selector, 0, 4));
-        fresh.scheduleCommitteeChange(3, 3, NONE, "", "", "", 4);
+        fresh.scheduleCommitteeChange(3, 3, 4, _none());
     }
 
     /// submitReport's gas with a committee change scheduled, in steady state (the counter slot
@@ -300,5 +311,9 @@ contract CommitteeChangeTest is Fixtures {
         bool ok;
         (ok, out) = BLS.G1_ADD.staticcall(bytes.concat(a, b));
         assertTrue(ok, "G1ADD");
+    }
+
+    function _none() internal pure returns (NodeManager.NewMember memory m) {
+        m.index = NONE;
     }
 }
