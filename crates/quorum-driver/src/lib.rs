@@ -45,7 +45,8 @@ use claystack_primitives::hex;
 use claystack_primitives::sections::Sections;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{
-    Action, Certificate, Collector, CollectorError, Config, DecodeError, Input, Persisted, Roster, SectionDigest,
+    Action, Certificate, Collector, CollectorError, CommitteeSchedule, Config, DecodeError, Input, Persisted, Roster,
+    SectionDigest,
     SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
 };
 use claystack_store::{Store, StoreError};
@@ -160,7 +161,6 @@ pub struct QuorumDriver<S> {
     awaiting: BTreeMap<SignatureMessage, Vec<(MessageId, PeerId)>>,
     /// Own and peers' section digests (diagnostics).
     book: SectionBook,
-    roster: Arc<Roster>,
 }
 
 impl<S: Signer> QuorumDriver<S> {
@@ -186,8 +186,8 @@ impl<S: Signer> QuorumDriver<S> {
         }
         let persisted = restore(&store)?;
         let restored = (persisted.own.len(), persisted.peers.len());
-        let (collector, actions) = Collector::new(config, roster.clone(), signer, clock.now_ms(), persisted)?;
-        info!(member = collector.member(), own = restored.0, peers = restored.1, "committee member started");
+        let (collector, actions) = Collector::new(config, roster, signer, clock.now_ms(), persisted)?;
+        info!(member = ?collector.member(), own = restored.0, peers = restored.1, "committee member started");
         if let Some(until_ms) = collector.quiet_until_ms() {
             let wait_s = until_ms.saturating_sub(clock.now_ms()) / 1000;
             warn!(
@@ -205,7 +205,6 @@ impl<S: Signer> QuorumDriver<S> {
             events,
             awaiting: BTreeMap::new(),
             book: SectionBook::default(),
-            roster,
         };
         driver.apply(actions).await?;
         Ok(driver)
@@ -258,11 +257,12 @@ impl<S: Signer> QuorumDriver<S> {
                 sections,
                 signature: [0; 96],
             };
-            self.collector.sign_digest(&mut digest);
-            for d in self.book.own(digest) {
-                tell(&d);
+            if self.collector.sign_digest(&mut digest) {
+                for d in self.book.own(digest) {
+                    tell(&d);
+                }
+                self.publish_digest(r.id).await;
             }
-            self.publish_digest(r.id).await;
         }
         let input = Input::Own { id: r.id, merkle_root: r.merkle_root, report_hash: r.report_hash };
         match self.collector.handle(input) {
@@ -270,6 +270,10 @@ impl<S: Signer> QuorumDriver<S> {
             Err(e @ CollectorError::WouldEquivocate { .. }) => {
                 // Never fatal: the node keeps its first signature and says loudly why it did not sign.
                 error!(kind = %r.id.kind, report = r.id.number, "{e}");
+                Ok(())
+            }
+            Err(e @ CollectorError::NotAMemberFor { .. }) => {
+                info!(kind = %r.id.kind, report = r.id.number, "{e}");
                 Ok(())
             }
             Err(e @ CollectorError::Stale { .. }) => {
@@ -288,7 +292,10 @@ impl<S: Signer> QuorumDriver<S> {
                         warn!(%source, from = ?self.members_by_peer.get(&source), "refused a section digest of {} bytes (expected {DIGEST_LEN})", data.len());
                         Verdict::Reject
                     }
-                    Ok(digest) => match self.book.peer(&self.roster, digest) {
+                    Ok(digest) => match self.book.peer(
+                        self.collector.roster_for(ReportId { kind: digest.kind, number: digest.number }),
+                        digest,
+                    ) {
                         PeerDigest::Reject(reason) => {
                             warn!(%source, "refused a {reason}");
                             Verdict::Reject
@@ -475,9 +482,15 @@ impl<S: Signer> QuorumDriver<S> {
             .map_err(store_error(|| format!("store member {}'s signature of {}", m.signer, m.id())))
     }
 
-    /// This node's member index.
-    pub fn member(&self) -> u16 {
+    /// This node's member index in the latest committee version known (`None`: removed).
+    pub fn member(&self) -> Option<u16> {
         self.collector.member()
+    }
+
+    /// Takes the committee versions read from the chain since (a longer schedule); see
+    /// `Collector::update_schedule`.
+    pub fn update_schedule(&mut self, schedule: CommitteeSchedule) {
+        self.collector.update_schedule(schedule);
     }
 
     /// Tells the collector a report was accepted on chain, and remembers it across restarts.
