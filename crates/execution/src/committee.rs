@@ -91,8 +91,10 @@ impl ReportReader {
             .map_err(|_| self.invalid(&what, "threshold above 32 bits"))?;
         let mut public_keys = Vec::with_capacity(r.publicKeys.len());
         for (i, key) in r.publicKeys.iter().enumerate() {
-            let point: &[u8; 128] =
-                key.as_ref().try_into().map_err(|_| self.invalid(&what, &format!("member {i}'s key is not 128 bytes")))?;
+            let point: &[u8; 128] = key
+                .as_ref()
+                .try_into()
+                .map_err(|_| self.invalid(&what, &format!("member {i}'s key is not 128 bytes")))?;
             public_keys.push(g1_from_eip2537(point).map_err(|e| self.invalid(&what, &format!("member {i}: {e}")))?);
         }
         Ok(ChainCommittee { version, threshold, public_keys })
@@ -130,7 +132,10 @@ impl ReportReader {
             // Versions start strictly later, so version v verifies rewards report fromRewards(v).
             let c = self.committee_for(ReportId { kind: ReportKind::Rewards, number: v.fromRewards }).await?;
             if c.version != version {
-                return Err(self.invalid(&what, &format!("rewards report {} is verified by version {}", v.fromRewards, c.version)));
+                return Err(self.invalid(
+                    &what,
+                    &format!("rewards report {} is verified by version {}", v.fromRewards, c.version),
+                ));
             }
             schedule
                 .push(version, v.fromRewards, v.fromExits, c.threshold, &c.public_keys)
@@ -239,13 +244,21 @@ pub async fn schedule_committee_change(
         newThreshold: U256::from(change.threshold),
         member,
     };
-    let call = Call { what: what.clone(), to: TxKind::Call(node_manager), input: input.abi_encode().into(), value: U256::ZERO };
+    let call = Call {
+        what: what.clone(),
+        to: TxKind::Call(node_manager),
+        input: input.abi_encode().into(),
+        value: U256::ZERO,
+    };
     let mined = tx.mined(&call).await?;
     let reader = ReportReader::new(tx.rpc().clone(), node_manager);
     reader.committee_changes(mined.block, mined.block).await?.into_iter().find(|c| c.tx == mined.tx).ok_or_else(|| {
         ChainError::Invalid {
             what,
-            message: format!("transaction {} has no CommitteeChangeScheduled event; is {node_manager} the NodeManager?", mined.tx),
+            message: format!(
+                "transaction {} has no CommitteeChangeScheduled event; is {node_manager} the NodeManager?",
+                mined.tx
+            ),
         }
     })
 }

@@ -971,17 +971,15 @@ async fn committee_change_is_scheduled_read_and_followed_by_submit_report() {
         e => panic!("expected ChangeTooEarly, got {e}"),
     }
     let mut bad_pop = change.clone();
-    bad_pop.replace.as_mut().unwrap().pop = claystack_genesis::bls::pop_sign(&claystack_genesis::bls::secret_key(&[0x6f; 32]).unwrap());
+    bad_pop.replace.as_mut().unwrap().pop =
+        claystack_genesis::bls::pop_sign(&claystack_genesis::bls::secret_key(&[0x6f; 32]).unwrap());
     match schedule_committee_change(&owner, net.node_manager(), &bad_pop).await.unwrap_err() {
         ChainError::Rejected { error, .. } => assert_eq!(error.name, "InvalidProofOfPossession", "{error}"),
         e => panic!("expected InvalidProofOfPossession, got {e}"),
     }
 
     let scheduled = schedule_committee_change(&owner, net.node_manager(), &change).await.unwrap();
-    assert_eq!(
-        (scheduled.version, scheduled.from_rewards, scheduled.from_exits, scheduled.threshold),
-        (1, 3, 2, 4)
-    );
+    assert_eq!((scheduled.version, scheduled.from_rewards, scheduled.from_exits, scheduled.threshold), (1, 3, 2, 4));
     assert_eq!(scheduled.replaced, Some((1, new_member.public_key(), "12D3KooWNewMemberPeerId".to_string())));
     assert_eq!(reader.committee_changes(before, net.block().await).await.unwrap(), vec![scheduled]);
 

@@ -46,8 +46,7 @@ use claystack_primitives::sections::Sections;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{
     Action, Certificate, Collector, CollectorError, CommitteeSchedule, Config, DecodeError, Input, Persisted, Roster,
-    SectionDigest,
-    SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
+    SectionDigest, SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
 };
 use claystack_store::{Store, StoreError};
 use sections::{Disagreement, PeerDigest, SectionBook};
@@ -292,10 +291,10 @@ impl<S: Signer> QuorumDriver<S> {
                         warn!(%source, from = ?self.members_by_peer.get(&source), "refused a section digest of {} bytes (expected {DIGEST_LEN})", data.len());
                         Verdict::Reject
                     }
-                    Ok(digest) => match self.book.peer(
-                        self.collector.roster_for(ReportId { kind: digest.kind, number: digest.number }),
-                        digest,
-                    ) {
+                    Ok(digest) => match self
+                        .book
+                        .peer(self.collector.roster_for(ReportId { kind: digest.kind, number: digest.number }), digest)
+                    {
                         PeerDigest::Reject(reason) => {
                             warn!(%source, "refused a {reason}");
                             Verdict::Reject

@@ -496,10 +496,9 @@ impl<S: Signer> Collector<S> {
         let round = self.rounds.entry(id).or_default();
         match round.slots.get(&me) {
             None => {
-                round.slots.insert(
-                    me,
-                    SignatureState::Verified(Entry { message: m, signature, arrived_ms: self.now_ms }),
-                );
+                round
+                    .slots
+                    .insert(me, SignatureState::Verified(Entry { message: m, signature, arrived_ms: self.now_ms }));
             }
             Some(SignatureState::Verified(e)) if e.message == m => {}
             Some(_) => return Err(bad("another own signature for the same report has a different root")),
