@@ -54,7 +54,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 /// Why the driver could not start, or stopped.
@@ -160,6 +160,8 @@ pub struct QuorumDriver<S> {
     awaiting: BTreeMap<SignatureMessage, Vec<(MessageId, PeerId)>>,
     /// Own and peers' section digests (diagnostics).
     book: SectionBook,
+    /// Longer committee schedules as the chain is read (`with_schedule_updates`).
+    schedule_updates: Option<watch::Receiver<CommitteeSchedule>>,
 }
 
 impl<S: Signer> QuorumDriver<S> {
@@ -177,6 +179,24 @@ impl<S: Signer> QuorumDriver<S> {
         clock: Arc<dyn Clock>,
         events: mpsc::Sender<QuorumEvent>,
     ) -> Result<QuorumDriver<S>, QuorumDriverError> {
+        let schedule = CommitteeSchedule::new((*roster).clone());
+        QuorumDriver::start_with_schedule(config, schedule, member_peer_ids, signer, store, network, clock, events)
+            .await
+    }
+
+    /// [`QuorumDriver::start`] with the committee versions read from the chain (genesis is
+    /// version 0): a member not in genesis starts with the version that adds it.
+    #[allow(clippy::too_many_arguments)] // as `start`
+    pub async fn start_with_schedule(
+        config: Config,
+        schedule: CommitteeSchedule,
+        member_peer_ids: &[String],
+        signer: S,
+        store: Arc<Store>,
+        network: Arc<dyn Gossip>,
+        clock: Arc<dyn Clock>,
+        events: mpsc::Sender<QuorumEvent>,
+    ) -> Result<QuorumDriver<S>, QuorumDriverError> {
         let mut members_by_peer = BTreeMap::new();
         for (i, value) in member_peer_ids.iter().enumerate() {
             let peer: PeerId =
@@ -185,7 +205,7 @@ impl<S: Signer> QuorumDriver<S> {
         }
         let persisted = restore(&store)?;
         let restored = (persisted.own.len(), persisted.peers.len());
-        let (collector, actions) = Collector::new(config, roster, signer, clock.now_ms(), persisted)?;
+        let (collector, actions) = Collector::with_schedule(config, schedule, signer, clock.now_ms(), persisted)?;
         info!(member = ?collector.member(), own = restored.0, peers = restored.1, "committee member started");
         if let Some(until_ms) = collector.quiet_until_ms() {
             let wait_s = until_ms.saturating_sub(clock.now_ms()) / 1000;
@@ -204,6 +224,7 @@ impl<S: Signer> QuorumDriver<S> {
             events,
             awaiting: BTreeMap::new(),
             book: SectionBook::default(),
+            schedule_updates: None,
         };
         driver.apply(actions).await?;
         Ok(driver)
@@ -220,6 +241,7 @@ impl<S: Signer> QuorumDriver<S> {
         tick: Duration,
     ) -> Result<(), QuorumDriverError> {
         let mut settled_open = true;
+        let mut schedules = self.schedule_updates.take();
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -236,6 +258,7 @@ impl<S: Signer> QuorumDriver<S> {
                     Some(id) => self.settled(id).await?,
                     None => settled_open = false,
                 },
+                schedule = next_schedule(&mut schedules) => self.update_schedule(schedule),
                 _ = ticker.tick() => {
                     let actions = self.collector.handle(Input::Tick { now_ms: self.clock.now_ms() })?;
                     self.apply(actions).await?;
@@ -489,7 +512,24 @@ impl<S: Signer> QuorumDriver<S> {
     /// Takes the committee versions read from the chain since (a longer schedule); see
     /// `Collector::update_schedule`.
     pub fn update_schedule(&mut self, schedule: CommitteeSchedule) {
+        let (before, latest) = (self.collector.schedule().latest().version, schedule.latest());
+        if latest.version > before {
+            info!(
+                version = latest.version,
+                from_rewards = latest.from_rewards,
+                from_exits = latest.from_exits,
+                threshold = latest.roster.threshold(),
+                "committee change read from the chain"
+            );
+        }
         self.collector.update_schedule(schedule);
+    }
+
+    /// Runs [`run`](QuorumDriver::run) with longer committee schedules from `updates` (the
+    /// service's chain watcher reads them from the NodeManager).
+    pub fn with_schedule_updates(mut self, updates: watch::Receiver<CommitteeSchedule>) -> QuorumDriver<S> {
+        self.schedule_updates = Some(updates);
+        self
     }
 
     /// Tells the collector a report was accepted on chain, and remembers it across restarts.
@@ -504,6 +544,17 @@ impl<S: Signer> QuorumDriver<S> {
         let actions = self.collector.handle(Input::Settled { id })?;
         self.apply(actions).await
     }
+}
+
+/// The next schedule the watcher sends; never, without a watcher or once it is gone.
+async fn next_schedule(updates: &mut Option<watch::Receiver<CommitteeSchedule>>) -> CommitteeSchedule {
+    if let Some(rx) = updates {
+        if rx.changed().await.is_ok() {
+            return rx.borrow_and_update().clone();
+        }
+    }
+    *updates = None;
+    std::future::pending().await
 }
 
 /// One warn line per member whose root differs from ours, naming the inputs that differ.

@@ -515,10 +515,11 @@ impl<S: Signer> Collector<S> {
         if id.number < low {
             return Err(CollectorError::Stale { id, low, high });
         }
+        // The window follows the reports this node computed, signed or not.
+        self.advance(id);
         let Some(me) = self.member_for(id) else {
             return Err(CollectorError::NotAMemberFor { id, version: self.schedule.for_report(id).version });
         };
-        self.advance(id);
         let roster = self.schedule.for_report(id).roster.clone();
         let round = self.rounds.entry(id).or_default();
         if round.settled && round.own.is_none() {

@@ -637,8 +637,10 @@ fn the_submitter_rotates_over_the_reports_committee() {
     let mut submits = Vec::new();
     for (c, me) in [(&mut removed, None), (&mut member3, Some(3))] {
         let mut actions = Vec::new();
-        if me.is_some() {
-            actions.extend(c.handle(own(A, 3)).unwrap());
+        match me {
+            Some(_) => actions.extend(c.handle(own(A, 3)).unwrap()),
+            // Not signed, but the report is in this node's window from now on.
+            None => assert!(matches!(c.handle(own(A, 3)), Err(CollectorError::NotAMemberFor { .. }))),
         }
         for m in [0u16, 2, 3].into_iter().filter(|&m| Some(m) != me) {
             actions.extend(c.handle(peer(message(&r1, m as usize, id(3), A))).unwrap());
