@@ -3,6 +3,8 @@ pragma solidity ^0.8.28;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {BLS} from "./BLS.sol";
 import {OperatorRegistry} from "./OperatorRegistry.sol";
 
@@ -17,22 +19,30 @@ import {OperatorRegistry} from "./OperatorRegistry.sol";
 /// `ExitRequested` with the deadline.
 /// Anyone may submit a report: the signatures, not the sender, carry the authority.
 /// @dev # Committee
-/// The committee (its size and threshold) is fixed at deployment; a new committee is a new
-/// NodeManager (the signing root binds this address). The deployer registers the members'
-/// keys, each with its proof of possession (no rogue keys), in one or more
-/// `registerMembers` transactions: a proof costs ~0.24M gas, so 128 members do not fit one
-/// transaction under EIP-7825's 16,777,216-gas cap. The committee is sealed when the last
-/// member is registered; no report is accepted before. Sealing writes the keys and their
-/// aggregate into the code of one data contract, so verifying a report reads one storage slot
-/// (the data contract's address) and no key from storage: the signers' key is the aggregate
-/// minus the non-signers' keys (a threshold is a strict majority, so there are always fewer
-/// non-signers than signers).
+/// The committee's size is fixed at deployment. The deployer registers the members' keys,
+/// each with its proof of possession (no rogue keys), in one or more `registerMembers`
+/// transactions: a proof costs ~0.24M gas, so 128 members do not fit one transaction under
+/// EIP-7825's 16,777,216-gas cap. The committee (version 0) is sealed when the last member is
+/// registered; no report is accepted before. Sealing writes the keys, their aggregate and the
+/// threshold into the code of one data contract (a key store), so verifying a report reads one
+/// storage slot (the latest version: its key store's address and where it applies from) and no
+/// key from storage: the signers' key is the aggregate minus the non-signers' keys (a threshold
+/// is a strict majority, so there are always fewer non-signers than signers).
+/// # Committee changes
+/// The owner (governance; the deployer until it hands ownership over, in two steps) schedules a
+/// new committee version with `scheduleCommitteeChange`: member i replaced by a new key (with its
+/// proof of possession, checked as at registration) and/or a new strict-majority threshold,
+/// applying from rewards report `fromRewards` and exits round `fromExits` on. A report of a kind
+/// is verified against the latest version whose `from` of that kind is at most its number, so a
+/// version applies to a contiguous range of numbers. Both `from`s must be past the next number
+/// of their kind (`last + 1`: a report the committee may already be signing is never moved to
+/// another committee) and past the previous version's (docs/committee.md).
 /// # Claims
 /// A claim only does accounting: it credits the operator's rewards, slashes its bond penalty
 /// and sets its bond requirement. ETH leaves only through `withdraw`, which the operator calls
 /// and names the recipient of; a recipient that refuses ETH, or a NodeManager short of ETH,
 /// fails that withdrawal alone and never undoes a slash (pull payments).
-contract NodeManager {
+contract NodeManager is Ownable2Step {
     /// docs/signing.md: keccak256("claystack-oracle/report-signature/v1").
     bytes32 public constant REPORT_DOMAIN = keccak256("claystack-oracle/report-signature/v1");
     uint8 public constant KIND_REWARDS = 0;
@@ -40,6 +50,28 @@ contract NodeManager {
     /// The keys of 128 members and their aggregate fit one data contract (16,513 bytes of the
     /// 24,576 EIP-170 allows); registered in batches, they fit EIP-7825's transaction cap.
     uint256 public constant MAX_COMMITTEE_SIZE = 128;
+    /// `scheduleCommitteeChange`'s `member` for a change that replaces no member.
+    uint256 public constant NO_MEMBER = type(uint256).max;
+
+    /// A member replacement: member `index` (`NO_MEMBER`: nobody is replaced, the rest is
+    /// ignored) gets `publicKey` (uncompressed EIP-2537 G1), `compressedKey` (48 bytes: what
+    /// `proof`, an EIP-2537 G2 proof of possession, signs) and is reached on the committee's
+    /// gossip network at libp2p peer id `peerId` (recorded in the event only; nodes read it there).
+    struct NewMember {
+        uint256 index;
+        bytes publicKey;
+        bytes compressedKey;
+        bytes proof;
+        string peerId;
+    }
+
+    /// One committee version: its key store, and the first report number of each kind it
+    /// verifies (version 0: 0 and 0).
+    struct CommitteeVersion {
+        address keyStore;
+        uint48 fromRewards;
+        uint48 fromExits;
+    }
 
     OperatorRegistry public immutable registry;
     /// The account that deployed this NodeManager: the only one that registers members.
@@ -47,7 +79,7 @@ contract NodeManager {
     uint256 private immutable _committeeSize;
     uint256 private immutable _threshold;
 
-    // Slot 0 stays the report counter (the gas test writes it directly).
+    // The report counter is slot 2, after Ownable2Step's two (the gas test writes it directly).
     mapping(uint8 kind => uint64 number) internal _lastNumber;
     mapping(uint8 kind => mapping(uint64 number => bytes32 root)) internal _roots;
     /// Cumulative rewards accounted to each operator: credited to its balance or netted
@@ -65,9 +97,11 @@ contract NodeManager {
     /// Sum of `balanceOf`: what this contract owes.
     uint256 public totalCredited;
 
-    /// Data contract whose code is 0x00 (STOP), the aggregate key (128 bytes), then the members'
-    /// keys (128 bytes each); zero until the committee is sealed.
-    address private _keyStore;
+    /// The latest committee version (a copy of the last entry of `_versions`, so that a report
+    /// reads one slot); its key store is a data contract whose code is 0x00 (STOP), the aggregate
+    /// key (128 bytes), the members' keys (128 bytes each), then the threshold (a 32-byte word).
+    /// Zero until the committee is sealed.
+    CommitteeVersion private _latest;
     /// Members registered so far.
     uint256 public registeredMembers;
     /// Data contracts of the batches registered before the last (0x00 then their keys).
@@ -78,9 +112,24 @@ contract NodeManager {
     mapping(bytes32 keyHash => uint256 indexPlusOne) private _memberOf;
     /// Exits leaf hash => the exits report it was published from (0: not published).
     mapping(bytes32 leaf => uint64 number) public exitPublishedIn;
+    /// Every committee version, by version number (0: the sealed committee).
+    CommitteeVersion[] private _versions;
 
     event CommitteeMember(uint256 indexed index, bytes compressedPublicKey);
     event CommitteeSealed(uint256 size, address keyStore);
+    /// Committee version `version` verifies rewards reports from `fromRewards` and exits rounds
+    /// from `fromExits` on: member `member` (`NO_MEMBER`: none) has the key `compressedPublicKey`
+    /// and the libp2p peer id `peerId` from then, and reports need `threshold` signers.
+    event CommitteeChangeScheduled(
+        uint256 indexed version,
+        uint64 fromRewards,
+        uint64 fromExits,
+        uint256 member,
+        bytes compressedPublicKey,
+        string peerId,
+        uint256 threshold,
+        address keyStore
+    );
     event ReportAccepted(
         uint8 indexed kind,
         uint64 indexed number,
@@ -118,6 +167,10 @@ contract NodeManager {
     error InvalidProofOfPossession(uint256 member);
     error DuplicatePublicKey(uint256 first, uint256 second);
     error KeyStoreDeploymentFailed();
+    // Committee changes
+    error NoSuchMember(uint256 member, uint256 size);
+    error ChangeTooEarly(uint8 kind, uint64 from, uint64 earliest);
+    error RenounceDisabled();
     // Reports
     error UnknownReportKind(uint8 kind);
     error ZeroRoot();
@@ -142,7 +195,8 @@ contract NodeManager {
     /// @param registry_ the operator registry this manager updates.
     /// @param committeeSize_ members the committee has; `registerMembers` adds their keys.
     /// @param threshold_ signatures a report needs: a strict majority of the members.
-    constructor(OperatorRegistry registry_, uint256 committeeSize_, uint256 threshold_) {
+    /// The deployer is the registrar and the first owner (governance).
+    constructor(OperatorRegistry registry_, uint256 committeeSize_, uint256 threshold_) Ownable(msg.sender) {
         if (committeeSize_ == 0 || committeeSize_ > MAX_COMMITTEE_SIZE) revert CommitteeSizeOutOfRange(committeeSize_);
         if (threshold_ <= committeeSize_ / 2 || threshold_ > committeeSize_) {
             revert ThresholdNotMajority(threshold_, committeeSize_);
@@ -162,7 +216,7 @@ contract NodeManager {
         external
     {
         if (msg.sender != registrar) revert NotRegistrar(msg.sender);
-        if (_keyStore != address(0)) revert CommitteeAlreadySealed();
+        if (_latest.keyStore != address(0)) revert CommitteeAlreadySealed();
         uint256 k = publicKeys.length;
         if (compressedKeys.length != k || proofs.length != k) {
             revert CommitteeLengthMismatch(k, compressedKeys.length, proofs.length);
@@ -235,7 +289,7 @@ contract NodeManager {
         // owners colluded; an identity aggregate would make the empty signature valid.
         if (BLS.isZero(aggregate)) revert InvalidPublicKey(_committeeSize - 1);
         uint256 n = _committeeSize;
-        bytes memory store = new bytes(1 + BLS.G1_POINT_LENGTH + n * BLS.G1_POINT_LENGTH);
+        bytes memory store = new bytes(1 + BLS.G1_POINT_LENGTH + n * BLS.G1_POINT_LENGTH + 32);
         uint256 offset = 1 + BLS.G1_POINT_LENGTH; // bytes of `store` written so far
         assembly ("memory-safe") {
             mcopy(add(store, 33), add(aggregate, 32), 128)
@@ -252,8 +306,12 @@ contract NodeManager {
         assembly ("memory-safe") {
             mcopy(add(add(store, 32), offset), add(lastKeys, 33), lastSize)
         }
+        uint256 t = _threshold;
+        assembly ("memory-safe") {
+            mstore(add(add(store, 32), add(offset, lastSize)), t)
+        }
         address keyStore = _deployData(store);
-        _keyStore = keyStore;
+        _pushVersion(CommitteeVersion(keyStore, 0, 0));
         delete _pendingAggregate;
         emit CommitteeSealed(n, keyStore);
     }
@@ -264,12 +322,124 @@ contract NodeManager {
     }
 
     // ----------------------------------------------------------------------------------------
+    // Committee changes
+    // ----------------------------------------------------------------------------------------
+
+    /// Schedules committee version `committeeVersions()`: reports need `newThreshold` signers (a
+    /// strict majority), and `member.index` (unless `NO_MEMBER`) gets a new key, its proof of
+    /// possession checked as at registration, for rewards reports numbered `fromRewards` and
+    /// exits rounds numbered `fromExits` on. Each `from` must be past its kind's next number
+    /// (`last + 1`) and past the previous version's. A key that was ever a member's cannot be
+    /// registered again. Owner only.
+    function scheduleCommitteeChange(
+        uint64 fromRewards,
+        uint64 fromExits,
+        uint256 newThreshold,
+        NewMember calldata member
+    ) external onlyOwner {
+        address previous = _checkSchedule(fromRewards, fromExits, newThreshold);
+        uint256 index = member.index;
+        if (index != NO_MEMBER) {
+            if (index >= _committeeSize) revert NoSuchMember(index, _committeeSize);
+            _checkNewKey(index, member.publicKey, member.compressedKey, member.proof);
+        }
+        address keyStore = _nextKeyStore(previous, index, member.publicKey, newThreshold);
+        uint256 version = _versions.length;
+        _pushVersion(CommitteeVersion(keyStore, uint48(fromRewards), uint48(fromExits)));
+        emit CommitteeChangeScheduled(
+            version,
+            fromRewards,
+            fromExits,
+            index,
+            index == NO_MEMBER ? bytes("") : member.compressedKey,
+            index == NO_MEMBER ? "" : member.peerId,
+            newThreshold,
+            keyStore
+        );
+    }
+
+    /// Checks a change's numbers and threshold; returns the latest version's key store.
+    function _checkSchedule(uint64 fromRewards, uint64 fromExits, uint256 newThreshold)
+        private
+        view
+        returns (address previous)
+    {
+        CommitteeVersion memory last = _latest;
+        if (last.keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
+        uint256 n = _committeeSize;
+        if (newThreshold <= n / 2 || newThreshold > n) revert ThresholdNotMajority(newThreshold, n);
+        _checkFrom(KIND_REWARDS, fromRewards, last.fromRewards);
+        _checkFrom(KIND_EXITS, fromExits, last.fromExits);
+        return last.keyStore;
+    }
+
+    /// Deploys the previous key store's content with member `member`'s key (and so the
+    /// aggregate) replaced by `key` (checked), unless it is `NO_MEMBER`, and the threshold
+    /// `newThreshold`.
+    function _nextKeyStore(address previous, uint256 member, bytes memory key, uint256 newThreshold)
+        private
+        returns (address)
+    {
+        uint256 n = _committeeSize;
+        bytes memory store = previous.code;
+        if (member != NO_MEMBER) {
+            bytes memory oldKey = new bytes(BLS.G1_POINT_LENGTH);
+            _copyMemberKey(previous, oldKey, 0, member);
+            assembly ("memory-safe") {
+                mcopy(add(add(store, 32), add(129, mul(member, 128))), add(key, 32), 128)
+            }
+            bytes memory aggregate = BLS.g1Add(BLS.g1Add(_aggregateKey(previous), BLS.g1Negate(oldKey)), key);
+            // As at sealing: an identity aggregate would make the empty signature valid.
+            if (BLS.isZero(aggregate)) revert InvalidPublicKey(member);
+            assembly ("memory-safe") {
+                mcopy(add(store, 33), add(aggregate, 32), 128)
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(add(add(store, 32), add(129, mul(n, 128))), newThreshold)
+        }
+        return _deployData(store);
+    }
+
+    /// A new version's first number of `kind` must be past the next report of that kind (one
+    /// the committee may already be signing) and past the previous version's.
+    function _checkFrom(uint8 kind, uint64 from, uint48 previousFrom) private view {
+        uint64 earliest = _lastNumber[kind] + 2;
+        if (uint64(previousFrom) + 1 > earliest) earliest = uint64(previousFrom) + 1;
+        if (from < earliest || from > type(uint48).max) revert ChangeTooEarly(kind, from, earliest);
+    }
+
+    /// A replacement key: a valid G1 key never registered before, with its proof of possession.
+    function _checkNewKey(uint256 member, bytes calldata publicKey, bytes calldata compressed, bytes calldata proof)
+        private
+    {
+        if (publicKey.length != BLS.G1_POINT_LENGTH || BLS.isZero(publicKey)) revert InvalidPublicKey(member);
+        if (!BLS.isCompressedOf(compressed, publicKey)) revert PublicKeyMismatch(member);
+        bytes32 keyHash = keccak256(compressed);
+        uint256 seen = _memberOf[keyHash];
+        if (seen != 0) revert DuplicatePublicKey(seen - 1, member);
+        _memberOf[keyHash] = member + 1;
+        if (!BLS.verifyWithDst(publicKey, compressed, proof, BLS.POP_DST)) revert InvalidProofOfPossession(member);
+    }
+
+    function _pushVersion(CommitteeVersion memory v) private {
+        _versions.push(v);
+        _latest = v;
+    }
+
+    /// Disabled: without an owner the committee could never change again.
+    function renounceOwnership() public view override onlyOwner {
+        revert RenounceDisabled();
+    }
+
+    // ----------------------------------------------------------------------------------------
     // Reports
     // ----------------------------------------------------------------------------------------
 
-    /// Accepts report `number` of `kind` when the members in `signerBitmap` (bit i = member i)
-    /// are at least the threshold and `aggregateSignature` (EIP-2537 G2, 256 bytes) is their
-    /// aggregate signature of `signingRoot(kind, number, root, reportHash)`. Rewards reports must
+    /// Accepts report `number` of `kind` when the members in `signerBitmap` (bit i = member i of
+    /// the committee version for this kind and number, `committeeFor`) are at least its
+    /// threshold and `aggregateSignature` (EIP-2537 G2, 256 bytes) is their aggregate signature
+    /// of `signingRoot(kind, number, root, reportHash)`. Rewards reports must
     /// come in order (`number == last + 1`); exits reports only with a higher number (a round
     /// with nothing to exit is never submitted).
     function submitReport(
@@ -283,13 +453,13 @@ contract NodeManager {
         if (kind > KIND_EXITS) revert UnknownReportKind(kind);
         if (root == bytes32(0)) revert ZeroRoot();
         _checkNumber(kind, number);
-        address keyStore = _keyStore;
-        if (keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
+        address keyStore = _keyStoreFor(kind, number);
         uint256 n = _committeeSize;
         if (n < 256 && signerBitmap >> n != 0) revert SignerOutsideCommittee(signerBitmap, n);
         uint256 nonSigners = ~signerBitmap & _fullMask(n);
         uint256 signers = n - _popcount(nonSigners);
-        if (signers < _threshold) revert NotEnoughSigners(signers, _threshold);
+        uint256 t = _thresholdOf(keyStore);
+        if (signers < t) revert NotEnoughSigners(signers, t);
         if (aggregateSignature.length != BLS.G2_POINT_LENGTH) revert InvalidSignatureLength(aggregateSignature.length);
 
         bytes memory message = abi.encodePacked(signingRoot(kind, number, root, reportHash));
@@ -459,16 +629,56 @@ contract NodeManager {
         return _committeeSize;
     }
 
+    /// The threshold of the latest committee version (before sealing: version 0's).
     function threshold() external view returns (uint256) {
-        return _threshold;
+        address keyStore = _latest.keyStore;
+        return keyStore == address(0) ? _threshold : _thresholdOf(keyStore);
     }
 
     /// True once every member is registered: reports are accepted from then on.
     function isSealed() external view returns (bool) {
-        return _keyStore != address(0);
+        return _latest.keyStore != address(0);
     }
 
-    /// Member `index`'s key, uncompressed EIP-2537 G1 (128 bytes); after sealing.
+    /// Committee versions scheduled so far (1 once sealed: version 0).
+    function committeeVersions() external view returns (uint256) {
+        return _versions.length;
+    }
+
+    /// Where committee `version` applies from, and its threshold.
+    function committeeVersion(uint256 version)
+        external
+        view
+        returns (uint64 fromRewards, uint64 fromExits, uint256 threshold_)
+    {
+        CommitteeVersion memory v = _versions[version];
+        return (v.fromRewards, v.fromExits, _thresholdOf(v.keyStore));
+    }
+
+    /// The committee that verifies report `number` of `kind`: its version, threshold and members'
+    /// keys (uncompressed EIP-2537 G1, 128 bytes each, in member order); after sealing. Final
+    /// once the chain has accepted report `number - 1` of `kind` (a later change must start
+    /// past it).
+    function committeeFor(uint8 kind, uint64 number)
+        external
+        view
+        returns (uint256 version, uint256 threshold_, bytes[] memory publicKeys)
+    {
+        if (kind > KIND_EXITS) revert UnknownReportKind(kind);
+        _sealedKeyStore();
+        version = _versions.length - 1;
+        while (number < _from(_versions[version], kind)) version--;
+        address keyStore = _versions[version].keyStore;
+        threshold_ = _thresholdOf(keyStore);
+        publicKeys = new bytes[](_committeeSize);
+        for (uint256 i = 0; i < publicKeys.length; i++) {
+            publicKeys[i] = new bytes(BLS.G1_POINT_LENGTH);
+            _copyMemberKey(keyStore, publicKeys[i], 0, i);
+        }
+    }
+
+    /// Member `index`'s key in the latest committee version, uncompressed EIP-2537 G1 (128
+    /// bytes); after sealing.
     function memberPublicKey(uint256 index) external view returns (bytes memory key) {
         require(index < _committeeSize, "NodeManager: no such member");
         address keyStore = _sealedKeyStore();
@@ -476,7 +686,8 @@ contract NodeManager {
         _copyMemberKey(keyStore, key, 0, index);
     }
 
-    /// The sum of all members' keys, uncompressed EIP-2537 G1 (128 bytes); after sealing.
+    /// The sum of all members' keys in the latest committee version, uncompressed EIP-2537 G1
+    /// (128 bytes); after sealing.
     function aggregatePublicKey() public view returns (bytes memory) {
         return _aggregateKey(_sealedKeyStore());
     }
@@ -506,8 +717,34 @@ contract NodeManager {
     }
 
     function _sealedKeyStore() private view returns (address keyStore) {
-        keyStore = _keyStore;
+        keyStore = _latest.keyStore;
         if (keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
+    }
+
+    /// The key store of the committee version that verifies report `number` of `kind`: the
+    /// latest one (one slot) unless the number comes before its `from`, then an earlier one.
+    function _keyStoreFor(uint8 kind, uint64 number) private view returns (address) {
+        CommitteeVersion memory v = _latest;
+        if (v.keyStore == address(0)) revert CommitteeNotSealed(registeredMembers, _committeeSize);
+        if (number >= _from(v, kind)) return v.keyStore;
+        uint256 i = _versions.length - 1;
+        do {
+            v = _versions[--i];
+        } while (number < _from(v, kind));
+        return v.keyStore;
+    }
+
+    function _from(CommitteeVersion memory v, uint8 kind) private pure returns (uint64) {
+        return kind == KIND_EXITS ? v.fromExits : v.fromRewards;
+    }
+
+    /// The threshold word after the keys in a key store.
+    function _thresholdOf(address keyStore) private view returns (uint256 t) {
+        uint256 offset = 129 + _committeeSize * 128;
+        assembly ("memory-safe") {
+            extcodecopy(keyStore, 0, offset, 32)
+            t := mload(0)
+        }
     }
 
     function _aggregateKey(address keyStore) private view returns (bytes memory key) {

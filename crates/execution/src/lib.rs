@@ -16,6 +16,8 @@
 //!   their owners do (the local testnet sets up its chain with it);
 //! - [`node_manager`]: [`ReportReader`] (accepted reports, roots, events) and [`Submitter`]
 //!   (submit a quorum certificate once, claim rewards);
+//! - [`committee`]: the committee version that verifies a report, the whole schedule of
+//!   versions, and governance's [`schedule_committee_change`];
 //! - [`tx`]: how every transaction is sent: simulated first, explicit nonce, EIP-1559 fees
 //!   from the node, replaced with higher fees when stuck.
 //!
@@ -25,6 +27,7 @@
 //! number), send a report the chain already accepted, or print a private key.
 
 pub mod bindings;
+pub mod committee;
 pub mod deploy;
 pub mod error;
 pub mod exits;
@@ -35,6 +38,7 @@ pub mod registry;
 pub mod tx;
 
 pub use bindings::{decode_revert, ContractError};
+pub use committee::{schedule_committee_change, ChainCommittee, CommitteeChange, NewMember, ScheduledChange};
 pub use deploy::{
     predict_addresses, CommitteeArgs, ContractAddresses, DeployConfig, Deployer, Deployment, FeedStandIn,
     MEMBERS_PER_BATCH,

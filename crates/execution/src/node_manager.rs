@@ -74,7 +74,12 @@ impl ReportReader {
         &self.rpc
     }
 
-    fn contract(&self) -> NodeManager::NodeManagerInstance<&alloy::providers::RootProvider> {
+    /// The block this reader reads at.
+    pub(crate) fn block(&self) -> BlockId {
+        self.block
+    }
+
+    pub(crate) fn contract(&self) -> NodeManager::NodeManagerInstance<&alloy::providers::RootProvider> {
         NodeManager::new(self.node_manager, &self.rpc.provider)
     }
 

@@ -927,3 +927,97 @@ async fn exits_on_chain_liquidity_requests_reports_and_publication() {
         vec![(ValidatorStatus::ExitRequested, epoch + 50), (ValidatorStatus::VoluntaryExitRequested, epoch + 30)]
     );
 }
+
+/// Governance replaces member 1 and raises the threshold to 4 from rewards report 3 (exits
+/// round 2): reads before the change, pinned at an older block, and after it; reports 1-2 are
+/// verified against genesis' committee, report 3 against the new one (the removed member's
+/// signature refused, the new member's counted); scheduling is the owner's, and only ahead.
+#[tokio::test]
+async fn committee_change_is_scheduled_read_and_followed_by_submit_report() {
+    use claystack_execution::{schedule_committee_change, CommitteeChange, NewMember};
+    let net = Net::start().await;
+    let owner = Transactor::new(net.rpc.clone(), net.keys[0].clone(), TxConfig::default());
+    let submitter = net.submitter(3, TxConfig::default());
+    let reader = submitter.reader().clone();
+    let rewards = |n| ReportId { kind: ReportKind::Rewards, number: n };
+    let new_secret = [0x5e; 32];
+    let new_member = SecretKeySigner::from_bytes(&new_secret).unwrap();
+    let sk = claystack_genesis::bls::secret_key(&new_secret).unwrap();
+    let change = CommitteeChange {
+        from_rewards: 3,
+        from_exits: 2,
+        threshold: 4,
+        replace: Some(NewMember {
+            member: 1,
+            bls_pubkey: new_member.public_key(),
+            pop: claystack_genesis::bls::pop_sign(&sk),
+            peer_id: "12D3KooWNewMemberPeerId".into(),
+        }),
+    };
+
+    let c = net.certificate(rewards(1), [1; 32], [2; 32], &[0, 1, 2], &[0, 1, 2]);
+    assert!(matches!(submitter.submit(&c).await.unwrap(), SubmitOutcome::Accepted { .. }));
+    let before = net.block().await;
+
+    // Not the owner; and report 2 (the next) may already be signed: 3 is the earliest.
+    let stranger = Transactor::new(net.rpc.clone(), net.keys[1].clone(), TxConfig::default());
+    match schedule_committee_change(&stranger, net.node_manager(), &change).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => assert_eq!(error.name, "OwnableUnauthorizedAccount"),
+        e => panic!("expected OwnableUnauthorizedAccount, got {e}"),
+    }
+    let early = CommitteeChange { from_rewards: 2, ..change.clone() };
+    match schedule_committee_change(&owner, net.node_manager(), &early).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => assert_eq!(error.name, "ChangeTooEarly", "{error}"),
+        e => panic!("expected ChangeTooEarly, got {e}"),
+    }
+    let mut bad_pop = change.clone();
+    bad_pop.replace.as_mut().unwrap().pop =
+        claystack_genesis::bls::pop_sign(&claystack_genesis::bls::secret_key(&[0x6f; 32]).unwrap());
+    match schedule_committee_change(&owner, net.node_manager(), &bad_pop).await.unwrap_err() {
+        ChainError::Rejected { error, .. } => assert_eq!(error.name, "InvalidProofOfPossession", "{error}"),
+        e => panic!("expected InvalidProofOfPossession, got {e}"),
+    }
+
+    let scheduled = schedule_committee_change(&owner, net.node_manager(), &change).await.unwrap();
+    assert_eq!((scheduled.version, scheduled.from_rewards, scheduled.from_exits, scheduled.threshold), (1, 3, 2, 4));
+    assert_eq!(scheduled.replaced, Some((1, new_member.public_key(), "12D3KooWNewMemberPeerId".to_string())));
+    assert_eq!(reader.committee_changes(before, net.block().await).await.unwrap(), vec![scheduled]);
+
+    let genesis_keys = net.roster().public_keys().to_vec();
+    let v0 = reader.committee_for(rewards(2)).await.unwrap();
+    assert_eq!((v0.version, v0.threshold, &v0.public_keys), (0, 3, &genesis_keys));
+    let v1 = reader.committee_for(rewards(3)).await.unwrap();
+    let mut new_keys = genesis_keys.clone();
+    new_keys[1] = new_member.public_key();
+    assert_eq!((v1.version, v1.threshold, &v1.public_keys), (1, 4, &new_keys));
+    assert_eq!(reader.committee_for(ReportId { kind: ReportKind::Exits, number: 1 }).await.unwrap().version, 0);
+    assert_eq!(reader.committee_for(ReportId { kind: ReportKind::Exits, number: 2 }).await.unwrap().version, 1);
+    // Pinned before the change, report 3 still had genesis' committee.
+    assert_eq!(reader.at(before).committee_for(rewards(3)).await.unwrap().version, 0);
+    let schedule = reader.committee_schedule(&net.roster()).await.unwrap();
+    assert_eq!(schedule.versions().len(), 2);
+    assert_eq!(schedule.member_for(rewards(3), &new_member.public_key()), Some(1));
+    assert_eq!(schedule.member_for(rewards(2), &new_member.public_key()), None);
+    assert_eq!(schedule.for_report(rewards(3)).roster.threshold(), 4);
+
+    // Report 2: genesis' committee, the soon-removed member 1 still counts.
+    let c = net.certificate(rewards(2), [3; 32], [4; 32], &[0, 1, 2], &[0, 1, 2]);
+    assert!(matches!(submitter.submit(&c).await.unwrap(), SubmitOutcome::Accepted { .. }));
+    // Report 3: the removed member's signature is refused, three signers are not enough,
+    // and the new member's signature counts.
+    let c = net.certificate(rewards(3), [5; 32], [6; 32], &[0, 1, 2, 3], &[0, 1, 2, 3]);
+    match submitter.submit(&c).await.unwrap() {
+        SubmitOutcome::Rejected { error, tx: None } => assert_eq!(error.name, "InvalidSignature", "{error}"),
+        other => panic!("expected InvalidSignature, got {other:?}"),
+    }
+    let c = net.certificate(rewards(3), [5; 32], [6; 32], &[0, 2, 3], &[0, 2, 3]);
+    match submitter.submit(&c).await.unwrap() {
+        SubmitOutcome::Rejected { error, tx: None } => assert_eq!(error.name, "NotEnoughSigners", "{error}"),
+        other => panic!("expected NotEnoughSigners, got {other:?}"),
+    }
+    let mut c = net.certificate(rewards(3), [5; 32], [6; 32], &[0, 1, 2, 3], &[0, 2, 3]);
+    let new_sig = parse_signature(&new_member.sign(c.signing_root.as_bytes())).unwrap();
+    let rest = parse_signature(&c.signature).unwrap();
+    c.signature = aggregate_signatures(&[rest, new_sig]).unwrap().to_bytes();
+    assert!(matches!(submitter.submit(&c).await.unwrap(), SubmitOutcome::Accepted { .. }));
+}

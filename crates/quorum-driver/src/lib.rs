@@ -45,8 +45,8 @@ use claystack_primitives::hex;
 use claystack_primitives::sections::Sections;
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::{
-    Action, Certificate, Collector, CollectorError, Config, DecodeError, Input, Persisted, Roster, SectionDigest,
-    SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
+    Action, Certificate, Collector, CollectorError, CommitteeSchedule, Config, DecodeError, Input, Persisted, Roster,
+    SectionDigest, SignatureMessage, Signer, Standing, DIGEST_LEN, DIGEST_VERSION,
 };
 use claystack_store::{Store, StoreError};
 use sections::{Disagreement, PeerDigest, SectionBook};
@@ -54,7 +54,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 /// Why the driver could not start, or stopped.
@@ -160,7 +160,8 @@ pub struct QuorumDriver<S> {
     awaiting: BTreeMap<SignatureMessage, Vec<(MessageId, PeerId)>>,
     /// Own and peers' section digests (diagnostics).
     book: SectionBook,
-    roster: Arc<Roster>,
+    /// Longer committee schedules as the chain is read (`with_schedule_updates`).
+    schedule_updates: Option<watch::Receiver<CommitteeSchedule>>,
 }
 
 impl<S: Signer> QuorumDriver<S> {
@@ -178,6 +179,24 @@ impl<S: Signer> QuorumDriver<S> {
         clock: Arc<dyn Clock>,
         events: mpsc::Sender<QuorumEvent>,
     ) -> Result<QuorumDriver<S>, QuorumDriverError> {
+        let schedule = CommitteeSchedule::new((*roster).clone());
+        QuorumDriver::start_with_schedule(config, schedule, member_peer_ids, signer, store, network, clock, events)
+            .await
+    }
+
+    /// [`QuorumDriver::start`] with the committee versions read from the chain (genesis is
+    /// version 0): a member not in genesis starts with the version that adds it.
+    #[allow(clippy::too_many_arguments)] // as `start`
+    pub async fn start_with_schedule(
+        config: Config,
+        schedule: CommitteeSchedule,
+        member_peer_ids: &[String],
+        signer: S,
+        store: Arc<Store>,
+        network: Arc<dyn Gossip>,
+        clock: Arc<dyn Clock>,
+        events: mpsc::Sender<QuorumEvent>,
+    ) -> Result<QuorumDriver<S>, QuorumDriverError> {
         let mut members_by_peer = BTreeMap::new();
         for (i, value) in member_peer_ids.iter().enumerate() {
             let peer: PeerId =
@@ -186,8 +205,8 @@ impl<S: Signer> QuorumDriver<S> {
         }
         let persisted = restore(&store)?;
         let restored = (persisted.own.len(), persisted.peers.len());
-        let (collector, actions) = Collector::new(config, roster.clone(), signer, clock.now_ms(), persisted)?;
-        info!(member = collector.member(), own = restored.0, peers = restored.1, "committee member started");
+        let (collector, actions) = Collector::with_schedule(config, schedule, signer, clock.now_ms(), persisted)?;
+        info!(member = ?collector.member(), own = restored.0, peers = restored.1, "committee member started");
         if let Some(until_ms) = collector.quiet_until_ms() {
             let wait_s = until_ms.saturating_sub(clock.now_ms()) / 1000;
             warn!(
@@ -205,7 +224,7 @@ impl<S: Signer> QuorumDriver<S> {
             events,
             awaiting: BTreeMap::new(),
             book: SectionBook::default(),
-            roster,
+            schedule_updates: None,
         };
         driver.apply(actions).await?;
         Ok(driver)
@@ -222,6 +241,7 @@ impl<S: Signer> QuorumDriver<S> {
         tick: Duration,
     ) -> Result<(), QuorumDriverError> {
         let mut settled_open = true;
+        let mut schedules = self.schedule_updates.take();
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -238,6 +258,7 @@ impl<S: Signer> QuorumDriver<S> {
                     Some(id) => self.settled(id).await?,
                     None => settled_open = false,
                 },
+                schedule = next_schedule(&mut schedules) => self.update_schedule(schedule),
                 _ = ticker.tick() => {
                     let actions = self.collector.handle(Input::Tick { now_ms: self.clock.now_ms() })?;
                     self.apply(actions).await?;
@@ -258,11 +279,12 @@ impl<S: Signer> QuorumDriver<S> {
                 sections,
                 signature: [0; 96],
             };
-            self.collector.sign_digest(&mut digest);
-            for d in self.book.own(digest) {
-                tell(&d);
+            if self.collector.sign_digest(&mut digest) {
+                for d in self.book.own(digest) {
+                    tell(&d);
+                }
+                self.publish_digest(r.id).await;
             }
-            self.publish_digest(r.id).await;
         }
         let input = Input::Own { id: r.id, merkle_root: r.merkle_root, report_hash: r.report_hash };
         match self.collector.handle(input) {
@@ -270,6 +292,10 @@ impl<S: Signer> QuorumDriver<S> {
             Err(e @ CollectorError::WouldEquivocate { .. }) => {
                 // Never fatal: the node keeps its first signature and says loudly why it did not sign.
                 error!(kind = %r.id.kind, report = r.id.number, "{e}");
+                Ok(())
+            }
+            Err(e @ CollectorError::NotAMemberFor { .. }) => {
+                info!(kind = %r.id.kind, report = r.id.number, "{e}");
                 Ok(())
             }
             Err(e @ CollectorError::Stale { .. }) => {
@@ -288,7 +314,10 @@ impl<S: Signer> QuorumDriver<S> {
                         warn!(%source, from = ?self.members_by_peer.get(&source), "refused a section digest of {} bytes (expected {DIGEST_LEN})", data.len());
                         Verdict::Reject
                     }
-                    Ok(digest) => match self.book.peer(&self.roster, digest) {
+                    Ok(digest) => match self
+                        .book
+                        .peer(self.collector.roster_for(ReportId { kind: digest.kind, number: digest.number }), digest)
+                    {
                         PeerDigest::Reject(reason) => {
                             warn!(%source, "refused a {reason}");
                             Verdict::Reject
@@ -475,9 +504,32 @@ impl<S: Signer> QuorumDriver<S> {
             .map_err(store_error(|| format!("store member {}'s signature of {}", m.signer, m.id())))
     }
 
-    /// This node's member index.
-    pub fn member(&self) -> u16 {
+    /// This node's member index in the latest committee version known (`None`: removed).
+    pub fn member(&self) -> Option<u16> {
         self.collector.member()
+    }
+
+    /// Takes the committee versions read from the chain since (a longer schedule); see
+    /// `Collector::update_schedule`.
+    pub fn update_schedule(&mut self, schedule: CommitteeSchedule) {
+        let (before, latest) = (self.collector.schedule().latest().version, schedule.latest());
+        if latest.version > before {
+            info!(
+                version = latest.version,
+                from_rewards = latest.from_rewards,
+                from_exits = latest.from_exits,
+                threshold = latest.roster.threshold(),
+                "committee change read from the chain"
+            );
+        }
+        self.collector.update_schedule(schedule);
+    }
+
+    /// Runs [`run`](QuorumDriver::run) with longer committee schedules from `updates` (the
+    /// service's chain watcher reads them from the NodeManager).
+    pub fn with_schedule_updates(mut self, updates: watch::Receiver<CommitteeSchedule>) -> QuorumDriver<S> {
+        self.schedule_updates = Some(updates);
+        self
     }
 
     /// Tells the collector a report was accepted on chain, and remembers it across restarts.
@@ -492,6 +544,17 @@ impl<S: Signer> QuorumDriver<S> {
         let actions = self.collector.handle(Input::Settled { id })?;
         self.apply(actions).await
     }
+}
+
+/// The next schedule the watcher sends; never, without a watcher or once it is gone.
+async fn next_schedule(updates: &mut Option<watch::Receiver<CommitteeSchedule>>) -> CommitteeSchedule {
+    if let Some(rx) = updates {
+        if rx.changed().await.is_ok() {
+            return rx.borrow_and_update().clone();
+        }
+    }
+    *updates = None;
+    std::future::pending().await
 }
 
 /// One warn line per member whose root differs from ours, naming the inputs that differ.

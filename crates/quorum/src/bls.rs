@@ -201,6 +201,21 @@ pub fn g1_to_eip2537(compressed: &[u8; PUBLIC_KEY_LEN]) -> Result<[u8; G1_EIP253
     Ok(out)
 }
 
+/// The compressed form of a G1 point in the EIP-2537 layout (what the NodeManager stores and
+/// returns for each member), validated as a public key: each coordinate's 16 padding bytes
+/// zero, on the curve, in the subgroup, not infinity.
+pub fn g1_from_eip2537(point: &[u8; G1_EIP2537_LEN]) -> Result<[u8; PUBLIC_KEY_LEN], BlsError> {
+    if point[..16].iter().chain(&point[64..80]).any(|&b| b != 0) {
+        return Err(BlsError::PublicKey("a coordinate's 16 padding bytes are not zero"));
+    }
+    let mut raw = [0u8; 96];
+    raw[..48].copy_from_slice(&point[16..64]);
+    raw[48..].copy_from_slice(&point[80..]);
+    let pk = PublicKey::deserialize(&raw).map_err(|e| BlsError::PublicKey(describe(e)))?;
+    pk.validate().map_err(|e| BlsError::PublicKey(describe(e)))?;
+    Ok(pk.compress())
+}
+
 /// A compressed G2 point (on the curve; not checked for the subgroup) in the EIP-2537
 /// layout `x.c0 || x.c1 || y.c0 || y.c1`; the point at infinity is 256 zero bytes.
 pub fn g2_to_eip2537(compressed: &[u8; SIGNATURE_LEN]) -> Result<[u8; G2_EIP2537_LEN], BlsError> {
@@ -335,6 +350,7 @@ mod tests {
         assert!(parse_signature(&inf_sig).is_err());
         assert!(parse_signature(&[0xab; 96]).is_err());
         assert_eq!(g1_to_eip2537(&inf_pk).unwrap(), [0u8; 128]);
+        assert!(g1_from_eip2537(&[0u8; 128]).is_err(), "infinity is not a public key");
         assert_eq!(g2_to_eip2537(&inf_sig).unwrap(), [0u8; 256]);
     }
 
@@ -344,5 +360,20 @@ mod tests {
         assert_eq!(s.public_key(), key(3).sk_to_pk().to_bytes());
         assert!(verify_bytes(&s.public_key(), &[1; 32], &s.sign(&[1; 32])));
         assert!(!format!("{s:?}").contains(&format!("{:?}", key(3).to_bytes())));
+    }
+
+    #[test]
+    fn g1_from_eip2537_inverts_g1_to_eip2537() {
+        for i in 1..=4u8 {
+            let pk = SecretKeySigner::from_bytes(&[i; 32]).unwrap().public_key();
+            let point = g1_to_eip2537(&pk).unwrap();
+            assert_eq!(g1_from_eip2537(&point).unwrap(), pk);
+            let mut padded = point;
+            padded[3] = 1;
+            assert!(g1_from_eip2537(&padded).is_err(), "non-zero padding");
+            let mut off_curve = point;
+            off_curve[127] ^= 1;
+            assert!(g1_from_eip2537(&off_curve).is_err(), "off the curve");
+        }
     }
 }

@@ -45,6 +45,7 @@
 use crate::bls::{self, Signer};
 use crate::message::SignatureMessage;
 use crate::roster::{Roster, SignerBitmap};
+use crate::schedule::CommitteeSchedule;
 use crate::signing::SigningRoot;
 use crate::validate::{RejectReason, Window};
 use blst::min_pk::Signature;
@@ -192,6 +193,10 @@ pub enum CollectorError {
     /// The node's own BLS key is not in the committee.
     #[error("this node's BLS key {0} is not a committee member; check the key and genesis")]
     NotAMember(String),
+    /// The node's key is not in the committee version that signs this report (a member
+    /// replaced before it, or one that joins after it): it does not sign it.
+    #[error("{id}: this node's key is not in committee version {version}, which signs it; not signing")]
+    NotAMemberFor { id: ReportId, version: u64 },
     /// Signing would put a second root under a report this node already signed.
     #[error("{id}: refusing to sign merkle root {requested} (report hash {requested_hash}): this node already signed merkle root {signed} (report hash {signed_hash})")]
     WouldEquivocate { id: ReportId, signed: String, signed_hash: String, requested: String, requested_hash: String },
@@ -248,9 +253,11 @@ struct Round {
 /// The collector of one node. `S` signs this node's reports.
 pub struct Collector<S> {
     config: Config,
-    roster: Arc<Roster>,
+    /// Every committee version known; each report is signed by one of them.
+    schedule: CommitteeSchedule,
     signer: S,
-    me: u16,
+    /// This node's compressed public key: its member index is per report.
+    pk: [u8; bls::PUBLIC_KEY_LEN],
     now_ms: u64,
     window: Window,
     rounds: BTreeMap<ReportId, Round>,
@@ -272,6 +279,19 @@ impl<S: Signer> Collector<S> {
         now_ms: u64,
         persisted: Persisted,
     ) -> Result<(Collector<S>, Vec<Action>), CollectorError> {
+        Collector::with_schedule(config, CommitteeSchedule::new((*roster).clone()), signer, now_ms, persisted)
+    }
+
+    /// [`Collector::new`] for a committee that changed: each report is signed, verified and
+    /// submitted by the version `schedule` assigns it. This node's key must be a member of
+    /// some version.
+    pub fn with_schedule(
+        config: Config,
+        schedule: CommitteeSchedule,
+        signer: S,
+        now_ms: u64,
+        persisted: Persisted,
+    ) -> Result<(Collector<S>, Vec<Action>), CollectorError> {
         if config.rebroadcast_ms == 0 {
             return Err(CollectorError::Config("rebroadcast_ms"));
         }
@@ -279,18 +299,20 @@ impl<S: Signer> Collector<S> {
             return Err(CollectorError::Config("fallback_ms"));
         }
         let pk = signer.public_key();
-        let me = roster.index_of(&pk).ok_or_else(|| CollectorError::NotAMember(hex::encode(&pk)))?;
+        if !schedule.versions().iter().any(|v| v.roster.index_of(&pk).is_some()) {
+            return Err(CollectorError::NotAMember(hex::encode(&pk)));
+        }
         let mut window = Window::new(persisted.current, config.window_behind, config.window_ahead);
         for id in persisted.settled.iter().copied().chain(persisted.own.iter().map(|m| m.id())) {
             window.advance(id);
         }
         // Nobody else to hear from in a committee of one.
-        let fresh = persisted.own.is_empty() && roster.size() > 1 && config.fresh_wait_ms > 0;
+        let fresh = persisted.own.is_empty() && schedule.latest().roster.size() > 1 && config.fresh_wait_ms > 0;
         let mut c = Collector {
             config,
-            roster,
+            schedule,
             signer,
-            me,
+            pk,
             now_ms,
             window,
             rounds: BTreeMap::new(),
@@ -353,20 +375,62 @@ impl<S: Signer> Collector<S> {
         self.quiet_until_ms
     }
 
-    /// This node's member index.
-    pub fn member(&self) -> u16 {
-        self.me
+    /// This node's member index in the latest committee version known (`None`: removed).
+    pub fn member(&self) -> Option<u16> {
+        self.schedule.latest().roster.index_of(&self.pk)
     }
 
-    /// Signs this member's section digest of a report it computed. The digest's domain is
-    /// not a report's (`digest.rs`), so this signs nothing a quorum could count.
-    pub fn sign_digest(&self, digest: &mut crate::SectionDigest) {
-        digest.signer = self.me;
+    /// This node's member index for report `id` (`None`: not in the version that signs it).
+    pub fn member_for(&self, id: ReportId) -> Option<u16> {
+        self.schedule.member_for(id, &self.pk)
+    }
+
+    /// Signs this member's section digest of a report it computed; false (unsigned) when this
+    /// node is not in the report's committee. The digest's domain is not a report's
+    /// (`digest.rs`), so this signs nothing a quorum could count.
+    pub fn sign_digest(&self, digest: &mut crate::SectionDigest) -> bool {
+        let id = ReportId { kind: digest.kind, number: digest.number };
+        let Some(me) = self.member_for(id) else { return false };
+        digest.signer = me;
         digest.signature = self.signer.sign(&digest.signing_root());
+        true
     }
 
-    pub fn roster(&self) -> &Arc<Roster> {
-        &self.roster
+    /// The committee that signs report `id`.
+    pub fn roster_for(&self, id: ReportId) -> &Arc<Roster> {
+        &self.schedule.for_report(id).roster
+    }
+
+    pub fn schedule(&self) -> &CommitteeSchedule {
+        &self.schedule
+    }
+
+    /// Takes a longer schedule (versions read from the chain since). A report whose version
+    /// changes forgets the peer signatures and the certificate it held (judged against another
+    /// committee; peers rebroadcast them); its own signature, if any, is kept. A schedule that
+    /// is not longer is ignored.
+    pub fn update_schedule(&mut self, schedule: CommitteeSchedule) {
+        if schedule.latest().version <= self.schedule.latest().version {
+            return;
+        }
+        let old = std::mem::replace(&mut self.schedule, schedule);
+        let pk = self.pk;
+        for (id, round) in self.rounds.iter_mut() {
+            if old.for_report(*id).version == self.schedule.for_report(*id).version {
+                continue;
+            }
+            let me = self.schedule.member_for(*id, &pk);
+            let own = round.own.as_ref().and_then(|o| round.slots.get(&o.message.signer).cloned());
+            round.slots.clear();
+            if let (Some(slot), Some(me)) = (own, me) {
+                if round.own.as_ref().is_some_and(|o| o.message.signer == me) {
+                    round.slots.insert(me, slot);
+                }
+            }
+            round.certificate = None;
+            round.quorum_since_ms = None;
+            round.next_attempt = 0;
+        }
     }
 
     /// The report window now (for [`crate::validate`] in the p2p layer).
@@ -414,24 +478,27 @@ impl<S: Signer> Collector<S> {
     fn restore_own(&mut self, m: SignatureMessage) -> Result<(), CollectorError> {
         let id = m.id();
         let bad = |problem| CollectorError::BadPersistedOwn { id, problem };
-        if m.signer != self.me {
+        let Some(me) = self.member_for(id) else {
+            return Err(bad("this key is not in the committee version that signs it"));
+        };
+        if m.signer != me {
             return Err(bad("it names another member as signer"));
         }
         let signature = bls::parse_signature(&m.signature).map_err(|_| bad("its signature is not a valid point"))?;
-        let root = self.roster.signing_root(id, &m.merkle_root, &m.report_hash);
-        if !self.roster.verify(self.me, &root, &signature) {
+        let roster = self.roster_for(id);
+        let root = roster.signing_root(id, &m.merkle_root, &m.report_hash);
+        if !roster.verify(me, &root, &signature) {
             return Err(bad("its signature does not verify"));
         }
         if !self.window.contains(id) {
             return Ok(());
         }
         let round = self.rounds.entry(id).or_default();
-        match round.slots.get(&self.me) {
+        match round.slots.get(&me) {
             None => {
-                round.slots.insert(
-                    self.me,
-                    SignatureState::Verified(Entry { message: m, signature, arrived_ms: self.now_ms }),
-                );
+                round
+                    .slots
+                    .insert(me, SignatureState::Verified(Entry { message: m, signature, arrived_ms: self.now_ms }));
             }
             Some(SignatureState::Verified(e)) if e.message == m => {}
             Some(_) => return Err(bad("another own signature for the same report has a different root")),
@@ -448,8 +515,12 @@ impl<S: Signer> Collector<S> {
         if id.number < low {
             return Err(CollectorError::Stale { id, low, high });
         }
+        // The window follows the reports this node computed, signed or not.
         self.advance(id);
-        let me = self.me;
+        let Some(me) = self.member_for(id) else {
+            return Err(CollectorError::NotAMemberFor { id, version: self.schedule.for_report(id).version });
+        };
+        let roster = self.schedule.for_report(id).roster.clone();
         let round = self.rounds.entry(id).or_default();
         if round.settled && round.own.is_none() {
             // Accepted on chain without us: a signature adds nothing, and on a fresh store it
@@ -459,7 +530,7 @@ impl<S: Signer> Collector<S> {
         if let Some(SignatureState::Pending(e)) = round.slots.get(&me) {
             // A signature of our key from the network (say, sent before a lost store): settle it first.
             let e = *e;
-            if verify_entry(&self.roster, &e) {
+            if verify_entry(&roster, &e) {
                 round.slots.insert(me, SignatureState::Verified(e));
                 out.push(Action::Record(e.message));
             } else {
@@ -493,7 +564,7 @@ impl<S: Signer> Collector<S> {
                 out.push(Action::Broadcast(message));
             }
             None => {
-                let root = self.roster.signing_root(id, &c.0, &c.1);
+                let root = roster.signing_root(id, &c.0, &c.1);
                 let message = SignatureMessage {
                     kind: id.kind,
                     number: id.number,
@@ -518,10 +589,11 @@ impl<S: Signer> Collector<S> {
         if message.signer != member {
             return reject(out, RejectReason::SignerMismatch { claimed: member, signer: message.signer });
         }
-        if self.roster.key(member).is_none() {
+        let id = message.id();
+        let roster = self.schedule.for_report(id).roster.clone();
+        if roster.key(member).is_none() {
             return reject(out, RejectReason::UnknownMember(member));
         }
-        let id = message.id();
         if let Err(reason) = self.window.check(id) {
             return reject(out, reason);
         }
@@ -537,7 +609,7 @@ impl<S: Signer> Collector<S> {
             Err(e) => return reject(out, RejectReason::BadSignature(e)),
         };
         let new = Entry { message, signature, arrived_ms: self.now_ms };
-        let roster = &self.roster;
+        let roster = &*roster;
         let round = self.rounds.entry(id).or_default();
         match round.slots.get(&member).cloned() {
             None => {
@@ -582,7 +654,7 @@ impl<S: Signer> Collector<S> {
             let certified = round.certificate.as_ref().map(|cert| (cert.merkle_root, cert.report_hash));
             let (now, late_ms) = (self.now_ms, self.config.late_verify_ms);
             let due = |c: Content, oldest_ms: u64| certified != Some(c) || now >= oldest_ms.saturating_add(late_ms);
-            verify_pending(&self.roster, id, round, due, out);
+            verify_pending(&self.schedule.for_report(id).roster, id, round, due, out);
             self.refresh_certificate(id, out);
             let round = self.rounds.get_mut(&id).expect("listed");
             if round.settled {
@@ -600,10 +672,11 @@ impl<S: Signer> Collector<S> {
 
     /// Every verified peer signature and evidence message of the unsettled reports, again.
     fn regossip(&self, out: &mut Vec<Action>) {
-        for round in self.rounds.values().filter(|r| !r.settled) {
+        for (&id, round) in self.rounds.iter().filter(|(_, r)| !r.settled) {
+            let me = self.member_for(id);
             for (&member, slot) in &round.slots {
                 match slot {
-                    SignatureState::Verified(e) if member != self.me => out.push(Action::Regossip(e.message)),
+                    SignatureState::Verified(e) if Some(member) != me => out.push(Action::Regossip(e.message)),
                     SignatureState::Equivocated(ev) => {
                         out.push(Action::Regossip(ev.first));
                         out.push(Action::Regossip(ev.second));
@@ -631,7 +704,8 @@ impl<S: Signer> Collector<S> {
     /// Verifies the waiting signatures of any root that could now reach the threshold (and is
     /// not certified yet), then brings the certificate up to date.
     fn after_change(&mut self, id: ReportId, out: &mut Vec<Action>) {
-        let threshold = self.roster.threshold();
+        let roster = self.schedule.for_report(id).roster.clone();
+        let threshold = roster.threshold();
         let Some(round) = self.rounds.get_mut(&id) else { return };
         let mut counts: BTreeMap<Content, (usize, bool)> = BTreeMap::new();
         for slot in round.slots.values() {
@@ -649,14 +723,15 @@ impl<S: Signer> Collector<S> {
         for (c, (count, pending)) in counts {
             // Once a root is certified, late signatures wait for the tick's batch.
             if pending && count >= threshold && certified != Some(c) {
-                verify_pending(&self.roster, id, round, |root, _| root == c, out);
+                verify_pending(&roster, id, round, |root, _| root == c, out);
             }
         }
         self.refresh_certificate(id, out);
     }
 
     fn refresh_certificate(&mut self, id: ReportId, out: &mut Vec<Action>) {
-        let threshold = self.roster.threshold();
+        let roster = self.schedule.for_report(id).roster.clone();
+        let threshold = roster.threshold();
         let Some(round) = self.rounds.get_mut(&id) else { return };
         let mut tallies: BTreeMap<Content, Vec<&Entry>> = BTreeMap::new();
         for slot in round.slots.values() {
@@ -681,7 +756,7 @@ impl<S: Signer> Collector<S> {
             let sigs: Vec<Signature> = entries.iter().map(|e| e.signature).collect();
             Certificate {
                 id,
-                signing_root: self.roster.signing_root(id, &c.0, &c.1),
+                signing_root: roster.signing_root(id, &c.0, &c.1),
                 merkle_root: c.0,
                 report_hash: c.1,
                 signers: entries.iter().map(|e| e.message.signer).collect(),
@@ -712,12 +787,18 @@ impl<S: Signer> Collector<S> {
         if due < round.next_attempt {
             return;
         }
-        // The latest attempt k <= due with (number + k) mod size == me.
-        let n = self.roster.size() as u64;
-        let mine = (self.me as u64 + n - id.number % n) % n;
+        // The latest attempt k <= due with (number + k) mod size == me; a node outside the
+        // report's committee never submits it (its members do).
+        let roster = self.schedule.for_report(id).roster.clone();
+        let Some(me) = roster.index_of(&self.pk) else {
+            round.next_attempt = due + 1;
+            return;
+        };
+        let n = roster.size() as u64;
+        let mine = (me as u64 + n - id.number % n) % n;
         let latest = (due >= mine).then(|| due - (due - mine) % n);
         if let Some(k) = latest.filter(|&k| k >= round.next_attempt) {
-            debug_assert_eq!(self.roster.submitter(id.number, k), self.me);
+            debug_assert_eq!(roster.submitter(id.number, k), me);
             out.push(Action::Submit { certificate: cert.clone(), attempt: k });
         }
         round.next_attempt = due + 1;

@@ -40,6 +40,7 @@ pub mod collector;
 pub mod digest;
 pub mod message;
 pub mod roster;
+pub mod schedule;
 pub mod signing;
 pub mod validate;
 
@@ -48,5 +49,6 @@ pub use collector::{Action, Certificate, Collector, CollectorError, Config, Evid
 pub use digest::{SectionDigest, DIGEST_LEN, DIGEST_VERSION};
 pub use message::{DecodeError, SignatureMessage, MAX_MESSAGE_SIZE, MESSAGE_LEN, MESSAGE_VERSION};
 pub use roster::{Roster, RosterError, SignerBitmap, MAX_MEMBERS};
+pub use schedule::{CommitteeSchedule, CommitteeVersion, ScheduleError};
 pub use signing::{SigningDomain, SigningRoot, REPORT_DOMAIN, REPORT_DOMAIN_TAG};
 pub use validate::{RejectReason, Window};

@@ -40,7 +40,7 @@ pub use timings::{Timings, TimingsReading};
 use claystack_frame_close::{ExitsCloser, FrameCloser, InputsSource};
 use claystack_genesis::Genesis;
 use claystack_p2p::NetworkEvent;
-use claystack_quorum::{Config as CollectorConfig, Roster, SecretKeySigner};
+use claystack_quorum::{CommitteeSchedule, Config as CollectorConfig, Roster, SecretKeySigner};
 use claystack_quorum_driver::{Clock, Gossip, OwnReport, QuorumDriver, QuorumDriverError};
 use claystack_store::{Store, StoreError};
 use claystack_sync::SyncError;
@@ -52,6 +52,7 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinSet};
+use tracing::warn;
 
 /// How often the quorum driver ticks (rebroadcasts, late batch verification, submitter
 /// turns): its timers are precise to a tick.
@@ -113,7 +114,8 @@ pub struct Member {
     pub network_events: mpsc::Receiver<NetworkEvent>,
     /// Sends certificates on this member's turns; without one they are only stored.
     pub submitter: Option<Box<dyn SubmitCertificate>>,
-    /// Tells which reports the chain accepted, so this member stops rebroadcasting them.
+    /// Tells which reports the chain accepted, so this member stops rebroadcasting them, and
+    /// which committee versions it holds (a member added by a change is not in genesis).
     pub chain: Option<Box<dyn AcceptedReports>>,
 }
 
@@ -218,14 +220,37 @@ async fn start_member(
     let Member { signer, roster, collector, network, network_events, submitter, chain } = member;
     let peer_ids: Vec<String> = genesis.committee.members.iter().map(|m| m.peer_id.clone()).collect();
     let (quorum_tx, quorum_rx) = mpsc::channel(64);
-    let driver = QuorumDriver::start(collector, roster, &peer_ids, signer, store.clone(), network, clock, quorum_tx)
-        .await
-        .map_err(NodeError::Driver)?;
+    // The committee versions on chain (a member added by a change is not in genesis).
+    let schedule = match &chain {
+        Some(chain) => match chain.committee_schedule(&roster).await {
+            Ok(Some(schedule)) => schedule,
+            Ok(None) => CommitteeSchedule::new((*roster).clone()),
+            Err(e) => {
+                warn!("cannot read the committee versions from the NodeManager: {e}; starting with genesis' committee, read again every {}s", tasks::CHAIN_POLL.as_secs());
+                CommitteeSchedule::new((*roster).clone())
+            }
+        },
+        None => CommitteeSchedule::new((*roster).clone()),
+    };
+    let (schedule_tx, schedule_rx) = watch::channel(schedule.clone());
+    let driver = QuorumDriver::start_with_schedule(
+        collector,
+        schedule,
+        &peer_ids,
+        signer,
+        store.clone(),
+        network,
+        clock,
+        quorum_tx,
+    )
+    .await
+    .map_err(NodeError::Driver)?
+    .with_schedule_updates(schedule_rx);
     let (own_tx, own_rx) = mpsc::channel(16);
     let (settled_tx, settled_rx) = mpsc::channel(16);
     tasks.spawn(async move { driver.run(own_rx, network_events, settled_rx, TICK).await.map_err(NodeError::Driver) });
     if let Some(chain) = chain {
-        tasks.spawn(tasks::watch_chain(chain, settled_tx.clone()));
+        tasks.spawn(tasks::watch_chain(chain, settled_tx.clone(), roster, schedule_tx));
     }
     match submitter {
         Some(submitter) => tasks.spawn(tasks::submit_certificates(submitter, store, quorum_rx, settled_tx, timings)),

@@ -4,7 +4,7 @@
 
 use claystack_execution::{ChainError, ExitsLeaf, PublishedExitTx, ReportReader, SubmitOutcome, Submitter};
 use claystack_primitives::ReportKind;
-use claystack_quorum::Certificate;
+use claystack_quorum::{Certificate, CommitteeSchedule, Roster};
 use claystack_sync::{Follower, FollowerStatus, SyncError};
 use futures::future::BoxFuture;
 use tokio::sync::watch;
@@ -67,10 +67,27 @@ pub trait AcceptedReports: Send + Sync {
     /// The highest accepted report number of `kind` (0: none yet). The NodeManager
     /// accepts reports in order, so every lower number is accepted too.
     fn last_accepted(&self, kind: ReportKind) -> BoxFuture<'_, Result<u64, ChainError>>;
+
+    /// Every committee version the NodeManager holds, genesis' `roster` as version 0
+    /// (docs/committee.md, committee changes); `None` from a chain that does not say.
+    fn committee_schedule<'a>(
+        &'a self,
+        _genesis: &'a Roster,
+    ) -> BoxFuture<'a, Result<Option<CommitteeSchedule>, ChainError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 impl AcceptedReports for ReportReader {
     fn last_accepted(&self, kind: ReportKind) -> BoxFuture<'_, Result<u64, ChainError>> {
         Box::pin(self.last_report_number(kind))
+    }
+
+    fn committee_schedule<'a>(
+        &'a self,
+        genesis: &'a Roster,
+    ) -> BoxFuture<'a, Result<Option<CommitteeSchedule>, ChainError>> {
+        // Versions never change once scheduled, so `latest` is safe to read them at.
+        Box::pin(async move { ReportReader::committee_schedule(self, genesis).await.map(Some) })
     }
 }

@@ -9,6 +9,7 @@ use claystack_execution::{ExitsLeaf, SubmitOutcome};
 use claystack_frame_close::{stored_exits, ExitsCloser, ExitsWaiting, FrameCloser, Waiting};
 use claystack_primitives::hex;
 use claystack_primitives::{ReportId, ReportKind};
+use claystack_quorum::{CommitteeSchedule, Roster};
 use claystack_quorum_driver::{OwnReport, QuorumEvent};
 use claystack_store::Store;
 use claystack_sync::FollowerStatus;
@@ -329,13 +330,30 @@ pub(crate) async fn keep_certificates(
     Ok(())
 }
 
-/// Reports accepted on chain by anyone settle here too, so members stop rebroadcasting.
+/// Reports accepted on chain by anyone settle here too, so members stop rebroadcasting; and
+/// committee changes read from the NodeManager go to the driver.
 pub(crate) async fn watch_chain(
     chain: Box<dyn AcceptedReports>,
     settled: mpsc::Sender<ReportId>,
+    genesis: Arc<Roster>,
+    schedules: watch::Sender<CommitteeSchedule>,
 ) -> Result<(), NodeError> {
     let mut known = [0u64; 2];
     loop {
+        // Committee changes: a longer schedule goes to the driver.
+        match chain.committee_schedule(&genesis).await {
+            Ok(Some(s)) => {
+                schedules.send_if_modified(|held| {
+                    let longer = s.latest().version > held.latest().version;
+                    if longer {
+                        *held = s;
+                    }
+                    longer
+                });
+            }
+            Ok(None) => {}
+            Err(e) => warn!("cannot read the committee versions from the NodeManager: {e}"),
+        }
         for (i, kind) in [ReportKind::Rewards, ReportKind::Exits].into_iter().enumerate() {
             match chain.last_accepted(kind).await {
                 Ok(last) => {

@@ -10,7 +10,9 @@ use claystack_frame_close::{FrameCloser, InputFiles};
 use claystack_genesis::{generate_local, Genesis};
 use claystack_primitives::{ReportId, ReportKind};
 use claystack_quorum::bls::{parse_signature, verify_aggregate};
-use claystack_quorum::{Certificate, Config as CollectorConfig, Roster, SecretKeySigner, SignatureMessage};
+use claystack_quorum::{
+    Certificate, CommitteeSchedule, Config as CollectorConfig, Roster, SecretKeySigner, SignatureMessage, Signer,
+};
 use claystack_quorum_driver::test_utils::{member_peer_id, GossipHub};
 use claystack_quorum_driver::{is_settled, TokioClock};
 use claystack_service::{AcceptedReports, Accounting, Health, Member, Node, NodeError, Reports, SubmitCertificate};
@@ -104,6 +106,8 @@ struct StandInNodeManager {
 struct ChainState {
     accepted: Vec<Certificate>,
     submissions: Vec<(usize, Certificate)>,
+    /// The committee versions it answers (`None`: it does not say, genesis only).
+    schedule: Option<CommitteeSchedule>,
 }
 
 /// One member's connection to the [`StandInNodeManager`].
@@ -150,6 +154,13 @@ impl AcceptedReports for ChainClient {
         let last = state.accepted.iter().filter(|c| c.id.kind == kind).map(|c| c.id.number).max();
         Box::pin(std::future::ready(Ok(last.unwrap_or(0))))
     }
+
+    fn committee_schedule<'a>(
+        &'a self,
+        _genesis: &'a Roster,
+    ) -> BoxFuture<'a, Result<Option<CommitteeSchedule>, ChainError>> {
+        Box::pin(std::future::ready(Ok(self.chain.state.lock().unwrap().schedule.clone())))
+    }
 }
 
 /// Member `i` of the committee, with its data directory, connected to `hub` and `chain`.
@@ -161,10 +172,26 @@ fn member_node(
     dir: &Path,
     accounting: Box<dyn Accounting>,
 ) -> Node {
-    let store = store_with_tallies(dir);
-    let (network, network_events) = hub.join(member_peer_id(i));
+    keyed_node(i, &secrets[i], genesis, hub, chain, store_with_tallies(dir), dir, accounting)
+}
+
+/// A node with BLS secret `secret` at gossip peer `peer` (a member added by a committee
+/// change has a key that is not in genesis).
+#[allow(clippy::too_many_arguments)]
+fn keyed_node(
+    peer: usize,
+    secret: &[u8; 32],
+    genesis: &Genesis,
+    hub: &GossipHub,
+    chain: &StandInNodeManager,
+    store: Arc<Store>,
+    dir: &Path,
+    accounting: Box<dyn Accounting>,
+) -> Node {
+    let i = peer;
+    let (network, network_events) = hub.join(member_peer_id(peer));
     let member = Member {
-        signer: SecretKeySigner::from_bytes(&secrets[i]).unwrap(),
+        signer: SecretKeySigner::from_bytes(secret).unwrap(),
         roster: Arc::new(Roster::from_genesis(genesis).unwrap()),
         collector: CollectorConfig {
             rebroadcast_ms: REBROADCAST.as_millis() as u64,
@@ -385,4 +412,71 @@ async fn a_restarted_member_signs_every_stored_report_it_had_not_signed() {
         let own = SignatureMessage::decode(&own.unwrap_or_else(|| panic!("report {number} unsigned"))).unwrap();
         assert_eq!((own.number, own.merkle_root), (number, stored.merkle_root));
     }
+}
+
+/// Governance replaced member 1 by a new key and raised the threshold to 4 from report 2:
+/// report 1 is certified by genesis' committee; report 2 only by the new one, all four of it,
+/// with the new node (whose key is not in genesis) at index 1; the replaced node signs report
+/// 1 and not report 2.
+#[tokio::test(start_paused = true)]
+async fn a_committee_change_applies_from_its_report_on() {
+    let committee = committee();
+    let new_secret = [0x55; 32];
+    let genesis_roster = Roster::from_genesis(&committee.0).unwrap();
+    let mut schedule = CommitteeSchedule::new(genesis_roster.clone());
+    let mut keys = genesis_roster.public_keys().to_vec();
+    keys[1] = SecretKeySigner::from_bytes(&new_secret).unwrap().public_key();
+    schedule.push(1, 2, 2, 4, &keys).unwrap();
+    let (hub, chain) = (GossipHub::new(), StandInNodeManager::default());
+    chain.state.lock().unwrap().schedule = Some(schedule.clone());
+
+    // Genesis' four members and the new one (gossip peer 4), each with reports 1 and 2 to close.
+    let dirs: Vec<TempDir> = (0..=SIZE).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (stop, stopped) = watch::channel(false);
+    let mut nodes = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let secret = if i < SIZE { committee.1[i] } else { new_secret };
+        let store = store_with_epochs(dir.path(), 9);
+        let node = keyed_node(i, &secret, &committee.0, &hub, &chain, store, dir.path(), Box::new(Caught));
+        let mut stopped = stopped.clone();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        nodes.push(tokio::spawn(node.run(shutdown)));
+    }
+    let both = || chain.state.lock().unwrap().accepted.len() == 2;
+    assert!(until(Duration::from_secs(60), both).await, "reports 1 and 2 did not both reach the chain");
+    // Late signatures fold into the stored certificates.
+    sleep(FALLBACK * 2).await;
+    stop.send(true).unwrap();
+    for node in nodes {
+        timeout(Duration::from_secs(1), node).await.expect("stops at once").unwrap().unwrap();
+    }
+
+    let accepted = chain.state.lock().unwrap().accepted.clone();
+    for cert in &accepted {
+        let roster = &schedule.for_report(cert.id).roster;
+        let keys: Vec<_> = cert.signers.members().map(|m| roster.key(m).unwrap()).collect();
+        let signature = parse_signature(&cert.signature).unwrap();
+        assert!(verify_aggregate(&keys, cert.signing_root.as_bytes(), &signature), "{}: its version's keys", cert.id);
+        assert!(cert.signers.len() >= roster.threshold(), "{}: {:?}", cert.id, cert.signers);
+    }
+    assert_eq!(accepted[1].signers.members().collect::<Vec<_>>(), vec![0, 1, 2, 3], "report 2 needs all four");
+    let report_2 = ReportId { kind: ReportKind::Rewards, number: 2 };
+    let own = |dir: &TempDir, number| {
+        let store = Store::open(dir.path()).unwrap();
+        store.own_signature(ReportKind::Rewards, number).unwrap().map(|m| SignatureMessage::decode(&m).unwrap())
+    };
+    // The replaced node signed report 1 as member 1, and not report 2.
+    assert_eq!(own(&dirs[1], 1).map(|m| m.signer), Some(1));
+    assert_eq!(own(&dirs[1], 2), None);
+    // The new node did not sign report 1 (not a member then) and signed report 2 as member 1,
+    // and that is the signature in report 2's certificate.
+    assert_eq!(own(&dirs[SIZE], 1), None);
+    let new_2 = own(&dirs[SIZE], 2).expect("the new member signed report 2");
+    assert_eq!(new_2.signer, 1);
+    let roster_2 = &schedule.for_report(report_2).roster;
+    let root = roster_2.signing_root(report_2, &new_2.merkle_root, &new_2.report_hash);
+    assert!(roster_2.verify(1, &root, &parse_signature(&new_2.signature).unwrap()));
+    assert_eq!(new_2.merkle_root, accepted[1].merkle_root);
 }

@@ -548,3 +548,142 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
     }
     out
 }
+
+/// Genesis (keys 0-3, threshold 3), then version 1 from rewards report 3 (and exits round 3):
+/// member 1's key is key 4's, the threshold 4.
+fn changed_schedule() -> CommitteeSchedule {
+    let mut s = CommitteeSchedule::new((*roster(4, 3)).clone());
+    let keys: Vec<[u8; 48]> = [0, 4, 2, 3].iter().map(|&k| signer(k).public_key()).collect();
+    s.push(1, 3, 3, 4, &keys).unwrap();
+    s
+}
+
+/// Member `member`'s message signed with key `key` (a replaced member's new key, or its old one).
+fn message_with_key(roster: &Roster, key: usize, member: u16, id: ReportId, c: Content) -> SignatureMessage {
+    let root = roster.signing_root(id, &c.0, &c.1);
+    SignatureMessage {
+        kind: id.kind,
+        number: id.number,
+        merkle_root: c.0,
+        report_hash: c.1,
+        signer: member,
+        signature: signer(key).sign(root.as_bytes()),
+    }
+}
+
+fn scheduled(s: &CommitteeSchedule, key: usize) -> Collector<SecretKeySigner> {
+    Collector::with_schedule(CONFIG, s.clone(), signer(key), 0, Persisted::default()).unwrap().0
+}
+
+#[test]
+fn each_report_is_collected_by_its_committee_version() {
+    let s = changed_schedule();
+    let (r0, r1) = (s.for_report(id(2)).roster.clone(), s.for_report(id(3)).roster.clone());
+    let mut c = scheduled(&s, 0);
+    // Report 2 (before N = 3): genesis' committee, member 1 with key 1, three of four.
+    c.handle(own(A, 2)).unwrap();
+    c.handle(peer(message(&r0, 1, id(2), A))).unwrap();
+    c.handle(peer(message(&r0, 2, id(2), A))).unwrap();
+    assert_eq!(c.certificate(id(2)).unwrap().signers.members().collect::<Vec<_>>(), vec![0, 1, 2]);
+    // Report 3: the removed key's signature is refused, three are no longer a quorum...
+    c.handle(own(A, 3)).unwrap();
+    let removed = message_with_key(&r1, 1, 1, id(3), A);
+    let mut actions = c.handle(peer(removed)).unwrap();
+    actions.extend(c.handle(peer(message(&r1, 2, id(3), A))).unwrap());
+    actions.extend(c.handle(peer(message(&r1, 3, id(3), A))).unwrap());
+    assert!(
+        actions.contains(&Action::Reject { member: 1, message: removed, reason: RejectReason::InvalidSignature }),
+        "{actions:?}"
+    );
+    assert!(c.certificate(id(3)).is_none(), "three valid signatures, threshold 4");
+    // ... and the new member's signature completes it.
+    c.handle(peer(message_with_key(&r1, 4, 1, id(3), A))).unwrap();
+    let cert = c.certificate(id(3)).unwrap();
+    assert_eq!(cert.signers.members().collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    let keys: Vec<_> = (0..4).map(|m| r1.key(m).unwrap()).collect();
+    let signature = bls::parse_signature(&cert.signature).unwrap();
+    assert!(bls::verify_aggregate(&keys, cert.signing_root.as_bytes(), &signature), "verifies against version 1");
+}
+
+#[test]
+fn a_removed_member_stops_and_a_new_member_starts_signing_at_n() {
+    let s = changed_schedule();
+    let mut removed = scheduled(&s, 1);
+    assert!(matches!(removed.handle(own(A, 2)).unwrap()[0], Action::Persist(m) if m.signer == 1));
+    let err = removed.handle(own(A, 3)).unwrap_err();
+    assert_eq!(err, CollectorError::NotAMemberFor { id: id(3), version: 1 });
+    assert_eq!(removed.member(), None);
+
+    let mut joining = scheduled(&s, 4);
+    assert_eq!(joining.handle(own(A, 2)).unwrap_err(), CollectorError::NotAMemberFor { id: id(2), version: 0 });
+    let actions = joining.handle(own(A, 3)).unwrap();
+    assert_eq!(actions[0], Action::Persist(message_with_key(s.for_report(id(3)).roster.as_ref(), 4, 1, id(3), A)));
+    assert_eq!(joining.member(), Some(1));
+
+    // A key in no version is refused at start, as before.
+    assert!(matches!(
+        Collector::with_schedule(CONFIG, s.clone(), signer(5), 0, Persisted::default()),
+        Err(CollectorError::NotAMember(_))
+    ));
+}
+
+#[test]
+fn the_submitter_rotates_over_the_reports_committee() {
+    let s = changed_schedule();
+    let r1 = s.for_report(id(3)).roster.clone();
+    // Report 3's first submitter is member (3 + 0) mod 4 = 3; the removed key never submits it.
+    let mut removed = scheduled(&s, 1);
+    let mut member3 = scheduled(&s, 3);
+    let mut submits = Vec::new();
+    for (c, me) in [(&mut removed, None), (&mut member3, Some(3))] {
+        let mut actions = Vec::new();
+        match me {
+            Some(_) => actions.extend(c.handle(own(A, 3)).unwrap()),
+            // Not signed, but the report is in this node's window from now on.
+            None => assert!(matches!(c.handle(own(A, 3)), Err(CollectorError::NotAMemberFor { .. }))),
+        }
+        for m in [0u16, 2, 3].into_iter().filter(|&m| Some(m) != me) {
+            actions.extend(c.handle(peer(message(&r1, m as usize, id(3), A))).unwrap());
+        }
+        actions.extend(c.handle(peer(message_with_key(&r1, 4, 1, id(3), A))).unwrap());
+        actions.extend(c.handle(Input::Tick { now_ms: 10 * CONFIG.fallback_ms }).unwrap());
+        assert!(c.certificate(id(3)).is_some());
+        let attempts: Vec<u64> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Submit { attempt, .. } => Some(*attempt),
+                _ => None,
+            })
+            .collect();
+        submits.push(attempts);
+    }
+    assert_eq!(submits[0], Vec::<u64>::new(), "the removed key never submits report 3");
+    assert_eq!(submits[1], vec![0, 8], "member 3: attempt 0, then the latest of its turns (4, 8) due by then");
+}
+
+#[test]
+fn a_longer_schedule_forgets_what_was_judged_by_another_committee() {
+    let r0 = roster(4, 3);
+    let mut c = Collector::new(CONFIG, r0.clone(), signer(0), 0, Persisted::default()).unwrap().0;
+    c.handle(own(A, 3)).unwrap();
+    c.handle(peer(message(&r0, 1, id(3), A))).unwrap();
+    c.handle(peer(message(&r0, 2, id(3), A))).unwrap();
+    c.handle(own(A, 2)).unwrap();
+    c.handle(peer(message(&r0, 1, id(2), A))).unwrap();
+    c.handle(peer(message(&r0, 2, id(2), A))).unwrap();
+    assert!(c.certificate(id(3)).is_some() && c.certificate(id(2)).is_some(), "genesis quorums");
+
+    let s = changed_schedule();
+    c.update_schedule(s.clone());
+    assert!(c.certificate(id(3)).is_none(), "report 3 is now version 1's: judged again");
+    assert!(c.own_signature(id(3)).is_some(), "the own signature is kept");
+    assert!(c.certificate(id(2)).is_some(), "report 2 keeps genesis' committee");
+    let r1 = s.for_report(id(3)).roster.clone();
+    c.handle(peer(message(&r1, 2, id(3), A))).unwrap();
+    c.handle(peer(message(&r1, 3, id(3), A))).unwrap();
+    c.handle(peer(message_with_key(&r1, 4, 1, id(3), A))).unwrap();
+    assert_eq!(c.certificate(id(3)).unwrap().signers.members().collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    // A schedule that is not longer changes nothing.
+    c.update_schedule(CommitteeSchedule::new((*r0).clone()));
+    assert_eq!(c.schedule().latest().version, 1);
+}
