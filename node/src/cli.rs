@@ -84,7 +84,7 @@ pub struct DevnetArgs {
     /// summary, and keep both chains up until interrupted: run the members yourself with
     /// `run --config <dir>/member-<i>/node.toml` (the cross-process tests do, to kill, restart
     /// or replace them).
-    #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "kill_member", "liar_member", "flaky_beacon_member"])]
+    #[arg(long, conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "kill_member", "liar_member", "flaky_beacon_member", "replace_member"])]
     pub hold: bool,
     /// Also run an exits round: a withdrawal queue with unmet demand, a voluntary exit request,
     /// exits round 1 accepted and published, the simulator's validators exiting on time, late
@@ -104,6 +104,12 @@ pub struct DevnetArgs {
     /// (20 % of answers 300 ms late); the member must still compute every accepted root.
     #[arg(long)]
     pub flaky_beacon_member: Option<usize>,
+    /// Committee change: once report 1 is accepted, governance replaces this member's key
+    /// (a fresh key directory, proof of possession and peer id) and raises the threshold by
+    /// one, from report 3 on; the new member's node starts, the replaced one keeps running and
+    /// no longer counts (needs `--reports 3` or more).
+    #[arg(long)]
+    pub replace_member: Option<usize>,
     /// Once every check passed, keep the chains and the members running (their APIs and
     /// operator pages stay up) until Ctrl-C; the summary is written first.
     #[arg(long, conflicts_with_all = ["hold", "external_members"])]
@@ -122,7 +128,7 @@ pub struct DevnetArgs {
     /// --new-submitter-key`), assembles the genesis from them, funds their submitters, writes
     /// member i's `<dir>/member-<i>/node.toml` and `<dir>/names/<name>` (= i), and checks what
     /// they do. No member secret is made or read here. `--dir` is kept, not replaced.
-    #[arg(long, requires = "beacon_url", conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "hold", "kill_member", "liar_member", "flaky_beacon_member"])]
+    #[arg(long, requires = "beacon_url", conflicts_with_all = ["offline_member", "beacon_outage_secs", "crash_submitter", "hold", "kill_member", "liar_member", "flaky_beacon_member", "replace_member"])]
     pub external_members: bool,
     /// Member i's libp2p port is this plus i (default: free ports).
     #[arg(long, required_if_eq("external_members", "true"))]

@@ -1,7 +1,9 @@
 //! The devnet that runs on (issue 13): 16 members, three rewards reports and an exits round,
 //! with a member killed (`kill -9`) and restarted after report 1, a member whose beacon node
-//! lies (it computes and gossips another root every report), and a member whose beacon node
-//! fails and slows. Checked from the summary the run writes and from the files it leaves.
+//! lies (it computes and gossips another root every report), a member whose beacon node
+//! fails and slows, and a committee change (member 3's key replaced and the threshold raised
+//! from report 3 on). The same flags as `testnet/up.sh`'s first command. Checked from the
+//! summary the run writes and from the files it leaves.
 
 use crate::devnet::{devnet, DEVNET_REPORT_1_ROOT};
 use std::collections::BTreeSet;
@@ -10,26 +12,15 @@ const MEMBERS: usize = 16;
 const KILLED: usize = 5;
 const LIAR: usize = 7;
 const FLAKY: usize = 9;
+const REPLACED: usize = 3;
 
 #[test]
-fn sixteen_members_run_three_reports_and_an_exits_round_through_a_crash_a_liar_and_a_failing_beacon() {
+fn sixteen_members_run_three_reports_and_an_exits_round_through_a_crash_a_liar_a_failing_beacon_and_a_committee_change()
+{
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, summary, stdout) = devnet(
-        tmp.path(),
-        &[
-            "--members",
-            "16",
-            "--reports",
-            "3",
-            "--exits",
-            "--kill-member",
-            "5",
-            "--liar-member",
-            "7",
-            "--flaky-beacon-member",
-            "9",
-        ],
-    );
+    let args =
+        "--members 16 --reports 3 --exits --kill-member 5 --liar-member 7 --flaky-beacon-member 9 --replace-member 3";
+    let (dir, summary, stdout) = devnet(tmp.path(), &args.split(' ').collect::<Vec<_>>());
     // The liar and the crash change nothing anyone else computes: report 1 is the devnet's.
     assert_eq!(summary["merkle_root"], DEVNET_REPORT_1_ROOT);
     assert_eq!(summary["threshold"], 11, "16 * 2 / 3 + 1");
@@ -63,6 +54,17 @@ fn sixteen_members_run_three_reports_and_an_exits_round_through_a_crash_a_liar_a
     let flaky_log = std::fs::read_to_string(dir.join("sim-flaky.log")).unwrap();
     let errors = flaky_log.matches("injected fault: an error answer").count();
     assert!(errors >= 10, "the flaky simulator answered {errors} errors");
+
+    // The committee change: version 1 from report 3, threshold 12; report 3 needed 12 signers
+    // (the contract counted them against the new keys), the new node signed it and the
+    // replaced node did not (devnet checked both logs and every report's committee on chain).
+    let change = &summary["faults"]["committee_change"];
+    assert_eq!(change["change"]["member"], REPLACED);
+    assert_eq!((change["change"]["version"].as_u64(), change["change"]["threshold"].as_u64()), (Some(1), Some(12)));
+    assert_eq!(change["new_node_signed"], 3);
+    assert!(reports[2]["signers"].as_array().unwrap().len() >= 12, "{}", reports[2]);
+    let new_root = dir.join(format!("member-{REPLACED}-new/data/reports/rewards-3/root"));
+    assert_eq!(std::fs::read_to_string(new_root).unwrap().trim(), reports[2]["merkle_root"].as_str().unwrap());
 
     // Exactly one transaction per report, none reverted: 3 rewards reports and exits round 1.
     let submissions = summary["submissions"].as_object().unwrap();

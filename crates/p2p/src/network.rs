@@ -127,6 +127,7 @@ enum Command {
     Publish { data: Vec<u8>, reply: oneshot::Sender<Result<Published, NetworkError>> },
     Validate { id: MessageId, source: PeerId, verdict: Verdict },
     Status(oneshot::Sender<NetworkStatus>),
+    Admit(PeerId),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -228,6 +229,12 @@ pub struct NetworkHandle {
 }
 
 impl NetworkHandle {
+    /// Lets `peer` connect from now on: a member a committee change added (its peer id is on
+    /// chain, not in genesis). It dials us; we do not know its address.
+    pub async fn admit(&self, peer: PeerId) -> Result<(), NetworkError> {
+        self.send(Command::Admit(peer)).await
+    }
+
     /// Publishes `data` on the committee topic. When no member is subscribed
     /// yet (at start-up, or cut off) the message is queued and sent as soon as
     /// one is: see [`Published`].
@@ -472,6 +479,11 @@ impl SwarmDriver {
             Command::Validate { id, source, verdict } => self.report(&id, &source, verdict),
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
+            }
+            Command::Admit(peer) => {
+                if self.swarm.behaviour_mut().allow.allow_peer(peer) {
+                    info!(%peer, "admitted a member added by a committee change");
+                }
             }
             Command::Shutdown(_) => unreachable!("handled by the run loop"),
         }

@@ -420,3 +420,29 @@ async fn a_flooding_member_is_cut_off_and_the_others_still_get_through() {
     let again = na.message().await;
     assert_eq!((again.source, &again.data[..]), (honest.id(), &b"honest again"[..]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_a_committee_change_adds_is_admitted_and_then_delivers() {
+    let (a, b, added) = (Member::new(), Member::new(), Member::new());
+    let mut na = a.start(&[&b]).await;
+    let nb = b.start(&[&a]).await;
+    // The added member knows both; they do not list it yet: refused, as a stranger is.
+    let mut nadded = added.start(&[&a, &b]).await;
+    na.until_subscribed(&[&b]).await;
+    sleep(QUIET).await;
+    assert!(!na.handle.status().await.unwrap().connected.contains(&added.id()));
+
+    // The change is mined: both admit its peer id; it redials and its messages arrive.
+    na.handle.admit(added.id()).await.unwrap();
+    nb.handle.admit(added.id()).await.unwrap();
+    na.until_subscribed(&[&b, &added]).await;
+    nadded.handle.publish(b"from the new member".to_vec()).await.unwrap();
+    let m = na.message().await;
+    assert_eq!((m.data.as_slice(), m.source), (b"from the new member".as_slice(), added.id()));
+    na.handle.publish(b"welcome".to_vec()).await.unwrap();
+    assert_eq!(nadded.message().await.data, b"welcome");
+
+    for node in [&na, &nb, &nadded] {
+        node.handle.shutdown().await.unwrap();
+    }
+}

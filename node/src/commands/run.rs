@@ -226,28 +226,46 @@ async fn member(
     let lock = KeyDir::lock(&cfg.keys_dir)?;
     let keys = KeyDir::unlock(&cfg.keys_dir, &password)?;
     let roster = Arc::new(Roster::from_genesis(genesis)?);
-    let me = roster.index_of(&keys.member.bls_pubkey).with_context(|| {
-        format!(
-            "the BLS key in {} ({}) is not a member of the genesis committee; use the key dir whose member.json is in genesis",
-            cfg.keys_dir.display(),
-            hex::encode(&keys.member.bls_pubkey)
-        )
-    })?;
-    let member_peer_ids: Vec<String> = genesis.committee.members.iter().map(|m| m.peer_id.clone()).collect();
-    if member_peer_ids[me as usize] != keys.member.peer_id {
+    // Committee changes on chain: members a change added (not in genesis) and their peer ids.
+    let node_manager = Address::from(genesis.contracts.node_manager.0);
+    let changes = ReportReader::new(rpc.clone(), node_manager).committee_changes(0, rpc_head(&rpc).await?).await?;
+    let added: Vec<(u16, [u8; 48], String)> = changes.iter().filter_map(|c| c.replaced.clone()).collect();
+    let genesis_peer_ids: Vec<String> = genesis.committee.members.iter().map(|m| m.peer_id.clone()).collect();
+    let (me, own_peer_id) = match roster.index_of(&keys.member.bls_pubkey) {
+        Some(me) => (me, genesis_peer_ids[me as usize].clone()),
+        None => match added.iter().rev().find(|(_, key, _)| *key == keys.member.bls_pubkey) {
+            Some((index, _, peer_id)) => (*index, peer_id.clone()),
+            None => bail!(
+                "the BLS key in {} ({}) is not a member of the genesis committee nor added by a committee change on \
+                 chain; use the key dir whose member.json is in genesis, or start after governance's change is mined",
+                cfg.keys_dir.display(),
+                hex::encode(&keys.member.bls_pubkey)
+            ),
+        },
+    };
+    if own_peer_id != keys.member.peer_id {
         bail!(
-            "the libp2p identity in {} is {} but genesis lists {} for member {me}",
+            "the libp2p identity in {} is {} but the committee lists {own_peer_id} for member {me}",
             cfg.keys_dir.display(),
             keys.member.peer_id,
-            member_peer_ids[me as usize]
         );
     }
-    let peers = committee_peers(&cfg.peers, &member_peer_ids, me)?;
+    let added_peer_ids: Vec<String> = added.iter().map(|(_, _, p)| p.clone()).collect();
+    // Every genesis member still in the committee needs an address (a replaced one may have one).
+    let required: Vec<(usize, String)> = genesis_peer_ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !added.iter().any(|(index, _, _)| usize::from(*index) == *i))
+        .map(|(i, id)| (i, id.clone()))
+        .collect();
+    let allowed: Vec<String> = genesis_peer_ids.iter().chain(&added_peer_ids).cloned().collect();
+    let peers = committee_peers(&cfg.peers, &allowed, &required, &keys.member.peer_id)?;
     let listen: Multiaddr =
         cfg.listen.parse().with_context(|| format!("committee.listen {:?} is not a multiaddr", cfg.listen))?;
     let scope = TopicScope { chain_id: genesis.chain_id, committee_hash: genesis.hash() };
     let (network, network_events) = Network::spawn(P2pConfig::new(listen, keys.p2p, peers, scope)).await?;
     info!(member = me, peer_id = %network.local_peer_id(), listen = %network.listen_addr(), "p2p listening");
+    tokio::spawn(admit_added_members(ReportReader::new(rpc.clone(), node_manager), network.clone()));
 
     let rebroadcast_ms = cfg.rebroadcast.as_millis() as u64;
     let collector = CollectorConfig {
@@ -305,24 +323,69 @@ fn read_submitter_key(path: &Path) -> anyhow::Result<PrivateKeySigner> {
         .map_err(|_| anyhow::anyhow!("submitter key file {} does not hold a 32-byte hex private key", path.display()))
 }
 
-/// The other members' addresses from the config, checked against the genesis peer ids.
-fn committee_peers(addrs: &[String], members: &[String], me: u16) -> anyhow::Result<Vec<(PeerId, Multiaddr)>> {
+/// The execution chain's latest block number.
+async fn rpc_head(rpc: &Rpc) -> anyhow::Result<u64> {
+    use claystack_execution::alloy::providers::Provider;
+    rpc.provider().get_block_number().await.context("eth_blockNumber on the execution RPC")
+}
+
+/// Lets in every member a committee change adds, as the changes are mined: such a member is
+/// not in genesis, and dials us (its address is not known here). A removed member stays
+/// connected; its signatures stop counting from the change's report on (the collector judges
+/// each report by its committee).
+async fn admit_added_members(reader: ReportReader, network: claystack_p2p::NetworkHandle) {
+    let mut from = 0;
+    loop {
+        match rpc_head(reader.rpc()).await {
+            Ok(head) if head >= from => match reader.committee_changes(from, head).await {
+                Ok(changes) => {
+                    for (index, _, peer_id) in changes.iter().filter_map(|c| c.replaced.clone()) {
+                        match peer_id.parse::<PeerId>() {
+                            Ok(peer) if network.admit(peer).await.is_ok() => {}
+                            Ok(_) => return, // the network stopped: the node is stopping
+                            Err(_) => {
+                                tracing::warn!(member = index, %peer_id, "a committee change names a peer id that does not parse; that member cannot be admitted")
+                            }
+                        }
+                    }
+                    from = head + 1;
+                }
+                Err(e) => tracing::warn!("cannot read committee changes: {e}; trying again"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!("{e:#}; trying again"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
+/// The other members' addresses from the config. Each must be an `allowed` peer id (genesis'
+/// members and those committee changes added); every `required` member (genesis' members no
+/// change replaced) but this node must have one. A member added by a change dials us, so its
+/// address is optional.
+fn committee_peers(
+    addrs: &[String],
+    allowed: &[String],
+    required: &[(usize, String)],
+    own: &str,
+) -> anyhow::Result<Vec<(PeerId, Multiaddr)>> {
     let mut out = Vec::new();
     for text in addrs {
         let addr: Multiaddr = text.parse().with_context(|| format!("committee peer {text:?} is not a multiaddr"))?;
         let Some(peer) = text.rsplit_once("/p2p/").and_then(|(_, id)| id.parse::<PeerId>().ok()) else {
-            bail!("committee peer {text} must end in /p2p/<peer id> of a genesis member");
+            bail!("committee peer {text} must end in /p2p/<peer id> of a committee member");
         };
-        let Some(i) = members.iter().position(|m| *m == peer.to_string()) else {
-            bail!("committee peer {text}: peer id {peer} is not a genesis committee member");
-        };
-        if i == me as usize {
+        let id = peer.to_string();
+        if !allowed.contains(&id) {
+            bail!("committee peer {text}: peer id {peer} is neither a genesis committee member nor added by a committee change");
+        }
+        if id == own {
             continue;
         }
         out.push((peer, addr));
     }
-    for (i, id) in members.iter().enumerate() {
-        if i != me as usize && !out.iter().any(|(p, _)| p.to_string() == *id) {
+    for (i, id) in required {
+        if id != own && !out.iter().any(|(p, _)| p.to_string() == *id) {
             bail!("committee.peers has no address for member {i} (peer id {id}); add /ip4/…/tcp/…/p2p/{id}");
         }
     }

@@ -181,6 +181,7 @@ pub(super) async fn configure_members(
         online: (0..genesis.committee.members.len()).collect(),
         liar: None,
         api_ports: ports.api,
+        p2p_ports: ports.p2p,
     })
 }
 

@@ -54,6 +54,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod committee_change;
 mod exits;
 mod external;
 mod frames;
@@ -103,6 +104,25 @@ pub async fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         }
     }
     let honest = args.members - usize::from(args.offline_member.is_some()) - usize::from(args.liar_member.is_some());
+    if let Some(m) = args.replace_member {
+        ensure!(m < args.members, "--replace-member {m}: the members are 0 to {}", args.members - 1);
+        ensure!(
+            [args.offline_member, args.kill_member, args.liar_member, args.flaky_beacon_member]
+                .iter()
+                .all(|f| *f != Some(m)),
+            "--replace-member {m}: choose a member no other fault names"
+        );
+        ensure!(
+            args.reports >= committee_change::FROM,
+            "--replace-member needs --reports {} or more",
+            committee_change::FROM
+        );
+        ensure!(
+            honest as u32 > threshold,
+            "--replace-member raises the threshold to {}, more than the {honest} honest running members",
+            threshold + 1
+        );
+    }
     ensure!(
         honest as u32 >= threshold,
         "{honest} honest running members cannot reach the threshold of {threshold}; add members"
@@ -200,6 +220,7 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
     let mut reports = Vec::new();
     let mut first = None;
     let mut claim = json!(null);
+    let mut replacement = None;
     let mut settled = std::collections::BTreeMap::new();
     let mut exits_summary = json!(null);
     for plan in &plans {
@@ -234,6 +255,22 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
             let a = &deployment.addresses;
             let timeout = Duration::from_secs(args.timeout_secs);
             exits_summary = json!({"round_1": exits::wait_published(&chains, a.node_manager, a.operator_registry, procs, timeout).await?});
+        }
+        if let (Some(m), 1) = (args.replace_member, plan.number) {
+            let ports = MemberPorts { p2p: members.p2p_ports.clone(), api: members.api_ports.clone() };
+            let r = committee_change::replace(
+                args,
+                &exe,
+                &chains,
+                &deployment.addresses,
+                &genesis,
+                &ports,
+                threshold,
+                procs,
+                m,
+            )
+            .await?;
+            replacement = Some(r);
         }
         if args.exits && plan.number == 3 {
             exits_summary["report_3"] = exits::check_rewards(&exported)?;
@@ -274,6 +311,15 @@ async fn run(args: &DevnetArgs, threshold: u32, procs: &mut Procs) -> anyhow::Re
         submissions.as_object().map_or(0, |o| o.len())
     ));
     let notifications = check_notifications(args, &members, procs).await?;
+    if let Some(r) = &replacement {
+        let roots: Vec<(u64, String)> = reports
+            .iter()
+            .map(|r| (r["number"].as_u64().unwrap_or(0), r["merkle_root"].as_str().unwrap_or("").to_string()))
+            .collect();
+        let mut checked = committee_change::check(args, &chains, &deployment.addresses, r, &roots).await?;
+        checked["change"] = r.summary.clone();
+        faults["committee_change"] = checked;
+    }
     let pids: Vec<u32> =
         procs.children.iter().map(|(c, _)| c.id()).chain(chains.anvil.as_ref().map(Anvil::pid)).collect();
     if args.external_members {
@@ -721,8 +767,9 @@ struct Members {
     online: Vec<usize>,
     /// `--liar-member`: runs, but computes another root.
     liar: Option<usize>,
-    /// Each member's API port.
+    /// Each member's API and libp2p ports.
     api_ports: Vec<u16>,
+    p2p_ports: Vec<u16>,
 }
 
 /// Step 5: One `run` process per member (but the offline one) with its config and submitter key.
@@ -782,7 +829,7 @@ async fn write_member_configs(
         let config = node_config(i, &ports, genesis, chains, beacon, &paths);
         claystack_fs_util::write_atomic(&member.join("node.toml"), config.as_bytes())?;
     }
-    Ok(Members { submitters, online: Vec::new(), liar: args.liar_member, api_ports: ports.api })
+    Ok(Members { submitters, online: Vec::new(), liar: args.liar_member, api_ports: ports.api, p2p_ports: ports.p2p })
 }
 
 /// Each member's beacon node: the devnet's simulator, or for `--liar-member` and
