@@ -4,7 +4,7 @@
 //! fresh one (its own key directory, proof of possession, peer id and submitter) and the
 //! threshold rises by one. The new member's node starts once the change is mined (the others
 //! admit its peer id from the change's event); the replaced node keeps running, and from report
-//! 3 on nothing it signs counts. [`check`] reads what the chain and both nodes did.
+//! 3 on it does not sign. [`check`] reads what the chain and both nodes did.
 
 use super::{fund, local_tx, node_config, say, write_secret, Chains, MemberPaths, MemberPorts, Procs};
 use crate::cli::DevnetArgs;
@@ -147,26 +147,41 @@ pub(super) async fn check(
             ensure!(theirs.trim() == root, "member {m}'s {who} node closed report {number} with {}", theirs.trim());
         }
     }
-    let signed = |log: PathBuf, n: u64| {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.contains(" signed ") && l.contains("kind=rewards") && l.contains(&format!("report={n} ")))
-    };
-    let new_log = replacement.dir.join("node.log");
-    let old_logs =
-        [args.dir.join(format!("member-{m}/node.log")), args.dir.join(format!("member-{m}/node-restarted.log"))];
-    ensure!(signed(new_log.clone(), FROM), "member {m}'s new node did not sign report {FROM}");
+    // What each of member m's nodes made of report FROM, from its own log: the new node took
+    // itself for member m (it signed, or held its first signature back, as a fresh data dir
+    // does until the peers re-gossip: the others may reach the quorum first); the replaced node
+    // found its key out of version 1 and did not sign.
+    let lines = |log: &PathBuf| std::fs::read_to_string(log).unwrap_or_default();
+    let of_report =
+        |text: &str, needle: &str| text.lines().any(|l| l.contains(needle) && l.contains(&format!("report={FROM} ")));
+    let new_log = lines(&replacement.dir.join("node.log"));
+    let signed = of_report(&new_log, " signed kind=rewards");
+    let held = of_report(&new_log, "report held back");
+    ensure!(signed || held, "member {m}'s new node neither signed report {FROM} nor held its signature back");
+    let refused = format!("rewards report {FROM}: this node's key is not in committee version 1");
+    let old_logs: String =
+        ["node.log", "node-restarted.log"].iter().map(|f| lines(&args.dir.join(format!("member-{m}/{f}")))).collect();
     ensure!(
-        !old_logs.iter().any(|l| signed(l.clone(), FROM)),
+        old_logs.contains(&refused),
+        "member {m}'s replaced node did not find its key out of report {FROM}'s committee"
+    );
+    ensure!(
+        !of_report(&old_logs, " signed kind=rewards"),
         "member {m}'s replaced node signed report {FROM}, which its old key may no longer sign"
     );
+    let new_node = if signed { "signed it" } else { "held its first signature back (a fresh data dir)" };
     say(&format!(
         "committee change: reports before {FROM} verified by genesis' committee, from {FROM} by version 1 (threshold {}); \
-         member {m}'s new node signed report {FROM}, its replaced node did not",
+         for report {FROM} member {m}'s new node {new_node}, its replaced node found its key out and did not sign",
         replacement.threshold
     ));
-    Ok(json!({"checked_reports": accepted_roots.len(), "new_node_signed": FROM, "peer_id": replacement.peer_id}))
+    Ok(json!({
+        "checked_reports": accepted_roots.len(),
+        "new_node_signed": signed,
+        "new_node_held_back": held,
+        "replaced_node_refused": true,
+        "peer_id": replacement.peer_id,
+    }))
 }
 
 fn short(key: &[u8; 48]) -> String {
