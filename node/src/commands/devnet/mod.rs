@@ -1,6 +1,6 @@
 //! `claystack-oracle devnet`: a whole local committee end to end, as processes on this
-//! machine, until `--reports` rewards roots (2 by default) are accepted on chain, each measured
-//! from the chains alone, and an operator has claimed.
+//! machine (1 to 32 members), until `--reports` rewards roots (2 by default) are accepted on
+//! chain, each measured from the chains alone, and the operators have claimed.
 //!
 //! [`run`] takes the steps of docs/testnet.md in order, one function each:
 //!
@@ -21,12 +21,19 @@
 //!    root, and [`frames::check_report`] checks what it measured against what happened;
 //! 7. [`claim_largest_leaf`]: the operator with the most rewards claims with a proof from a
 //!    member's tree dump (the NodeManager credits it) and withdraws the credit to itself;
+//!    after the last report [`ledger`] has every operator claim (to the wei across reports),
+//!    counts one `submitReport` per report, and reads each member's notifications;
 //! 8. [`verify_report_offline`]: `report verify` recomputes report 1 from the chains as any
 //!    operator can;
 //! 9. [`devnet`] stops every process it started, on success, failure or Ctrl-C.
 //!
-//! Two faults can be injected between steps 5 and 6, for the cross-process tests:
-//! `--beacon-outage-secs` ([`beacon_outage`]) and `--crash-submitter` ([`crash_submitter`]).
+//! Faults for the cross-process tests: `--beacon-outage-secs` ([`beacon_outage`]) and
+//! `--crash-submitter` ([`crash_submitter`]) between steps 5 and 6; `--liar-member` and
+//! `--flaky-beacon-member` ([`member_beacons`]: a second simulator with faults);
+//! `--kill-member` ([`kill_and_restart`], after report 1); `--replace-member`
+//! ([`committee_change`], governance's committee change after report 1). `--exits` adds an
+//! exits round ([`exits`]); `--external-members` makes this command the conductor of members
+//! that run themselves, in containers ([`external`], docker/compose.yaml).
 //!
 //! Everything is written under `--dir` (default `devnet/`): genesis, keys, configs,
 //! each process's log and data directory. The directory is replaced on the next run.
