@@ -20,6 +20,9 @@ fn sixteen_members_run_three_reports_and_an_exits_round_through_a_crash_a_liar_a
     let tmp = tempfile::tempdir().unwrap();
     let args =
         "--members 16 --reports 3 --exits --kill-member 5 --liar-member 7 --flaky-beacon-member 9 --replace-member 3";
+    // The README's first command runs exactly this (a flag dropped there once went unseen).
+    let up = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../testnet/up.sh")).unwrap();
+    assert!(up.contains(&format!("set -- {args} \"$@\"")), "testnet/up.sh's default flags differ from {args}");
     let (dir, summary, stdout) = devnet(tmp.path(), &args.split(' ').collect::<Vec<_>>());
     // The liar and the crash change nothing anyone else computes: report 1 is the devnet's.
     assert_eq!(summary["merkle_root"], DEVNET_REPORT_1_ROOT);
