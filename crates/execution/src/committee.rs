@@ -10,10 +10,9 @@
 
 use crate::bindings::NodeManager;
 use crate::error::ChainError;
-use crate::node_manager::{ReportReader, LOG_RANGE};
+use crate::node_manager::ReportReader;
 use crate::tx::{Call, Transactor};
 use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent};
 use claystack_primitives::{ReportId, ReportKind};
@@ -100,9 +99,9 @@ impl ReportReader {
         Ok(ChainCommittee { version, threshold, public_keys })
     }
 
-    /// Every committee version at this reader's block, with genesis' roster as version 0
-    /// (checked against the chain's version 0).
-    pub async fn committee_schedule(&self, genesis: &Roster) -> Result<CommitteeSchedule, ChainError> {
+    /// How many committee versions the NodeManager holds at this reader's block (genesis'
+    /// committee is version 0: 1 once sealed).
+    pub async fn committee_versions(&self) -> Result<u64, ChainError> {
         let what = "NodeManager.committeeVersions()";
         let count = self
             .contract()
@@ -111,7 +110,14 @@ impl ReportReader {
             .call()
             .await
             .map_err(|e| self.rpc().err(what, e))?;
-        let count = self.small(what, "count", count)?;
+        self.small(what, "count", count)
+    }
+
+    /// Every committee version at this reader's block, with genesis' roster as version 0
+    /// (checked against the chain's version 0).
+    pub async fn committee_schedule(&self, genesis: &Roster) -> Result<CommitteeSchedule, ChainError> {
+        let what = "NodeManager.committeeVersions()";
+        let count = self.committee_versions().await?;
         if count == 0 {
             return Err(self.invalid(what, "no committee yet: the NodeManager is not sealed"));
         }
@@ -146,49 +152,39 @@ impl ReportReader {
 
     /// Every `CommitteeChangeScheduled` event in blocks `from..=to`, in chain order.
     pub async fn committee_changes(&self, from: u64, to: u64) -> Result<Vec<ScheduledChange>, ChainError> {
+        let filter = Filter::new()
+            .address(self.node_manager())
+            .event_signature(NodeManager::CommitteeChangeScheduled::SIGNATURE_HASH);
+        let logs = self.rpc().logs(filter, "CommitteeChangeScheduled", from, to).await?;
         let mut out = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(LOG_RANGE - 1));
-            let filter = Filter::new()
-                .address(self.node_manager())
-                .event_signature(NodeManager::CommitteeChangeScheduled::SIGNATURE_HASH)
-                .from_block(start)
-                .to_block(end);
-            let what = format!("eth_getLogs CommitteeChangeScheduled {start}..={end}");
-            let logs = self.rpc().provider.get_logs(&filter).await.map_err(|e| self.rpc().err(what.clone(), e))?;
-            for log in logs {
-                let decoded = log
-                    .log_decode::<NodeManager::CommitteeChangeScheduled>()
-                    .map_err(|e| self.invalid(&what, &format!("an event does not decode ({e})")))?;
-                let ev = &decoded.inner.data;
-                let replaced = if ev.member == U256::MAX {
-                    None
-                } else {
-                    let member = u16::try_from(self.small(&what, "member", ev.member)?)
-                        .map_err(|_| self.invalid(&what, "member above 16 bits"))?;
-                    let key: [u8; PUBLIC_KEY_LEN] = ev
-                        .compressedPublicKey
-                        .as_ref()
-                        .try_into()
-                        .map_err(|_| self.invalid(&what, "compressed key is not 48 bytes"))?;
-                    Some((member, key, ev.peerId.clone()))
-                };
-                out.push(ScheduledChange {
-                    version: self.small(&what, "version", ev.version)?,
-                    from_rewards: ev.fromRewards,
-                    from_exits: ev.fromExits,
-                    threshold: u32::try_from(self.small(&what, "threshold", ev.threshold)?)
-                        .map_err(|_| self.invalid(&what, "threshold above 32 bits"))?,
-                    replaced,
-                    block: log.block_number.unwrap_or_default(),
-                    tx: log.transaction_hash.unwrap_or_default(),
-                });
-            }
-            if end == u64::MAX {
-                break;
-            }
-            start = end + 1;
+        for log in logs {
+            let what = format!("CommitteeChangeScheduled event in block {}", log.block_number.unwrap_or_default());
+            let decoded = log
+                .log_decode::<NodeManager::CommitteeChangeScheduled>()
+                .map_err(|e| self.invalid(&what, &format!("an event does not decode ({e})")))?;
+            let ev = &decoded.inner.data;
+            let replaced = if ev.member == U256::MAX {
+                None
+            } else {
+                let member = u16::try_from(self.small(&what, "member", ev.member)?)
+                    .map_err(|_| self.invalid(&what, "member above 16 bits"))?;
+                let key: [u8; PUBLIC_KEY_LEN] = ev
+                    .compressedPublicKey
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| self.invalid(&what, "compressed key is not 48 bytes"))?;
+                Some((member, key, ev.peerId.clone()))
+            };
+            out.push(ScheduledChange {
+                version: self.small(&what, "version", ev.version)?,
+                from_rewards: ev.fromRewards,
+                from_exits: ev.fromExits,
+                threshold: u32::try_from(self.small(&what, "threshold", ev.threshold)?)
+                    .map_err(|_| self.invalid(&what, "threshold above 32 bits"))?,
+                replaced,
+                block: log.block_number.unwrap_or_default(),
+                tx: log.transaction_hash.unwrap_or_default(),
+            });
         }
         Ok(out)
     }

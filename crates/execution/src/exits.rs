@@ -12,10 +12,9 @@
 
 use crate::bindings::{OperatorRegistry, WithdrawalQueue};
 use crate::error::ChainError;
-use crate::tx::{Rpc, LOG_RANGE};
+use crate::tx::Rpc;
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use claystack_merkle::Value;
@@ -199,25 +198,7 @@ impl ExitEventsReader {
     }
 
     async fn logs(&self, signature: B256, name: &str, from: u64, to: u64) -> Result<Vec<Log>, ChainError> {
-        let mut out = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(LOG_RANGE - 1));
-            let filter =
-                Filter::new().address(self.registry).event_signature(signature).from_block(start).to_block(end);
-            let logs = self
-                .rpc
-                .provider
-                .get_logs(&filter)
-                .await
-                .map_err(|e| self.rpc.err(format!("eth_getLogs {name} {start}..={end}"), e))?;
-            out.extend(logs);
-            if end == u64::MAX {
-                break;
-            }
-            start = end + 1;
-        }
-        Ok(out)
+        self.rpc.logs(Filter::new().address(self.registry).event_signature(signature), name, from, to).await
     }
 
     fn decode<E: SolEvent>(&self, log: &Log, name: &str) -> Result<E, ChainError> {

@@ -160,45 +160,29 @@ impl ReportReader {
     }
 
     async fn logs(&self, from: u64, to: u64, id: Option<ReportId>) -> Result<Vec<AcceptedReport>, ChainError> {
+        let mut filter =
+            Filter::new().address(self.node_manager).event_signature(NodeManager::ReportAccepted::SIGNATURE_HASH);
+        if let Some(id) = id {
+            filter = filter.topic1(U256::from(id.kind.byte())).topic2(U256::from(id.number));
+        }
+        let logs = self.rpc.logs(filter, "ReportAccepted", from, to).await?;
         let mut out = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(LOG_RANGE - 1));
-            let mut filter = Filter::new()
-                .address(self.node_manager)
-                .event_signature(NodeManager::ReportAccepted::SIGNATURE_HASH)
-                .from_block(start)
-                .to_block(end);
-            if let Some(id) = id {
-                filter = filter.topic1(U256::from(id.kind.byte())).topic2(U256::from(id.number));
-            }
-            let logs = self
-                .rpc
-                .provider
-                .get_logs(&filter)
-                .await
-                .map_err(|e| self.rpc.err(format!("eth_getLogs ReportAccepted {start}..={end}"), e))?;
-            for log in logs {
-                let decoded = log.log_decode::<NodeManager::ReportAccepted>().map_err(|e| ChainError::Invalid {
-                    what: format!("ReportAccepted event in block {start}..={end}"),
-                    message: format!("does not decode ({e}); is {} the NodeManager?", self.node_manager),
-                })?;
-                let ev = &decoded.inner.data;
-                let Some(kind) = ReportKind::from_byte(ev.kind) else { continue };
-                out.push(AcceptedReport {
-                    id: ReportId::new(kind, ev.number),
-                    merkle_root: ev.root,
-                    report_hash: ev.reportHash,
-                    signers: SignerBitmap::from_be_bytes(ev.signerBitmap.to_be_bytes()),
-                    submitter: ev.submitter,
-                    block: log.block_number.unwrap_or_default(),
-                    tx: log.transaction_hash.unwrap_or_default(),
-                });
-            }
-            if end == u64::MAX {
-                break;
-            }
-            start = end + 1;
+        for log in logs {
+            let decoded = log.log_decode::<NodeManager::ReportAccepted>().map_err(|e| ChainError::Invalid {
+                what: format!("ReportAccepted event in block {}", log.block_number.unwrap_or_default()),
+                message: format!("does not decode ({e}); is {} the NodeManager?", self.node_manager),
+            })?;
+            let ev = &decoded.inner.data;
+            let Some(kind) = ReportKind::from_byte(ev.kind) else { continue };
+            out.push(AcceptedReport {
+                id: ReportId::new(kind, ev.number),
+                merkle_root: ev.root,
+                report_hash: ev.reportHash,
+                signers: SignerBitmap::from_be_bytes(ev.signerBitmap.to_be_bytes()),
+                submitter: ev.submitter,
+                block: log.block_number.unwrap_or_default(),
+                tx: log.transaction_hash.unwrap_or_default(),
+            });
         }
         Ok(out)
     }

@@ -31,7 +31,7 @@ use alloy::eips::{BlockId, Encodable2718};
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, Bytes, TxKind, B256, U256};
 use alloy::providers::{Provider, RootProvider};
-use alloy::rpc::types::{Log, TransactionReceipt, TransactionRequest};
+use alloy::rpc::types::{Filter, Log, TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use claystack_primitives::redact::RedactedUrl;
 use std::future::Future;
@@ -274,6 +274,28 @@ impl Rpc {
     /// answers and reverted calls alike (every failure becomes a [`ChainError`] here).
     pub fn errors(&self) -> u64 {
         self.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every log `filter` matches in blocks `from..=to`, in chain order, asked in ranges of
+    /// [`LOG_RANGE`] blocks. `name` says what is read in an error (e.g. the event's name).
+    pub(crate) async fn logs(&self, filter: Filter, name: &str, from: u64, to: u64) -> Result<Vec<Log>, ChainError> {
+        let mut out = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start.saturating_add(LOG_RANGE - 1));
+            let chunk = filter.clone().from_block(start).to_block(end);
+            let logs = self
+                .provider
+                .get_logs(&chunk)
+                .await
+                .map_err(|e| self.err(format!("eth_getLogs {name} {start}..={end}"), e))?;
+            out.extend(logs);
+            if end == u64::MAX {
+                break;
+            }
+            start = end + 1;
+        }
+        Ok(out)
     }
 
     pub(crate) fn err(&self, what: impl Into<String>, e: impl std::fmt::Display) -> ChainError {

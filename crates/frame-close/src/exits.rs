@@ -231,6 +231,8 @@ pub struct ExitsReader {
     queue: WithdrawalQueueReader,
     events: ExitEventsReader,
     initial_score_bps: u32,
+    /// Where the contracts' events start (genesis `contracts.deployed_at_block`).
+    events_from: u64,
 }
 
 impl ExitsReader {
@@ -243,6 +245,7 @@ impl ExitsReader {
             queue: WithdrawalQueueReader::new(rpc.clone(), Address::from(exits.withdrawal_queue.0)),
             events: ExitEventsReader::new(rpc, registry),
             initial_score_bps: genesis.economics.score.initial_bps,
+            events_from: genesis.contracts.deployed_at_block,
         }
     }
 
@@ -276,7 +279,7 @@ impl ExitsReader {
             .shard_committee_period()
             .await
             .map_err(|e| err(format!("beacon spec SHARD_COMMITTEE_PERIOD: {e}")))?;
-        let requests = self.events.voluntary_requests(0, block).await.map_err(|e| err(e.to_string()))?;
+        let requests = self.events.voluntary_requests(self.events_from, block).await.map_err(|e| err(e.to_string()))?;
         let placed: BTreeMap<u64, &claystack_execution::VoluntaryExitRequest> =
             requests.iter().map(|r| (r.validator_id, r)).collect();
         let rounds = Rounds { reference_epoch: period.1, shard_committee_period: period_epochs };

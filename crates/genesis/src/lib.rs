@@ -83,6 +83,18 @@ pub struct Contracts {
     pub rewards_governance: Address,
     /// A Chainlink `AggregatorV3Interface` feed of the SSV price in ETH: the observed price.
     pub ssv_price_feed: Address,
+    /// A block at or before the contracts' deployment: the node reads their events
+    /// (committee changes, voluntary exit requests, accepted reports) from here, not from
+    /// block 0, which on mainnet would be thousands of `eth_getLogs` ranges per read. Absent
+    /// from the file (and from the hash) when 0, so genesis files written before it keep
+    /// their hash; 0 is right for a local chain. Reports do not depend on it: no event is
+    /// older than the contracts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deployed_at_block: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -410,6 +422,7 @@ pub fn generate_local(members: usize, threshold: u32, seed: [u8; 32], chain_id: 
             rewards_vault: derive_address(b"rewards_vault", &seed, None),
             rewards_governance: derive_address(b"rewards_governance", &seed, None),
             ssv_price_feed: derive_address(b"ssv_price_feed", &seed, None),
+            deployed_at_block: 0,
         },
         committee: Committee { threshold, members: list },
         first_epoch: 0,

@@ -230,6 +230,23 @@ fn hash_ignores_formatting_key_order_and_hex_case() {
     assert_eq!(Genesis::from_json(&int_wei).unwrap().hash(), h);
 }
 
+#[test]
+fn deployed_at_block_is_absent_at_0_and_hashed_when_set() {
+    // A genesis written before the field: no `deployed_at_block` in the file, same hash.
+    let g = local(3, 2);
+    let json = g.to_pretty_json();
+    assert!(!json.contains("deployed_at_block"), "{json}");
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["contracts"]["deployed_at_block"] = 0.into();
+    assert_eq!(serde_json::from_value::<Genesis>(v.clone()).unwrap().hash(), g.hash());
+    // Set, it is written, read back and part of the hash.
+    v["contracts"]["deployed_at_block"] = 23_500_000.into();
+    let set: Genesis = serde_json::from_value(v).unwrap();
+    assert_eq!(set.contracts.deployed_at_block, 23_500_000);
+    assert_ne!(set.hash(), g.hash());
+    assert_eq!(Genesis::from_json(&set.to_pretty_json()).unwrap(), set);
+}
+
 fn hex_of(b: &[u8]) -> String {
     claystack_primitives::hex::encode(b)
 }

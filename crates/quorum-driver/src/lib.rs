@@ -446,6 +446,9 @@ impl<S: Signer> QuorumDriver<S> {
                     let wait_s = until_ms.saturating_sub(self.clock.now_ms()).div_ceil(1000);
                     info!(kind = %id.kind, report = id.number, wait_s, "report held back: a fresh data dir signs once the peers have re-gossiped");
                 }
+                // A held-back report of a committee version without this node's key (a new
+                // member's reports before its version) is expected, as when signing at once.
+                Action::SignRefused(e @ CollectorError::NotAMemberFor { .. }) => info!("{e}"),
                 Action::SignRefused(e) => error!("{e}"),
                 Action::Record(m) => {
                     self.store_peer_signature(&m)?;

@@ -222,7 +222,7 @@ async fn start_member(
     let (quorum_tx, quorum_rx) = mpsc::channel(64);
     // The committee versions on chain (a member added by a change is not in genesis).
     let schedule = match &chain {
-        Some(chain) => match chain.committee_schedule(&roster).await {
+        Some(chain) => match chain.committee_schedule(&roster, 0).await {
             Ok(Some(schedule)) => schedule,
             Ok(None) => CommitteeSchedule::new((*roster).clone()),
             Err(e) => {

@@ -69,10 +69,13 @@ pub trait AcceptedReports: Send + Sync {
     fn last_accepted(&self, kind: ReportKind) -> BoxFuture<'_, Result<u64, ChainError>>;
 
     /// Every committee version the NodeManager holds, genesis' `roster` as version 0
-    /// (docs/committee.md, committee changes); `None` from a chain that does not say.
+    /// (docs/committee.md, committee changes). `None` when it holds no more than
+    /// `known_versions` (the caller's schedule is current: one cheap read per poll), or from a
+    /// chain that does not say.
     fn committee_schedule<'a>(
         &'a self,
         _genesis: &'a Roster,
+        _known_versions: u64,
     ) -> BoxFuture<'a, Result<Option<CommitteeSchedule>, ChainError>> {
         Box::pin(std::future::ready(Ok(None)))
     }
@@ -86,8 +89,15 @@ impl AcceptedReports for ReportReader {
     fn committee_schedule<'a>(
         &'a self,
         genesis: &'a Roster,
+        known_versions: u64,
     ) -> BoxFuture<'a, Result<Option<CommitteeSchedule>, ChainError>> {
-        // Versions never change once scheduled, so `latest` is safe to read them at.
-        Box::pin(async move { ReportReader::committee_schedule(self, genesis).await.map(Some) })
+        // Versions never change once scheduled, so `latest` is safe to read them at, and a
+        // count no higher than the caller's means nothing new.
+        Box::pin(async move {
+            if self.committee_versions().await? <= known_versions {
+                return Ok(None);
+            }
+            ReportReader::committee_schedule(self, genesis).await.map(Some)
+        })
     }
 }

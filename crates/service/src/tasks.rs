@@ -341,7 +341,8 @@ pub(crate) async fn watch_chain(
     let mut known = [0u64; 2];
     loop {
         // Committee changes: a longer schedule goes to the driver.
-        match chain.committee_schedule(&genesis).await {
+        let held = schedules.borrow().latest().version + 1;
+        match chain.committee_schedule(&genesis, held).await {
             Ok(Some(s)) => {
                 schedules.send_if_modified(|held| {
                     let longer = s.latest().version > held.latest().version;

@@ -56,6 +56,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             check_beacon_network(&client, &genesis).await?;
             let rpc = Rpc::connect(&reports.rpc_url, genesis.chain_id).await?;
             probe.rpc = Some(rpc.clone());
+            warn_if_events_read_from_block_0(&rpc, &genesis).await?;
             let node_manager = Address::from(genesis.contracts.node_manager.0);
             api_sources = (Some(genesis.clone()), Some(ReportReader::new(rpc.clone(), node_manager)));
             let member = match &reports.committee {
@@ -228,7 +229,9 @@ async fn member(
     let roster = Arc::new(Roster::from_genesis(genesis)?);
     // Committee changes on chain: members a change added (not in genesis) and their peer ids.
     let node_manager = Address::from(genesis.contracts.node_manager.0);
-    let changes = ReportReader::new(rpc.clone(), node_manager).committee_changes(0, rpc_head(&rpc).await?).await?;
+    let head = rpc_head(&rpc).await?;
+    let from = genesis.contracts.deployed_at_block;
+    let changes = ReportReader::new(rpc.clone(), node_manager).committee_changes(from, head).await?;
     let added: Vec<(u16, [u8; 48], String)> = changes.iter().filter_map(|c| c.replaced.clone()).collect();
     let genesis_peer_ids: Vec<String> = genesis.committee.members.iter().map(|m| m.peer_id.clone()).collect();
     let (me, own_peer_id) = match roster.index_of(&keys.member.bls_pubkey) {
@@ -265,7 +268,8 @@ async fn member(
     let scope = TopicScope { chain_id: genesis.chain_id, committee_hash: genesis.hash() };
     let (network, network_events) = Network::spawn(P2pConfig::new(listen, keys.p2p, peers, scope)).await?;
     info!(member = me, peer_id = %network.local_peer_id(), listen = %network.listen_addr(), "p2p listening");
-    tokio::spawn(admit_added_members(ReportReader::new(rpc.clone(), node_manager), network.clone()));
+    let watcher = ReportReader::new(rpc.clone(), node_manager);
+    tokio::spawn(admit_added_members(watcher, network.clone(), changes, head + 1));
 
     let rebroadcast_ms = cfg.rebroadcast.as_millis() as u64;
     let collector = CollectorConfig {
@@ -281,8 +285,10 @@ async fn member(
     let (submitter, chain): ChainParts = match &cfg.submitter_key_file {
         Some(key_file) => {
             let tx = TxConfig { max_fee_per_gas_cap: cfg.max_fee_per_gas, ..TxConfig::default() };
-            let submitter =
-                connect_submitter(rpc, key_file, genesis, tx).await?.with_journal(Arc::new(StoreJournal::new(store)));
+            let submitter = connect_submitter(rpc, key_file, genesis, tx)
+                .await?
+                .with_journal(Arc::new(StoreJournal::new(store)))
+                .with_events_from(from);
             info!(submitter = %submitter.address(), rpc = %submitter.reader().rpc().url(), "submitting certificates to the NodeManager");
             let reader = submitter.reader().clone();
             (Some(Box::new(submitter)), Some(Box::new(reader)))
@@ -323,31 +329,56 @@ fn read_submitter_key(path: &Path) -> anyhow::Result<PrivateKeySigner> {
         .map_err(|_| anyhow::anyhow!("submitter key file {} does not hold a 32-byte hex private key", path.display()))
 }
 
+/// One line when the genesis sets no `contracts.deployed_at_block` on a chain long enough for
+/// that to cost: every read of the contracts' events then starts at block 0.
+async fn warn_if_events_read_from_block_0(rpc: &Rpc, genesis: &Genesis) -> anyhow::Result<()> {
+    let head = rpc_head(rpc).await?;
+    let ranges = head / claystack_execution::tx::LOG_RANGE + 1;
+    if genesis.contracts.deployed_at_block == 0 && ranges > 10 {
+        tracing::warn!(
+            head,
+            "genesis has no contracts.deployed_at_block: each read of the contracts' events (committee changes, \
+             voluntary exit requests) starts at block 0, {ranges} eth_getLogs requests; set it to the contracts' \
+             deployment block in the genesis the committee agrees on"
+        );
+    }
+    Ok(())
+}
+
 /// The execution chain's latest block number.
 async fn rpc_head(rpc: &Rpc) -> anyhow::Result<u64> {
     use claystack_execution::alloy::providers::Provider;
     rpc.provider().get_block_number().await.context("eth_blockNumber on the execution RPC")
 }
 
-/// Lets in every member a committee change adds, as the changes are mined: such a member is
-/// not in genesis, and dials us (its address is not known here). A removed member stays
-/// connected; its signatures stop counting from the change's report on (the collector judges
-/// each report by its committee).
-async fn admit_added_members(reader: ReportReader, network: claystack_p2p::NetworkHandle) {
-    let mut from = 0;
+/// Lets in every member a committee change adds: first those of the changes `member` read at
+/// start (`known`, up to block `from - 1`), then the changes mined from block `from` on. Such a
+/// member is not in genesis, and dials us (its address is not known here). A removed member
+/// stays connected; its signatures stop counting from the change's report on (the collector
+/// judges each report by its committee).
+async fn admit_added_members(
+    reader: ReportReader,
+    network: claystack_p2p::NetworkHandle,
+    known: Vec<claystack_execution::ScheduledChange>,
+    mut from: u64,
+) {
+    let mut changes = known;
     loop {
+        for (index, _, peer_id) in changes.iter().filter_map(|c| c.replaced.clone()) {
+            match peer_id.parse::<PeerId>() {
+                Ok(peer) if network.admit(peer).await.is_ok() => {}
+                Ok(_) => return, // the network stopped: the node is stopping
+                Err(_) => {
+                    tracing::warn!(member = index, %peer_id, "a committee change names a peer id that does not parse; that member cannot be admitted")
+                }
+            }
+        }
+        changes = Vec::new();
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         match rpc_head(reader.rpc()).await {
             Ok(head) if head >= from => match reader.committee_changes(from, head).await {
-                Ok(changes) => {
-                    for (index, _, peer_id) in changes.iter().filter_map(|c| c.replaced.clone()) {
-                        match peer_id.parse::<PeerId>() {
-                            Ok(peer) if network.admit(peer).await.is_ok() => {}
-                            Ok(_) => return, // the network stopped: the node is stopping
-                            Err(_) => {
-                                tracing::warn!(member = index, %peer_id, "a committee change names a peer id that does not parse; that member cannot be admitted")
-                            }
-                        }
-                    }
+                Ok(read) => {
+                    changes = read;
                     from = head + 1;
                 }
                 Err(e) => tracing::warn!("cannot read committee changes: {e}; trying again"),
@@ -355,7 +386,6 @@ async fn admit_added_members(reader: ReportReader, network: claystack_p2p::Netwo
             Ok(_) => {}
             Err(e) => tracing::warn!("{e:#}; trying again"),
         }
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
 }
 

@@ -112,6 +112,8 @@ pub(super) async fn assemble_genesis(
     let nonce = chains.rpc.provider().get_transaction_count(owner).await?;
     let predicted = predict_addresses(owner, nonce);
     predicted.apply_to(&mut template);
+    // Deployed after the current block: the members read the contracts' events from the next.
+    template.contracts.deployed_at_block = chains.rpc.block_number().await? + 1;
     if args.exits {
         let frame = template.economics.frame_epochs;
         template.exits = Some(super::exits::genesis_section(predicted.withdrawal_queue, frame));
