@@ -33,8 +33,6 @@ use claystack_quorum::{Certificate, SignerBitmap};
 use std::sync::Arc;
 use tracing::info;
 
-pub use crate::tx::LOG_RANGE;
-
 /// A `ReportAccepted` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedReport {
